@@ -1,0 +1,124 @@
+package overlay
+
+import (
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+)
+
+// FromProto converts the API's overlay to an Overlay. A nil overlay is the
+// empty Overlay. The conversion is exact: ToProto(FromProto(p)) equals p up to
+// empty sections.
+func FromProto(p *registryv1.CustomOverlay) Overlay {
+	var o Overlay
+	if p == nil {
+		return o
+	}
+	if c := p.GetContents(); c != nil {
+		o.Packages = cloneStrings(c.GetPackages())
+		o.RuntimeRepositories = cloneStrings(c.GetRuntimeRepositories())
+		for _, k := range c.GetRuntimeKeyring() {
+			o.RuntimeKeyring = append(o.RuntimeKeyring, NamedContent{Name: k.GetName(), Content: k.GetContent()})
+		}
+	}
+	o.Environment = cloneMap(p.GetEnvironment())
+	o.Annotations = cloneMap(p.GetAnnotations())
+	if a := p.GetAccounts(); a != nil {
+		o.Accounts.RunAs = a.GetRunAs()
+		for _, u := range a.GetUsers() {
+			user := User{
+				UserName:  u.GetUserName(),
+				UID:       u.GetUid(),
+				GroupName: u.GetGroupName(),
+				Shell:     u.GetShell(),
+				HomeDir:   u.GetHomeDir(),
+			}
+			if u.Gid != nil {
+				gid := u.GetGid()
+				user.GID = &gid
+			}
+			o.Accounts.Users = append(o.Accounts.Users, user)
+		}
+		for _, g := range a.GetGroups() {
+			o.Accounts.Groups = append(o.Accounts.Groups, Group{
+				GroupName: g.GetGroupName(),
+				GID:       g.GetGid(),
+				Members:   cloneStrings(g.GetMembers()),
+			})
+		}
+	}
+	if c := p.GetCertificates(); c != nil {
+		for _, e := range c.GetAdditional() {
+			o.Certificates = append(o.Certificates, NamedContent{Name: e.GetName(), Content: e.GetContent()})
+		}
+		o.CertificateProviders = cloneStrings(c.GetProviders())
+	}
+	return o
+}
+
+// ToProto converts the overlay to the API's message. Empty sections are left
+// nil, so the empty Overlay becomes an empty (non-nil) CustomOverlay.
+func (o Overlay) ToProto() *registryv1.CustomOverlay {
+	p := &registryv1.CustomOverlay{}
+	if len(o.Packages) > 0 || len(o.RuntimeRepositories) > 0 || len(o.RuntimeKeyring) > 0 {
+		c := &registryv1.ImageContents{
+			Packages:            cloneStrings(o.Packages),
+			RuntimeRepositories: cloneStrings(o.RuntimeRepositories),
+		}
+		for _, k := range o.RuntimeKeyring {
+			c.RuntimeKeyring = append(c.RuntimeKeyring, &registryv1.ImageContents_RuntimeKeyringEntry{Name: k.Name, Content: k.Content})
+		}
+		p.Contents = c
+	}
+	p.Environment = cloneMap(o.Environment)
+	p.Annotations = cloneMap(o.Annotations)
+	if !o.Accounts.IsZero() {
+		a := &registryv1.ApkoConfig_Accounts{RunAs: o.Accounts.RunAs}
+		for _, u := range o.Accounts.Users {
+			pu := &registryv1.ApkoConfig_Accounts_User{
+				Uid:       u.UID,
+				UserName:  u.UserName,
+				GroupName: u.GroupName,
+				Shell:     u.Shell,
+				HomeDir:   u.HomeDir,
+			}
+			if u.GID != nil {
+				gid := *u.GID
+				pu.Gid = &gid
+			}
+			a.Users = append(a.Users, pu)
+		}
+		for _, g := range o.Accounts.Groups {
+			a.Groups = append(a.Groups, &registryv1.ApkoConfig_Accounts_Group{
+				Gid:       g.GID,
+				GroupName: g.GroupName,
+				Members:   cloneStrings(g.Members),
+			})
+		}
+		p.Accounts = a
+	}
+	if len(o.Certificates) > 0 || len(o.CertificateProviders) > 0 {
+		c := &registryv1.CustomOverlay_Certificates{Providers: cloneStrings(o.CertificateProviders)}
+		for _, e := range o.Certificates {
+			c.Additional = append(c.Additional, &registryv1.CustomOverlay_Certificates_AdditionalEntry{Name: e.Name, Content: e.Content})
+		}
+		p.Certificates = c
+	}
+	return p
+}
+
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
