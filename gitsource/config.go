@@ -1,0 +1,304 @@
+package gitsource
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"go.uber.org/zap"
+)
+
+// DefaultTimeout bounds each network operation when Config.Timeout is zero.
+const DefaultTimeout = 60 * time.Second
+
+// Config says which files of which repository a Source serves.
+type Config struct {
+	// URL of the repository: https://, http://, ssh:// or scp-like
+	// user@host:path, file://, or a local path. It must not embed a password;
+	// use Auth.PasswordFile.
+	URL string
+	// Ref is a branch, a tag, a full ref name (refs/...), or a full 40-hex
+	// commit hash. Empty means the branch the remote's HEAD points to. A short
+	// name is looked up as refs/heads/NAME first, then refs/tags/NAME.
+	Ref string
+	// Path is the folder in the repository whose files are returned, for
+	// example "ca-images-iac". Empty means the whole tree.
+	Path string
+	// CacheDir is where the clone lives (in CacheDir/repo.git); it survives
+	// restarts. One Source owns it.
+	CacheDir string
+	// Timeout bounds each network operation (ls-remote, fetch, clone);
+	// DefaultTimeout when zero.
+	Timeout time.Duration
+	// Auth holds the credentials for the remote.
+	Auth Auth
+	// CABundleFile is an optional PEM file of CA certificates trusted for
+	// https URLs in addition to the system's.
+	CABundleFile string
+	// Keyring is a set of armored OpenPGP public keys. When set, only commits
+	// signed by one of them are accepted.
+	Keyring string
+	// Logger receives the Source's logs; nil means no logs.
+	Logger *zap.Logger
+}
+
+// Auth holds credentials. Files are read again on every Fetch, so they can be
+// rotated without a restart.
+type Auth struct {
+	// Username for HTTP basic auth; "git" when empty. For ssh the user in
+	// the URL wins, then Username, then "git".
+	Username string
+	// PasswordFile holds the HTTP basic-auth password or token; surrounding
+	// white space is trimmed. http(s) only.
+	PasswordFile string
+	// SSHKeyFile is the private key for ssh URLs (required for them).
+	SSHKeyFile string
+	// SSHKeyPassphraseFile holds the key's passphrase, if it has one; a
+	// trailing newline is trimmed.
+	SSHKeyPassphraseFile string
+	// KnownHostsFile is the known_hosts file that ssh host keys are checked
+	// against; required for ssh URLs unless InsecureSkipHostKeyCheck is set.
+	KnownHostsFile string
+	// InsecureSkipHostKeyCheck accepts any ssh host key. Every Fetch logs a
+	// warning while it is set.
+	InsecureSkipHostKeyCheck bool
+}
+
+// refKind says how Config.Ref is resolved.
+type refKind int
+
+const (
+	refHead   refKind = iota // the remote's HEAD
+	refName                  // a branch, tag or full ref name
+	refCommit                // a full commit hash
+)
+
+// target is a parsed Config.Ref.
+type target struct {
+	kind       refKind
+	given      string                   // as configured, for messages
+	candidates []plumbing.ReferenceName // refName: names to try, in order
+	commit     plumbing.Hash            // refCommit
+}
+
+// settings is a checked Config with everything derived from it.
+type settings struct {
+	url          string // as given to go-git; local paths made absolute
+	display      string // url with any password redacted, for messages
+	protocol     string // http, https, ssh or file
+	sshAddr      string // host:port, for known_hosts lookups
+	sshUser      string
+	target       target
+	path         string // cleaned, no leading or trailing slash; "" = whole tree
+	cacheDir     string
+	timeout      time.Duration
+	auth         Auth
+	caBundle     []byte
+	keyring      string
+	logger       *zap.Logger
+	insecureHost bool
+	maxPacks     int // see defaultMaxPacks
+}
+
+// configError is returned by New.
+func configError(format string, args ...any) error {
+	return errors.New("gitsource config: " + redactURLs(fmt.Sprintf(format, args...)))
+}
+
+func newSettings(cfg Config) (settings, error) {
+	s := settings{
+		cacheDir: cfg.CacheDir,
+		timeout:  cfg.Timeout,
+		auth:     cfg.Auth,
+		keyring:  cfg.Keyring,
+		logger:   cfg.Logger,
+		maxPacks: defaultMaxPacks,
+	}
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	if err := s.setURL(cfg.URL); err != nil {
+		return settings{}, err
+	}
+	t, err := parseRef(cfg.Ref)
+	if err != nil {
+		return settings{}, err
+	}
+	s.target = t
+	if s.path, err = cleanPath(cfg.Path); err != nil {
+		return settings{}, err
+	}
+	if s.cacheDir == "" {
+		return settings{}, configError("CacheDir is empty")
+	}
+	if s.cacheDir, err = filepath.Abs(s.cacheDir); err != nil {
+		return settings{}, configError("CacheDir %q: %v", cfg.CacheDir, err)
+	}
+	switch {
+	case s.timeout < 0:
+		return settings{}, configError("Timeout %s is negative", s.timeout)
+	case s.timeout == 0:
+		s.timeout = DefaultTimeout
+	}
+	if err := s.checkAuth(); err != nil {
+		return settings{}, err
+	}
+	if cfg.CABundleFile != "" && s.protocol == "https" {
+		if s.caBundle, err = readCABundle(cfg.CABundleFile); err != nil {
+			return settings{}, err
+		}
+	}
+	if s.keyring != "" {
+		if err := checkKeyring(s.keyring); err != nil {
+			return settings{}, configError("Keyring: %v", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *settings) setURL(raw string) error {
+	if strings.TrimSpace(raw) == "" {
+		return configError("URL is empty")
+	}
+	ep, err := transport.NewEndpoint(raw)
+	if err != nil {
+		return configError("URL %s: %v", raw, err)
+	}
+	s.display = redactURLs(raw)
+	if ep.Password != "" {
+		return configError("URL %s embeds a password; put it in Auth.PasswordFile instead", raw)
+	}
+	s.protocol = ep.Protocol
+	s.url = raw
+	switch ep.Protocol {
+	case "http", "https":
+	case "ssh":
+		port := ep.Port
+		if port <= 0 {
+			port = 22
+		}
+		s.sshAddr = net.JoinHostPort(strings.Trim(ep.Host, "[]"), strconv.Itoa(port))
+		s.sshUser = ep.User
+	case "file":
+		if !strings.HasPrefix(raw, "file://") {
+			abs, err := filepath.Abs(raw)
+			if err != nil {
+				return configError("URL %s: %v", raw, err)
+			}
+			s.url, s.display = abs, abs
+		}
+	default:
+		return configError("URL %s: unsupported scheme %q (use https, http, ssh, file or a local path)", raw, ep.Protocol)
+	}
+	return nil
+}
+
+func parseRef(ref string) (target, error) {
+	t := target{given: ref}
+	switch {
+	case ref == "" || ref == "HEAD":
+		t.kind = refHead
+	case isFullHash(ref):
+		t.kind = refCommit
+		t.commit = plumbing.NewHash(strings.ToLower(ref))
+	case strings.HasPrefix(ref, "refs/"):
+		if plumbing.ReferenceName(ref).Validate() != nil {
+			return target{}, configError("Ref %q is not a valid ref name", ref)
+		}
+		t.kind = refName
+		t.candidates = []plumbing.ReferenceName{plumbing.ReferenceName(ref)}
+	default:
+		if plumbing.NewBranchReferenceName(ref).Validate() != nil {
+			return target{}, configError("Ref %q is not a valid branch, tag or commit hash", ref)
+		}
+		t.kind = refName
+		t.candidates = []plumbing.ReferenceName{
+			plumbing.NewBranchReferenceName(ref),
+			plumbing.NewTagReferenceName(ref),
+		}
+	}
+	return t, nil
+}
+
+func isFullHash(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanPath turns Config.Path into a slash path without leading or trailing
+// slashes; "", "." and "/" mean the whole tree.
+func cleanPath(p string) (string, error) {
+	if strings.Contains(p, `\`) {
+		return "", configError("Path %q must use forward slashes", p)
+	}
+	c := strings.Trim(path.Clean("/"+p), "/")
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", configError("Path %q leaves the repository", p)
+		}
+	}
+	return c, nil
+}
+
+func (s *settings) checkAuth() error {
+	a := s.auth
+	switch s.protocol {
+	case "http", "https":
+		if a.SSHKeyFile != "" || a.SSHKeyPassphraseFile != "" {
+			return configError("Auth.SSHKeyFile is only used with ssh URLs, not %s", s.display)
+		}
+		if a.Username != "" && a.PasswordFile == "" {
+			return configError("Auth.Username is set without Auth.PasswordFile")
+		}
+		if a.PasswordFile != "" {
+			if _, err := readPassword(a.PasswordFile); err != nil {
+				return configError("%v", err)
+			}
+		}
+	case "ssh":
+		s.insecureHost = a.InsecureSkipHostKeyCheck
+		if a.PasswordFile != "" {
+			return configError("Auth.PasswordFile is only used with http(s) URLs, not %s", s.display)
+		}
+		if a.SSHKeyFile == "" {
+			return configError("Auth.SSHKeyFile is required for ssh URL %s", s.display)
+		}
+		switch {
+		case a.KnownHostsFile == "" && !a.InsecureSkipHostKeyCheck:
+			return configError("Auth.KnownHostsFile is required for ssh URL %s unless Auth.InsecureSkipHostKeyCheck is set", s.display)
+		case a.KnownHostsFile != "" && a.InsecureSkipHostKeyCheck:
+			return configError("Auth.KnownHostsFile and Auth.InsecureSkipHostKeyCheck are mutually exclusive")
+		}
+		if _, _, err := s.sshAuth(); err != nil {
+			return configError("%v", err)
+		}
+	}
+	return nil
+}
+
+func readCABundle(file string) ([]byte, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, configError("reading CABundleFile: %v", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return nil, configError("CABundleFile %s holds no PEM certificate", file)
+	}
+	return pem, nil
+}

@@ -1,0 +1,42 @@
+// Package gitsource keeps a local copy of one ref of a Git repository and hands
+// out the files under one folder of it as a [Snapshot].
+//
+// A [Source] is made with [New], which only checks its [Config]; every error from
+// New is a configuration error. [Source.Fetch] then does the network work:
+//
+//   - The first call reuses the clone kept in Config.CacheDir, or makes one: a
+//     shallow (depth 1), single-ref fetch without tags into a bare repository.
+//     A cache that cannot be read (truncated objects, a garbage HEAD, ...) is
+//     removed and cloned again, with a log line.
+//   - Every call first lists the remote's refs (git ls-remote). When the ref
+//     still points where it did, Fetch returns the previous Snapshot with
+//     [Unchanged] and fetches nothing.
+//   - Otherwise it fetches the ref, shallow and forced, so force-pushed branches
+//     and moved tags are followed, and reads the files straight from the
+//     commit's tree; there is no worktree.
+//   - A Ref that is a full commit hash is fetched once by hash. Many servers
+//     (plain git-upload-pack without uploadpack.allowReachableSHA1InWant, for
+//     one) refuse a want for an object that is not a ref tip; Fetch then falls
+//     back to a full fetch of all branches and tags and looks the commit up.
+//     A commit cannot move, so later calls do no network work at all.
+//
+// Every network operation (ls-remote, fetch, clone) is bounded by
+// Config.Timeout. go-git's SSH transport does not watch the context while it
+// connects, so an operation that overruns its deadline is left to finish in the
+// background; Fetch returns at the deadline regardless, and the cache stays
+// locked until the straggler ends.
+//
+// Snapshots are all or nothing: any error while reading a file fails the Fetch.
+// When Config.Keyring is set, the commit must carry an OpenPGP signature made by
+// one of its keys; otherwise Fetch fails with an error matching [ErrUnverified]
+// and [Source.LastVerified] keeps returning the last snapshot that passed.
+//
+// Credentials are read from files on every Fetch, so they can be rotated
+// without a restart, and never appear in errors or logs: passwords embedded in
+// URLs are rejected by New, URL user-info passwords are redacted from every
+// message, and the secret values themselves are masked in every error Fetch
+// returns.
+//
+// One Source owns its CacheDir; Fetch calls on one Source are serialized.
+// The package knows nothing about what the files contain.
+package gitsource
