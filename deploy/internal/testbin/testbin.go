@@ -1,0 +1,62 @@
+// Package testbin builds the real ca-reconciler binary for the deploy tests,
+// the way deploy/Dockerfile and .ko.yaml build it: CGO_ENABLED=0, -trimpath,
+// version stamped with -ldflags "-X main.version=...".
+package testbin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ModuleRoot returns the directory holding go.mod.
+func ModuleRoot(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		t.Fatal("not inside the ca-reconciler module")
+	}
+	return filepath.Dir(gomod)
+}
+
+// Build compiles ./cmd/ca-reconciler into a temporary directory with version
+// stamped into main.version and returns the binary's path.
+func Build(t testing.TB, version string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ca-reconciler")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/ca-reconciler")
+	cmd.Dir = ModuleRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building ca-reconciler: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// CI reports whether the tests run in CI (CI=true), where a missing tool is
+// a failure rather than a skip.
+func CI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v == "true" || v == "1"
+}
+
+// NeedTool returns the path of a command line tool, skipping the test when
+// it is missing outside CI and failing it in CI.
+func NeedTool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if CI() {
+		t.Fatalf("%s not found on PATH and CI=true: %s", name, install)
+	}
+	t.Skipf("%s not found on PATH (%s); with CI=true this fails", name, install)
+	return ""
+}
