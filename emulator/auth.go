@@ -1,0 +1,54 @@
+package emulator
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// authEnabled reports whether calls need a bearer token.
+func (s *Server) authEnabled() bool {
+	return s.opts.Token != "" || s.opts.VerifyToken != nil
+}
+
+// authInterceptor refuses calls without an accepted bearer token when
+// authentication is on. Tokens never appear in its errors.
+func (s *Server) authInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !s.authEnabled() {
+		return handler(ctx, req)
+	}
+	token, ok := bearer(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "missing bearer token in the authorization metadata")
+	}
+	if !s.acceptToken(ctx, token) {
+		return nil, status.Error(codes.Unauthenticated, "invalid bearer token")
+	}
+	return handler(ctx, req)
+}
+
+// acceptToken reports whether token is the configured one or one that
+// VerifyToken accepts.
+func (s *Server) acceptToken(ctx context.Context, token string) bool {
+	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+		return true
+	}
+	return s.opts.VerifyToken != nil && s.opts.VerifyToken(ctx, token) == nil
+}
+
+// bearer extracts the token of "authorization: Bearer <token>".
+func bearer(ctx context.Context) (string, bool) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		scheme, token, ok := strings.Cut(v, " ")
+		if ok && strings.EqualFold(scheme, "bearer") && token != "" {
+			return token, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,35 @@
+// Package emulator is an in-memory Chainguard API: a real gRPC server that
+// speaks the services ca-reconciler uses, exactly as the SDK's own clients
+// (chainguard.dev/sdk/proto/platform) call them:
+//
+//   - IAM Groups: Create and List (GroupFilter id, name and UIDP semantics).
+//     Ids are UIDPs; organizations are root groups.
+//   - Registry: CreateRepo, ListRepos (RepoFilter), UpdateRepo (a full PUT),
+//     DeleteRepo, ListBuildReports (BuildReportFilter) and GetBuildStatus.
+//
+// It enforces what the real service enforces on UpdateRepo: sync_config is
+// owned by Chainguard and must be echoed exactly; only Custom Assembly repos
+// (sync_config.apko_overlay set) take a custom_overlay; certificates and
+// runtime repositories need the organization's entitlements; and the overlay
+// must pass overlay.ServerRules. Every successful update starts one simulated
+// build per active tag, which succeeds after Options.BuildDuration, fails when
+// the overlay names a package missing from the organization's catalog, or
+// hangs until Options.BuildTimeout when it names a package listed as slow.
+//
+// For tests it offers fault injection (InjectFault, InjectLatency), request
+// counts per method and code (Counts, WriteCounts, CountsHandler), optional
+// bearer-token authentication, and admin methods that bypass the API
+// (CreateOrg, CreateRepo, SetCatalog, Repo, BuildReports, TriggerRebuild).
+//
+// A typical test:
+//
+//	emu := emulator.New(emulator.Options{BuildDuration: 50 * time.Millisecond})
+//	t.Cleanup(emu.Close)
+//	url, err := emu.Start("127.0.0.1:0")
+//	orgID := emu.CreateOrg("acme.example", "certificates")
+//	repo := emu.CreateRepo(orgID, &registryv1.Repo{Name: "nginx", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "contents: {}"}})
+//	clients, err := platform.NewPlatformClients(ctx, url, auth.NewFromToken(ctx, "Bearer x", false))
+//
+// The same server backs `ca-reconciler run --api local` and
+// `ca-reconciler emulator`, which load a seed file (LoadSeed, ApplySeed).
+package emulator

@@ -1,0 +1,159 @@
+package emulator_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chainguard.dev/sdk/auth"
+	"chainguard.dev/sdk/proto/platform"
+	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ca-reconciler/ca-reconciler/emulator"
+)
+
+const (
+	updateRepo       = "/chainguard.platform.registry.Registry/UpdateRepo"
+	listRepos        = "/chainguard.platform.registry.Registry/ListRepos"
+	listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
+	listGroups       = "/chainguard.platform.iam.Groups/List"
+)
+
+// ctxT is a context that ends well before the test's own timeout: every SDK
+// call needs a deadline, because calls wait for the server to be ready.
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// start runs an emulator on loopback TCP, closed when the test ends.
+func start(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
+	t.Helper()
+	if opts.BuildDuration == 0 {
+		opts.BuildDuration = 50 * time.Millisecond
+	}
+	emu := emulator.New(opts)
+	t.Cleanup(emu.Close)
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("Start returned %q, want http://127.0.0.1:PORT", url)
+	}
+	return emu, url
+}
+
+// dial connects the SDK's own clients; token "" sends no credentials.
+func dial(t *testing.T, url, token string) platform.Clients {
+	t.Helper()
+	ctx := ctxT(t)
+	var clients platform.Clients
+	var err error
+	if token == "" {
+		clients, err = platform.NewPlatformClients(ctx, url, nil)
+	} else {
+		clients, err = platform.NewPlatformClients(ctx, url, auth.NewFromToken(ctx, "Bearer "+token, false))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = clients.Close() })
+	return clients
+}
+
+// customRepo is a Custom Assembly repo with every field set.
+func customRepo(name string) *registryv1.Repo {
+	return &registryv1.Repo{
+		Name:        name,
+		Description: "the " + name + " image",
+		Readme:      "# " + name,
+		Bundles:     []string{"application", "featured"},
+		Aliases:     []string{name + "-alias"},
+		ActiveTags:  []string{"latest", "1.2"},
+		CatalogTier: registryv1.CatalogTier_APPLICATION,
+		SyncConfig: &registryv1.SyncConfig{
+			Source:      "cgr.dev/chainguard/" + name,
+			UniqueTags:  true,
+			Expiration:  timestamppb.New(time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)),
+			Google:      "gcp/" + name,
+			Amazon:      "aws/" + name,
+			Azure:       "azure/" + name,
+			ApkoOverlay: "contents: {}",
+			GracePeriod: true,
+		},
+	}
+}
+
+// readRepo reads one repo through the API.
+func readRepo(t *testing.T, c platform.Clients, id string) *registryv1.Repo {
+	t.Helper()
+	list, err := c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.GetItems()) != 1 {
+		t.Fatalf("ListRepos{Id: %s} = %d repos, want 1", id, len(list.GetItems()))
+	}
+	return list.GetItems()[0]
+}
+
+// wantStatus checks an error's gRPC code and message exactly.
+func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != code || st.Message() != msg {
+		t.Errorf("error = %v (%s %q), want %s %q", err, st.Code(), st.Message(), code, msg)
+	}
+}
+
+// reports lists a scope's build reports through the API.
+func reports(t *testing.T, c platform.Clients, scope string, excludeLogs bool) []*registryv1.BuildReport {
+	t.Helper()
+	list, err := c.Registry().Registry().ListBuildReports(ctxT(t), &registryv1.BuildReportFilter{
+		Uidp:        &commonv1.UIDPFilter{DescendantsOf: scope},
+		ExcludeLogs: excludeLogs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.GetReports()
+}
+
+// eventually polls cond every 10ms until it holds or 5s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fakeClock is an injectable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

@@ -1,0 +1,178 @@
+package emulator
+
+import (
+	"context"
+	"fmt"
+
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"chainguard.dev/sdk/uidp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// registryService is the registry's repos and build reports. Everything else
+// is Unimplemented.
+type registryService struct {
+	registryv1.UnimplementedRegistryServer
+	s *Server
+}
+
+// CreateRepo creates req.repo under the group req.parent_id. On a name
+// collision it replaces the existing repo (keeping its id and create_time),
+// or fails with AlreadyExists when prevent_existing is set. A non-empty
+// custom_overlay is checked as UpdateRepo checks it. The emulator trusts the
+// caller with sync_config, which only Chainguard can set in the real service.
+func (r *registryService) CreateRepo(_ context.Context, req *registryv1.CreateRepoRequest) (*registryv1.Repo, error) {
+	return r.s.createRepo(req.GetParentId(), req.GetRepo(), req.GetPreventExisting(), true)
+}
+
+// ListRepos returns the repos matching every field set in the filter: uidp
+// as in common.UIDPFilter, name and id exactly. Sorted by name, then id.
+func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter) (*registryv1.RepoList, error) {
+	st := r.s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	items := st.sortedReposLocked(func(repo *registryv1.Repo) bool {
+		return (f.GetId() == "" || repo.GetId() == f.GetId()) &&
+			(f.GetName() == "" || repo.GetName() == f.GetName()) &&
+			matchUIDP(f.GetUidp(), repo.GetId())
+	})
+	return &registryv1.RepoList{Items: items}, nil
+}
+
+// UpdateRepo is a full PUT: the repo is stored exactly as sent, except id
+// and create_time, which the server owns. See update.
+func (r *registryService) UpdateRepo(_ context.Context, repo *registryv1.Repo) (*registryv1.Repo, error) {
+	return r.s.update(repo)
+}
+
+// DeleteRepo deletes a repo and its build reports, stopping its builds.
+func (r *registryService) DeleteRepo(_ context.Context, req *registryv1.DeleteRepoRequest) (*emptypb.Empty, error) {
+	st := r.s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.repos[req.GetId()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "repo %q not found", req.GetId())
+	}
+	delete(st.repos, req.GetId())
+	r.s.builds.forgetRepoLocked(req.GetId())
+	return &emptypb.Empty{}, nil
+}
+
+// ListBuildReports lists the reports matching the filter, newest first.
+func (r *registryService) ListBuildReports(_ context.Context, f *registryv1.BuildReportFilter) (*registryv1.BuildReportList, error) {
+	return &registryv1.BuildReportList{Reports: r.s.builds.list(f, r.s.opts.ReportRetention)}, nil
+}
+
+// GetBuildStatus counts the failed builds per repo among the reports
+// matching the filter.
+func (r *registryService) GetBuildStatus(_ context.Context, f *registryv1.BuildReportFilter) (*registryv1.BuildStatus, error) {
+	return r.s.builds.status(f, r.s.opts.ReportRetention), nil
+}
+
+// update stores next over the repo with the same id after checkUpdate, then
+// starts one build per active tag. A cleared overlay on a Custom Assembly
+// repo is stored as an empty message, as the real service reads it back.
+func (s *Server) update(next *registryv1.Repo) (*registryv1.Repo, error) {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	id := next.GetId()
+	if id == "" {
+		return nil, status.Error(codes.InvalidArgument, "repo id is required")
+	}
+	stored, ok := st.repos[id]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "repo %q not found", id)
+	}
+	if next.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "repo name is required")
+	}
+	if other := st.repoByNameLocked(uidp.Parent(id), next.GetName()); other != nil && other.GetId() != id {
+		return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", next.GetName(), uidp.Parent(id))
+	}
+	if err := checkUpdate(st.orgOfLocked(id), stored, next); err != nil {
+		return nil, err
+	}
+	repo := proto.Clone(next).(*registryv1.Repo)
+	repo.CreateTime = stored.GetCreateTime()
+	if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
+		repo.CustomOverlay = &registryv1.CustomOverlay{}
+	}
+	st.repos[id] = repo
+	s.builds.startLocked(repo)
+	return proto.Clone(repo).(*registryv1.Repo), nil
+}
+
+// createRepo implements CreateRepo; check turns the overlay checks on.
+func (s *Server) createRepo(parent string, in *registryv1.Repo, preventExisting, check bool) (*registryv1.Repo, error) {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.groups[parent]; !ok {
+		return nil, status.Errorf(codes.NotFound, "group %q not found", parent)
+	}
+	if in.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "repo name is required")
+	}
+	if check {
+		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay()); err != nil {
+			return nil, err
+		}
+	}
+	repo := proto.Clone(in).(*registryv1.Repo)
+	if existing := st.repoByNameLocked(parent, in.GetName()); existing != nil {
+		if preventExisting {
+			return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", in.GetName(), parent)
+		}
+		repo.Id = existing.GetId()
+		repo.CreateTime = existing.GetCreateTime()
+	} else {
+		repo.Id = string(uidp.NewUIDP(uidp.UIDP(parent)))
+		repo.CreateTime = timestamppb.New(s.now())
+	}
+	st.repos[repo.Id] = repo
+	return proto.Clone(repo).(*registryv1.Repo), nil
+}
+
+// CreateRepo creates r under the group parentID (an organization or a
+// group in it) without the API's checks, so that tests can set up any state,
+// and returns the stored repo with its new id. It panics when parentID is not
+// a group, r has no name, or the name is taken: those are mistakes in a test.
+func (s *Server) CreateRepo(parentID string, r *registryv1.Repo) *registryv1.Repo {
+	repo, err := s.createRepo(parentID, r, true, false)
+	if err != nil {
+		panic(fmt.Sprintf("emulator.CreateRepo: %v", err))
+	}
+	return repo
+}
+
+// Repo returns a copy of the stored repo, or nil when there is none.
+func (s *Server) Repo(id string) *registryv1.Repo {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r, ok := st.repos[id]
+	if !ok {
+		return nil
+	}
+	return proto.Clone(r).(*registryv1.Repo)
+}
+
+// ConsoleEdit replaces a repo's overlay the way a person in the Console
+// would: through the same checks as UpdateRepo, starting builds. The error
+// carries the gRPC status the API would return.
+func (s *Server) ConsoleEdit(repoID string, co *registryv1.CustomOverlay) error {
+	current := s.Repo(repoID)
+	if current == nil {
+		return status.Errorf(codes.NotFound, "repo %q not found", repoID)
+	}
+	current.CustomOverlay = proto.Clone(co).(*registryv1.CustomOverlay)
+	if _, err := s.update(current); err != nil {
+		return fmt.Errorf("console edit of %s: %w", repoID, err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"google.golang.org/grpc"
+)
+
+// Defaults for Options.
+const (
+	DefaultBuildDuration   = 2 * time.Second
+	DefaultBuildTimeout    = time.Hour
+	DefaultReportRetention = 24 * time.Hour
+)
+
+// Options configure a Server. The zero value is a working emulator without
+// authentication.
+type Options struct {
+	// Token, when not empty, must be presented on every call as the
+	// metadata "authorization: Bearer <Token>"; other calls fail with
+	// Unauthenticated.
+	Token string
+	// VerifyToken, when not nil, turns authentication on and is asked about
+	// every bearer token that is not Token; a nil error accepts the call.
+	// Use it to accept tokens issued elsewhere (for example by an STS).
+	VerifyToken func(ctx context.Context, token string) error
+
+	// BuildDuration is how long a simulated build takes. Default 2s.
+	BuildDuration time.Duration
+	// BuildTimeout is how long a hanging build stays pending before it
+	// fails as timed out, like the real service's one-hour limit.
+	// Default 1h.
+	BuildTimeout time.Duration
+	// HangPackages are packages whose builds hang: an overlay naming any of
+	// them builds until BuildTimeout. The seed's slow_packages add to them.
+	HangPackages []string
+	// ReportRetention is how long build reports are kept. Default 24h.
+	ReportRetention time.Duration
+
+	// Now is the clock used for timestamps (create_time, started_at,
+	// completed_at, the default started_since and retention). Default
+	// time.Now. Build completion itself runs on real timers.
+	Now func() time.Time
+}
+
+// Server is the emulator. Create it with New, serve it with Serve or Start,
+// and stop it with Close.
+type Server struct {
+	opts Options
+	now  func() time.Time
+	grpc *grpc.Server
+
+	store  *store
+	builds *builder
+	faults *faults
+	counts *counter
+
+	serving sync.WaitGroup
+	once    sync.Once
+}
+
+// New returns an emulator with an empty store.
+func New(opts Options) *Server {
+	if opts.BuildDuration <= 0 {
+		opts.BuildDuration = DefaultBuildDuration
+	}
+	if opts.BuildTimeout <= 0 {
+		opts.BuildTimeout = DefaultBuildTimeout
+	}
+	if opts.ReportRetention <= 0 {
+		opts.ReportRetention = DefaultReportRetention
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{
+		opts:   opts,
+		now:    now,
+		store:  newStore(),
+		faults: newFaults(),
+		counts: newCounter(),
+	}
+	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
+	s.grpc = grpc.NewServer(
+		grpc.WaitForHandlers(true),
+		grpc.ChainUnaryInterceptor(s.countInterceptor, s.faultInterceptor, s.authInterceptor),
+	)
+	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
+	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
+	return s
+}
+
+// Serve serves the API on lis until Close. It returns nil after Close.
+func (s *Server) Serve(lis net.Listener) error {
+	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serving the emulator on %s: %w", lis.Addr(), err)
+	}
+	return nil
+}
+
+// Start listens on addr (default "127.0.0.1:0"), serves in the background
+// until Close, and returns the URL to give the SDK: "http://HOST:PORT".
+func (s *Server) Start(addr string) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("starting the emulator: %w", err)
+	}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		_ = s.Serve(lis)
+	}()
+	return "http://" + lis.Addr().String(), nil
+}
+
+// Close stops serving (cancelling calls in flight and waiting for their
+// handlers), stops every pending build, and waits for all goroutines the
+// Server started. It is safe to call more than once.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.grpc.Stop()
+		s.serving.Wait()
+		s.builds.close()
+	})
+}
