@@ -1,0 +1,167 @@
+package chainguard
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"chainguard.dev/sdk/proto/platform"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// DefaultCallTimeout bounds every API call that has no earlier deadline.
+const DefaultCallTimeout = 30 * time.Second
+
+// Observer is told about every API call; the metrics package implements it.
+type Observer interface {
+	ObserveAPIRequest(method, code string, seconds float64)
+}
+
+// Config says how to reach the API.
+type Config struct {
+	// URL of the API, https:// (or http:// for loopback or with Insecure).
+	URL string
+	// Tokens supplies the bearer token; nil sends no credentials.
+	Tokens TokenSource
+	// CallTimeout bounds each call; zero means DefaultCallTimeout.
+	CallTimeout time.Duration
+	// Insecure allows plaintext http:// to a host that is not loopback.
+	Insecure bool
+	// Observer, if set, sees every call's method, code and duration.
+	Observer Observer
+	// Now is the clock used to time calls; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is the live side of the reconciler.
+type Client struct {
+	clients platform.Clients
+	timeout time.Duration
+}
+
+// CheckURL validates the API URL before it reaches the SDK, whose connection
+// library panics on unknown schemes. It returns plaintext=true when the
+// connection will not be encrypted; that is allowed only for loopback hosts
+// or when insecure is set.
+func CheckURL(raw string, insecure bool) (plaintext bool, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false, fmt.Errorf("parsing API URL: %w", err)
+	}
+	if u.Host == "" {
+		return false, fmt.Errorf("API URL %q has no host", Redact(raw))
+	}
+	if u.User != nil {
+		return false, fmt.Errorf("API URL %q must not carry credentials", Redact(raw))
+	}
+	switch u.Scheme {
+	case "https":
+		return false, nil
+	case "http":
+		if insecure || isLoopback(u.Hostname()) {
+			return true, nil
+		}
+		return false, fmt.Errorf("API URL %q is plaintext http to a host that is not loopback; use https:// or pass --insecure", Redact(raw))
+	default:
+		return false, fmt.Errorf("API URL %q: scheme must be https or http", Redact(raw))
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Redact removes user information and query strings from a URL so that it
+// can be logged.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	return u.String()
+}
+
+// Dial connects to the API. The connection is lazy: an unreachable API shows
+// up as a retryable error on the first call, not here.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if _, err := CheckURL(cfg.URL, cfg.Insecure); err != nil {
+		return nil, err
+	}
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	var cred credentials.PerRPCCredentials
+	if cfg.Tokens != nil {
+		cred = perRPC{src: cfg.Tokens}
+	}
+	opts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
+	dialCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := platform.NewPlatformClients(dialCtx, cfg.URL, cred, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", Redact(cfg.URL), err)
+	}
+	return &Client{clients: c, timeout: timeout}, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.clients.Close() }
+
+// deadlineInterceptor gives every call a deadline, because the SDK's
+// connection waits for a ready server and would otherwise hang forever on an
+// unreachable API.
+func deadlineInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+func observeInterceptor(o Observer, now func() time.Time) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if o == nil {
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}
+		start := now()
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		o.ObserveAPIRequest(MethodName(method), Code(err).String(), now().Sub(start).Seconds())
+		return err
+	}
+}
+
+// MethodName shortens a full gRPC method ("/chainguard.platform.registry.Registry/ListRepos")
+// to a bounded metric label ("Registry.ListRepos").
+func MethodName(full string) string {
+	full = strings.TrimPrefix(full, "/")
+	svc, m, ok := strings.Cut(full, "/")
+	if !ok {
+		return full
+	}
+	if i := strings.LastIndex(svc, "."); i >= 0 {
+		svc = svc[i+1:]
+	}
+	return svc + "." + m
+}

@@ -1,0 +1,127 @@
+package chainguard
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
+	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"chainguard.dev/sdk/uidp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+)
+
+// Org is a resolved organization.
+type Org struct {
+	ID   string
+	Name string
+}
+
+// Repo is what the reconciler needs of a live repo. The SDK's message stays
+// inside this package.
+type Repo struct {
+	ID   string
+	Name string
+	// CustomAssembly is true when the repo takes a custom overlay (its
+	// sync_config.apko_overlay is set).
+	CustomAssembly bool
+	// Overlay is the live overlay; the zero Overlay when none is set.
+	Overlay overlay.Overlay
+	// ActiveTags are the tags a write rebuilds.
+	ActiveTags []string
+}
+
+// ResolveOrg finds an organization by UIDP id or by exact name.
+func (c *Client) ResolveOrg(ctx context.Context, nameOrID string) (Org, error) {
+	if nameOrID == "" {
+		return Org{}, fmt.Errorf("resolving organization: no organization given")
+	}
+	filter := &iamv1.GroupFilter{Name: nameOrID}
+	if uidp.Valid(nameOrID) {
+		filter = &iamv1.GroupFilter{Id: nameOrID}
+	}
+	list, err := c.clients.IAM().Groups().List(ctx, filter)
+	if err != nil {
+		return Org{}, fmt.Errorf("resolving organization %q: %w", nameOrID, err)
+	}
+	var roots []*iamv1.Group
+	for _, g := range list.GetItems() {
+		if uidp.InRoot(g.GetId()) {
+			roots = append(roots, g)
+		}
+	}
+	switch len(roots) {
+	case 0:
+		return Org{}, fmt.Errorf("resolving organization %q: %w", nameOrID, ErrNotFound)
+	case 1:
+		return Org{ID: roots[0].GetId(), Name: roots[0].GetName()}, nil
+	default:
+		ids := make([]string, len(roots))
+		for i, g := range roots {
+			ids[i] = g.GetId()
+		}
+		return Org{}, fmt.Errorf("resolving organization %q: %d organizations have that name (%s); pass the id", nameOrID, len(roots), strings.Join(ids, ", "))
+	}
+}
+
+// ListRepos lists every repo of the organization with its overlay, in one
+// call, sorted by name.
+func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
+	list, err := c.clients.Registry().Registry().ListRepos(ctx, &registryv1.RepoFilter{
+		Uidp: &commonv1.UIDPFilter{DescendantsOf: orgID},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
+	}
+	repos := make([]Repo, 0, len(list.GetItems()))
+	for _, r := range list.GetItems() {
+		repos = append(repos, fromProto(r))
+	}
+	sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
+	return repos, nil
+}
+
+func fromProto(r *registryv1.Repo) Repo {
+	return Repo{
+		ID:             r.GetId(),
+		Name:           r.GetName(),
+		CustomAssembly: r.GetSyncConfig().GetApkoOverlay() != "",
+		Overlay:        overlay.FromProto(r.GetCustomOverlay()),
+		ActiveTags:     append([]string(nil), r.GetActiveTags()...),
+	}
+}
+
+// WriteOverlay replaces the repo's custom overlay and nothing else. UpdateRepo
+// is a full PUT, so the repo is read first and sent back exactly as read, with
+// only custom_overlay replaced; any field this package does not know about is
+// kept too, because the message is cloned, not rebuilt.
+func (c *Client) WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (Repo, error) {
+	current, err := c.readRepo(ctx, repoID)
+	if err != nil {
+		return Repo{}, fmt.Errorf("writing overlay of %s: %w", repoID, err)
+	}
+	next := proto.Clone(current).(*registryv1.Repo)
+	next.CustomOverlay = o.ToProto()
+	updated, err := c.clients.Registry().Registry().UpdateRepo(ctx, next)
+	if err != nil {
+		return Repo{}, fmt.Errorf("updating repo %s (%s): %w", current.GetName(), repoID, err)
+	}
+	return fromProto(updated), nil
+}
+
+func (c *Client) readRepo(ctx context.Context, repoID string) (*registryv1.Repo, error) {
+	list, err := c.clients.Registry().Registry().ListRepos(ctx, &registryv1.RepoFilter{Id: repoID})
+	if err != nil {
+		return nil, fmt.Errorf("reading repo %s: %w", repoID, err)
+	}
+	for _, r := range list.GetItems() {
+		if r.GetId() == repoID {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("reading repo %s: %w", repoID, ErrNotFound)
+}

@@ -1,0 +1,98 @@
+// Command ca-reconciler keeps Chainguard Custom Assembly images equal to
+// overlay files in a Git repo. See README.md for the commands and flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)) }
+
+// env looks up an environment variable.
+type env func(string) (string, bool)
+
+// exitError carries a process exit code through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run executes the command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	root := newRootCommand(getenv)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(exitError); ok {
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "Error:", err)
+	return 1
+}
+
+func newRootCommand(getenv env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ca-reconciler",
+		Short:         "GitOps for Chainguard Custom Assembly",
+		Long:          "ca-reconciler keeps Chainguard Custom Assembly images equal to the overlay files in a Git repo:\nit diffs each file against the live overlay, writes only what drifted, follows the builds and exports metrics.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newRunCommand(getenv),
+		newPlanCommand(getenv),
+		newValidateCommand(getenv),
+		newEmulatorCommand(getenv),
+		newVersionCommand(),
+	)
+	return root
+}
+
+// envName is the environment variable that sets a flag.
+func envName(flag string) string {
+	return "CA_RECONCILER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// bindEnv documents and applies CA_RECONCILER_<FLAG> for every flag of cmd:
+// a flag given on the command line wins over its environment variable.
+func bindEnv(cmd *cobra.Command, getenv env) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		f.Usage = fmt.Sprintf("%s (env %s)", f.Usage, envName(f.Name))
+	})
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		var firstErr error
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Changed || firstErr != nil {
+				return
+			}
+			v, ok := getenv(envName(f.Name))
+			if !ok {
+				return
+			}
+			if err := c.Flags().Set(f.Name, v); err != nil {
+				firstErr = fmt.Errorf("invalid %s: %w", envName(f.Name), err)
+			}
+		})
+		if firstErr != nil {
+			return firstErr
+		}
+		if prev != nil {
+			return prev(c, args)
+		}
+		return nil
+	}
+}

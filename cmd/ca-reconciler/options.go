@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
+)
+
+// DefaultAPI is the Chainguard API.
+const DefaultAPI = "https://console-api.enforce.dev"
+
+// options are the flags shared by run and plan.
+type options struct {
+	log logOptions
+
+	gitURL   string
+	ref      string
+	path     string
+	cacheDir string
+
+	org          string
+	api          string
+	apiTimeout   time.Duration
+	insecure     bool
+	tokenFile    string
+	emulatorSeed string
+
+	interval    time.Duration
+	mode        string
+	listen      string
+	once        bool
+	concurrency int
+	maxWrites   int
+}
+
+func (o *options) addSourceFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.gitURL, "git-url", "", "Git repository holding the overlay files: https://, ssh://, user@host:path, file:// or a local path (required)")
+	fs.StringVar(&o.ref, "ref", "", "branch, tag or full commit hash to follow (default the remote's HEAD)")
+	fs.StringVar(&o.path, "path", "ca-images-iac", "folder in the repository whose NAME.yaml files manage repo NAME")
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the Git clone; survives restarts")
+}
+
+func (o *options) addAPIFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.org, "org", "", "Chainguard organization, by name or id (required)")
+	fs.StringVar(&o.api, "api", DefaultAPI, "Chainguard API URL, or \"local\" to start the embedded emulator")
+	fs.DurationVar(&o.apiTimeout, "api-timeout", 30*time.Second, "deadline of each Chainguard API call")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow plaintext http:// to an API host that is not loopback (logs a warning every cycle)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the Chainguard API token, re-read when it changes (or set CA_RECONCILER_TOKEN)")
+	fs.StringVar(&o.emulatorSeed, "emulator-seed", "", "with --api local: seed file (orgs, repos, package catalog) for the embedded emulator")
+}
+
+func (o *options) addLogFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.log.format, "log-format", "json", "log format: json or console")
+	fs.StringVar(&o.log.level, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (o *options) addRunFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.interval, "interval", time.Minute, "time between cycles (jittered by up to 10%)")
+	fs.StringVar(&o.mode, "mode", "apply", "apply (write drifted repos) or detect (only report drift)")
+	fs.StringVar(&o.listen, "listen", ":9090", "address for /metrics, /healthz, /readyz, /status and /")
+	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
+	fs.IntVar(&o.maxWrites, "max-writes", 3, "writes of one desired overlay that may fail to converge before the repo is stalled")
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "ca-reconciler")
+	}
+	return filepath.Join(os.TempDir(), "ca-reconciler")
+}
+
+// check validates the flags common to run and plan.
+func (o *options) check() error {
+	if o.gitURL == "" {
+		return fmt.Errorf("--git-url is required")
+	}
+	if o.org == "" {
+		return fmt.Errorf("--org is required")
+	}
+	if o.apiTimeout <= 0 {
+		return fmt.Errorf("--api-timeout must be positive")
+	}
+	if o.emulatorSeed != "" && o.api != "local" {
+		return fmt.Errorf("--emulator-seed needs --api local")
+	}
+	return nil
+}
+
+func (o *options) checkRun() error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	switch reconciler.Mode(o.mode) {
+	case reconciler.ModeApply, reconciler.ModeDetect:
+	default:
+		return fmt.Errorf("--mode %q: want apply or detect", o.mode)
+	}
+	if o.interval <= 0 {
+		return fmt.Errorf("--interval must be positive")
+	}
+	if o.concurrency <= 0 {
+		return fmt.Errorf("--concurrency must be positive")
+	}
+	if o.maxWrites <= 0 {
+		return fmt.Errorf("--max-writes must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newPlanCommand(getenv env) *cobra.Command {
+	o := &options{}
+	var output string
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what a cycle would write, without writing (for pull-request checks)",
+		Long: `Run one read-only cycle and print a per-repo diff.
+Exit status: 0 every managed repo in sync, 2 drift, 1 an error (an invalid file, a missing repo,
+Git or the API unreadable).`,
+		Example: `  ca-reconciler plan --git-url . --org acme.com
+  ca-reconciler plan --git-url . --org acme.com -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			if output != "text" && output != "json" {
+				return fmt.Errorf("-o %q: want text or json", output)
+			}
+			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv)
+			if err != nil {
+				return err
+			}
+			defer d.close()
+			plan, err := d.reconciler.Plan(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				err = plan.WriteJSON(cmd.OutOrStdout())
+			} else {
+				err = plan.WriteText(cmd.OutOrStdout())
+			}
+			if err != nil {
+				return fmt.Errorf("printing the plan: %w", err)
+			}
+			switch {
+			case plan.HasErrors():
+				return exitError{1}
+			case plan.HasChanges():
+				return exitError{2}
+			}
+			return nil
+		},
+	}
+	o.addSourceFlags(cmd.Flags())
+	o.addAPIFlags(cmd.Flags())
+	o.addLogFlags(cmd.Flags())
+	cmd.Flags().Lookup("log-level").DefValue = "warn"
+	_ = cmd.Flags().Set("log-level", "warn")
+	cmd.Flags().Lookup("log-level").Changed = false
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	bindEnv(cmd, getenv)
+	return cmd
+}

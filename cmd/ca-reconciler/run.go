@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
+)
+
+func newRunCommand(getenv env) *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon: reconcile on an interval (or once with --once)",
+		Long: `Run the daemon. Every --interval (jittered), or when a webhook arrives, it reads the Git
+repository, diffs each file under --path against the live overlay of the repo it names,
+and in --mode apply writes the repos that drifted. It serves metrics and status on --listen.`,
+		Example: `  ca-reconciler run --git-url https://github.com/acme/images-config --org acme.com
+  ca-reconciler run --api local --emulator-seed examples/seed.yaml --git-url . --path examples/ca-images-iac --org example-org`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.checkRun(); err != nil {
+				return err
+			}
+			return runDaemon(cmd, o, getenv)
+		},
+	}
+	o.addSourceFlags(cmd.Flags())
+	o.addAPIFlags(cmd.Flags())
+	o.addRunFlags(cmd.Flags())
+	o.addLogFlags(cmd.Flags())
+	bindEnv(cmd, getenv)
+	return cmd
+}
+
+func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	d, err := wire(ctx, o, cmd.ErrOrStderr(), getenv)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+
+	if o.once {
+		rep := d.reconciler.RunOnce(ctx, "start")
+		return exitFor(rep, reconciler.Mode(o.mode))
+	}
+
+	srv, err := metrics.Listen(metrics.ServerConfig{
+		Addr:     o.listen,
+		Gatherer: d.registry,
+		Status:   func() any { return d.reconciler.Status() },
+		Ready:    readiness(d.reconciler, o.interval),
+		Logger:   d.log,
+	})
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	d.log.Info("serving", zap.String("addr", srv.Addr()), zap.String("mode", o.mode), zap.String("org", o.org))
+	go func() {
+		if err := srv.Serve(); err != nil {
+			d.log.Error("HTTP server stopped", zap.Error(err))
+		}
+	}()
+	err = d.reconciler.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	d.log.Info("stopped")
+	return err
+}
+
+// readiness is ready once the first cycle finished and the last successful
+// Git read is no older than three intervals.
+func readiness(r *reconciler.Reconciler, interval time.Duration) metrics.Readiness {
+	return func() (bool, string) {
+		s := r.Status()
+		if !s.Ready {
+			return false, "first cycle not finished"
+		}
+		if s.LastFetch.IsZero() || time.Since(s.LastFetch) > 3*interval {
+			return false, "no successful Git read in the last three intervals"
+		}
+		return true, "ready"
+	}
+}
+
+// exitFor maps a --once cycle to the exit code: 0 every managed repo in sync,
+// 2 drift left (detect mode), 1 any error.
+func exitFor(rep reconciler.Report, mode reconciler.Mode) error {
+	if rep.Err != nil || rep.Plan.HasErrors() {
+		return exitError{1}
+	}
+	drift := false
+	for _, c := range rep.Plan.Changes {
+		if !c.Drifted() {
+			continue
+		}
+		if c.Stalled {
+			return exitError{1}
+		}
+		if mode == reconciler.ModeDetect {
+			drift = true
+			continue
+		}
+		if w, ok := rep.Writes[c.Repo]; !ok || w.Err != nil || !w.Converged {
+			return exitError{1}
+		}
+	}
+	if drift {
+		return exitError{2}
+	}
+	return nil
+}
+

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
+)
+
+// daemon is everything run and plan wire together.
+type daemon struct {
+	log        *zap.Logger
+	registry   *prometheus.Registry
+	metrics    *metrics.Metrics
+	api        *chainguard.Client
+	source     *gitsource.Source
+	reconciler *reconciler.Reconciler
+	plaintext  bool
+	closers    []func()
+}
+
+func (d *daemon) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+// wire builds the daemon from validated options. Every error here is a
+// configuration error that stops the process at start.
+func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *daemon, err error) {
+	log, err := o.log.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{log: log, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	d.closers = append(d.closers, func() { _ = log.Sync() })
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.metrics = metrics.New(d.registry, version)
+
+	apiURL := o.api
+	var tokens chainguard.TokenSource
+	if o.api == "local" {
+		emu := emulator.New(emulator.Options{})
+		if o.emulatorSeed != "" {
+			seed, err := emulator.LoadSeed(o.emulatorSeed)
+			if err != nil {
+				return nil, fmt.Errorf("loading --emulator-seed: %w", err)
+			}
+			if err := emu.ApplySeed(seed); err != nil {
+				return nil, fmt.Errorf("applying --emulator-seed: %w", err)
+			}
+		}
+		apiURL, err = emu.Start("127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded emulator: %w", err)
+		}
+		d.closers = append(d.closers, emu.Close)
+		log.Info("embedded Chainguard API emulator started", zap.String("url", apiURL))
+	} else {
+		tokens, err = tokenSource(o, getenv)
+		if err != nil {
+			return nil, err
+		}
+	}
+	d.plaintext, err = chainguard.CheckURL(apiURL, o.insecure)
+	if err != nil {
+		return nil, fmt.Errorf("--api: %w", err)
+	}
+	d.api, err = chainguard.Dial(ctx, chainguard.Config{URL: apiURL, Tokens: tokens, CallTimeout: o.apiTimeout, Insecure: o.insecure, Observer: d.metrics})
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, func() { _ = d.api.Close() })
+
+	d.source, err = gitsource.New(gitsource.Config{
+		URL:      o.gitURL,
+		Ref:      o.ref,
+		Path:     o.path,
+		CacheDir: o.cacheDir,
+		Logger:   log.Named("git"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuring the Git source: %w", err)
+	}
+
+	d.reconciler = reconciler.New(reconciler.Config{
+		Org:         o.org,
+		Dir:         o.path,
+		Ref:         o.ref,
+		Mode:        reconciler.Mode(o.mode),
+		Interval:    o.interval,
+		Jitter:      0.1,
+		Concurrency: o.concurrency,
+		MaxWrites:   o.maxWrites,
+	}, d.source, d.api, log, d.metrics)
+	return d, nil
+}
+
+// tokenSource picks the API credentials: CA_RECONCILER_TOKEN, else
+// --token-file, else none.
+func tokenSource(o *options, getenv env) (chainguard.TokenSource, error) {
+	if tok, ok := getenv("CA_RECONCILER_TOKEN"); ok && tok != "" {
+		if o.tokenFile != "" {
+			return nil, fmt.Errorf("both CA_RECONCILER_TOKEN and --token-file are set; use one")
+		}
+		return chainguard.StaticToken(tok), nil
+	}
+	if o.tokenFile != "" {
+		return chainguard.NewTokenFile(o.tokenFile), nil
+	}
+	return nil, nil
+}

@@ -1,0 +1,235 @@
+// Package metrics holds ca-reconciler's Prometheus collectors as one struct
+// built on a registry the caller owns (never the default registry, where the
+// SDK's connection library registers its own gRPC metrics), and the HTTP
+// server for /metrics, /healthz, /readyz, /status and the HTML status page.
+package metrics
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+const namespace = "ca_reconciler"
+
+// Label values, pre-initialised so that dashboards and alerts see zeros
+// rather than missing series.
+var (
+	// Triggers are the reasons a cycle runs.
+	Triggers = []string{"start", "interval", "webhook"}
+	// CycleResults are the outcomes of a cycle.
+	CycleResults = []string{"success", "partial", "error"}
+	// Phases are the timed parts of a cycle.
+	Phases = []string{"fetch", "parse", "read_live", "plan", "apply", "total"}
+	// RepoStatuses are the states a managed repo can be in.
+	RepoStatuses = []string{"synced", "drifted", "invalid", "missing", "orphan", "failed", "stalled"}
+	// WriteResults are the outcomes of a write.
+	WriteResults = []string{"success", "error"}
+	// BuildResults are the outcomes of a build.
+	BuildResults = []string{"success", "failure", "timeout"}
+	// FileStates classify the files under --path.
+	FileStates = []string{"valid", "invalid", "ignored"}
+	// FetchResults are the outcomes of a Git fetch.
+	FetchResults = []string{"unchanged", "updated", "error"}
+	// WebhookProviders are the webhook endpoints.
+	WebhookProviders = []string{"github", "gitlab", "generic"}
+	// WebhookResults are the outcomes of a webhook request.
+	WebhookResults = []string{"accepted", "ping", "unauthorized", "too_large", "bad_method", "bad_request"}
+)
+
+// Metrics is every collector the daemon exports.
+type Metrics struct {
+	Reconciles              *prometheus.CounterVec
+	ReconcileDuration       *prometheus.HistogramVec
+	LastReconcile           prometheus.Gauge
+	LastSuccessfulReconcile prometheus.Gauge
+	RepoDrifted             *prometheus.GaugeVec
+	RepoStatus              *prometheus.GaugeVec
+	DriftDetected           *prometheus.CounterVec
+	Writes                  *prometheus.CounterVec
+	Builds                  *prometheus.CounterVec
+	BuildDuration           prometheus.Histogram
+	BuildsInFlight          prometheus.Gauge
+	Files                   *prometheus.GaugeVec
+	GitFetches              *prometheus.CounterVec
+	GitFetchDuration        prometheus.Histogram
+	SourceInfo              *prometheus.GaugeVec
+	SourceCommitTimestamp   prometheus.Gauge
+	SourceVerified          prometheus.Gauge
+	APIRequests             *prometheus.CounterVec
+	APIRequestDuration      *prometheus.HistogramVec
+	BuildInfo               *prometheus.GaugeVec
+	CommitToWrite           prometheus.Histogram
+	WebhookRequests         *prometheus.CounterVec
+}
+
+// New creates the collectors on reg and pre-initialises every bounded label
+// combination.
+func New(reg prometheus.Registerer, version string) *Metrics {
+	f := promauto.With(reg)
+	m := &Metrics{
+		Reconciles: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "reconciles_total",
+			Help: "Reconcile cycles by what triggered them and how they ended.",
+		}, []string{"trigger", "result"}),
+		ReconcileDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "reconcile_duration_seconds",
+			Help:    "Time spent in each phase of a reconcile cycle.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"phase"}),
+		LastReconcile: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_reconcile_timestamp_seconds",
+			Help: "Unix time the last reconcile cycle finished.",
+		}),
+		LastSuccessfulReconcile: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "last_successful_reconcile_timestamp_seconds",
+			Help: "Unix time the last fully successful reconcile cycle finished.",
+		}),
+		RepoDrifted: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "repo_drifted",
+			Help: "1 when the repo's live overlay differs from its file, else 0.",
+		}, []string{"repo"}),
+		RepoStatus: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "repo_status",
+			Help: "The repo's status, one-hot: 1 for the current status, 0 for the others.",
+		}, []string{"repo", "status"}),
+		DriftDetected: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "drift_detected_total",
+			Help: "Times the repo was found drifted after being in sync (or on first sight).",
+		}, []string{"repo"}),
+		Writes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "writes_total",
+			Help: "Overlay writes by repo and result.",
+		}, []string{"repo", "result"}),
+		Builds: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "builds_total",
+			Help: "Completed builds by repo and result.",
+		}, []string{"repo", "result"}),
+		BuildDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "build_duration_seconds",
+			Help:    "Duration of completed builds.",
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200},
+		}),
+		BuildsInFlight: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "builds_in_flight",
+			Help: "Builds started and not yet completed.",
+		}),
+		Files: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "files",
+			Help: "Files under --path by state.",
+		}, []string{"state"}),
+		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "git_fetches_total",
+			Help: "Git source checks by result.",
+		}, []string{"result"}),
+		GitFetchDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "git_fetch_duration_seconds",
+			Help:    "Time to check and fetch the Git source.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		SourceInfo: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "source_info",
+			Help: "The Git revision being reconciled (always 1).",
+		}, []string{"ref", "revision"}),
+		SourceCommitTimestamp: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "source_commit_timestamp_seconds",
+			Help: "Commit time of the revision being reconciled.",
+		}),
+		SourceVerified: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "source_verified",
+			Help: "1 when the head revision passed commit signature verification (or none is required), 0 when it was refused.",
+		}),
+		APIRequests: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "api_requests_total",
+			Help: "Chainguard API calls by method and gRPC code.",
+		}, []string{"method", "code"}),
+		APIRequestDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "api_request_duration_seconds",
+			Help:    "Chainguard API call latency by method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method"}),
+		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "build_info",
+			Help: "Version of the running binary (always 1).",
+		}, []string{"version", "go_version"}),
+		CommitToWrite: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "commit_to_write_seconds",
+			Help:    "Time from a revision's commit to the successful write of a repo it changed.",
+			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		WebhookRequests: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "webhook_requests_total",
+			Help: "Webhook requests by provider and result.",
+		}, []string{"provider", "result"}),
+	}
+	for _, t := range Triggers {
+		for _, r := range CycleResults {
+			m.Reconciles.WithLabelValues(t, r)
+		}
+	}
+	for _, p := range Phases {
+		m.ReconcileDuration.WithLabelValues(p)
+	}
+	for _, s := range FileStates {
+		m.Files.WithLabelValues(s)
+	}
+	for _, r := range FetchResults {
+		m.GitFetches.WithLabelValues(r)
+	}
+	for _, p := range WebhookProviders {
+		for _, r := range WebhookResults {
+			m.WebhookRequests.WithLabelValues(p, r)
+		}
+	}
+	m.SourceVerified.Set(1)
+	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	return m
+}
+
+// ObserveAPIRequest records one Chainguard API call.
+func (m *Metrics) ObserveAPIRequest(method, code string, seconds float64) {
+	m.APIRequests.WithLabelValues(method, code).Inc()
+	m.APIRequestDuration.WithLabelValues(method).Observe(seconds)
+}
+
+// SetRepoStatus sets the repo's one-hot status and drifted gauges, and
+// pre-initialises its write and build counters.
+func (m *Metrics) SetRepoStatus(repo, status string) {
+	for _, s := range RepoStatuses {
+		v := 0.0
+		if s == status {
+			v = 1
+		}
+		m.RepoStatus.WithLabelValues(repo, s).Set(v)
+	}
+	d := 0.0
+	if status == "drifted" || status == "stalled" || status == "failed" {
+		d = 1
+	}
+	m.RepoDrifted.WithLabelValues(repo).Set(d)
+	m.DriftDetected.WithLabelValues(repo)
+	for _, r := range WriteResults {
+		m.Writes.WithLabelValues(repo, r)
+	}
+	for _, r := range BuildResults {
+		m.Builds.WithLabelValues(repo, r)
+	}
+}
+
+// DeleteRepo removes every series of a repo that is no longer managed.
+func (m *Metrics) DeleteRepo(repo string) {
+	l := prometheus.Labels{"repo": repo}
+	m.RepoStatus.DeletePartialMatch(l)
+	m.RepoDrifted.DeletePartialMatch(l)
+	m.DriftDetected.DeletePartialMatch(l)
+	m.Writes.DeletePartialMatch(l)
+	m.Builds.DeletePartialMatch(l)
+}
+
+// SetSource records the revision being reconciled.
+func (m *Metrics) SetSource(ref, revision string, commitUnix float64) {
+	m.SourceInfo.Reset()
+	m.SourceInfo.WithLabelValues(ref, revision).Set(1)
+	m.SourceCommitTimestamp.Set(commitUnix)
+}

@@ -1,0 +1,102 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Readiness reports whether the daemon is ready, and why not.
+type Readiness func() (ready bool, reason string)
+
+// ServerConfig wires the HTTP server.
+type ServerConfig struct {
+	// Addr to listen on, e.g. ":9090".
+	Addr string
+	// Gatherer is the daemon's own registry.
+	Gatherer prometheus.Gatherer
+	// Status returns the JSON-serialisable status snapshot.
+	Status func() any
+	// Ready backs /readyz.
+	Ready Readiness
+	// Handlers are extra routes (e.g. webhooks), by pattern.
+	Handlers map[string]http.Handler
+	Logger   *zap.Logger
+}
+
+// Server serves /metrics, /healthz, /readyz and /status.
+type Server struct {
+	srv *http.Server
+	lis net.Listener
+	log *zap.Logger
+}
+
+// NewMux returns the routes without listening, for tests.
+func NewMux(cfg ServerConfig) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ready, reason := true, "ready"
+		if cfg.Ready != nil {
+			ready, reason = cfg.Ready()
+		}
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(reason + "\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		var v any
+		if cfg.Status != nil {
+			v = cfg.Status()
+		}
+		_ = enc.Encode(v)
+	})
+	for pattern, h := range cfg.Handlers {
+		mux.Handle(pattern, h)
+	}
+	return mux
+}
+
+// Listen binds the address; Serve then serves on it. Splitting the two lets
+// a caller fail fast on a taken port and learn the chosen port of ":0".
+func Listen(cfg ServerConfig) (*Server, error) {
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		srv: &http.Server{Handler: NewMux(cfg), ReadHeaderTimeout: 10 * time.Second},
+		lis: lis,
+		log: cfg.Logger,
+	}, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// Serve serves until Shutdown.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

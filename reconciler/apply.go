@@ -1,0 +1,114 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+)
+
+// apply writes every drifted, non-stalled change with at most
+// cfg.Concurrency writes in flight, retrying retryable failures with jittered
+// exponential backoff. Invalid, missing, orphan and in-sync repos are never
+// written.
+func (r *Reconciler) apply(ctx context.Context, plan Plan) map[string]WriteResult {
+	results := map[string]WriteResult{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.cfg.Concurrency)
+	for _, c := range plan.Changes {
+		if !c.Drifted() || c.Stalled || c.Err != nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(c Change) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res := r.write(ctx, c)
+			mu.Lock()
+			results[c.Repo] = res
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	return results
+}
+
+func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = r.cfg.RetryInitial
+	b.RandomizationFactor = 0.5
+	b.Multiplier = 2
+	b.MaxInterval = 30 * time.Second
+	b.MaxElapsedTime = 0
+	policy := backoff.WithContext(backoff.WithMaxRetries(b, uint64(r.cfg.Retries)), ctx)
+
+	var written chainguard.Repo
+	attempt := 0
+	err := backoff.Retry(func() error {
+		attempt++
+		repo, err := r.reg.WriteOverlay(ctx, c.RepoID, c.Desired)
+		if err != nil {
+			if chainguard.Retryable(err) {
+				r.log.Warn("write failed, will retry", zap.String("repo", c.Repo), zap.Int("attempt", attempt), zap.Error(err))
+				return err
+			}
+			return backoff.Permanent(err)
+		}
+		written = repo
+		return nil
+	}, policy)
+	res := WriteResult{Err: err, At: r.clock.Now()}
+	if err != nil {
+		r.metrics.Writes.WithLabelValues(c.Repo, "error").Inc()
+		r.log.Error("write failed", zap.String("repo", c.Repo), zap.String("file", c.File), zap.Int("attempts", attempt), zap.Error(err))
+		return res
+	}
+	res.Converged = overlay.Equal(written.Overlay, c.Desired)
+	r.metrics.Writes.WithLabelValues(c.Repo, "success").Inc()
+	r.log.Info("repo written",
+		zap.String("repo", c.Repo),
+		zap.String("file", c.File),
+		zap.String("action", string(c.Action)),
+		zap.String("desired_hash", c.DesiredHash),
+		zap.Strings("diff", diffStrings(c.Diff)),
+		zap.Bool("converged", res.Converged))
+	if r.builds != nil {
+		r.builds.Watch(c.Repo, c.RepoID, res.At)
+	}
+	return res
+}
+
+// countsTowardStall reports whether a write outcome counts as a write that
+// did not converge: a successful write (convergence is judged on the next
+// read), or a permanent failure. Transient failures do not count, so an API
+// outage never stalls a repo.
+func countsTowardStall(w WriteResult) bool {
+	if w.Err == nil {
+		return true
+	}
+	return !chainguard.Retryable(w.Err) && !errors.Is(w.Err, context.Canceled)
+}
+
+func diffStrings(d []overlay.Change) []string {
+	out := make([]string, len(d))
+	for i, c := range d {
+		out[i] = c.String()
+	}
+	return out
+}
+
+func joinErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimSpace(err.Error())
+}

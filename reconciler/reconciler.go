@@ -1,0 +1,408 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+)
+
+// Mode says whether drift is corrected or only reported.
+type Mode string
+
+// Modes.
+const (
+	ModeApply  Mode = "apply"
+	ModeDetect Mode = "detect"
+)
+
+// Source yields snapshots of the desired state (gitsource.Source).
+type Source interface {
+	Fetch(ctx context.Context) (gitsource.Snapshot, gitsource.Result, error)
+}
+
+// verifiedSource is a Source that can fall back to its last verified
+// snapshot when the head fails signature verification.
+type verifiedSource interface {
+	LastVerified() (gitsource.Snapshot, bool)
+}
+
+// Registry is the live side (chainguard.Client).
+type Registry interface {
+	ResolveOrg(ctx context.Context, nameOrID string) (chainguard.Org, error)
+	ListRepos(ctx context.Context, orgID string) ([]chainguard.Repo, error)
+	WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (chainguard.Repo, error)
+}
+
+// BuildWatcher follows the builds that a write starts.
+type BuildWatcher interface {
+	Watch(repo, repoID string, since time.Time)
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	// Org is the organization's name or id.
+	Org string
+	// Dir is the folder in the Git repo holding the files, for messages.
+	Dir string
+	// Ref is the Git ref being followed, for status.
+	Ref string
+	// Mode is apply (default) or detect.
+	Mode Mode
+	// Interval between cycles (jittered by up to Jitter, a fraction).
+	Interval time.Duration
+	Jitter   float64
+	// Concurrency bounds parallel writes (default 4).
+	Concurrency int
+	// MaxWrites is how many writes of one desired overlay may fail to
+	// converge before the repo is stalled (default 3).
+	MaxWrites int
+	// Retries is how many times a retryable write failure is retried
+	// within a cycle (default 3), starting RetryInitial apart (default
+	// 500ms) with jittered exponential backoff.
+	Retries      int
+	RetryInitial time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Mode == "" {
+		c.Mode = ModeApply
+	}
+	if c.Interval <= 0 {
+		c.Interval = time.Minute
+	}
+	if c.Jitter < 0 {
+		c.Jitter = 0
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxWrites <= 0 {
+		c.MaxWrites = 3
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	} else if c.Retries == 0 {
+		c.Retries = 3
+	}
+	if c.RetryInitial <= 0 {
+		c.RetryInitial = 500 * time.Millisecond
+	}
+}
+
+// Reconciler runs cycles. Create it with New.
+type Reconciler struct {
+	cfg     Config
+	src     Source
+	reg     Registry
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	clock   Clock
+	builds  BuildWatcher
+	trigger chan string
+	rand    *rand.Rand
+
+	cycleMu sync.Mutex // one cycle at a time; guards the fields below
+	orgID   string
+	desired *Desired
+	writes  map[string]writeCount // repo -> writes of one desired hash
+
+	mu     sync.Mutex // guards status
+	status Status
+	states map[string]*RepoState
+}
+
+type writeCount struct {
+	hash string
+	n    int
+}
+
+// Option customizes a Reconciler.
+type Option func(*Reconciler)
+
+// WithClock sets the clock (default the wall clock).
+func WithClock(c Clock) Option { return func(r *Reconciler) { r.clock = c } }
+
+// WithBuildWatcher sets who follows builds after writes.
+func WithBuildWatcher(w BuildWatcher) Option { return func(r *Reconciler) { r.builds = w } }
+
+// WithRand sets the random source used for jitter.
+func WithRand(rnd *rand.Rand) Option { return func(r *Reconciler) { r.rand = rnd } }
+
+// New returns a Reconciler. log and m must not be nil.
+func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metrics, opts ...Option) *Reconciler {
+	cfg.defaults()
+	r := &Reconciler{
+		cfg:     cfg,
+		src:     src,
+		reg:     reg,
+		log:     log,
+		metrics: m,
+		clock:   RealClock{},
+		trigger: make(chan string, 1),
+		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		writes:  map[string]writeCount{},
+		states:  map[string]*RepoState{},
+	}
+	r.status = Status{Org: cfg.Org, Mode: cfg.Mode, Ref: cfg.Ref, Verified: true}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Trigger asks for a cycle as soon as possible. It never blocks: while one
+// trigger is pending, more are coalesced into it.
+func (r *Reconciler) Trigger(reason string) {
+	select {
+	case r.trigger <- reason:
+	default:
+	}
+}
+
+// Run runs a cycle at start and then every jittered interval or on Trigger,
+// until ctx is done. Errors of a cycle are logged and reported, never fatal.
+func (r *Reconciler) Run(ctx context.Context) error {
+	reason := "start"
+	for {
+		r.RunOnce(ctx, reason)
+		wait := r.nextInterval()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.clock.After(wait):
+			reason = "interval"
+		case reason = <-r.trigger:
+		}
+	}
+}
+
+func (r *Reconciler) nextInterval() time.Duration {
+	if r.cfg.Jitter == 0 {
+		return r.cfg.Interval
+	}
+	return r.cfg.Interval + time.Duration(r.rand.Float64()*r.cfg.Jitter*float64(r.cfg.Interval))
+}
+
+// Report is the outcome of one cycle.
+type Report struct {
+	Trigger  string
+	Revision string
+	Plan     Plan
+	// Writes are the results of the writes made, by repo.
+	Writes map[string]WriteResult
+	// Err is set when the cycle could not read Git or the API; nothing was
+	// written then.
+	Err error
+	// Result is success, partial or error.
+	Result string
+}
+
+// WriteResult is the outcome of writing one repo.
+type WriteResult struct {
+	Err error
+	// Converged is true when the repo read back equals the file.
+	Converged bool
+	At        time.Time
+}
+
+// Status returns what the reconciler knows now.
+func (r *Reconciler) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.status
+	s.Repos = sortedStates(r.states)
+	s.Ignored = append([]string(nil), r.status.Ignored...)
+	return s
+}
+
+// Plan runs a read-only cycle: it reads Git and the API and returns the plan,
+// writing nothing and changing no status or metric.
+func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
+	r.cycleMu.Lock()
+	defer r.cycleMu.Unlock()
+	snap, _, err := r.src.Fetch(ctx)
+	if err != nil {
+		return Plan{}, fmt.Errorf("reading desired state: %w", err)
+	}
+	desired := r.parse(snap)
+	live, err := r.readLive(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
+	return Compute(desired, live, nil), nil
+}
+
+// RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
+// webhook).
+func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
+	r.cycleMu.Lock()
+	defer r.cycleMu.Unlock()
+	start := r.clock.Now()
+	rep := r.cycle(ctx, trigger)
+	rep.Trigger = trigger
+	end := r.clock.Now()
+	r.metrics.ReconcileDuration.WithLabelValues("total").Observe(end.Sub(start).Seconds())
+	r.metrics.Reconciles.WithLabelValues(trigger, rep.Result).Inc()
+	r.metrics.LastReconcile.Set(float64(end.Unix()))
+	if rep.Result == "success" {
+		r.metrics.LastSuccessfulReconcile.Set(float64(end.Unix()))
+	}
+	info := &CycleInfo{Trigger: trigger, Started: start, Finished: end, Result: rep.Result, Revision: rep.Revision, Writes: len(rep.Writes)}
+	if rep.Err != nil {
+		info.Error = rep.Err.Error()
+	}
+	r.mu.Lock()
+	r.status.LastCycle = info
+	r.status.Ready = true
+	r.mu.Unlock()
+	fields := []zap.Field{zap.String("trigger", trigger), zap.String("result", rep.Result), zap.String("revision", rep.Revision), zap.Int("writes", len(rep.Writes)), zap.Duration("duration", end.Sub(start))}
+	if rep.Err != nil {
+		r.log.Error("reconcile failed", append(fields, zap.Error(rep.Err))...)
+	} else {
+		r.log.Info("reconcile finished", fields...)
+	}
+	return rep
+}
+
+func (r *Reconciler) phase(name string, start time.Time) {
+	r.metrics.ReconcileDuration.WithLabelValues(name).Observe(r.clock.Now().Sub(start).Seconds())
+}
+
+func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
+	rep := Report{Result: "error"}
+
+	// fetch
+	t := r.clock.Now()
+	snap, res, err := r.src.Fetch(ctx)
+	r.metrics.GitFetchDuration.Observe(r.clock.Now().Sub(t).Seconds())
+	r.phase("fetch", t)
+	verified := true
+	if err != nil {
+		r.metrics.GitFetches.WithLabelValues("error").Inc()
+		vs, ok := r.src.(verifiedSource)
+		if !errors.Is(err, gitsource.ErrUnverified) || !ok {
+			rep.Err = fmt.Errorf("reading desired state: %w", err)
+			return rep
+		}
+		last, have := vs.LastVerified()
+		r.metrics.SourceVerified.Set(0)
+		r.log.Warn("head commit is not signed by a trusted key; keeping the last verified revision", zap.Error(err), zap.String("kept_revision", last.Revision))
+		if !have {
+			rep.Err = fmt.Errorf("reading desired state: %w", err)
+			r.setVerified(false)
+			return rep
+		}
+		snap, verified = last, false
+	} else {
+		r.metrics.GitFetches.WithLabelValues(string(res)).Inc()
+		r.metrics.SourceVerified.Set(1)
+	}
+	r.setVerified(verified)
+	rep.Revision = snap.Revision
+	r.metrics.SetSource(r.cfg.Ref, snap.Revision, float64(snap.CommitTime.Unix()))
+	r.mu.Lock()
+	r.status.Revision = snap.Revision
+	if verified {
+		r.status.LastFetch = r.clock.Now()
+	}
+	r.mu.Unlock()
+
+	// parse (reused while the revision is unchanged)
+	t = r.clock.Now()
+	previous := r.desired
+	desired := r.parse(snap)
+	r.desired = &desired
+	r.phase("parse", t)
+	fresh := previous == nil || previous.Revision != desired.Revision
+
+	// read live
+	t = r.clock.Now()
+	live, err := r.readLive(ctx)
+	r.phase("read_live", t)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+
+	// plan
+	t = r.clock.Now()
+	stalled := map[string]string{}
+	for repo, w := range r.writes {
+		if w.n >= r.cfg.MaxWrites {
+			stalled[repo] = w.hash
+		}
+	}
+	plan := Compute(desired, live, stalled)
+	rep.Plan = plan
+	r.phase("plan", t)
+
+	// apply
+	t = r.clock.Now()
+	if r.cfg.Mode == ModeApply {
+		rep.Writes = r.apply(ctx, plan)
+	}
+	r.phase("apply", t)
+
+	r.record(desired, previous, fresh, snap, plan, rep.Writes)
+	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
+	return rep
+}
+
+func (r *Reconciler) setVerified(v bool) {
+	r.mu.Lock()
+	r.status.Verified = v
+	r.mu.Unlock()
+}
+
+func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
+	if r.desired != nil && r.desired.Revision == snap.Revision {
+		return *r.desired
+	}
+	return MapFiles(r.cfg.Dir, snap)
+}
+
+func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
+	if r.orgID == "" {
+		org, err := r.reg.ResolveOrg(ctx, r.cfg.Org)
+		if err != nil {
+			return nil, fmt.Errorf("reading live state: %w", err)
+		}
+		r.orgID = org.ID
+		r.mu.Lock()
+		r.status.OrgID = org.ID
+		r.mu.Unlock()
+	}
+	live, err := r.reg.ListRepos(ctx, r.orgID)
+	if err != nil {
+		return nil, fmt.Errorf("reading live state: %w", err)
+	}
+	return live, nil
+}
+
+// cycleResult is success when every repo was handled as the mode asks
+// (written and converged in apply mode, reported in detect mode; orphans are
+// only reported), partial when some repo could not be reconciled.
+func cycleResult(plan Plan, writes map[string]WriteResult, mode Mode) string {
+	for _, c := range plan.Changes {
+		switch {
+		case c.Action == ActionInvalid, c.Action == ActionMissing:
+			return "partial"
+		case c.Drifted() && mode == ModeApply:
+			w, ok := writes[c.Repo]
+			if !ok || w.Err != nil || !w.Converged {
+				return "partial"
+			}
+		}
+	}
+	return "success"
+}

@@ -1,0 +1,134 @@
+package reconciler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+)
+
+// Summary counts a plan's changes by action.
+type Summary struct {
+	Update  int `json:"update"`
+	Reset   int `json:"reset"`
+	Noop    int `json:"noop"`
+	Invalid int `json:"invalid"`
+	Missing int `json:"missing"`
+	Orphan  int `json:"orphan"`
+	Stalled int `json:"stalled"`
+}
+
+// Summary counts the plan's changes.
+func (p Plan) Summary() Summary {
+	var s Summary
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionUpdate:
+			s.Update++
+		case ActionReset:
+			s.Reset++
+		case ActionNoop:
+			s.Noop++
+		case ActionInvalid:
+			s.Invalid++
+		case ActionMissing:
+			s.Missing++
+		case ActionOrphan:
+			s.Orphan++
+		}
+		if c.Stalled {
+			s.Stalled++
+		}
+	}
+	return s
+}
+
+// WriteText prints the plan for humans: one block per repo, its diff
+// indented, and a summary line.
+func (p Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if p.Revision != "" {
+		fmt.Fprintf(&b, "revision %s\n\n", p.Revision)
+	}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionNoop:
+			fmt.Fprintf(&b, "= %s (%s): in sync\n", c.Repo, c.File)
+		case ActionUpdate, ActionReset:
+			stalled := ""
+			if c.Stalled {
+				stalled = ", stalled: not written again until the file changes"
+			}
+			fmt.Fprintf(&b, "~ %s (%s): %s%s\n", c.Repo, c.File, c.Action, stalled)
+			for _, d := range c.Diff {
+				fmt.Fprintf(&b, "    %s\n", d)
+			}
+		case ActionInvalid, ActionMissing:
+			fmt.Fprintf(&b, "! %s (%s): %s\n", c.Repo, c.File, c.Action)
+			for _, line := range errorLines(c) {
+				fmt.Fprintf(&b, "    %s\n", line)
+			}
+		case ActionOrphan:
+			fmt.Fprintf(&b, "? %s: orphan: the repo has an overlay but no file names it; left untouched\n", c.Repo)
+		}
+	}
+	s := p.Summary()
+	fmt.Fprintf(&b, "\nPlan: %d to update, %d to reset, %d in sync, %d invalid, %d missing, %d orphan.\n",
+		s.Update, s.Reset, s.Noop, s.Invalid, s.Missing, s.Orphan)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func errorLines(c Change) []string {
+	if ps := c.Problems(); len(ps) > 0 {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.String()
+		}
+		return out
+	}
+	if c.Err != nil {
+		return strings.Split(c.Err.Error(), "\n")
+	}
+	return nil
+}
+
+type jsonChange struct {
+	Repo        string   `json:"repo"`
+	RepoID      string   `json:"repo_id,omitempty"`
+	File        string   `json:"file,omitempty"`
+	Action      Action   `json:"action"`
+	Stalled     bool     `json:"stalled,omitempty"`
+	DesiredHash string   `json:"desired_hash,omitempty"`
+	LiveHash    string   `json:"live_hash,omitempty"`
+	Diff        []string `json:"diff,omitempty"`
+	Errors      []string `json:"errors,omitempty"`
+}
+
+// WriteJSON prints the plan as one JSON object.
+func (p Plan) WriteJSON(w io.Writer) error {
+	out := struct {
+		Revision string       `json:"revision"`
+		InSync   bool         `json:"in_sync"`
+		Summary  Summary      `json:"summary"`
+		Changes  []jsonChange `json:"changes"`
+	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
+	for _, c := range p.Changes {
+		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c)}
+		if c.Action != ActionInvalid && c.Action != ActionOrphan {
+			jc.DesiredHash = overlay.Hash(c.Desired)
+		}
+		if c.RepoID != "" {
+			jc.LiveHash = overlay.Hash(c.Live)
+		}
+		if len(jc.Diff) == 0 {
+			jc.Diff = nil
+		}
+		out.Changes = append(out.Changes, jc)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
