@@ -83,9 +83,9 @@ func (b *builder) startLocked(repo *registryv1.Repo) {
 	}
 }
 
-// planLocked decides how a build ends and after how long: failure when a
-// package is missing from the org's catalog, a timeout when a package hangs,
-// success otherwise.
+// planLocked decides how a build ends and after how long: a timeout when a
+// package hangs (whether or not it is in the catalog), failure when a
+// package is missing from the org's catalog, success otherwise.
 func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, time.Duration) {
 	pkgs := repo.GetCustomOverlay().GetContents().GetPackages()
 	var log strings.Builder
@@ -94,6 +94,14 @@ func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, ti
 		fmt.Fprintf(&log, "emulator: source image %s\n", src)
 	}
 	fmt.Fprintf(&log, "emulator: adding packages: %s\n", strings.Join(pkgs, ", "))
+
+	for _, p := range pkgs {
+		if b.hang[packageName(p)] {
+			fmt.Fprintf(&log, "emulator: installing %s...\n", p)
+			fmt.Fprintf(&log, "ERROR: build timed out after %s\n", b.timeout)
+			return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.timeout
+		}
+	}
 
 	var missing []string
 	if o := b.st.orgOfLocked(repo.GetId()); o != nil && o.catalog != nil {
@@ -108,13 +116,6 @@ func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, ti
 			fmt.Fprintf(&log, "ERROR: package %q not found in catalog\n", packageName(p))
 		}
 		return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.duration
-	}
-	for _, p := range pkgs {
-		if b.hang[packageName(p)] {
-			fmt.Fprintf(&log, "emulator: installing %s...\n", p)
-			fmt.Fprintf(&log, "ERROR: build timed out after %s\n", b.timeout)
-			return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.timeout
-		}
 	}
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%s\x00%s\x00%d\x00", repo.GetId(), tag, b.seq)

@@ -164,15 +164,13 @@ func (s *Server) Repo(id string) *registryv1.Repo {
 
 // ConsoleEdit replaces a repo's overlay the way a person in the Console
 // would: through the same checks as UpdateRepo, starting builds. The error
-// carries the gRPC status the API would return.
+// is the gRPC status the API would return, unwrapped.
 func (s *Server) ConsoleEdit(repoID string, co *registryv1.CustomOverlay) error {
 	current := s.Repo(repoID)
 	if current == nil {
 		return status.Errorf(codes.NotFound, "repo %q not found", repoID)
 	}
 	current.CustomOverlay = proto.Clone(co).(*registryv1.CustomOverlay)
-	if _, err := s.update(current); err != nil {
-		return fmt.Errorf("console edit of %s: %w", repoID, err)
-	}
-	return nil
+	_, err := s.update(current)
+	return err
 }
