@@ -11,6 +11,8 @@ import (
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Defaults for Options.
@@ -91,7 +93,7 @@ func New(opts Options) *Server {
 	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
 	s.grpc = grpc.NewServer(
 		grpc.WaitForHandlers(true),
-		grpc.ChainUnaryInterceptor(s.countInterceptor, s.faultInterceptor, s.authInterceptor),
+		grpc.ChainUnaryInterceptor(s.countInterceptor, recoverInterceptor, s.faultInterceptor, s.authInterceptor),
 	)
 	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
 	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
@@ -133,4 +135,15 @@ func (s *Server) Close() {
 		s.serving.Wait()
 		s.builds.close()
 	})
+}
+
+// recoverInterceptor turns a panic in a handler into an Internal error, so
+// that one bad request cannot stop a test's server.
+func recoverInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, status.Errorf(codes.Internal, "emulator: panic in %s: %v", info.FullMethod, p)
+		}
+	}()
+	return handler(ctx, req)
 }
