@@ -1,6 +1,7 @@
 package gitsource
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -73,6 +74,12 @@ func (s *settings) sshAuth() (transport.AuthMethod, []string, error) {
 	}
 	if user == "" {
 		user = defaultUser
+	}
+	if passphrase == "" {
+		var missing *ssh.PassphraseMissingError
+		if _, err := ssh.ParseRawPrivateKey(pem); errors.As(err, &missing) {
+			return nil, secrets, fmt.Errorf("Auth.SSHKeyFile %s is passphrase protected; set Auth.SSHKeyPassphraseFile", s.auth.SSHKeyFile)
+		}
 	}
 	keys, err := gitssh.NewPublicKeys(user, pem, passphrase)
 	if err != nil {

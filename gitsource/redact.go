@@ -58,13 +58,14 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // redactError returns err with URL passwords and the given secrets removed
-// from its message; nil stays nil.
+// from its message, and surrounding white space (servers' messages end in
+// newlines) trimmed; nil stays nil.
 func redactError(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	clean := redactSecrets(msg, secrets)
+	clean := strings.TrimSpace(redactSecrets(msg, secrets))
 	if clean == msg {
 		return err
 	}
