@@ -1,0 +1,8 @@
+// Package deploy holds how ca-reconciler is shipped and run: the container
+// image (Dockerfile, and package image for a pure-Go build), the Kubernetes
+// manifests (a kustomize base and an emulator overlay), the Helm chart, the
+// Grafana dashboard and the Prometheus alert rules. It has no Go API; its
+// tests render every manifest offline (kubectl kustomize, helm template),
+// decode each object strictly into the Kubernetes API types, and check the
+// flags they pass against the real binary's flags.
+package deploy
