@@ -13,13 +13,14 @@ import (
 
 // authEnabled reports whether calls need a bearer token.
 func (s *Server) authEnabled() bool {
-	return s.opts.Token != "" || s.opts.VerifyToken != nil
+	return s.opts.Token != "" || s.opts.VerifyToken != nil || s.tokens != nil
 }
 
 // authInterceptor refuses calls without an accepted bearer token when
-// authentication is on. Tokens never appear in its errors.
-func (s *Server) authInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if !s.authEnabled() {
+// authentication is on. The security token service authenticates its
+// callers itself. Tokens never appear in its errors.
+func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !s.authEnabled() || strings.HasPrefix(info.FullMethod, stsPrefix) {
 		return handler(ctx, req)
 	}
 	token, ok := bearer(ctx)
@@ -32,10 +33,14 @@ func (s *Server) authInterceptor(ctx context.Context, req any, _ *grpc.UnaryServ
 	return handler(ctx, req)
 }
 
-// acceptToken reports whether token is the configured one or one that
-// VerifyToken accepts.
+// acceptToken reports whether token is the configured one, an unexpired
+// access token of the security token service, or one that VerifyToken
+// accepts.
 func (s *Server) acceptToken(ctx context.Context, token string) bool {
 	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.Token)) == 1 {
+		return true
+	}
+	if s.tokens != nil && s.tokens.acceptAccess(token, s.now()) {
 		return true
 	}
 	return s.opts.VerifyToken != nil && s.opts.VerifyToken(ctx, token) == nil

@@ -6,6 +6,12 @@
 //     Ids are UIDPs; organizations are root groups.
 //   - Registry: CreateRepo, ListRepos (RepoFilter), UpdateRepo (a full PUT),
 //     DeleteRepo, ListBuildReports (BuildReportFilter) and GetBuildStatus.
+//   - OIDC SecurityTokenService (when Options.Issuers is set): Exchange and
+//     ExchangeRefreshToken, as chainguard.dev/sdk/sts calls them with the
+//     emulator's URL as the issuer. It verifies the presented OIDC token
+//     (signature against the issuer's JWKS or keys, audience, expiry) and
+//     the identity (CreateIdentity), and issues ES256 access tokens that the
+//     API accepts until they expire, with rotating refresh tokens.
 //
 // It enforces what the real service enforces on UpdateRepo: sync_config is
 // owned by Chainguard and must be echoed exactly; only Custom Assembly repos

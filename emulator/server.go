@@ -9,6 +9,7 @@ import (
 	"time"
 
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
+	oidcv1 "chainguard.dev/sdk/proto/platform/oidc/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -47,9 +48,24 @@ type Options struct {
 	ReportRetention time.Duration
 
 	// Now is the clock used for timestamps (create_time, started_at,
-	// completed_at, the default started_since and retention). Default
-	// time.Now. Build completion itself runs on real timers.
+	// completed_at, the default started_since and retention) and token
+	// validity. Default time.Now. Build completion itself runs on real
+	// timers.
 	Now func() time.Time
+
+	// Issuers, when not empty, turn on the security token service
+	// (chainguard.platform.oidc.SecurityTokenService, served on the same
+	// address, so the issuer URL is the emulator's URL) and authentication:
+	// the API then accepts the access tokens it issues. Register identities
+	// with CreateIdentity.
+	Issuers []TrustedIssuer
+	// STSAudience is the audience presented OIDC tokens must carry.
+	// Default "issuer.enforce.dev".
+	STSAudience string
+	// TokenTTL is the lifetime of issued access tokens. Default 1h.
+	TokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of issued refresh tokens. Default 24h.
+	RefreshTokenTTL time.Duration
 }
 
 // Server is the emulator. Create it with New, serve it with Serve or Start,
@@ -60,6 +76,7 @@ type Server struct {
 	grpc *grpc.Server
 
 	store  *store
+	tokens *tokens // nil when the security token service is off
 	builds *builder
 	faults *faults
 	counts *counter
@@ -87,6 +104,7 @@ func New(opts Options) *Server {
 		opts:   opts,
 		now:    now,
 		store:  newStore(),
+		tokens: newTokens(opts),
 		faults: newFaults(),
 		counts: newCounter(),
 	}
@@ -97,6 +115,9 @@ func New(opts Options) *Server {
 	)
 	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
 	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
+	if s.tokens != nil {
+		oidcv1.RegisterSecurityTokenServiceServer(s.grpc, &stsService{s: s})
+	}
 	return s
 }
 
