@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ca-reconciler/ca-reconciler/deploy/internal/testbin"
@@ -181,7 +182,7 @@ func decodeStrict(t *testing.T, source string, data []byte) []object {
 			t.Errorf("%s: unexpected kind %s %s", source, tm.APIVersion, tm.Kind)
 			continue
 		}
-		if err := yaml.UnmarshalStrict(doc, v); err != nil {
+		if err := unmarshalStrict(doc, v); err != nil {
 			t.Errorf("%s: %s: strict decoding: %v", source, tm.Kind, err)
 			continue
 		}
@@ -191,6 +192,21 @@ func decodeStrict(t *testing.T, source string, data []byte) []object {
 		out = append(out, o)
 	}
 	return out
+}
+
+// unmarshalStrict decodes YAML the way the API server decodes a strict
+// request: duplicate keys, unknown fields and fields in the wrong case
+// (encoding/json would accept clusterIp for clusterIP) are errors.
+func unmarshalStrict(doc []byte, v any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
 }
 
 func objectMeta(v any) *metav1.ObjectMeta {
@@ -399,4 +415,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tryCommand runs a tool from the module root and returns its combined
+// output and error, for commands that are expected to fail.
+func tryCommand(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = root(t)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
