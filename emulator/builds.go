@@ -28,11 +28,12 @@ type builder struct {
 	duration time.Duration
 	timeout  time.Duration
 
-	hang   map[string]bool        // packages whose builds hang
-	timers map[string]*time.Timer // pending builds by report id
-	closed bool
-	seq    int
-	wg     sync.WaitGroup // timer callbacks scheduled and not yet done
+	hang      map[string]bool        // packages whose builds hang
+	hangRepos map[string]bool        // repo names whose builds hang
+	timers    map[string]*time.Timer // pending builds by report id
+	closed    bool
+	seq       int
+	wg        sync.WaitGroup // timer callbacks scheduled and not yet done
 }
 
 // outcome is how a build will end, decided when it starts.
@@ -44,12 +45,13 @@ type outcome struct {
 
 func newBuilder(st *store, now func() time.Time, duration, timeout time.Duration, hang []string) *builder {
 	return &builder{
-		st:       st,
-		now:      now,
-		duration: duration,
-		timeout:  timeout,
-		hang:     setOf(hang),
-		timers:   map[string]*time.Timer{},
+		st:        st,
+		now:       now,
+		duration:  duration,
+		timeout:   timeout,
+		hang:      setOf(hang),
+		hangRepos: map[string]bool{},
+		timers:    map[string]*time.Timer{},
 	}
 }
 
@@ -83,9 +85,9 @@ func (b *builder) startLocked(repo *registryv1.Repo) {
 	}
 }
 
-// planLocked decides how a build ends and after how long: a timeout when a
-// package hangs (whether or not it is in the catalog), failure when a
-// package is missing from the org's catalog, success otherwise.
+// planLocked decides how a build ends and after how long: a timeout when
+// the repo or a package hangs (whether or not it is in the catalog), failure
+// when a package is missing from the org's catalog, success otherwise.
 func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, time.Duration) {
 	pkgs := repo.GetCustomOverlay().GetContents().GetPackages()
 	var log strings.Builder
@@ -95,12 +97,13 @@ func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, ti
 	}
 	fmt.Fprintf(&log, "emulator: adding packages: %s\n", strings.Join(pkgs, ", "))
 
+	hangs := b.hangRepos[repo.GetName()]
 	for _, p := range pkgs {
-		if b.hang[packageName(p)] {
-			fmt.Fprintf(&log, "emulator: installing %s...\n", p)
-			fmt.Fprintf(&log, "ERROR: build timed out after %s\n", b.timeout)
-			return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.timeout
-		}
+		hangs = hangs || b.hang[packageName(p)]
+	}
+	if hangs {
+		fmt.Fprintf(&log, "ERROR: build timed out after %s\n", b.timeout)
+		return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.timeout
 	}
 
 	var missing []string
@@ -321,5 +324,15 @@ func (s *Server) SetHangPackages(pkgs ...string) {
 	defer s.store.mu.Unlock()
 	for _, p := range pkgs {
 		s.builds.hang[p] = true
+	}
+}
+
+// SetHangRepos adds repo names (in any organization) whose builds hang
+// until BuildTimeout.
+func (s *Server) SetHangRepos(names ...string) {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	for _, n := range names {
+		s.builds.hangRepos[n] = true
 	}
 }

@@ -166,12 +166,20 @@ func TestBuildHangsUntilTimeout(t *testing.T) {
 		}
 	}
 
+	// So do repos named to hang.
+	hangRepo := emu.CreateRepo(org, customRepo("hangs")).GetId()
+	emu.SetHangRepos("hangs")
+	setPackages(t, emu, hangRepo, "curl")
+
 	// A package added later hangs too.
 	emu.SetHangPackages("later")
 	setPackages(t, emu, quick, "later")
 	time.Sleep(50 * time.Millisecond)
 	if got := results(emu.BuildReports(quick)); !cmp.Equal([]string{"Success", "Success", "Unknown", "Unknown"}, got) {
 		t.Errorf("builds with a later hang package = %v", got)
+	}
+	if got := results(emu.BuildReports(hangRepo)); !cmp.Equal([]string{"Unknown", "Unknown"}, got) {
+		t.Errorf("builds of a hanging repo = %v", got)
 	}
 }
 

@@ -26,6 +26,9 @@ type Seed struct {
 	Orgs []SeedOrg `yaml:"orgs"`
 	// SlowPackages are packages whose builds hang until BuildTimeout.
 	SlowPackages []string `yaml:"slow_packages"`
+	// SlowRepos are repo names (in any org) whose builds hang until
+	// BuildTimeout.
+	SlowRepos []string `yaml:"slow_repos"`
 }
 
 // SeedOrg is an organization with its repos.
@@ -225,6 +228,11 @@ func (sd Seed) Validate() error {
 			add(fmt.Sprintf("slow_packages[%d]", k), "empty package name")
 		}
 	}
+	for k, name := range sd.SlowRepos {
+		if strings.TrimSpace(name) == "" {
+			add(fmt.Sprintf("slow_repos[%d]", k), "empty repo name")
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -314,7 +322,8 @@ func namedContents(in []SeedNamedContent) []overlay.NamedContent {
 }
 
 // ApplySeed validates the seed, then creates its organizations (with their
-// entitlements and catalogs) and repos, and adds its slow packages. Nothing
+// entitlements and catalogs) and repos, and adds its slow packages and
+// repos. Nothing
 // is applied when it returns an error. No builds are started.
 func (s *Server) ApplySeed(sd Seed) error {
 	if err := sd.Validate(); err != nil {
@@ -351,6 +360,9 @@ func (s *Server) ApplySeed(sd Seed) error {
 	}
 	for _, p := range sd.SlowPackages {
 		s.builds.hang[p] = true
+	}
+	for _, n := range sd.SlowRepos {
+		s.builds.hangRepos[n] = true
 	}
 	return nil
 }

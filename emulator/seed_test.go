@@ -101,8 +101,20 @@ func TestLoadSeedExample(t *testing.T) {
 	if err := emu.ConsoleEdit(byName["nginx"].GetId(), &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{Packages: []string{"slow-build"}}}); err != nil {
 		t.Fatal(err)
 	}
+	// So do slow repos.
+	busybox, err := c.Registry().Registry().ListRepos(ctx, &registryv1.RepoFilter{Name: "busybox"})
+	if err != nil || len(busybox.GetItems()) != 1 {
+		t.Fatalf("busybox: %v, %v", busybox, err)
+	}
+	if err := emu.TriggerRebuild(busybox.GetItems()[0].GetId()); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(50 * time.Millisecond)
-	for _, b := range emu.BuildReports(byName["nginx"].GetId()) {
+	slow := append(emu.BuildReports(byName["nginx"].GetId()), emu.BuildReports(busybox.GetItems()[0].GetId())...)
+	if len(slow) != 3 {
+		t.Errorf("%d slow builds, want 3", len(slow))
+	}
+	for _, b := range slow {
 		if b.GetResult() != registryv1.BuildReport_Unknown {
 			t.Errorf("slow build = %s, want still pending", b.GetResult())
 		}
@@ -162,8 +174,8 @@ func TestLoadSeedErrors(t *testing.T) {
 			"orgs[0].repos[0].custom_overlay: custom_overlay can only be set for custom images"},
 		{"certificates without entitlement", "orgs:\n  - name: a\n    repos:\n      - name: r\n        sync_config: {apko_overlay: x}\n        custom_overlay: {certificates: {additional: [{name: ca, content: x}]}}\n",
 			"orgs[0].repos[0].custom_overlay: using custom_overlay.certificates is not allowed"},
-		{"empty packages", "orgs:\n  - name: a\n    catalog: ['']\nslow_packages: ['']\n",
-			"orgs[0].catalog[0]: empty package name\nslow_packages[0]: empty package name"},
+		{"empty names", "orgs:\n  - name: a\n    catalog: ['']\nslow_packages: ['']\nslow_repos: [' ']\n",
+			"orgs[0].catalog[0]: empty package name\nslow_packages[0]: empty package name\nslow_repos[0]: empty repo name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "seed.yaml")

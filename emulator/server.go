@@ -44,6 +44,9 @@ type Options struct {
 	// HangPackages are packages whose builds hang: an overlay naming any of
 	// them builds until BuildTimeout. The seed's slow_packages add to them.
 	HangPackages []string
+	// HangRepos are repo names (in any organization) whose builds hang.
+	// The seed's slow_repos add to them.
+	HangRepos []string
 	// ReportRetention is how long build reports are kept. Default 24h.
 	ReportRetention time.Duration
 
@@ -109,6 +112,7 @@ func New(opts Options) *Server {
 		counts: newCounter(),
 	}
 	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
+	s.builds.hangRepos = setOf(opts.HangRepos)
 	s.grpc = grpc.NewServer(
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(s.countInterceptor, recoverInterceptor, s.faultInterceptor, s.authInterceptor),
