@@ -1,10 +1,12 @@
 package gitsource
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -16,20 +18,64 @@ import (
 // and most hosts expect over ssh, and accepted with a token over https.
 const defaultUser = "git"
 
+// signerCache keeps the last parsed SSH key. Decrypting a key is slow on
+// purpose (bcrypt_pbkdf), so it is only done again when the key file or
+// passphrase changed.
+type signerCache struct {
+	mu     sync.Mutex
+	sum    [sha256.Size]byte
+	signer ssh.Signer
+}
+
+// signer parses pem with passphrase, or returns the cached result for the
+// same input.
+func (c *signerCache) get(file string, pem []byte, passphrase string) (ssh.Signer, error) {
+	h := sha256.New()
+	h.Write(pem)
+	h.Write([]byte{0})
+	h.Write([]byte(passphrase))
+	var sum [sha256.Size]byte
+	copy(sum[:], h.Sum(nil))
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.signer != nil && c.sum == sum {
+		return c.signer, nil
+	}
+	var (
+		signer ssh.Signer
+		err    error
+	)
+	if passphrase == "" {
+		signer, err = ssh.ParsePrivateKey(pem)
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, fmt.Errorf("Auth.SSHKeyFile %s is passphrase protected; set Auth.SSHKeyPassphraseFile", file)
+		}
+	} else {
+		signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing Auth.SSHKeyFile %s: %w", file, err)
+	}
+	c.sum, c.signer = sum, signer
+	return signer, nil
+}
+
 // transportAuth reads the credential files and returns the go-git auth method
 // (nil for anonymous and local access) and the secret values it read, which
 // must be kept out of errors.
-func (s *settings) transportAuth() (transport.AuthMethod, []string, error) {
-	switch s.protocol {
+func (s *Source) transportAuth() (transport.AuthMethod, []string, error) {
+	switch s.cfg.protocol {
 	case "http", "https":
-		if s.auth.PasswordFile == "" {
+		if s.cfg.auth.PasswordFile == "" {
 			return nil, nil, nil
 		}
-		password, err := readPassword(s.auth.PasswordFile)
+		password, err := readPassword(s.cfg.auth.PasswordFile)
 		if err != nil {
 			return nil, nil, err
 		}
-		user := s.auth.Username
+		user := s.cfg.auth.Username
 		if user == "" {
 			user = defaultUser
 		}
@@ -54,49 +100,45 @@ func readPassword(file string) (string, error) {
 }
 
 // sshAuth reads the key, its passphrase and the known_hosts file.
-func (s *settings) sshAuth() (transport.AuthMethod, []string, error) {
+func (s *Source) sshAuth() (transport.AuthMethod, []string, error) {
+	a := s.cfg.auth
 	var passphrase string
-	if s.auth.SSHKeyPassphraseFile != "" {
-		b, err := os.ReadFile(s.auth.SSHKeyPassphraseFile)
+	if a.SSHKeyPassphraseFile != "" {
+		b, err := os.ReadFile(a.SSHKeyPassphraseFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading Auth.SSHKeyPassphraseFile: %w", err)
 		}
 		passphrase = strings.TrimRight(string(b), "\r\n")
 	}
 	secrets := []string{passphrase}
-	pem, err := os.ReadFile(s.auth.SSHKeyFile)
+	pem, err := os.ReadFile(a.SSHKeyFile)
 	if err != nil {
 		return nil, secrets, fmt.Errorf("reading Auth.SSHKeyFile: %w", err)
 	}
-	user := s.sshUser
+	signer, err := s.signers.get(a.SSHKeyFile, pem, passphrase)
+	if err != nil {
+		return nil, secrets, err
+	}
+	user := s.cfg.sshUser
 	if user == "" {
-		user = s.auth.Username
+		user = a.Username
 	}
 	if user == "" {
 		user = defaultUser
 	}
-	if passphrase == "" {
-		var missing *ssh.PassphraseMissingError
-		if _, err := ssh.ParseRawPrivateKey(pem); errors.As(err, &missing) {
-			return nil, secrets, fmt.Errorf("Auth.SSHKeyFile %s is passphrase protected; set Auth.SSHKeyPassphraseFile", s.auth.SSHKeyFile)
-		}
-	}
-	keys, err := gitssh.NewPublicKeys(user, pem, passphrase)
-	if err != nil {
-		return nil, secrets, fmt.Errorf("parsing Auth.SSHKeyFile %s: %w", s.auth.SSHKeyFile, err)
-	}
-	if s.auth.InsecureSkipHostKeyCheck {
-		keys.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // explicitly configured
+	keys := &gitssh.PublicKeys{User: user, Signer: signer}
+	if a.InsecureSkipHostKeyCheck {
+		keys.HostKeyCallback = ssh.InsecureIgnoreHostKey() //nolint:gosec // explicitly configured, warned about on every Fetch
 		return keys, secrets, nil
 	}
-	if _, err := os.Stat(s.auth.KnownHostsFile); err != nil {
+	if _, err := os.Stat(a.KnownHostsFile); err != nil {
 		return nil, secrets, fmt.Errorf("reading Auth.KnownHostsFile: %w", err)
 	}
-	db, err := gitssh.NewKnownHostsDb(s.auth.KnownHostsFile)
+	db, err := gitssh.NewKnownHostsDb(a.KnownHostsFile)
 	if err != nil {
-		return nil, secrets, fmt.Errorf("parsing Auth.KnownHostsFile %s: %w", s.auth.KnownHostsFile, err)
+		return nil, secrets, fmt.Errorf("parsing Auth.KnownHostsFile %s: %w", a.KnownHostsFile, err)
 	}
 	keys.HostKeyCallback = db.HostKeyCallback()
-	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(s.sshAddr)
+	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(s.cfg.sshAddr)
 	return keys, secrets, nil
 }

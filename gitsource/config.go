@@ -157,10 +157,12 @@ func newSettings(cfg Config) (settings, error) {
 			return settings{}, err
 		}
 	}
-	if s.keyring != "" {
-		if err := checkKeyring(s.keyring); err != nil {
+	if strings.TrimSpace(s.keyring) != "" {
+		if s.keyring, err = normalizeKeyring(s.keyring); err != nil {
 			return settings{}, configError("Keyring: %v", err)
 		}
+	} else {
+		s.keyring = ""
 	}
 	return s, nil
 }
@@ -284,9 +286,6 @@ func (s *settings) checkAuth() error {
 			return configError("Auth.KnownHostsFile is required for ssh URL %s unless Auth.InsecureSkipHostKeyCheck is set", s.display)
 		case a.KnownHostsFile != "" && a.InsecureSkipHostKeyCheck:
 			return configError("Auth.KnownHostsFile and Auth.InsecureSkipHostKeyCheck are mutually exclusive")
-		}
-		if _, _, err := s.sshAuth(); err != nil {
-			return configError("%v", err)
 		}
 	}
 	return nil

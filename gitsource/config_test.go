@@ -80,7 +80,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			Auth: Auth{SSHKeyFile: locked.file, SSHKeyPassphraseFile: wrongPass, KnownHostsFile: known}},
 			"gitsource config: parsing Auth.SSHKeyFile " + locked.file + ": x509: decryption password incorrect"},
 		{"bad keyring", Config{URL: "https://example.com/r.git", CacheDir: dir, Keyring: "not a key"},
-			"gitsource config: Keyring: openpgp: invalid argument: no armored data found"},
+			"gitsource config: Keyring: no armored OpenPGP public key found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.cfg)

@@ -21,8 +21,9 @@ type Source struct {
 	log *zap.Logger
 	// busy holds one token while a Fetch, or an operation one left running
 	// past its deadline, uses the cache.
-	busy  chan struct{}
-	stats stats
+	busy    chan struct{}
+	stats   stats
+	signers signerCache
 
 	// Owned by whoever holds busy.
 	repo     *git.Repository
@@ -67,11 +68,19 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Source{
+	s := &Source{
 		cfg:  st,
 		log:  st.logger.With(zap.String("git_url", st.display)),
 		busy: make(chan struct{}, 1),
-	}, nil
+	}
+	if st.protocol == "ssh" {
+		// Read the key files now, so that a bad key is a configuration
+		// error; the parsed key is cached for the first Fetch.
+		if _, _, err := s.sshAuth(); err != nil {
+			return nil, configError("%v", err)
+		}
+	}
+	return s, nil
 }
 
 // LastVerified returns the last snapshot Fetch accepted (signed by a trusted
@@ -109,7 +118,7 @@ func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
 	if s.cfg.insecureHost {
 		s.log.Warn("ssh host key verification is disabled (Auth.InsecureSkipHostKeyCheck)")
 	}
-	auth, secrets, err := s.cfg.transportAuth()
+	auth, secrets, err := s.transportAuth()
 	c.secrets = secrets
 	if err != nil {
 		return Snapshot{}, "", fmt.Errorf("reading credentials for %s: %w", s.cfg.display, err)

@@ -1,11 +1,13 @@
 package gitsource
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -32,16 +34,51 @@ func (e *UnverifiedError) Is(target error) bool { return target == ErrUnverified
 // Unwrap returns the verifier's reason.
 func (e *UnverifiedError) Unwrap() error { return e.Err }
 
-// checkKeyring makes sure an armored keyring parses and holds a key.
-func checkKeyring(armored string) error {
-	ring, err := openpgp.ReadArmoredKeyRing(strings.NewReader(armored))
-	if err != nil {
-		return err
+// armorBegin starts every armored OpenPGP block.
+const armorBegin = "-----BEGIN PGP "
+
+// normalizeKeyring reads every armored block in armored (a file often holds
+// several keys exported one after the other, while openpgp reads only the
+// first block) and returns their public keys as one armored keyring.
+func normalizeKeyring(armored string) (string, error) {
+	var ring openpgp.EntityList
+	rest := armored
+	for n := 1; ; n++ {
+		start := strings.Index(rest, armorBegin)
+		if start < 0 {
+			break
+		}
+		rest = rest[start:]
+		end := strings.Index(rest[len(armorBegin):], armorBegin)
+		block := rest
+		if end >= 0 {
+			block, rest = rest[:len(armorBegin)+end], rest[len(armorBegin)+end:]
+		} else {
+			rest = ""
+		}
+		entities, err := openpgp.ReadArmoredKeyRing(strings.NewReader(block))
+		if err != nil {
+			return "", fmt.Errorf("key block %d: %w", n, err)
+		}
+		ring = append(ring, entities...)
 	}
 	if len(ring) == 0 {
-		return errors.New("no public key found")
+		return "", errors.New("no armored OpenPGP public key found")
 	}
-	return nil
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ring {
+		if err := e.Serialize(w); err != nil {
+			return "", fmt.Errorf("re-encoding key %X: %w", e.PrimaryKey.Fingerprint, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
 }
 
 // verifyCommit checks the commit's OpenPGP signature against the keyring and
