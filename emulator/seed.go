@@ -21,7 +21,7 @@ import (
 )
 
 // Seed is the initial state of an emulator, as read from YAML by LoadSeed.
-// emulator/testdata/seed.yaml documents every key.
+// examples/seed.yaml documents every key.
 type Seed struct {
 	Orgs []SeedOrg `yaml:"orgs"`
 	// SlowPackages are packages whose builds hang until BuildTimeout.

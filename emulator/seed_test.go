@@ -17,7 +17,7 @@ import (
 )
 
 func TestLoadSeedExample(t *testing.T) {
-	seed, err := emulator.LoadSeed("testdata/seed.yaml")
+	seed, err := emulator.LoadSeed("../examples/seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
