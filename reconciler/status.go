@@ -74,3 +74,28 @@ func sortedStates(m map[string]*RepoState) []RepoState {
 	sort.Slice(out, func(i, j int) bool { return out[i].Repo < out[j].Repo })
 	return out
 }
+
+// RecordBuild stores the last build result of a repo for /status. The build
+// watcher calls it; a repo the reconciler does not know is ignored.
+func (r *Reconciler) RecordBuild(repo string, b BuildInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.states[repo]; ok {
+		bb := b
+		st.LastBuild = &bb
+	}
+}
+
+// RepoIDs maps the id of every repo the reconciler knows (managed or orphan)
+// to its name, so that builds Chainguard starts on its own can be attributed.
+func (r *Reconciler) RepoIDs() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.states))
+	for name, st := range r.states {
+		if st.RepoID != "" {
+			out[st.RepoID] = name
+		}
+	}
+	return out
+}
