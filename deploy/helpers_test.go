@@ -365,13 +365,12 @@ func (c cliFlags) envs(cmd string) map[string]string {
 	return out
 }
 
-// readFlags builds the real binary and parses `ca-reconciler CMD --help`
-// (cobra's format; bindEnv adds "(env CA_RECONCILER_...)" to every usage).
-func readFlags(t *testing.T) cliFlags {
+// readFlags parses `ca-reconciler CMD --help` of the real binary (cobra's
+// format; bindEnv adds "(env CA_RECONCILER_...)" to every usage).
+func readFlags(t *testing.T, bin string) cliFlags {
 	t.Helper()
 	flagLine := regexp.MustCompile(`^\s+(?:-[a-zA-Z], )?--([a-z0-9][a-z0-9-]*)\b(.*)$`)
 	envOf := regexp.MustCompile(`\(env (CA_RECONCILER_[A-Z0-9_]+)\)`)
-	bin := testbin.Build(t, "deploy-test")
 	out := cliFlags{}
 	for _, cmd := range []string{"run", "plan", "validate", "emulator"} {
 		help := command(t, bin, cmd, "--help")
