@@ -54,7 +54,9 @@ type object struct {
 	raw    []byte // the YAML document
 }
 
-func (o object) String() string { return fmt.Sprintf("%s %s/%s (%s)", o.meta.Kind, o.ns, o.name, o.source) }
+func (o object) String() string {
+	return fmt.Sprintf("%s %s/%s (%s)", o.meta.Kind, o.ns, o.name, o.source)
+}
 
 // ServiceMonitor and PrometheusRule of the Prometheus Operator
 // (monitoring.coreos.com/v1), reduced to the fields this project uses, so

@@ -21,7 +21,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/deploy/internal/testbin"
 )
 
-
 // isShell reports whether a layer entry is a shell or a multi-call binary
 // that provides one.
 func isShell(name string) bool {
