@@ -341,7 +341,7 @@ func TestMethodName(t *testing.T) {
 	for in, want := range map[string]string{
 		"/chainguard.platform.registry.Registry/ListRepos": "Registry.ListRepos",
 		"/chainguard.platform.iam.Groups/List":             "Groups.List",
-		"odd": "odd",
+		"odd":                                              "odd",
 	} {
 		if got := chainguard.MethodName(in); got != want {
 			t.Errorf("MethodName(%q) = %q, want %q", in, got, want)
