@@ -6,6 +6,9 @@
 //	go run ./cmd/build-image --binary bin/ca-reconciler --out out/oci --version v1.0.0 --revision "$(git rev-parse HEAD)"
 //	crane push --index out/oci registry.example/ca-reconciler:v1.0.0
 //
+// With --tarball FILE it also writes a `docker save` tarball tagged --tag,
+// for `docker load` or `kind load image-archive`.
+//
 // It prints the image digest.
 package main
 
@@ -26,9 +29,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	fs := flag.NewFlagSet("build-image", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts image.Options
-	var out string
+	var out, tarPath, tag string
 	fs.StringVar(&opts.Binary, "binary", "", "statically linked Linux ca-reconciler binary (required)")
 	fs.StringVar(&out, "out", "", "OCI image layout directory to write (required)")
+	fs.StringVar(&tarPath, "tarball", "", "also write a `docker save` tarball here (for docker load, kind load image-archive)")
+	fs.StringVar(&tag, "tag", "ghcr.io/ca-reconciler/ca-reconciler:latest", "the tarball's image tag")
 	fs.StringVar(&opts.Version, "version", "", "org.opencontainers.image.version label")
 	fs.StringVar(&opts.Revision, "revision", "", "org.opencontainers.image.revision label (the Git commit)")
 	fs.StringVar(&opts.Source, "source", image.DefaultSource, "org.opencontainers.image.source label")
@@ -38,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 2
 	}
 	if opts.Binary == "" || out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: build-image --binary PATH --out DIR [--version V] [--revision R]")
+		fmt.Fprintln(stderr, "usage: build-image --binary PATH --out DIR [--version V] [--revision R] [--tarball FILE [--tag REF]]")
 		return 2
 	}
 	// SOURCE_DATE_EPOCH (reproducible-builds.org) sets every timestamp.
@@ -58,6 +63,12 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	if err := image.WriteLayout(out, img); err != nil {
 		fmt.Fprintln(stderr, "build-image:", err)
 		return 1
+	}
+	if tarPath != "" {
+		if err := image.WriteTarball(tarPath, tag, img); err != nil {
+			fmt.Fprintln(stderr, "build-image:", err)
+			return 1
+		}
 	}
 	d, err := img.Digest()
 	if err != nil {

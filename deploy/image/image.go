@@ -6,8 +6,9 @@
 // ["/usr/bin/ca-reconciler"], CMD ["run"], port 9090, OCI labels).
 //
 // Build returns the image as a go-containerregistry v1.Image; WriteLayout
-// writes it as an OCI image layout directory that crane, skopeo, podman, ko
-// and containerd can push or import:
+// writes it as an OCI image layout directory that crane, skopeo, podman and
+// containerd can push or import, and WriteTarball as a `docker save`
+// tarball for `docker load` or `kind load image-archive`:
 //
 //	img, err := image.Build(image.Options{Binary: "bin/ca-reconciler", Version: "v1.0.0"})
 //	...
@@ -28,6 +29,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -203,6 +205,20 @@ func WriteLayout(path string, img v1.Image) error {
 	}
 	if err := p.AppendImage(img, lopts...); err != nil {
 		return fmt.Errorf("writing image to layout %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteTarball writes img as a `docker save` tarball tagged tag (e.g.
+// ghcr.io/ca-reconciler/ca-reconciler:latest), which `docker load`,
+// `kind load image-archive` and `podman load` read.
+func WriteTarball(path, tag string, img v1.Image) error {
+	ref, err := name.NewTag(tag)
+	if err != nil {
+		return fmt.Errorf("tag %q: %w", tag, err)
+	}
+	if err := tarball.WriteToFile(path, ref, img); err != nil {
+		return fmt.Errorf("writing tarball %s: %w", path, err)
 	}
 	return nil
 }

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ca-reconciler/ca-reconciler/deploy/image"
@@ -191,7 +193,7 @@ func TestBuildRunsTheBinary(t *testing.T) {
 }
 
 func TestBuildIsReproducible(t *testing.T) {
-	bin := testbin.Build(t, "repro")
+	bin := testbin.BuildPackage(t, "./cmd/build-image", "repro")
 	digest := func(created time.Time) v1.Hash {
 		img, err := image.Build(image.Options{Binary: bin, Version: "repro", Created: created})
 		if err != nil {
@@ -233,5 +235,36 @@ func TestBuildRejects(t *testing.T) {
 				t.Errorf("Build error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestWriteTarball(t *testing.T) {
+	bin := testbin.BuildPackage(t, "./cmd/build-image", "tar")
+	img, err := image.Build(image.Options{Binary: bin, Version: "tar"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "image.tar")
+	const tag = "ghcr.io/ca-reconciler/ca-reconciler:trial"
+	if err := image.WriteTarball(path, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tarball.ImageFromPath(path, &ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := got.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Config.User != "65532" || cf.Config.Labels["org.opencontainers.image.version"] != "tar" {
+		t.Errorf("config read back from the tarball: user %q, labels %v", cf.Config.User, cf.Config.Labels)
+	}
+	if err := image.WriteTarball(path, "Not A Tag!", img); err == nil {
+		t.Error("WriteTarball accepted an invalid tag")
 	}
 }

@@ -29,12 +29,20 @@ func ModuleRoot(t testing.TB) string {
 // stamped into main.version and returns the binary's path.
 func Build(t testing.TB, version string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ca-reconciler")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, "./cmd/ca-reconciler")
+	return BuildPackage(t, "./cmd/ca-reconciler", version)
+}
+
+// BuildPackage compiles a main package of the module (e.g. ./cmd/build-image,
+// a static binary that always builds, for tests that need any one) the same
+// way.
+func BuildPackage(t testing.TB, pkg, version string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, pkg)
 	cmd.Dir = ModuleRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building ca-reconciler: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
