@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -17,13 +18,17 @@ type Problem struct {
 }
 
 // String renders the problem as "file:line:col: field: message", dropping the
-// parts that are unknown.
+// parts that are unknown: YAML syntax errors, for example, have a line but no
+// column ("file:line: message").
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" {
 		b.WriteString(p.File)
 		if p.Line > 0 {
-			fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+			fmt.Fprintf(&b, ":%d", p.Line)
+			if p.Column > 0 {
+				fmt.Fprintf(&b, ":%d", p.Column)
+			}
 		}
 		b.WriteString(": ")
 	}
@@ -53,4 +58,15 @@ func (ps Problems) Err() error {
 		return nil
 	}
 	return ps
+}
+
+// sortByPosition orders problems by line, then column, keeping the order in
+// which they were found for problems at the same place.
+func sortByPosition(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Line != ps[j].Line {
+			return ps[i].Line < ps[j].Line
+		}
+		return ps[i].Column < ps[j].Column
+	})
 }

@@ -1,0 +1,182 @@
+package overlay
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// yamlErrLine splits yaml.v3's "yaml: line N: message" errors.
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse reads one overlay file strictly. It works on yaml.Node rather than
+// decoding into structs, so every problem has a line and column: YAML syntax,
+// more than one document, unknown keys, keys apko has but Custom Assembly
+// does not take, duplicate keys, wrong types, and every rule of Validate.
+//
+// It returns the overlay read (partial when there are problems) and, when
+// anything is wrong, a Problems error holding all problems found, sorted by
+// line then column, each naming file, line, column and field. An empty file,
+// a file of comments only, and "{}" are the empty overlay, which is valid: it
+// clears the repo's customization.
+func Parse(file string, data []byte) (Overlay, error) {
+	d := &decoder{file: file, pos: map[string]position{}, broken: map[string]bool{}}
+	root, ok := d.document(data)
+	if !ok {
+		sortByPosition(d.problems)
+		return Overlay{}, d.problems.Err()
+	}
+	var o Overlay
+	if root != nil {
+		d.overlay(root, &o)
+	}
+	c := checker{lint: true, skip: d.isBroken}
+	c.overlay(o)
+	for _, p := range c.out {
+		d.problems = append(d.problems, d.locate(p))
+	}
+	sortByPosition(d.problems)
+	return o, d.problems.Err()
+}
+
+// position is where a field is in the file, 1-based.
+type position struct{ line, col int }
+
+// decoder walks one file's YAML tree into an Overlay, collecting problems and
+// remembering where each field is, so that validation problems found later on
+// the Overlay can be placed.
+type decoder struct {
+	file     string
+	problems Problems
+	// pos maps a field path to its place in the file: the value of a
+	// fixed key, the item of a list, or the key of a user-named map entry
+	// (environment, annotations).
+	pos map[string]position
+	// broken holds the fields that had a problem while reading; the zero
+	// value standing in for them is not validated again.
+	broken map[string]bool
+}
+
+// document parses data as exactly one YAML document and returns its root
+// node, nil for an empty document. ok is false when the YAML itself is broken
+// and nothing further can be read.
+func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
+	if !utf8.Valid(data) && !hasUTF16BOM(data) {
+		line, col := invalidUTF8At(data)
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Message: "syntax error: invalid UTF-8"})
+		return nil, false
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, true
+		}
+		d.syntax(err)
+		return nil, false
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		d.problems = append(d.problems, Problem{File: d.file, Line: next.Line, Column: next.Column,
+			Message: "more than one YAML document; an overlay file holds exactly one"})
+	case !errors.Is(err, io.EOF):
+		d.syntax(err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, true
+	}
+	root = deref(doc.Content[0])
+	if isNull(root) {
+		return nil, true
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorAt(doc.Content[0], "", "expected a mapping, got %s", kindOf(root))
+		return nil, true
+	}
+	return root, true
+}
+
+// syntax records a YAML syntax error. yaml.v3 reports a line but no column;
+// when it reports no line, the error is on the first line (yaml.v3 leaves out
+// line numbers that are zero-based 0).
+func (d *decoder) syntax(err error) {
+	msg := err.Error()
+	line := 1
+	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else if len(msg) > len("yaml: ") && msg[:len("yaml: ")] == "yaml: " {
+		msg = msg[len("yaml: "):]
+	}
+	d.problems = append(d.problems, Problem{File: d.file, Line: line, Message: "syntax error: " + msg})
+}
+
+// errorAt records a problem at node n.
+func (d *decoder) errorAt(n *yaml.Node, field, format string, args ...any) {
+	d.problems = append(d.problems, Problem{
+		File: d.file, Line: n.Line, Column: n.Column, Field: field,
+		Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// at remembers where field is.
+func (d *decoder) at(field string, n *yaml.Node) {
+	if _, ok := d.pos[field]; !ok {
+		d.pos[field] = position{n.Line, n.Column}
+	}
+}
+
+// isBroken reports whether field, or a field holding it, could not be read.
+func (d *decoder) isBroken(field string) bool {
+	for f := field; f != ""; f = parentField(f) {
+		if d.broken[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// locate places a validation problem at its field, or at the nearest field
+// holding it that is in the file (a missing key is placed at its mapping).
+func (d *decoder) locate(p Problem) Problem {
+	p.File = d.file
+	for f := p.Field; ; f = parentField(f) {
+		if pos, ok := d.pos[f]; ok {
+			p.Line, p.Column = pos.line, pos.col
+			return p
+		}
+		if f == "" {
+			return p
+		}
+	}
+}
+
+func hasUTF16BOM(data []byte) bool {
+	return bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe})
+}
+
+// invalidUTF8At returns the 1-based line and column (in runes) of the first
+// byte of data that is not valid UTF-8.
+func invalidUTF8At(data []byte) (line, col int) {
+	line, col = 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return line, col
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		data = data[size:]
+	}
+	return line, col
+}
