@@ -1,11 +1,13 @@
 package gitsource
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -452,5 +454,33 @@ func TestManyPacksAreCompacted(t *testing.T) {
 	}
 	if !hasLog(logs, "cache holds many packfiles; cloning afresh to compact it") {
 		t.Error("no log line for compaction")
+	}
+}
+
+// TestConcurrentFetch: Fetch calls on one Source wait for each other.
+func TestConcurrentFetch(t *testing.T) {
+	up := newUpstream(t, seedFiles)
+	s, _ := newTestSource(t, Config{URL: up.dir, Path: "ca-images-iac"})
+	var wg sync.WaitGroup
+	results := make([]Result, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snap, res, err := s.Fetch(context.Background())
+			if err != nil || snap.Revision != up.head() {
+				t.Errorf("concurrent Fetch: %v %s", err, snap.Revision)
+			}
+			results[i] = res
+			s.LastVerified()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(results)
+	if want := []Result{Unchanged, Unchanged, Unchanged, Updated}; !slices.Equal(results, want) {
+		t.Errorf("results %v, want %v", results, want)
+	}
+	if c := s.counts(); c.Clones != 1 {
+		t.Errorf("counts %+v, want one clone", c)
 	}
 }

@@ -61,6 +61,9 @@ type content struct {
 	snap   Snapshot
 }
 
+// insecureWarning is logged on every Fetch while host keys are not checked.
+const insecureWarning = "ssh host key verification is disabled (Auth.InsecureSkipHostKeyCheck)"
+
 // New checks cfg and returns a Source. It does no network work; every error it
 // returns is a configuration error.
 func New(cfg Config) (*Source, error) {
@@ -101,6 +104,11 @@ func (s *Source) LastVerified() (Snapshot, bool) {
 // Result is Unchanged, with the previous Snapshot, when the ref has not moved
 // since the last successful Fetch. Errors never come with a partial Snapshot,
 // and never contain credentials. Callers must not modify the returned Files.
+//
+// Each network operation is bounded by Config.Timeout, and one Fetch makes at
+// most three: ls-remote, a fetch into the cache, and a fresh clone when that
+// fetch failed for a reason other than a timeout or a refusal. Concurrent
+// calls wait for each other, for at most Config.Timeout.
 func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 	c, err := s.acquire(ctx)
 	if err != nil {
@@ -116,7 +124,7 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
 	if s.cfg.insecureHost {
-		s.log.Warn("ssh host key verification is disabled (Auth.InsecureSkipHostKeyCheck)")
+		s.log.Warn(insecureWarning)
 	}
 	auth, secrets, err := s.transportAuth()
 	c.secrets = secrets
@@ -174,8 +182,9 @@ func (s *Source) obtainRef(ctx context.Context, c *call, name plumbing.Reference
 		case s.packCount() >= s.cfg.maxPacks:
 			s.log.Info("cache holds many packfiles; cloning afresh to compact it", zap.Int("packs", s.packCount()))
 		default:
+			st := s.repo.Storer
 			err := c.network(ctx, func(ctx context.Context) error {
-				return s.fetchInto(ctx, s.repo.Storer, specs, 1, auth)
+				return s.fetchInto(ctx, st, specs, 1, auth)
 			})
 			switch {
 			case err == nil:

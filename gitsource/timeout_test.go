@@ -107,4 +107,8 @@ func TestTimeoutSSH(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "listing remote refs of "+url+": ") {
 		t.Errorf("after the server hung up: %v, want a prompt connection error", err)
 	}
+	// Warned on each of the two Fetches that got to the network.
+	if n := logs.FilterMessage(insecureWarning).Len(); n != 2 {
+		t.Errorf("%d warnings about the skipped host key check, want 2", n)
+	}
 }
