@@ -120,4 +120,3 @@ func exitFor(rep reconciler.Report, mode reconciler.Mode) error {
 	}
 	return nil
 }
-

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -54,7 +58,11 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	apiURL := o.api
 	var tokens chainguard.TokenSource
 	if o.api == "local" {
-		emu := emulator.New(emulator.Options{})
+		// A fresh random token: the embedded API is authenticated like the
+		// real one, and the daemon's credential path is exercised.
+		tok := rand.Text()
+		tokens = chainguard.StaticToken(tok)
+		emu := emulator.New(emulator.Options{Token: tok})
 		if o.emulatorSeed != "" {
 			seed, err := emulator.LoadSeed(o.emulatorSeed)
 			if err != nil {
@@ -90,7 +98,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		URL:      o.gitURL,
 		Ref:      o.ref,
 		Path:     o.path,
-		CacheDir: o.cacheDir,
+		CacheDir: cacheDirFor(o.cacheDir, o.gitURL, o.ref),
 		Logger:   log.Named("git"),
 	})
 	if err != nil {
@@ -108,6 +116,13 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		MaxWrites:   o.maxWrites,
 	}, d.source, d.api, log, d.metrics)
 	return d, nil
+}
+
+// cacheDirFor gives each repository URL and ref its own clone under the
+// cache directory, so that two configurations never share one.
+func cacheDirFor(base, url, ref string) string {
+	sum := sha256.Sum256([]byte(url + "\x00" + ref))
+	return filepath.Join(base, hex.EncodeToString(sum[:8]))
 }
 
 // tokenSource picks the API credentials: CA_RECONCILER_TOKEN, else
