@@ -77,6 +77,9 @@ func (s *Source) transportAuth() (transport.AuthMethod, []string, error) {
 		}
 		user := s.cfg.auth.Username
 		if user == "" {
+			user = s.cfg.urlUser
+		}
+		if user == "" {
 			user = defaultUser
 		}
 		return &githttp.BasicAuth{Username: user, Password: password}, []string{password}, nil
@@ -119,7 +122,7 @@ func (s *Source) sshAuth() (transport.AuthMethod, []string, error) {
 	if err != nil {
 		return nil, secrets, err
 	}
-	user := s.cfg.sshUser
+	user := s.cfg.urlUser
 	if user == "" {
 		user = a.Username
 	}

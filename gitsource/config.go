@@ -54,8 +54,8 @@ type Config struct {
 // Auth holds credentials. Files are read again on every Fetch, so they can be
 // rotated without a restart.
 type Auth struct {
-	// Username for HTTP basic auth; "git" when empty. For ssh the user in
-	// the URL wins, then Username, then "git".
+	// Username for HTTP basic auth; when empty, the user in the URL, else
+	// "git". For ssh the user in the URL wins, then Username, then "git".
 	Username string
 	// PasswordFile holds the HTTP basic-auth password or token; surrounding
 	// white space is trimmed. http(s) only.
@@ -96,7 +96,7 @@ type settings struct {
 	display      string // url with any password redacted, for messages
 	protocol     string // http, https, ssh or file
 	sshAddr      string // host:port, for known_hosts lookups
-	sshUser      string
+	urlUser      string // the user named in the URL, if any
 	target       target
 	path         string // cleaned, no leading or trailing slash; "" = whole tree
 	cacheDir     string
@@ -183,13 +183,14 @@ func (s *settings) setURL(raw string) error {
 	s.url = raw
 	switch ep.Protocol {
 	case "http", "https":
+		s.urlUser = ep.User
 	case "ssh":
 		port := ep.Port
 		if port <= 0 {
 			port = 22
 		}
 		s.sshAddr = net.JoinHostPort(strings.Trim(ep.Host, "[]"), strconv.Itoa(port))
-		s.sshUser = ep.User
+		s.urlUser = ep.User
 	case "file":
 		if !strings.HasPrefix(raw, "file://") {
 			abs, err := filepath.Abs(raw)

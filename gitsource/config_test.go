@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // TestNewRejectsBadConfig checks every configuration error New reports, by
@@ -129,6 +131,24 @@ func TestNewAcceptsGoodConfig(t *testing.T) {
 			t.Errorf("New(%+v): url %q protocol %q path %q addr %q kind %d timeout %s", tc.cfg, c.url, c.protocol, c.path, c.sshAddr, c.target.kind, c.timeout)
 		}
 	}
+	pw := filepath.Join(dir, "pw")
+	writeFile(t, pw, "tok\n")
+	for _, tc := range []struct{ url, user, want string }{
+		{"https://example.com/r.git", "", "git"},
+		{"https://robot@example.com/r.git", "", "robot"},
+		{"https://robot@example.com/r.git", "bot", "bot"},
+	} {
+		s, err := New(Config{URL: tc.url, CacheDir: dir, Auth: Auth{Username: tc.user, PasswordFile: pw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, secrets, err := s.transportAuth()
+		basic, ok := auth.(*githttp.BasicAuth)
+		if err != nil || !ok || basic.Username != tc.want || basic.Password != "tok" || len(secrets) != 1 || secrets[0] != "tok" {
+			t.Errorf("%s with Username %q: %v %+v %v, want user %q", tc.url, tc.user, err, auth, secrets, tc.want)
+		}
+	}
+
 	rel, err := New(Config{URL: "relative/repo", CacheDir: dir})
 	if err != nil || !filepath.IsAbs(rel.cfg.url) {
 		t.Errorf("relative path: %v %q, want an absolute path", err, rel.cfg.url)

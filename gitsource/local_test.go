@@ -484,3 +484,29 @@ func TestConcurrentFetch(t *testing.T) {
 		t.Errorf("counts %+v, want one clone", c)
 	}
 }
+
+// TestFetchIntoBrokenCacheReclones breaks the cache under a running Source:
+// the fetch into it fails, and a fresh clone takes its place.
+func TestFetchIntoBrokenCacheReclones(t *testing.T) {
+	up := newUpstream(t, seedFiles)
+	s, logs := newTestSource(t, Config{URL: up.dir, Path: "ca-images-iac"})
+	fetch(t, s)
+	// The pack folder becomes a file: nothing can be read or written.
+	packDir := filepath.Join(s.repoDir(), "objects", "pack")
+	if err := os.RemoveAll(packDir); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, packDir, "not a folder")
+
+	next := up.commit("next", map[string]string{"ca-images-iac/next.yaml": "n\n"})
+	snap, res := fetch(t, s)
+	if res != Updated || snap.Revision != next || files(snap)["next.yaml"] != "n\n" {
+		t.Errorf("after a broken cache: %q %s %v", res, snap.Revision, files(snap))
+	}
+	if !hasLog(logs, "fetching into the cache failed; cloning afresh") {
+		t.Error("no log line for the recovery")
+	}
+	if c := s.counts(); c.Clones != 2 {
+		t.Errorf("counts %+v, want a second clone", c)
+	}
+}
