@@ -109,9 +109,11 @@ type settings struct {
 	maxPacks     int // see defaultMaxPacks
 }
 
-// configError is returned by New.
+// configError is returned by New. It wraps any %w argument, with URL
+// passwords redacted from the message.
 func configError(format string, args ...any) error {
-	return errors.New("gitsource config: " + redactURLs(fmt.Sprintf(format, args...)))
+	err := fmt.Errorf(format, args...)
+	return &redactedError{msg: "gitsource config: " + redactURLs(err.Error()), err: errors.Unwrap(err)}
 }
 
 func newSettings(cfg Config) (settings, error) {
@@ -141,7 +143,7 @@ func newSettings(cfg Config) (settings, error) {
 		return settings{}, configError("CacheDir is empty")
 	}
 	if s.cacheDir, err = filepath.Abs(s.cacheDir); err != nil {
-		return settings{}, configError("CacheDir %q: %v", cfg.CacheDir, err)
+		return settings{}, configError("CacheDir %q: %w", cfg.CacheDir, err)
 	}
 	switch {
 	case s.timeout < 0:
@@ -159,7 +161,7 @@ func newSettings(cfg Config) (settings, error) {
 	}
 	if strings.TrimSpace(s.keyring) != "" {
 		if s.keyring, err = normalizeKeyring(s.keyring); err != nil {
-			return settings{}, configError("Keyring: %v", err)
+			return settings{}, configError("Keyring: %w", err)
 		}
 	} else {
 		s.keyring = ""
@@ -173,7 +175,7 @@ func (s *settings) setURL(raw string) error {
 	}
 	ep, err := transport.NewEndpoint(raw)
 	if err != nil {
-		return configError("URL %s: %v", raw, err)
+		return configError("URL %s: %w", raw, err)
 	}
 	s.display = redactURLs(raw)
 	if ep.Password != "" {
@@ -195,7 +197,7 @@ func (s *settings) setURL(raw string) error {
 		if !strings.HasPrefix(raw, "file://") {
 			abs, err := filepath.Abs(raw)
 			if err != nil {
-				return configError("URL %s: %v", raw, err)
+				return configError("URL %s: %w", raw, err)
 			}
 			s.url, s.display = abs, abs
 		}
@@ -271,7 +273,7 @@ func (s *settings) checkAuth() error {
 		}
 		if a.PasswordFile != "" {
 			if _, err := readPassword(a.PasswordFile); err != nil {
-				return configError("%v", err)
+				return configError("%w", err)
 			}
 		}
 	case "ssh":
@@ -295,7 +297,7 @@ func (s *settings) checkAuth() error {
 func readCABundle(file string) ([]byte, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, configError("reading CABundleFile: %v", err)
+		return nil, configError("reading CABundleFile: %w", err)
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
 		return nil, configError("CABundleFile %s holds no PEM certificate", file)

@@ -1,6 +1,8 @@
 package gitsource
 
 import (
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,6 +93,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 			if err.Error() != tc.want {
 				t.Errorf("error\n%s\nwant\n%s", err, tc.want)
+			}
+			if strings.Contains(tc.name, "missing") && !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("error %v does not wrap fs.ErrNotExist", err)
 			}
 			for _, secret := range []string{"hunter2", "s3cret-token", "open sesame", "not the passphrase"} {
 				if strings.Contains(err.Error(), secret) {

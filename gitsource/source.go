@@ -80,7 +80,7 @@ func New(cfg Config) (*Source, error) {
 		// Read the key files now, so that a bad key is a configuration
 		// error; the parsed key is cached for the first Fetch.
 		if _, _, err := s.sshAuth(); err != nil {
-			return nil, configError("%v", err)
+			return nil, configError("%w", err)
 		}
 	}
 	return s, nil
