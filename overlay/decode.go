@@ -26,6 +26,19 @@ var (
 	keysEntry        = []string{"name", "content"}
 )
 
+// nestedKeys are keys of an inner mapping that are easily written at the top
+// level by mistake.
+var nestedKeys = map[string]string{
+	"packages":             "contents.packages",
+	"runtime_repositories": "contents.runtime_repositories",
+	"runtime_keyring":      "contents.runtime_keyring",
+	"run-as":               "accounts.run-as",
+	"users":                "accounts.users",
+	"groups":               "accounts.groups",
+	"additional":           "certificates.additional",
+	"providers":            "certificates.providers",
+}
+
 // handlers maps each accepted key of one mapping to the code that reads its
 // value; field is the value's path.
 type handlers map[string]func(v *yaml.Node, field string)
@@ -130,6 +143,8 @@ func (d *decoder) fields(n *yaml.Node, field string, accepted, unsupported []str
 			h[key](v, f)
 		case slices.Contains(unsupported, key):
 			d.errorAt(k, f, "not supported by Custom Assembly")
+		case field == "" && nestedKeys[key] != "":
+			d.errorAt(k, f, "unknown key (did you mean %q?)", nestedKeys[key])
 		default:
 			d.errorAt(k, f, "unknown key%s", suggest(key, accepted))
 		}

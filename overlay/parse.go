@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
+	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -78,7 +79,7 @@ func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 		if errors.Is(err, io.EOF) {
 			return nil, true
 		}
-		d.syntax(err)
+		d.syntax(data, err)
 		return nil, false
 	}
 	var next yaml.Node
@@ -87,7 +88,7 @@ func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 		d.problems = append(d.problems, Problem{File: d.file, Line: next.Line, Column: next.Column,
 			Message: "more than one YAML document; an overlay file holds exactly one"})
 	case !errors.Is(err, io.EOF):
-		d.syntax(err)
+		d.syntax(data, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, true
@@ -103,19 +104,64 @@ func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 	return root, true
 }
 
-// syntax records a YAML syntax error. yaml.v3 reports a line but no column;
-// when it reports no line, the error is on the first line (yaml.v3 leaves out
-// line numbers that are zero-based 0).
-func (d *decoder) syntax(err error) {
+// syntax records a YAML syntax error. yaml.v3 reports no column, and for
+// parser errors a line that is often the one before the problem (or none), so
+// the place is found again: the shortest prefix of data that fails with the
+// same message ends at the character that makes the YAML invalid.
+func (d *decoder) syntax(data []byte, err error) {
+	msg := yamlMessage(err)
+	line, col := syntaxPosition(data, msg)
+	d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Message: "syntax error: " + msg})
+}
+
+// yamlMessage is a yaml.v3 error without its "yaml: line N: " prefix.
+func yamlMessage(err error) string {
 	msg := err.Error()
-	line := 1
 	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else if len(msg) > len("yaml: ") && msg[:len("yaml: ")] == "yaml: " {
-		msg = msg[len("yaml: "):]
+		return m[2]
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Message: "syntax error: " + msg})
+	return strings.TrimPrefix(msg, "yaml: ")
+}
+
+// syntaxPosition returns the 1-based line and column of the character at
+// which data first fails to parse with msg: a binary search for the shortest
+// failing prefix (a YAML parser stops at its first error, so longer prefixes
+// fail the same way).
+func syntaxPosition(data []byte, msg string) (line, col int) {
+	fails := func(n int) bool { return firstError(data[:n]) == msg }
+	n := sort.Search(len(data), func(n int) bool { return fails(n + 1) }) + 1
+	if n > len(data) {
+		n = len(data)
+	}
+	return positionOf(data, n-1)
+}
+
+// firstError is the message of the first error reading every document of
+// data, or "" when there is none.
+func firstError(data []byte) string {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return ""
+		}
+		if err != nil {
+			return yamlMessage(err)
+		}
+	}
+}
+
+// positionOf returns the 1-based line and column (in characters) of byte
+// offset off of data.
+func positionOf(data []byte, off int) (line, col int) {
+	if off < 0 {
+		return 1, 1
+	}
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	col = 1 + utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:])
+	return line, col
 }
 
 // errorAt records a problem at node n.
@@ -162,21 +208,16 @@ func hasUTF16BOM(data []byte) bool {
 	return bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe})
 }
 
-// invalidUTF8At returns the 1-based line and column (in runes) of the first
-// byte of data that is not valid UTF-8.
+// invalidUTF8At returns the 1-based line and column of the first byte of
+// data that is not valid UTF-8.
 func invalidUTF8At(data []byte) (line, col int) {
-	line, col = 1, 1
-	for len(data) > 0 {
-		r, size := utf8.DecodeRune(data)
+	off := 0
+	for off < len(data) {
+		r, size := utf8.DecodeRune(data[off:])
 		if r == utf8.RuneError && size <= 1 {
-			return line, col
+			break
 		}
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-		data = data[size:]
+		off += size
 	}
-	return line, col
+	return positionOf(data, off)
 }

@@ -45,14 +45,14 @@ func checkPublicKey(content string) string {
 	case "PUBLIC KEY":
 		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return fmt.Sprintf("not a valid public key: %v", err)
+			return "not a valid PKIX public key"
 		}
 		if _, ok := pub.(*rsa.PublicKey); !ok {
 			return fmt.Sprintf("not an RSA public key (got %s)", keyType(pub))
 		}
 	case "RSA PUBLIC KEY":
 		if _, err := x509.ParsePKCS1PublicKey(block.Bytes); err != nil {
-			return fmt.Sprintf("not a valid RSA public key: %v", err)
+			return "not a valid PKCS #1 RSA public key"
 		}
 	default:
 		return fmt.Sprintf(`PEM block is %q, want "PUBLIC KEY" or "RSA PUBLIC KEY"`, block.Type)

@@ -1,0 +1,212 @@
+package overlay
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err files (review every change)")
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func glob(t testing.TB, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// pemFile is one of the committed PEM files, as Canonical holds it.
+func pemFile(t testing.TB, name string) string {
+	t.Helper()
+	return string(readFile(t, filepath.Join("testdata", "pem", name)))
+}
+
+// Every good file parses clean, passes Validate, and round-trips through
+// the proto and through Marshal/Parse unchanged.
+func TestParseGood(t *testing.T) {
+	files := glob(t, "testdata/good/*.yaml")
+	if len(files) < 8 {
+		t.Fatalf("only %d good files", len(files))
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			o, err := Parse(file, readFile(t, file))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if ps := Validate(o); len(ps) > 0 {
+				t.Errorf("Validate of a parsed overlay: %v", ps)
+			}
+			want := Canonical(o)
+			if diff := cmp.Diff(want, Canonical(FromProto(o.ToProto()))); diff != "" {
+				t.Errorf("proto round trip (-want +got):\n%s", diff)
+			}
+			out, err := Marshal(o)
+			if err != nil {
+				t.Fatalf("Marshal: %v", err)
+			}
+			back, err := Parse("marshaled.yaml", out)
+			if err != nil {
+				t.Fatalf("Parse(Marshal(o)): %v\n%s", err, out)
+			}
+			if diff := cmp.Diff(want, back); diff != "" {
+				t.Errorf("Parse(Marshal(o)) != Canonical(o) (-want +got):\n%s\n%s", diff, out)
+			}
+			again, err := Marshal(back)
+			if err != nil || !bytes.Equal(out, again) {
+				t.Errorf("Marshal is not a fixed point (err %v):\n%s\n---\n%s", err, out, again)
+			}
+		})
+	}
+}
+
+func uint32p(v uint32) *uint32 { return &v }
+
+// What some good files mean, exactly.
+func TestParseValues(t *testing.T) {
+	cert := pemFile(t, "internal-ca.crt")
+	for _, tc := range []struct {
+		file string
+		want Overlay
+	}{
+		{"packages.yaml", Overlay{Packages: []string{"curl", "jq", "bash"}}},
+		{"empty.yaml", Overlay{}},
+		{"empty-map.yaml", Overlay{}},
+		{"comments-only.yaml", Overlay{}},
+		{"null-sections.yaml", Overlay{}},
+		{"document-markers.yaml", Overlay{Packages: []string{"curl"}}},
+		{"environment.yaml", Overlay{Environment: map[string]string{
+			"APP_ENV": "production", "API_URL": "https://api.example.com", "PORT": "3000", "DEBUG": "false",
+			"RATIO": "0.5", "CACHE_TTL": "300", "EMPTY": "", "_PRIVATE_1": "x", "MULTILINE": "line one\nline two\n",
+		}}},
+		{"annotations.yaml", Overlay{Annotations: map[string]string{
+			"com.example.team": "platform-team", "com.example.build-timestamp": "2025-10-15T10:30:00Z",
+			"com.example.released": "2025-10-15", "org.example/owner": "sre",
+		}}},
+		{"accounts.yaml", Overlay{Accounts: Accounts{
+			RunAs: "appuser",
+			Users: []User{
+				{UserName: "appuser", UID: 65532, GID: uint32p(65532), HomeDir: "/home/appuser", Shell: "/bin/sh"},
+				{UserName: "worker", UID: 1000, GroupName: "workers"},
+			},
+			Groups: []Group{
+				{GroupName: "appgroup", GID: 65532, Members: []string{"appuser"}},
+				{GroupName: "workers", GID: 1000, Members: []string{"worker", "appuser"}},
+			},
+		}}},
+		{"run-as-uid.yaml", Overlay{Accounts: Accounts{
+			RunAs:  "1000:workers",
+			Users:  []User{{UserName: "worker", UID: 1000, GID: uint32p(0)}},
+			Groups: []Group{{GroupName: "workers", GID: 1000}},
+		}}},
+		{"anchors.yaml", Overlay{Packages: []string{"curl", "jq"}, Accounts: Accounts{
+			RunAs:  "appuser",
+			Users:  []User{{UserName: "appuser", UID: 65532, GID: uint32p(65532)}},
+			Groups: []Group{{GroupName: "appgroup", GID: 65532, Members: []string{"appuser"}}},
+		}}},
+		{"flow.yaml", Overlay{
+			Packages:            []string{"curl", "jq"},
+			RuntimeRepositories: []string{"https://apk.example.com/x"},
+			Environment:         map[string]string{"A": "b", "N": "1"},
+			Accounts:            Accounts{RunAs: "root", Users: []User{{UserName: "app", UID: 10001}}},
+		}},
+		{"runtime.yaml", Overlay{
+			RuntimeRepositories: []string{
+				"https://apk-mirror.example.com/chainguard", "@extras https://apk.example.org/extras",
+				"https://203.0.113.10:8443/apk", "https://user:token@apk.example.net/private",
+			},
+			RuntimeKeyring: []NamedContent{
+				{Name: "key-ee8fa0a3.rsa.pub", Content: pemFile(t, "apk-pkix.rsa.pub")},
+				{Name: "extras_pkcs1.rsa.pub", Content: pemFile(t, "apk-pkcs1.rsa.pub")},
+			},
+		}},
+		{"certificates.yaml", Overlay{
+			Certificates: []NamedContent{
+				{Name: "internal-ca", Content: cert},
+				{Name: "partner-ca.pem", Content: "Partner's root, used for the payments API.\nRotates in 2045.\n" + pemFile(t, "partner-ca.crt")},
+			},
+			CertificateProviders: []string{"ca-certificates-bundle"},
+		}},
+		// CRLF line ends and trailing spaces survive parsing (the content
+		// is what the file says) but compare equal to the clean PEM.
+		{"crlf.yaml", Overlay{
+			Packages:     []string{"curl"},
+			Certificates: []NamedContent{{Name: "internal-ca", Content: strings.Replace(cert, "-----\n", "-----  \t\n", 1)}},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			got, err := Parse(tc.file, readFile(t, filepath.Join("testdata", "good", tc.file)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Parse (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Every bad file gives exactly the problems in its golden .err file.
+func TestParseBad(t *testing.T) {
+	files := glob(t, "testdata/bad/*.yaml")
+	if len(files) < 35 {
+		t.Fatalf("only %d bad files", len(files))
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			_, err := Parse(file, readFile(t, file))
+			if err == nil {
+				t.Fatal("Parse accepted a bad file")
+			}
+			var ps Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("error is %T, want Problems", err)
+			}
+			for i, p := range ps {
+				if p.File != file || p.Line == 0 {
+					t.Errorf("problem %q has no file or line", p)
+				}
+				if i > 0 && (p.Line < ps[i-1].Line || (p.Line == ps[i-1].Line && p.Column < ps[i-1].Column)) {
+					t.Errorf("problems not sorted by position: %q after %q", p, ps[i-1])
+				}
+			}
+			got := err.Error() + "\n"
+			golden := file + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want := string(readFile(t, golden))
+			if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(got, "\n")); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// No golden without its input.
+	for _, golden := range glob(t, "testdata/bad/*.err") {
+		if _, err := os.Stat(strings.TrimSuffix(golden, ".err")); err != nil {
+			t.Errorf("golden %s has no input", golden)
+		}
+	}
+}
