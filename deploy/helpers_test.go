@@ -400,7 +400,7 @@ func readFlags(t *testing.T, bin string) cliFlags {
 			}
 			flags[m[1]] = e[1]
 		}
-		if len(flags) == 0 {
+		if len(flags) == 0 && cmd != "validate" {
 			t.Fatalf("ca-reconciler %s --help lists no flags:\n%s", cmd, help)
 		}
 		out[cmd] = flags
