@@ -63,12 +63,12 @@ func (w *world) consoleEdit(name string, o overlay.Overlay) {
 
 func TestEndToEnd(t *testing.T) {
 	w := newWorld(t)
-	w.customRepo("a", overlay.Overlay{})                            // drifted: file adds packages
-	w.customRepo("b", mustParse(t, fileB))                          // in sync
+	w.customRepo("a", overlay.Overlay{})                                       // drifted: file adds packages
+	w.customRepo("b", mustParse(t, fileB))                                     // in sync
 	w.customRepo("c", mustParse(t, "annotations:\n  com.example.team: old\n")) // drifted
-	w.customRepo("bad", overlay.Overlay{Packages: []string{"keep"}}) // invalid file: never written
-	w.customRepo("d", overlay.Overlay{Packages: []string{"orphaned"}}) // no file: orphan
-	w.customRepo("e", overlay.Overlay{})                            // no file, no overlay: not reported
+	w.customRepo("bad", overlay.Overlay{Packages: []string{"keep"}})           // invalid file: never written
+	w.customRepo("d", overlay.Overlay{Packages: []string{"orphaned"}})         // no file: orphan
+	w.customRepo("e", overlay.Overlay{})                                       // no file, no overlay: not reported
 	w.git.commit(map[string]string{
 		"ca-images-iac/a.yaml":     fileA,
 		"ca-images-iac/b.yaml":     fileB,
@@ -323,4 +323,3 @@ func stateOf(r *reconciler.Reconciler, repo string) reconciler.RepoState {
 	}
 	return reconciler.RepoState{}
 }
-

@@ -71,6 +71,9 @@ type Config struct {
 	// 500ms) with jittered exponential backoff.
 	Retries      int
 	RetryInitial time.Duration
+	// Warnings are logged at the start of every cycle (e.g. a plaintext
+	// API connection), so that they cannot scroll out of sight.
+	Warnings []string
 }
 
 func (c *Config) defaults() {
@@ -280,6 +283,9 @@ func (r *Reconciler) phase(name string, start time.Time) {
 
 func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 	rep := Report{Result: "error"}
+	for _, w := range r.cfg.Warnings {
+		r.log.Warn(w)
+	}
 
 	// fetch
 	t := r.clock.Now()

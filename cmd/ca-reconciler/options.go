@@ -8,11 +8,14 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
 // DefaultAPI is the Chainguard API.
 const DefaultAPI = "https://console-api.enforce.dev"
+
+const chainguardDefaultIssuer = chainguard.DefaultIssuer
 
 // options are the flags shared by run and plan.
 type options struct {
@@ -22,6 +25,21 @@ type options struct {
 	ref      string
 	path     string
 	cacheDir string
+
+	gitUsername              string
+	gitPasswordFile          string
+	gitSSHKeyFile            string
+	gitSSHKeyPassphraseFile  string
+	gitKnownHostsFile        string
+	gitInsecureSkipHostCheck bool
+	gitTimeout               time.Duration
+	verifyKeyring            string
+
+	identity      string
+	oidcTokenFile string
+	issuer        string
+
+	webhookSecretFile string
 
 	org          string
 	api          string
@@ -42,7 +60,15 @@ func (o *options) addSourceFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.gitURL, "git-url", "", "Git repository holding the overlay files: https://, ssh://, user@host:path, file:// or a local path (required)")
 	fs.StringVar(&o.ref, "ref", "", "branch, tag or full commit hash to follow (default the remote's HEAD)")
 	fs.StringVar(&o.path, "path", "ca-images-iac", "folder in the repository whose NAME.yaml files manage repo NAME")
-	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for the Git clone; survives restarts")
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "directory for Git clones (one per repository URL and ref); survives restarts")
+	fs.StringVar(&o.gitUsername, "git-username", "", "user for HTTPS basic auth (default the URL's user, else \"git\")")
+	fs.StringVar(&o.gitPasswordFile, "git-password-file", "", "file holding the HTTPS password or access token, re-read on every fetch")
+	fs.StringVar(&o.gitSSHKeyFile, "git-ssh-key-file", "", "private key for ssh:// and user@host:path URLs")
+	fs.StringVar(&o.gitSSHKeyPassphraseFile, "git-ssh-key-passphrase-file", "", "file holding the SSH key's passphrase")
+	fs.StringVar(&o.gitKnownHostsFile, "git-known-hosts-file", "", "known_hosts file the SSH host key is verified against (required for SSH)")
+	fs.BoolVar(&o.gitInsecureSkipHostCheck, "git-insecure-skip-host-key-check", false, "accept any SSH host key (logs a warning every cycle)")
+	fs.DurationVar(&o.gitTimeout, "git-timeout", 60*time.Second, "timeout of each Git network operation")
+	fs.StringVar(&o.verifyKeyring, "verify-commits-keyring", "", "armored OpenPGP public keys; act only on commits signed by one of them")
 }
 
 func (o *options) addAPIFlags(fs *pflag.FlagSet) {
@@ -51,6 +77,9 @@ func (o *options) addAPIFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.apiTimeout, "api-timeout", 30*time.Second, "deadline of each Chainguard API call")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow plaintext http:// to an API host that is not loopback (logs a warning every cycle)")
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the Chainguard API token, re-read when it changes (or set CA_RECONCILER_TOKEN)")
+	fs.StringVar(&o.identity, "identity", "", "assumable Chainguard identity (UIDP) for workload identity; needs --oidc-token-file")
+	fs.StringVar(&o.oidcTokenFile, "oidc-token-file", "", "OIDC token (Kubernetes projected service account token or CI OIDC token, audience issuer.enforce.dev) to exchange for --identity")
+	fs.StringVar(&o.issuer, "issuer", chainguardDefaultIssuer, "Chainguard token issuer (security token service) for workload identity")
 	fs.StringVar(&o.emulatorSeed, "emulator-seed", "", "with --api local: seed file (orgs, repos, package catalog) for the embedded emulator")
 }
 
@@ -65,6 +94,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.listen, "listen", ":9090", "address for /metrics, /healthz, /readyz, /status and /")
 	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
+	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
 	fs.IntVar(&o.maxWrites, "max-writes", 3, "writes of one desired overlay that may fail to converge before the repo is stalled")
 }
 
@@ -88,6 +118,15 @@ func (o *options) check() error {
 	}
 	if o.emulatorSeed != "" && o.api != "local" {
 		return fmt.Errorf("--emulator-seed needs --api local")
+	}
+	if (o.identity == "") != (o.oidcTokenFile == "") {
+		return fmt.Errorf("--identity and --oidc-token-file go together")
+	}
+	if o.identity != "" && o.tokenFile != "" {
+		return fmt.Errorf("use one of --token-file and --identity")
+	}
+	if o.gitTimeout <= 0 {
+		return fmt.Errorf("--git-timeout must be positive")
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
@@ -54,11 +57,24 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		return exitFor(rep, reconciler.Mode(o.mode))
 	}
 
+	var hooks map[string]http.Handler
+	if o.webhookSecretFile != "" {
+		if _, err := os.Stat(o.webhookSecretFile); err != nil {
+			return fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		hooks = gitsource.WebhookHandlers(gitsource.WebhookConfig{
+			SecretFile: o.webhookSecretFile,
+			Trigger:    d.reconciler.Trigger,
+			Observe:    func(p, r string) { d.metrics.WebhookRequests.WithLabelValues(p, r).Inc() },
+			Logger:     d.log.Named("webhook"),
+		})
+	}
 	srv, err := metrics.Listen(metrics.ServerConfig{
 		Addr:     o.listen,
 		Gatherer: d.registry,
 		Status:   func() any { return d.reconciler.Status() },
 		Ready:    readiness(d.reconciler, o.interval),
+		Handlers: hooks,
 		Logger:   d.log,
 	})
 	if err != nil {

@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,18 +97,41 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	}
 	d.closers = append(d.closers, func() { _ = d.api.Close() })
 
+	var keyring string
+	if o.verifyKeyring != "" {
+		b, err := os.ReadFile(o.verifyKeyring)
+		if err != nil {
+			return nil, fmt.Errorf("--verify-commits-keyring: %w", err)
+		}
+		keyring = string(b)
+	}
 	d.source, err = gitsource.New(gitsource.Config{
 		URL:      o.gitURL,
 		Ref:      o.ref,
 		Path:     o.path,
 		CacheDir: cacheDirFor(o.cacheDir, o.gitURL, o.ref),
-		Logger:   log.Named("git"),
+		Timeout:  o.gitTimeout,
+		Auth: gitsource.Auth{
+			Username:                 o.gitUsername,
+			PasswordFile:             o.gitPasswordFile,
+			SSHKeyFile:               o.gitSSHKeyFile,
+			SSHKeyPassphraseFile:     o.gitSSHKeyPassphraseFile,
+			KnownHostsFile:           o.gitKnownHostsFile,
+			InsecureSkipHostKeyCheck: o.gitInsecureSkipHostCheck,
+		},
+		Keyring: keyring,
+		Logger:  log.Named("git"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Git source: %w", err)
 	}
 
+	var warnings []string
+	if d.plaintext && o.api != "local" && !isLoopbackURL(apiURL) {
+		warnings = append(warnings, "the Chainguard API connection is plaintext (--insecure): tokens and overlays cross the network unencrypted")
+	}
 	d.reconciler = reconciler.New(reconciler.Config{
+		Warnings:    warnings,
 		Org:         o.org,
 		Dir:         o.path,
 		Ref:         o.ref,
@@ -116,6 +142,18 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		MaxWrites:   o.maxWrites,
 	}, d.source, d.api, log, d.metrics)
 	return d, nil
+}
+
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // cacheDirFor gives each repository URL and ref its own clone under the
@@ -129,13 +167,22 @@ func cacheDirFor(base, url, ref string) string {
 // --token-file, else none.
 func tokenSource(o *options, getenv env) (chainguard.TokenSource, error) {
 	if tok, ok := getenv("CA_RECONCILER_TOKEN"); ok && tok != "" {
-		if o.tokenFile != "" {
-			return nil, fmt.Errorf("both CA_RECONCILER_TOKEN and --token-file are set; use one")
+		if o.tokenFile != "" || o.identity != "" {
+			return nil, fmt.Errorf("CA_RECONCILER_TOKEN is set together with --token-file or --identity; use one")
 		}
 		return chainguard.StaticToken(tok), nil
 	}
 	if o.tokenFile != "" {
 		return chainguard.NewTokenFile(o.tokenFile), nil
+	}
+	if o.identity != "" {
+		return &chainguard.WorkloadIdentity{
+			Issuer:        o.issuer,
+			Audience:      o.api,
+			Identity:      o.identity,
+			OIDCTokenFile: o.oidcTokenFile,
+			Timeout:       o.apiTimeout,
+		}, nil
 	}
 	return nil, nil
 }
