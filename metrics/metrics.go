@@ -51,6 +51,7 @@ type Metrics struct {
 	Builds                  *prometheus.CounterVec
 	BuildDuration           prometheus.Histogram
 	BuildsInFlight          prometheus.Gauge
+	RepoBuildFailed         *prometheus.GaugeVec
 	Files                   *prometheus.GaugeVec
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
@@ -115,6 +116,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "builds_in_flight",
 			Help: "Builds started and not yet completed.",
 		}),
+		RepoBuildFailed: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "repo_build_failed",
+			Help: "1 when the repo's last finished build failed or timed out, 0 when it succeeded; absent before its first build.",
+		}, []string{"repo"}),
 		Files: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "files",
 			Help: "Files under --path by state.",
@@ -225,6 +230,22 @@ func (m *Metrics) DeleteRepo(repo string) {
 	m.DriftDetected.DeletePartialMatch(l)
 	m.Writes.DeletePartialMatch(l)
 	m.Builds.DeletePartialMatch(l)
+	m.RepoBuildFailed.DeletePartialMatch(l)
+}
+
+// ObserveBuild records one finished build of a repo: its result (success,
+// failure or timeout) and, for a build that completed, its duration. A
+// timed-out build never completed, so it has no duration.
+func (m *Metrics) ObserveBuild(repo, result string, seconds float64) {
+	m.Builds.WithLabelValues(repo, result).Inc()
+	if result != "timeout" {
+		m.BuildDuration.Observe(seconds)
+	}
+	failed := 0.0
+	if result != "success" {
+		failed = 1
+	}
+	m.RepoBuildFailed.WithLabelValues(repo).Set(failed)
 }
 
 // SetSource records the revision being reconciled.
