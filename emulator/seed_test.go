@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 func TestLoadSeedExample(t *testing.T) {
@@ -91,9 +92,15 @@ func TestLoadSeedExample(t *testing.T) {
 		return len(b) == 1 && b[0].GetResult() == registryv1.BuildReport_Failure
 	})
 	// Entitlements apply: example-org may use certificates.
-	cert := &registryv1.CustomOverlay{Certificates: &registryv1.CustomOverlay_Certificates{
-		Additional: []*registryv1.CustomOverlay_Certificates_AdditionalEntry{{Name: "ca", Content: "x"}},
-	}}
+	jdk, err := os.ReadFile("../examples/ca-images-iac/jdk.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert, err := overlay.Parse("jdk.yaml", jdk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := overlay.Overlay{Certificates: withCert.Certificates}.ToProto()
 	if err := emu.ConsoleEdit(byName["jdk"].GetId(), cert); err != nil {
 		t.Errorf("certificates in example-org: %v", err)
 	}
