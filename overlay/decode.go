@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -163,7 +164,7 @@ func (d *decoder) key(k *yaml.Node, field string) (string, bool) {
 		d.errorAt(k, keyField(field, "<<"), "merge keys are not supported")
 		return "", false
 	}
-	return scalarText(r), true
+	return d.text(r, field)
 }
 
 // list reads a sequence, calling item for each entry with its path. A null
@@ -231,7 +232,7 @@ func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
 			out[key] = ""
 			continue
 		}
-		out[key] = scalarText(sv)
+		out[key], _ = d.text(sv, f)
 	}
 	return out
 }
@@ -245,7 +246,11 @@ func (d *decoder) string(n *yaml.Node, field string) string {
 		d.wrongType(n, field, "a string")
 		return ""
 	}
-	return scalarText(s)
+	v, ok := d.text(s, field)
+	if !ok {
+		d.broken[field] = true
+	}
+	return v
 }
 
 // uint32 reads an integer from 0 to 2^32-1. null is 0 and not present.
@@ -294,18 +299,22 @@ func isNull(n *yaml.Node) bool {
 	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
 }
 
-// scalarText is a scalar's value as a string: null is "", !!binary is the
-// decoded bytes, anything else its text.
-func scalarText(n *yaml.Node) string {
+// text is a scalar's value as a string: null is "", !!binary is the decoded
+// bytes, which must be UTF-8 text as the API's strings are, and anything
+// else its literal text. ok is false, and the problem reported, otherwise.
+func (d *decoder) text(n *yaml.Node, field string) (string, bool) {
 	switch n.ShortTag() {
 	case "!!null":
-		return ""
+		return "", true
 	case "!!binary":
-		if b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), "")); err == nil {
-			return string(b)
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), ""))
+		if err != nil || !utf8.Valid(b) {
+			d.errorAt(n, field, "expected a string, got binary data that is not UTF-8 text")
+			return "", false
 		}
+		return string(b), true
 	}
-	return n.Value
+	return n.Value, true
 }
 
 // kindOf names what a node holds, for type errors.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -79,17 +80,31 @@ func mapping() *yaml.Node  { return &yaml.Node{Kind: yaml.MappingNode} }
 func sequence() *yaml.Node { return &yaml.Node{Kind: yaml.SequenceNode} }
 
 // str is a string scalar. yaml.v3 quotes it when its plain form would read
-// back as something else ("3000", "true", "null"); "<<" would read back as a
-// merge key, so it is quoted here. Multi-line strings are literal blocks.
+// back as something else ("3000", "true", "null"). Some strings it does not
+// write back faithfully are double-quoted here, where every character is
+// escaped as needed: "<<" (a merge key), and strings with tabs, carriage
+// returns, Unicode line separators or other non-printing characters (written
+// raw in single-quoted and literal styles, they read back changed or not at
+// all). Other multi-line strings are literal blocks.
 func str(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
 	switch {
-	case s == "<<":
+	case s == "<<" || strings.IndexFunc(s, needsEscape) >= 0:
 		n.Style = yaml.DoubleQuotedStyle
 	case strings.Contains(s, "\n"):
 		n.Style = yaml.LiteralStyle
 	}
 	return n
+}
+
+func needsEscape(r rune) bool {
+	switch r {
+	case '\n', ' ':
+		return false
+	case '\t', '\r', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return !unicode.IsPrint(r)
 }
 
 func uintNode(v uint32) *yaml.Node {

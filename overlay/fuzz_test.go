@@ -1,0 +1,69 @@
+package overlay
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+)
+
+// FuzzParse checks that Parse never panics, that every problem it reports is
+// placed, and that any overlay it accepts passes Validate and round-trips
+// through Marshal/Parse and through the proto, on the wire.
+func FuzzParse(f *testing.F) {
+	for _, pattern := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml"} {
+		for _, file := range glob(f, pattern) {
+			f.Add(readFile(f, file))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("error %T %v is not a non-empty Problems", err, err)
+			}
+			for _, p := range ps {
+				if p.File != "fuzz.yaml" || p.Line < 1 || p.Message == "" {
+					t.Errorf("problem without place or message: %#v", p)
+				}
+			}
+			return
+		}
+		if ps := Validate(o); len(ps) > 0 {
+			t.Fatalf("Parse accepted what Validate rejects: %v", ps)
+		}
+		want := Canonical(o)
+
+		out, err := Marshal(o)
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		back, err := Parse("marshaled.yaml", out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(o)): %v\n%s", err, out)
+		}
+		if diff := cmp.Diff(want, back); diff != "" {
+			t.Fatalf("Parse(Marshal(o)) != Canonical(o) (-want +got):\n%s\n%s", diff, out)
+		}
+
+		wire, err := proto.Marshal(o.ToProto())
+		if err != nil {
+			t.Fatalf("proto.Marshal: %v", err)
+		}
+		var p registryv1.CustomOverlay
+		if err := proto.Unmarshal(wire, &p); err != nil {
+			t.Fatalf("proto.Unmarshal: %v", err)
+		}
+		if diff := cmp.Diff(want, Canonical(FromProto(&p))); diff != "" {
+			t.Fatalf("proto round trip (-want +got):\n%s", diff)
+		}
+
+		if !Equal(o, back) || Hash(o) != Hash(back) || len(Diff(o, back)) != 0 {
+			t.Fatalf("Equal, Hash or Diff disagree with the round trip")
+		}
+	})
+}
