@@ -234,11 +234,12 @@ func (m *Metrics) DeleteRepo(repo string) {
 }
 
 // ObserveBuild records one finished build of a repo: its result (success,
-// failure or timeout) and, for a build that completed, its duration. A
-// timed-out build never completed, so it has no duration.
+// failure or timeout) and its duration in seconds, negative for a build that
+// never completed (declared timed out while still pending), which is not
+// observed.
 func (m *Metrics) ObserveBuild(repo, result string, seconds float64) {
 	m.Builds.WithLabelValues(repo, result).Inc()
-	if result != "timeout" {
+	if seconds >= 0 {
 		m.BuildDuration.Observe(seconds)
 	}
 	failed := 0.0

@@ -1,0 +1,469 @@
+package buildwatch_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc/codes"
+
+	"github.com/ca-reconciler/ca-reconciler/buildwatch"
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+)
+
+const listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
+
+// fakeClock is a settable clock shared by the emulator (build timestamps)
+// and the watcher. Its After never fires: tests call Poll themselves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+
+// env is an emulator over loopback gRPC, the SDK-backed client, one org,
+// and a watcher.
+type env struct {
+	t      *testing.T
+	emu    *emulator.Server
+	client *chainguard.Client
+	orgID  string
+	now    func() time.Time
+	m      *metrics.Metrics
+	logs   *observer.ObservedLogs
+	w      *buildwatch.Watcher
+
+	mu      sync.Mutex
+	names   map[string]string // repo id -> name, what the reconciler knows
+	ids     map[string]string // name -> id
+	results []buildwatch.Result
+}
+
+// newEnv starts the emulator with opts and a watcher with cfg; a nil clock
+// means the wall clock.
+func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *fakeClock) *env {
+	t.Helper()
+	e := &env{t: t, names: map[string]string{}, ids: map[string]string{}, now: time.Now}
+	if clock != nil {
+		opts.Now = clock.Now
+		cfg.Clock = clock
+		e.now = clock.Now
+	}
+	e.emu = emulator.New(opts)
+	t.Cleanup(e.emu.Close)
+	url, err := e.emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.client, err = chainguard.Dial(ctx, chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.client.Close() })
+	e.orgID = e.emu.CreateOrg("acme.example")
+	if err := e.emu.SetCatalog(e.orgID, []string{"curl", "jq"}); err != nil {
+		t.Fatal(err)
+	}
+
+	e.m = metrics.New(prometheus.NewRegistry(), "test")
+	core, logs := observer.New(zapcore.DebugLevel)
+	e.logs = logs
+	cfg.API = e.client
+	cfg.Metrics = e.m
+	cfg.Logger = zap.New(core)
+	cfg.Repos = func() map[string]string {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		out := make(map[string]string, len(e.names))
+		for k, v := range e.names {
+			out[k] = v
+		}
+		return out
+	}
+	cfg.OnResult = func(r buildwatch.Result) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.results = append(e.results, r)
+	}
+	e.w, err = buildwatch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// repo creates a Custom Assembly repo, known to the "reconciler" unless
+// managed is false, with the given active tags (one build per tag).
+func (e *env) repo(name string, managed bool, tags ...string) string {
+	e.t.Helper()
+	r := e.emu.CreateRepo(e.orgID, &registryv1.Repo{
+		Name:       name,
+		ActiveTags: tags,
+		SyncConfig: &registryv1.SyncConfig{Source: "cgr.dev/chainguard/" + name, ApkoOverlay: "contents: {}"},
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ids[name] = r.GetId()
+	if managed {
+		e.names[r.GetId()] = name
+	}
+	return r.GetId()
+}
+
+// write writes a repo's overlay through the API, as the reconciler does,
+// and tells the watcher.
+func (e *env) write(name string, pkgs ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id := e.ids[name]
+	if _, err := e.client.WriteOverlay(ctx, id, overlay.Overlay{Packages: pkgs}); err != nil {
+		e.t.Fatalf("writing %s: %v", name, err)
+	}
+	e.w.Watch(name, id, e.now())
+}
+
+func (e *env) builds(repo, result string) float64 {
+	return testutil.ToFloat64(e.m.Builds.WithLabelValues(repo, result))
+}
+
+func (e *env) durations() uint64 {
+	var d dto.Metric
+	if err := e.m.BuildDuration.(prometheus.Metric).Write(&d); err != nil {
+		e.t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
+}
+
+// pollUntil polls until cond holds, a bounded number of times.
+func (e *env) pollUntil(what string, cond func() bool) {
+	e.t.Helper()
+	for range 1000 {
+		e.w.Poll(context.Background())
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("after 1000 polls: %s never happened; logs: %v", what, e.logs.All())
+}
+
+// calls counts ListBuildReports calls made by f.
+func (e *env) calls(f func()) int {
+	before := e.emu.Calls(listBuildReports)
+	f()
+	return e.emu.Calls(listBuildReports) - before
+}
+
+func (e *env) result(repo string) buildwatch.Result {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []buildwatch.Result
+	for _, r := range e.results {
+		if r.Repo == repo {
+			out = append(out, r)
+		}
+	}
+	if len(out) != 1 {
+		e.t.Fatalf("%d results for %s, want 1: %+v", len(out), repo, out)
+	}
+	return out[0]
+}
+
+// TestResults follows the three ways a build ends, against the emulator: a
+// success (two tags, two builds), a failure (a package missing from the
+// org's catalog) and a build that outlives a short limit.
+func TestResults(t *testing.T) {
+	e := newEnv(t,
+		emulator.Options{BuildDuration: 20 * time.Millisecond, HangRepos: []string{"slow"}},
+		buildwatch.Config{Timeout: time.Second}, nil)
+	e.repo("ok", true, "latest", "1.0")
+	e.repo("broken", true)
+	e.repo("slow", true)
+	e.write("ok", "curl")
+	e.write("broken", "curl", "nosuch")
+	e.write("slow", "jq")
+
+	e.pollUntil("every build finished", func() bool {
+		return e.builds("ok", "success") == 2 && e.builds("broken", "failure") == 1 && e.builds("slow", "timeout") == 1
+	})
+	for _, c := range []struct {
+		repo, result string
+		want         float64
+	}{
+		{"ok", "failure", 0}, {"ok", "timeout", 0},
+		{"broken", "success", 0}, {"broken", "timeout", 0},
+		{"slow", "success", 0}, {"slow", "failure", 0},
+	} {
+		if got := e.builds(c.repo, c.result); got != c.want {
+			t.Errorf("builds_total{repo=%q,result=%q} = %v, want %v", c.repo, c.result, got, c.want)
+		}
+	}
+	if got := e.durations(); got != 3 {
+		t.Errorf("build_duration_seconds count = %d, want 3 (the timed-out build never completed)", got)
+	}
+	for repo, want := range map[string]float64{"ok": 0, "broken": 1, "slow": 1} {
+		if got := testutil.ToFloat64(e.m.RepoBuildFailed.WithLabelValues(repo)); got != want {
+			t.Errorf("repo_build_failed{repo=%q} = %v, want %v", repo, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(e.m.BuildsInFlight); got != 0 || e.w.InFlight() != 0 {
+		t.Errorf("builds in flight: gauge %v, watcher %d; want 0", got, e.w.InFlight())
+	}
+
+	broken := e.result("broken")
+	if broken.Result != buildwatch.ResultFailure || !broken.Completed || len(broken.LogTail) == 0 ||
+		broken.LogTail[len(broken.LogTail)-1] != `ERROR: package "nosuch" not found in catalog` {
+		t.Errorf("broken result %+v: want a completed failure whose log ends with the missing package", broken)
+	}
+	slow := e.result("slow")
+	if slow.Result != buildwatch.ResultTimeout || slow.Completed || slow.Duration() < time.Second {
+		t.Errorf("slow result %+v: want a timeout after at least the 1s limit, not completed", slow)
+	}
+	failed := e.logs.FilterMessage("build failed").FilterField(zap.String("repo", "broken")).All()
+	if len(failed) != 1 {
+		t.Fatalf("%d \"build failed\" logs for broken, want 1", len(failed))
+	}
+	if tail := fmt.Sprint(failed[0].ContextMap()["log_tail"]); !strings.Contains(tail, `ERROR: package "nosuch" not found in catalog`) {
+		t.Errorf("logged log_tail %s: want the catalog error", tail)
+	}
+	if n := e.logs.FilterMessage("build timed out; no longer following it").FilterField(zap.String("repo", "slow")).Len(); n != 1 {
+		t.Errorf("%d timeout logs for slow, want 1", n)
+	}
+
+	// Nothing is counted twice, and with nothing in flight (and the sweep
+	// not due) a tick makes no call.
+	calls := e.calls(func() {
+		for range 5 {
+			e.w.Poll(context.Background())
+		}
+	})
+	if calls != 0 {
+		t.Errorf("%d ListBuildReports calls in 5 idle ticks, want 0", calls)
+	}
+	if e.builds("ok", "success") != 2 || e.builds("broken", "failure") != 1 || e.builds("slow", "timeout") != 1 {
+		t.Errorf("counts changed after more polls")
+	}
+}
+
+// TestFailureAfterTheLimitIsTimeout: a build the API itself ends as failed
+// after running past the limit (as the real service does at one hour)
+// counts as a timeout, and its log is read.
+func TestFailureAfterTheLimitIsTimeout(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t,
+		emulator.Options{BuildTimeout: 500 * time.Millisecond, HangRepos: []string{"slow"}},
+		buildwatch.Config{}, clock)
+	e.repo("slow", true)
+	e.write("slow", "curl")
+	clock.Advance(time.Hour) // before the emulator ends the build, 500ms from now
+	id := e.ids["slow"]
+	for i := 0; ; i++ {
+		r := e.emu.BuildReports(id)
+		if len(r) == 1 && r[0].GetResult() != registryv1.BuildReport_Unknown {
+			break
+		}
+		if i == 500 {
+			t.Fatal("the emulator never ended the hanging build")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.w.Poll(context.Background())
+	r := e.result("slow")
+	if r.Result != buildwatch.ResultTimeout || !r.Completed || r.Duration() != time.Hour {
+		t.Errorf("result %+v: want a completed timeout of 1h", r)
+	}
+	if len(r.LogTail) == 0 || !strings.HasPrefix(r.LogTail[len(r.LogTail)-1], "ERROR: build timed out after") {
+		t.Errorf("log tail %q: want the emulator's timeout line", r.LogTail)
+	}
+	if e.builds("slow", "timeout") != 1 || e.durations() != 1 {
+		t.Errorf("timeout count %v, durations %d; want 1 and 1", e.builds("slow", "timeout"), e.durations())
+	}
+}
+
+// TestSelfStartedBuilds: builds Chainguard starts on its own are seen by the
+// sweep, once per sweep interval, and counted; builds of repos the daemon
+// does not know are not.
+func TestSelfStartedBuilds(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, emulator.Options{BuildDuration: 20 * time.Millisecond}, buildwatch.Config{SweepInterval: time.Minute}, clock)
+	e.repo("a", true)
+	stranger := e.repo("stranger", false)
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 0 {
+		t.Errorf("%d calls before anything happened, want 0", n)
+	}
+	if err := e.emu.TriggerRebuild(e.ids["a"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.emu.TriggerRebuild(stranger); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 0 {
+		t.Errorf("%d calls before the sweep is due, want 0", n)
+	}
+	clock.Advance(time.Minute)
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 1 {
+		t.Errorf("%d calls for the sweep of one org, want 1", n)
+	}
+	e.pollUntil("the self-started build counted", func() bool { return e.builds("a", "success") == 1 })
+	if got := testutil.CollectAndCount(e.m.Builds); got != 1 {
+		t.Errorf("%d builds_total series, want 1 (none for the unmanaged repo)", got)
+	}
+	if r := e.result("a"); r.Result != buildwatch.ResultSuccess || !r.Completed {
+		t.Errorf("result %+v", r)
+	}
+}
+
+// TestPollCostIndependentOfIdleRepos measures ListBuildReports calls per
+// tick with 1 and with 200 idle repos beside one repo whose build is in
+// flight: one call per tick either way, none while nothing is in flight,
+// and one per sweep.
+func TestPollCostIndependentOfIdleRepos(t *testing.T) {
+	for _, idle := range []int{1, 200} {
+		t.Run(fmt.Sprintf("idle=%d", idle), func(t *testing.T) {
+			clock := newFakeClock()
+			e := newEnv(t, emulator.Options{HangRepos: []string{"busy"}}, buildwatch.Config{SweepInterval: time.Minute}, clock)
+			for i := range idle {
+				e.repo(fmt.Sprintf("idle-%03d", i), true)
+			}
+			e.repo("busy", true)
+			e.write("busy", "curl")
+
+			const ticks = 10
+			inFlight := e.calls(func() {
+				for range ticks {
+					e.w.Poll(context.Background())
+				}
+			})
+			if e.w.InFlight() != 1 {
+				t.Fatalf("%d builds in flight, want 1", e.w.InFlight())
+			}
+			// Past the build limit: the build times out, and the sweep is due.
+			clock.Advance(time.Hour + time.Minute)
+			sweep := e.calls(func() { e.w.Poll(context.Background()) })
+			if e.builds("busy", "timeout") != 1 {
+				t.Fatalf("busy build not timed out")
+			}
+			quiet := e.calls(func() {
+				for range ticks {
+					e.w.Poll(context.Background())
+				}
+			})
+			t.Logf("%d idle repos: %d ListBuildReports calls in %d ticks with one build in flight, %d for a sweep, %d in %d ticks with nothing in flight",
+				idle, inFlight, ticks, sweep, quiet, ticks)
+			if inFlight != ticks || sweep != 1 || quiet != 0 {
+				t.Errorf("calls: %d in flight (want %d), %d sweep (want 1), %d quiet (want 0)", inFlight, ticks, sweep, quiet)
+			}
+		})
+	}
+}
+
+// TestOneCallPerOrg: repos of two organizations, builds in flight in both:
+// one call per organization per tick.
+func TestOneCallPerOrg(t *testing.T) {
+	e := newEnv(t, emulator.Options{HangRepos: []string{"busy", "busy2"}}, buildwatch.Config{}, newFakeClock())
+	e.repo("busy", true)
+	for i := range 5 {
+		e.repo(fmt.Sprintf("x%d", i), true)
+	}
+	e.write("busy", "curl")
+	other := e.emu.CreateOrg("other.example")
+	r := e.emu.CreateRepo(other, &registryv1.Repo{Name: "busy2", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "contents: {}"}})
+	e.mu.Lock()
+	e.names[r.GetId()], e.ids["busy2"] = "busy2", r.GetId()
+	e.mu.Unlock()
+	e.write("busy2", "curl")
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 2 || e.w.InFlight() != 2 {
+		t.Errorf("%d calls, %d in flight; want 2 and 2", n, e.w.InFlight())
+	}
+}
+
+// TestListErrorsAreRetried: a failing ListBuildReports is logged and the
+// next tick retries; nothing is lost.
+func TestListErrorsAreRetried(t *testing.T) {
+	e := newEnv(t, emulator.Options{BuildDuration: 20 * time.Millisecond}, buildwatch.Config{}, nil)
+	e.repo("a", true)
+	e.emu.InjectFault(listBuildReports, codes.Unavailable, 2)
+	e.write("a", "curl")
+	e.w.Poll(context.Background())
+	e.w.Poll(context.Background())
+	if n := e.logs.FilterMessage("listing builds failed; will retry").Len(); n != 2 {
+		t.Errorf("%d list failures logged, want 2", n)
+	}
+	e.pollUntil("the build counted", func() bool { return e.builds("a", "success") == 1 })
+}
+
+// TestWatchWithoutBuildsStops: a write whose builds never show up is polled
+// for the grace period only.
+func TestWatchWithoutBuildsStops(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, emulator.Options{}, buildwatch.Config{Grace: 5 * time.Minute, SweepInterval: 24 * time.Hour}, clock)
+	id := e.repo("a", true)
+	e.w.Watch("a", id, clock.Now())
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 1 {
+		t.Errorf("%d calls while waiting for the write's builds, want 1", n)
+	}
+	clock.Advance(5 * time.Minute)
+	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 0 {
+		t.Errorf("%d calls after the grace period, want 0", n)
+	}
+}
+
+// TestRun follows a build from the loop.
+func TestRun(t *testing.T) {
+	e := newEnv(t, emulator.Options{BuildDuration: 20 * time.Millisecond}, buildwatch.Config{PollInterval: 10 * time.Millisecond}, nil)
+	e.repo("a", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	e.write("a", "curl")
+	for i := 0; e.builds("a", "success") != 1; i++ {
+		if i == 1000 {
+			t.Fatal("build never counted by Run")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestNewNeedsAPIAndMetrics(t *testing.T) {
+	if _, err := buildwatch.New(buildwatch.Config{}); err == nil || err.Error() != "build watcher: API and Metrics must be set" {
+		t.Errorf("New without API: %v", err)
+	}
+}
