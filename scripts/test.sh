@@ -10,6 +10,7 @@ need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v kubectl >/dev/null || need_apt+=(kubectl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_apt[*]}"
@@ -18,6 +19,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     echo "missing (install with apt-get as root): ${need_apt[*]}" >&2
   fi
+fi
+
+# helm: the deploy tests lint and render the chart. Built from the Go module
+# proxy (a few minutes on 2 cores, once per machine).
+export PATH="$PATH:$(go env GOPATH)/bin"
+if ! command -v helm >/dev/null; then
+  echo "installing: helm"
+  go install helm.sh/helm/v3/cmd/helm@v3.22.0
 fi
 
 echo "== gofmt"

@@ -42,13 +42,13 @@ On exit it prints the number of requests per method and code.`,
 					return fmt.Errorf("applying --seed: %w", err)
 				}
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
 			lis, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "emulator listening on http://%s\n", lis.Addr())
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
 			errc := make(chan error, 1)
 			go func() { errc <- emu.Serve(lis) }()
 			select {

@@ -68,7 +68,7 @@ func (o *options) addSourceFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.gitKnownHostsFile, "git-known-hosts-file", "", "known_hosts file the SSH host key is verified against (required for SSH)")
 	fs.BoolVar(&o.gitInsecureSkipHostCheck, "git-insecure-skip-host-key-check", false, "accept any SSH host key (logs a warning every cycle)")
 	fs.DurationVar(&o.gitTimeout, "git-timeout", 60*time.Second, "timeout of each Git network operation")
-	fs.StringVar(&o.verifyKeyring, "verify-commits-keyring", "", "armored OpenPGP public keys; act only on commits signed by one of them")
+	fs.StringVar(&o.verifyKeyring, "verify-commits-keyring", "", "file of armored OpenPGP public keys; act only on commits signed by one of them")
 }
 
 func (o *options) addAPIFlags(fs *pflag.FlagSet) {
