@@ -1,0 +1,218 @@
+// Package statuspage renders what ca-reconciler knows (the reconciler's
+// Status, served as JSON at /status) as one plain HTML page at /, for people
+// who have no Grafana: the revision being reconciled, the last cycle, and
+// each repo's file, status, desired and live overlay hashes, diff, last
+// write and last build.
+//
+// The page is rendered on the server with html/template, so every value
+// (repo names, file paths, diffs, error messages) is escaped; it has no
+// JavaScript (its Content-Security-Policy forbids scripts) and refreshes
+// itself with a meta refresh.
+package statuspage
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
+)
+
+// DefaultRefresh is how often the page reloads itself.
+const DefaultRefresh = 30 * time.Second
+
+// Options tune the page.
+type Options struct {
+	// Refresh is the meta refresh interval; zero means DefaultRefresh,
+	// negative turns it off.
+	Refresh time.Duration
+	// Now is the clock used for "ago" times; nil means time.Now.
+	Now func() time.Time
+	// Version is shown in the footer.
+	Version string
+}
+
+// Page renders status pages. Create it with New.
+type Page struct {
+	tmpl *template.Template
+	opts Options
+}
+
+// statuses are the known repo statuses, in the order the summary shows them.
+func statuses() []string {
+	return []string{
+		reconciler.StatusSynced, reconciler.StatusDrifted, reconciler.StatusFailed, reconciler.StatusStalled,
+		reconciler.StatusInvalid, reconciler.StatusMissing, reconciler.StatusOrphan,
+	}
+}
+
+// New parses the page's template.
+func New(opts Options) (*Page, error) {
+	if opts.Refresh == 0 {
+		opts.Refresh = DefaultRefresh
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Page{opts: opts}
+	funcs := template.FuncMap{
+		"ago":         p.ago,
+		"when":        when,
+		"short":       short,
+		"seconds":     seconds,
+		"statusClass": statusClass,
+		"resultClass": resultClass,
+	}
+	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the status page template: %w", err)
+	}
+	p.tmpl = t
+	return p, nil
+}
+
+// view is what the template sees.
+type view struct {
+	reconciler.Status
+	Summary      []count
+	Refresh      int
+	Version      string
+	Generated    time.Time
+	CycleSeconds float64
+	ManagedRepos int
+}
+
+type count struct {
+	Status string
+	N      int
+}
+
+// Render writes the page for s.
+func (p *Page) Render(w io.Writer, s reconciler.Status) error {
+	v := view{Status: s, Version: p.opts.Version, Generated: p.opts.Now()}
+	if p.opts.Refresh > 0 {
+		v.Refresh = int(p.opts.Refresh.Round(time.Second) / time.Second)
+		if v.Refresh < 1 {
+			v.Refresh = 1
+		}
+	}
+	if s.LastCycle != nil {
+		v.CycleSeconds = s.LastCycle.Finished.Sub(s.LastCycle.Started).Seconds()
+	}
+	n := map[string]int{}
+	for _, r := range s.Repos {
+		n[r.Status]++
+		if r.Status != reconciler.StatusOrphan {
+			v.ManagedRepos++
+		}
+	}
+	for _, st := range statuses() {
+		if n[st] > 0 {
+			v.Summary = append(v.Summary, count{st, n[st]})
+		}
+		delete(n, st)
+	}
+	var other []string
+	for st := range n {
+		other = append(other, st)
+	}
+	sort.Strings(other)
+	for _, st := range other {
+		v.Summary = append(v.Summary, count{st, n[st]})
+	}
+	if err := p.tmpl.Execute(w, v); err != nil {
+		return fmt.Errorf("rendering the status page: %w", err)
+	}
+	return nil
+}
+
+// Handler serves the page for the status status returns.
+func (p *Page) Handler(status func() reconciler.Status) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		var buf bytes.Buffer
+		if err := p.Render(&buf, status()); err != nil {
+			http.Error(w, "rendering the status page failed", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		_, _ = w.Write(buf.Bytes())
+	})
+}
+
+// ago renders how long before now t was: "4m10s ago".
+func (p *Page) ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := p.opts.Now().Sub(t)
+	if d < 0 {
+		return "in the future"
+	}
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Hour:
+		d = d.Round(time.Second)
+	default:
+		d = d.Round(time.Minute)
+	}
+	return d.String() + " ago"
+}
+
+// when renders a time in UTC, to the second.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// short abbreviates a hash or revision to 12 characters.
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// seconds renders a duration in seconds as a rounded duration.
+func seconds(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+// statusClass maps a repo status to a CSS class; only known statuses get
+// their own.
+func statusClass(s string) string {
+	for _, st := range statuses() {
+		if s == st {
+			return "st-" + s
+		}
+	}
+	return "st-unknown"
+}
+
+// resultClass maps a cycle or build result to a CSS class.
+func resultClass(r string) string {
+	switch r {
+	case "success":
+		return "ok"
+	case "partial":
+		return "warn"
+	default:
+		return "bad"
+	}
+}
