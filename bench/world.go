@@ -21,7 +21,10 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
-const org = "bench.example"
+const (
+	org        = "bench.example"
+	benchToken = "bench-token"
+)
 
 // world is an emulator with n Custom Assembly repos and a Git repo with one
 // file per repo, all in sync to begin with.
@@ -45,14 +48,14 @@ func newWorld(n int) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{emu: emulator.New(emulator.Options{BuildDuration: time.Millisecond}), tmp: tmp, dir: filepath.Join(tmp, "config"), ids: map[string]string{}, n: n}
+	w := &world{emu: emulator.New(emulator.Options{BuildDuration: time.Millisecond, Token: benchToken}), tmp: tmp, dir: filepath.Join(tmp, "config"), ids: map[string]string{}, n: n}
 	w.url, err = w.emu.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if w.client, err = chainguard.Dial(ctx, chainguard.Config{URL: w.url}); err != nil {
+	if w.client, err = chainguard.Dial(ctx, chainguard.Config{URL: w.url, Tokens: chainguard.StaticToken(benchToken)}); err != nil {
 		return nil, err
 	}
 	orgID := w.emu.CreateOrg(org)
