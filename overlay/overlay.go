@@ -4,6 +4,42 @@
 // (and a few of our own), put in canonical form, compared, diffed for humans,
 // and converted exactly to and from registryv1.CustomOverlay.
 //
+// The file format uses apko's keys (contents.packages,
+// contents.runtime_repositories, contents.runtime_keyring, environment,
+// annotations, accounts, certificates.additional, certificates.providers).
+// Parse walks the yaml.Node tree itself rather than decoding into structs, so
+// that every problem (syntax, unknown keys, keys apko has but Custom Assembly
+// does not take, duplicate keys, wrong types, validation rules) is reported at
+// once with file, line, column and field:
+//
+//	ca-images-iac/nginx.yaml:5:3: environment.CHAINGUARD_FIPS: key prefix "CHAINGUARD_" is reserved
+//
+// Choices where the product leaves room:
+//
+//   - Scalars are taken as text where a string is expected (PORT: 3000 is
+//     "3000", as yaml.v3 decodes it for chainctl); lists and mappings are
+//     type errors. uid and gid take YAML integers only (not "1000", not 1.5).
+//   - An empty file, a file of comments only, "{}" and "---" are the empty
+//     overlay, which is valid and clears the repo's customization. A second
+//     YAML document, even an empty one, is an error.
+//   - Anchors and aliases are resolved; "<<" merge keys are an error.
+//   - YAML syntax errors are placed at the character where the shortest
+//     failing prefix of the file ends: yaml.v3 gives no column and, for
+//     parser errors, a line that is often one early.
+//   - A runtime_keyring entry is a PKIX ("PUBLIC KEY") or PKCS #1 ("RSA
+//     PUBLIC KEY") RSA key. Names starting "chainguard" or "wolfi" are refused
+//     whatever their case. Runtime repositories may be "@tag https://...".
+//     The size limits are 50 KiB and 512 KiB of content as written.
+//   - run-as must name a user the overlay defines, by name or uid,
+//     optionally ":group" naming a group it defines; root (0) is always
+//     defined. Group members are not checked against users: a group may
+//     name users of the base image. Members must not be empty or repeated.
+//   - Lint beyond OVERLAY.md: package names with whitespace, empty
+//     annotation keys, apko's own account checks (user name required, uid
+//     not 0, group name required) and absolute homedir and shell.
+//   - Canonical keeps the order of runtime repositories (apk reads them in
+//     order) and sorts everything else that is a set.
+//
 // The package does no I/O.
 package overlay
 

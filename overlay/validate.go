@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Limits the server puts on inline content, in bytes of content as written.
@@ -98,6 +99,8 @@ func (c *checker) packages(pkgs []string) {
 		case c.broken(f):
 		case strings.TrimSpace(p) == "":
 			c.add(f, "empty package name")
+		case strings.IndexFunc(p, unicode.IsSpace) >= 0:
+			c.add(f, "package name %q contains whitespace", p)
 		case seen[p]:
 			c.add(f, "duplicate package %q", p)
 		default:
@@ -166,6 +169,9 @@ func (c *checker) environment(env map[string]string) {
 
 func (c *checker) annotations(ann map[string]string) {
 	for _, k := range sortedKeys(ann) {
+		if k == "" && c.lint {
+			c.add(keyField("annotations", k), "empty key")
+		}
 		for _, p := range reservedAnnotationPrefixes {
 			if strings.HasPrefix(k, p) {
 				c.add(keyField("annotations", k), "key prefix %q is reserved", p)
