@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
@@ -175,8 +176,12 @@ func when(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// short abbreviates a hash or revision to 12 characters.
+// short abbreviates a hash or revision to 12 characters, without an
+// algorithm prefix ("sha256:").
 func short(s string) string {
+	if _, h, ok := strings.Cut(s, ":"); ok {
+		s = h
+	}
 	if len(s) > 12 {
 		return s[:12]
 	}

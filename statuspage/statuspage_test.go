@@ -30,7 +30,7 @@ func sample() reconciler.Status {
 		Files:     reconciler.FileCounts{Valid: 4, Invalid: 1, Ignored: 1},
 		Ignored:   []string{"ca-images-iac/README.md"},
 		Repos: []reconciler.RepoState{
-			{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Status: "failed", DesiredHash: "aaaaaaaaaaaaaaaaaaaa", LiveHash: "bbbbbbbbbbbbbbbbbbbb",
+			{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Status: "failed", DesiredHash: "sha256:aaaaaaaaaaaaaaaaaaaa", LiveHash: "bbbbbbbbbbbbbbbbbbbb",
 				Diff: []string{"contents.packages: + jq"}, DriftSince: at(10 * time.Minute), WriteError: "writing jdk: PermissionDenied"},
 			{Repo: "nginx", File: "ca-images-iac/nginx.yaml", Status: "drifted", DesiredHash: "cccccccccccccccccccc", LiveHash: "dddddddddddddddddddd",
 				Diff: []string{"environment.APP_ENV: production → staging"}, DriftSince: at(5 * time.Minute)},

@@ -22,7 +22,7 @@ func metricsTable(t *testing.T) string {
 	m.SetRepoStatus("r", "synced")
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)
-	m.Builds.WithLabelValues("r", "success")
+	m.ObserveBuild("r", "success", 1)
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,9 @@ type options struct {
 	once        bool
 	concurrency int
 	maxWrites   int
+
+	buildTimeout      time.Duration
+	buildPollInterval time.Duration
 }
 
 func (o *options) addSourceFlags(fs *pflag.FlagSet) {
@@ -92,6 +95,8 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.interval, "interval", time.Minute, "time between cycles (jittered by up to 10%)")
 	fs.StringVar(&o.mode, "mode", "apply", "apply (write drifted repos) or detect (only report drift)")
 	fs.StringVar(&o.listen, "listen", ":9090", "address for /metrics, /healthz, /readyz, /status and /")
+	fs.DurationVar(&o.buildTimeout, "build-timeout", time.Hour, "build limit: a build pending longer counts as timed out and is no longer followed")
+	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization)")
 	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
@@ -142,6 +147,12 @@ func (o *options) checkRun() error {
 	}
 	if o.interval <= 0 {
 		return fmt.Errorf("--interval must be positive")
+	}
+	if o.buildTimeout <= 0 {
+		return fmt.Errorf("--build-timeout must be positive")
+	}
+	if o.buildPollInterval <= 0 {
+		return fmt.Errorf("--build-poll-interval must be positive")
 	}
 	if o.concurrency <= 0 {
 		return fmt.Errorf("--concurrency must be positive")

@@ -69,12 +69,16 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			Logger:     d.log.Named("webhook"),
 		})
 	}
+	routes, err := statusPageRoute(d, hooks)
+	if err != nil {
+		return err
+	}
 	srv, err := metrics.Listen(metrics.ServerConfig{
 		Addr:     o.listen,
 		Gatherer: d.registry,
 		Status:   func() any { return d.reconciler.Status() },
 		Ready:    readiness(d.reconciler, o.interval),
-		Handlers: hooks,
+		Handlers: routes,
 		Logger:   d.log,
 	})
 	if err != nil {
@@ -86,7 +90,13 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			d.log.Error("HTTP server stopped", zap.Error(err))
 		}
 	}()
+	buildsDone := make(chan struct{})
+	go func() {
+		defer close(buildsDone)
+		_ = d.builds.Run(ctx)
+	}()
 	err = d.reconciler.Run(ctx)
+	<-buildsDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)

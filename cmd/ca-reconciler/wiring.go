@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/buildwatch"
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
@@ -31,6 +32,7 @@ type daemon struct {
 	api        *chainguard.Client
 	source     *gitsource.Source
 	reconciler *reconciler.Reconciler
+	builds     *buildwatch.Watcher
 	plaintext  bool
 	closers    []func()
 }
@@ -130,6 +132,10 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	if d.plaintext && o.api != "local" && !isLoopbackURL(apiURL) {
 		warnings = append(warnings, "the Chainguard API connection is plaintext (--insecure): tokens and overlays cross the network unencrypted")
 	}
+	d.builds, err = newBuildWatcher(d, o)
+	if err != nil {
+		return nil, err
+	}
 	d.reconciler = reconciler.New(reconciler.Config{
 		Warnings:    warnings,
 		Org:         o.org,
@@ -140,7 +146,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics)
+	}, d.source, d.api, log, d.metrics, reconciler.WithBuildWatcher(d.builds))
 	return d, nil
 }
 
