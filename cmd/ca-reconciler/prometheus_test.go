@@ -210,8 +210,8 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 	f.repo("api", overlay.Overlay{Packages: []string{"jq"}})
 	f.repo("plain", overlay.Overlay{Packages: []string{"curl"}})
 	f.commit(map[string]string{
-		"ca-images-iac/web.yaml":   "contents:\n  packages: [curl]\n",
-		"ca-images-iac/api.yaml":   "contents:\n  packages: [jq]\n",
+		"ca-images-iac/web.yaml": "contents:\n  packages: [curl]\n",
+		"ca-images-iac/api.yaml": "contents:\n  packages: [jq]\n",
 		// The org is not entitled to runtime repositories: every write of
 		// plain is refused, so it stays drifted, and stalls.
 		"ca-images-iac/plain.yaml": "contents:\n  packages: [curl]\n  runtime_repositories: [https://apk.example.com/os]\n",
