@@ -77,7 +77,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Addr:     o.listen,
 		Gatherer: d.registry,
 		Status:   func() any { return d.reconciler.Status() },
-		Ready:    readiness(d.reconciler, o.interval),
+		Ready:    readiness(d.reconciler.Status, o.interval, time.Now),
 		Handlers: routes,
 		Logger:   d.log,
 	})
@@ -106,13 +106,13 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 // readiness is ready once the first cycle finished and the last successful
 // Git read is no older than three intervals.
-func readiness(r *reconciler.Reconciler, interval time.Duration) metrics.Readiness {
+func readiness(status func() reconciler.Status, interval time.Duration, now func() time.Time) metrics.Readiness {
 	return func() (bool, string) {
-		s := r.Status()
+		s := status()
 		if !s.Ready {
 			return false, "first cycle not finished"
 		}
-		if s.LastFetch.IsZero() || time.Since(s.LastFetch) > 3*interval {
+		if s.LastFetch.IsZero() || now().Sub(s.LastFetch) > 3*interval {
 			return false, "no successful Git read in the last three intervals"
 		}
 		return true, "ready"
