@@ -1,4 +1,4 @@
-// Command bench measures ca-reconciler side by side with the baselines it
+// Package main is the bench command. It measures ca-reconciler side by side with the baselines it
 // replaces, in one run, and writes the results as ratios to BENCHMARKS.md:
 //
 //   - a push that changes one of N files: ca-reconciler's cycle against the

@@ -1,4 +1,4 @@
-// Command build-image assembles the ca-reconciler container image as an OCI
+// Package main is the build-image command. It assembles the ca-reconciler container image as an OCI
 // image layout directory, in pure Go: no Docker engine, no registry. It puts
 // the same files and configuration in the image as deploy/Dockerfile does.
 //

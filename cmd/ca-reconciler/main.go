@@ -1,4 +1,4 @@
-// Command ca-reconciler keeps Chainguard Custom Assembly images equal to
+// Package main is the ca-reconciler command. It keeps Chainguard Custom Assembly images equal to
 // overlay files in a Git repo. See README.md for the commands and flags.
 package main
 

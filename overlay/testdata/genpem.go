@@ -1,6 +1,6 @@
 //go:build ignore
 
-// genpem writes the PEM files under testdata/pem that the good and bad
+// Package main is genpem (go run testdata/genpem.go). It writes the PEM files under testdata/pem that the good and bad
 // overlays embed: self-signed CA certificates, RSA public keys in PKIX and
 // PKCS #1 form, an ECDSA public key (a bad keyring entry), and one throwaway
 // private key used only to check that private keys are rejected. It was run
