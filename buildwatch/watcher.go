@@ -307,8 +307,15 @@ func (w *Watcher) Poll(ctx context.Context) {
 	w.cfg.Metrics.BuildsInFlight.Set(float64(len(w.inflight)))
 	w.mu.Unlock()
 
+	if names == nil && len(results) > 0 {
+		names = w.repoNames()
+	}
 	for _, r := range results {
-		w.report(ctx, r)
+		// A repo whose file was removed (and whose series the reconciler
+		// deleted) while its build was in flight is logged but not
+		// counted, so that its series do not come back.
+		_, known := names[r.RepoID]
+		w.report(ctx, r, known || w.cfg.Repos == nil)
 	}
 }
 
@@ -425,14 +432,16 @@ func (w *Watcher) finishLocked(repo string, b chainguard.Build, result string, a
 	return Result{Repo: repo, RepoID: b.RepoID, BuildID: b.ID, Result: result, Started: b.StartedAt, Finished: at, Completed: completed}
 }
 
-// report counts a finished build, fetches a failed build's log, logs it,
-// and tells OnResult.
-func (w *Watcher) report(ctx context.Context, r Result) {
+// report counts a finished build (when count is set), fetches a failed
+// build's log, logs it, and tells OnResult.
+func (w *Watcher) report(ctx context.Context, r Result, count bool) {
 	seconds := -1.0
 	if r.Completed {
 		seconds = r.Duration().Seconds()
 	}
-	w.cfg.Metrics.ObserveBuild(r.Repo, r.Result, seconds)
+	if count {
+		w.cfg.Metrics.ObserveBuild(r.Repo, r.Result, seconds)
+	}
 	fields := []zap.Field{
 		zap.String("repo", r.Repo),
 		zap.String("build_id", r.BuildID),

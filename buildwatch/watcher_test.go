@@ -467,3 +467,29 @@ func TestNewNeedsAPIAndMetrics(t *testing.T) {
 		t.Errorf("New without API: %v", err)
 	}
 }
+
+// A build that times out after its repo stopped being managed (its file
+// was removed and the reconciler deleted its series) is logged, not
+// counted, so the repo's series do not come back.
+func TestBuildOfRemovedRepoIsNotCounted(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, emulator.Options{HangRepos: []string{"gone"}}, buildwatch.Config{Timeout: time.Minute}, clock)
+	id := e.repo("gone", true)
+	e.write("gone", "curl")
+	e.pollUntil("the build to be seen in flight", func() bool { return e.w.InFlight() == 1 })
+	e.mu.Lock()
+	delete(e.names, id) // the file is removed
+	e.mu.Unlock()
+	e.m.DeleteRepo("gone")
+	clock.Advance(2 * time.Minute)
+	e.w.Poll(context.Background())
+	if got := e.result("gone").Result; got != buildwatch.ResultTimeout {
+		t.Errorf("result = %q, want timeout", got)
+	}
+	if n := testutil.CollectAndCount(e.m.Builds); n != 0 {
+		t.Errorf("builds_total has %d series after the repo was removed, want 0", n)
+	}
+	if n := testutil.CollectAndCount(e.m.RepoBuildFailed); n != 0 {
+		t.Errorf("repo_build_failed has %d series after the repo was removed, want 0", n)
+	}
+}
