@@ -58,9 +58,11 @@ type SeedRepo struct {
 	// FIPS, AI, DEVTOOLS, COMMERCIAL (or UNKNOWN, the default).
 	CatalogTier string          `yaml:"catalog_tier"`
 	SyncConfig  *SeedSyncConfig `yaml:"sync_config"`
-	// CustomOverlay is the live overlay, in the overlay file format. Only a
-	// repo with sync_config.apko_overlay set takes one.
-	CustomOverlay *SeedOverlay `yaml:"custom_overlay"`
+	// CustomOverlay is the live overlay, in the overlay file format, read
+	// with overlay.ParseNode (the parser of ca-images-iac files), so the
+	// seed takes exactly what those files take. Only a repo with
+	// sync_config.apko_overlay set takes one.
+	CustomOverlay yaml.Node `yaml:"custom_overlay"`
 }
 
 // SeedSyncConfig is registry.v1.SyncConfig. A non-empty ApkoOverlay makes
@@ -75,57 +77,6 @@ type SeedSyncConfig struct {
 	Amazon      string `yaml:"amazon"`
 	Azure       string `yaml:"azure"`
 	GracePeriod bool   `yaml:"grace_period"`
-}
-
-// SeedOverlay is an overlay in the file format of ca-images-iac/*.yaml
-// (apko keys).
-type SeedOverlay struct {
-	Contents     SeedContents      `yaml:"contents"`
-	Environment  map[string]string `yaml:"environment"`
-	Annotations  map[string]string `yaml:"annotations"`
-	Accounts     SeedAccounts      `yaml:"accounts"`
-	Certificates SeedCertificates  `yaml:"certificates"`
-}
-
-// SeedContents is the overlay's contents section.
-type SeedContents struct {
-	Packages            []string           `yaml:"packages"`
-	RuntimeRepositories []string           `yaml:"runtime_repositories"`
-	RuntimeKeyring      []SeedNamedContent `yaml:"runtime_keyring"`
-}
-
-// SeedNamedContent is a certificate or key.
-type SeedNamedContent struct {
-	Name    string `yaml:"name"`
-	Content string `yaml:"content"`
-}
-
-// SeedAccounts is the overlay's accounts section.
-type SeedAccounts struct {
-	RunAs  string      `yaml:"run-as"`
-	Users  []SeedUser  `yaml:"users"`
-	Groups []SeedGroup `yaml:"groups"`
-}
-
-// SeedUser is one entry of accounts.users.
-type SeedUser struct {
-	UserName string  `yaml:"username"`
-	UID      uint32  `yaml:"uid"`
-	GID      *uint32 `yaml:"gid"`
-	Shell    string  `yaml:"shell"`
-	HomeDir  string  `yaml:"homedir"`
-}
-
-// SeedGroup is one entry of accounts.groups.
-type SeedGroup struct {
-	GroupName string   `yaml:"groupname"`
-	GID       uint32   `yaml:"gid"`
-	Members   []string `yaml:"members"`
-}
-
-// SeedCertificates is the overlay's certificates section.
-type SeedCertificates struct {
-	Additional []SeedNamedContent `yaml:"additional"`
 }
 
 // LoadSeed reads and checks a seed file. Unknown keys are errors, as are
@@ -271,8 +222,12 @@ func (sr SeedRepo) proto() (*registryv1.Repo, error) {
 			r.SyncConfig.Expiration = timestamppb.New(t)
 		}
 	}
-	if sr.CustomOverlay != nil {
-		r.CustomOverlay = sr.CustomOverlay.Overlay().ToProto()
+	if sr.CustomOverlay.Kind != 0 { // absent: no custom_overlay key
+		o, err := overlay.ParseNode("seed", &sr.CustomOverlay)
+		if err != nil {
+			return nil, fmt.Errorf("custom_overlay: %w", err)
+		}
+		r.CustomOverlay = o.ToProto()
 	}
 	return r, nil
 }
@@ -289,36 +244,6 @@ func tierNames() []string {
 		names[i] = registryv1.CatalogTier_name[int32(v)]
 	}
 	return names
-}
-
-// Overlay converts the seed's overlay to an overlay.Overlay.
-func (so SeedOverlay) Overlay() overlay.Overlay {
-	o := overlay.Overlay{
-		Packages:            so.Contents.Packages,
-		RuntimeRepositories: so.Contents.RuntimeRepositories,
-		RuntimeKeyring:      namedContents(so.Contents.RuntimeKeyring),
-		Environment:         so.Environment,
-		Annotations:         so.Annotations,
-		Certificates:        namedContents(so.Certificates.Additional),
-	}
-	o.Accounts.RunAs = so.Accounts.RunAs
-	for _, u := range so.Accounts.Users {
-		o.Accounts.Users = append(o.Accounts.Users, overlay.User{
-			UserName: u.UserName, UID: u.UID, GID: u.GID, Shell: u.Shell, HomeDir: u.HomeDir,
-		})
-	}
-	for _, g := range so.Accounts.Groups {
-		o.Accounts.Groups = append(o.Accounts.Groups, overlay.Group{GroupName: g.GroupName, GID: g.GID, Members: g.Members})
-	}
-	return o
-}
-
-func namedContents(in []SeedNamedContent) []overlay.NamedContent {
-	var out []overlay.NamedContent
-	for _, nc := range in {
-		out = append(out, overlay.NamedContent{Name: nc.Name, Content: nc.Content})
-	}
-	return out
 }
 
 // ApplySeed validates the seed, then creates its organizations (with their

@@ -3,6 +3,7 @@ package emulator_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,13 +157,18 @@ func TestParseSeedEmptyAndCatalogs(t *testing.T) {
 
 func TestLoadSeedErrors(t *testing.T) {
 	dir := t.TempDir()
+	cert, err := os.ReadFile("../overlay/testdata/pem/internal-ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certYAML := "                  " + strings.ReplaceAll(strings.TrimSpace(string(cert)), "\n", "\n                  ") + "\n"
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
 		{"unknown key", "orgs:\n  - name: a\n    colour: red\n",
 			"decoding: yaml: unmarshal errors:\n  line 3: field colour not found in type emulator.SeedOrg"},
 		{"unknown overlay key", "orgs:\n  - name: a\n    repos:\n      - name: r\n        sync_config: {apko_overlay: x}\n        custom_overlay:\n          entrypoint: {command: /bin/sh}\n",
-			"decoding: yaml: unmarshal errors:\n  line 7: field entrypoint not found in type emulator.SeedOverlay"},
+			"orgs[0].repos[0]: custom_overlay: seed:7:11: entrypoint: not supported by Custom Assembly"},
 		{"wrong type", "orgs: {name: a}\n",
 			"decoding: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!map into []emulator.SeedOrg"},
 		{"two documents", "orgs: []\n---\norgs: []\n", "more than one YAML document"},
@@ -179,7 +185,7 @@ func TestLoadSeedErrors(t *testing.T) {
 			`orgs[0].repos[0]: sync_config.expiration: "tomorrow" is not an RFC 3339 time`},
 		{"overlay on a repo that is not custom", "orgs:\n  - name: a\n    repos: [{name: r, custom_overlay: {environment: {A: '1'}}}]\n",
 			"orgs[0].repos[0].custom_overlay: custom_overlay can only be set for custom images"},
-		{"certificates without entitlement", "orgs:\n  - name: a\n    repos:\n      - name: r\n        sync_config: {apko_overlay: x}\n        custom_overlay: {certificates: {additional: [{name: ca, content: x}]}}\n",
+		{"certificates without entitlement", "orgs:\n  - name: a\n    repos:\n      - name: r\n        sync_config: {apko_overlay: x}\n        custom_overlay:\n          certificates:\n            additional:\n              - name: ca\n                content: |\n" + certYAML,
 			"orgs[0].repos[0].custom_overlay: using custom_overlay.certificates is not allowed"},
 		{"empty names", "orgs:\n  - name: a\n    catalog: ['']\nslow_packages: ['']\nslow_repos: [' ']\n",
 			"orgs[0].catalog[0]: empty package name\nslow_packages[0]: empty package name\nslow_repos[0]: empty repo name"},
@@ -196,7 +202,7 @@ func TestLoadSeedErrors(t *testing.T) {
 			}
 		})
 	}
-	_, err := emulator.LoadSeed(filepath.Join(dir, "missing.yaml"))
+	_, err = emulator.LoadSeed(filepath.Join(dir, "missing.yaml"))
 	if want := "reading seed: open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("missing file: %v, want %s", err, want)
 	}

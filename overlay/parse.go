@@ -27,12 +27,41 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // a file of comments only, and "{}" are the empty overlay, which is valid: it
 // clears the repo's customization.
 func Parse(file string, data []byte) (Overlay, error) {
-	d := &decoder{file: file, pos: map[string]position{}, broken: map[string]bool{}}
+	d := newDecoder(file)
 	root, ok := d.document(data)
 	if !ok {
 		sortByPosition(d.problems)
 		return Overlay{}, d.problems.Err()
 	}
+	return d.finish(root)
+}
+
+// ParseNode is Parse for an overlay that is part of a larger YAML document
+// already decoded (for example the custom_overlay of an emulator seed): n is
+// the overlay's mapping node, and problems carry its lines and columns in
+// that document, named by file. A nil or null node is the empty overlay.
+func ParseNode(file string, n *yaml.Node) (Overlay, error) {
+	d := newDecoder(file)
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	root := deref(n)
+	switch {
+	case root == nil || isNull(root):
+		root = nil
+	case root.Kind != yaml.MappingNode:
+		d.errorAt(n, "", "expected a mapping, got %s", kindOf(root))
+		return Overlay{}, d.problems.Err()
+	}
+	return d.finish(root)
+}
+
+func newDecoder(file string) *decoder {
+	return &decoder{file: file, pos: map[string]position{}, broken: map[string]bool{}}
+}
+
+// finish reads the overlay at root (nil: empty) and validates it.
+func (d *decoder) finish(root *yaml.Node) (Overlay, error) {
 	var o Overlay
 	if root != nil {
 		d.overlay(root, &o)
