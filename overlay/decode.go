@@ -117,6 +117,27 @@ func (d *decoder) entries(n *yaml.Node, field string) []NamedContent {
 // unknown, merge keys, and keys given twice. A null node is an empty mapping;
 // anything else but a mapping is a type error, and the field is broken.
 func (d *decoder) fields(n *yaml.Node, field string, accepted, unsupported []string, h handlers) {
+	d.mapping(n, field, func(key, f string, k, v *yaml.Node) {
+		switch {
+		case h[key] != nil:
+			d.at(f, v)
+			h[key](v, f)
+		case slices.Contains(unsupported, key):
+			d.errorAt(k, f, "not supported by Custom Assembly")
+		case field == "" && nestedKeys[key] != "":
+			d.errorAt(k, f, "unknown key (did you mean %q?)", nestedKeys[key])
+		default:
+			d.errorAt(k, f, "unknown key%s", suggest(key, accepted))
+		}
+	})
+}
+
+// mapping walks a mapping in file order, calling each for every entry with
+// a readable key given once (f is the entry's field path). It reports
+// non-scalar and merge keys and keys given twice. A null node is an empty
+// mapping; anything else but a mapping is a type error, and the field is
+// broken.
+func (d *decoder) mapping(n *yaml.Node, field string, each func(key, f string, k, v *yaml.Node)) {
 	m := deref(n)
 	if isNull(m) {
 		return
@@ -138,17 +159,7 @@ func (d *decoder) fields(n *yaml.Node, field string, accepted, unsupported []str
 			continue
 		}
 		seen[key] = k
-		switch {
-		case h[key] != nil:
-			d.at(f, v)
-			h[key](v, f)
-		case slices.Contains(unsupported, key):
-			d.errorAt(k, f, "not supported by Custom Assembly")
-		case field == "" && nestedKeys[key] != "":
-			d.errorAt(k, f, "unknown key (did you mean %q?)", nestedKeys[key])
-		default:
-			d.errorAt(k, f, "unknown key%s", suggest(key, accepted))
-		}
+		each(key, f, k, v)
 	}
 }
 
@@ -198,28 +209,8 @@ func (d *decoder) strings(n *yaml.Node, field string) []string {
 // stringMap reads a mapping of user-named keys to strings (environment,
 // annotations). Problems about a key are placed at the key.
 func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
-	m := deref(n)
-	if isNull(m) {
-		return nil
-	}
-	if m.Kind != yaml.MappingNode {
-		d.wrongType(n, field, "a mapping")
-		return nil
-	}
 	var out map[string]string
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		key, ok := d.key(k, field)
-		if !ok {
-			continue
-		}
-		f := keyField(field, key)
-		if first, dup := seen[key]; dup {
-			d.errorAt(k, f, "duplicate key, first at line %d", first.Line)
-			continue
-		}
-		seen[key] = k
+	d.mapping(n, field, func(key, f string, k, v *yaml.Node) {
 		d.at(f, k)
 		if out == nil {
 			out = map[string]string{}
@@ -230,10 +221,10 @@ func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
 		if sv.Kind != yaml.ScalarNode {
 			d.errorAt(v, f, "expected a string, got %s", kindOf(sv))
 			out[key] = ""
-			continue
+			return
 		}
 		out[key], _ = d.text(sv, f)
-	}
+	})
 	return out
 }
 
