@@ -231,6 +231,63 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// background is `ca-reconciler run` running in the background of a test,
+// serving on addr.
+type background struct {
+	t              *testing.T
+	addr           string
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan int
+	stopped        bool
+}
+
+// startDaemon runs the CLI with args plus --listen on a free loopback port,
+// waits until /healthz answers, and stops it at the end of the test. The
+// port comes from freeAddr, which another socket can take first; a daemon
+// that fails to bind is started again on a new port.
+func startDaemon(t *testing.T, args []string, getenv env) *background {
+	t.Helper()
+start:
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		d := &background{t: t, addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+		go func() { d.done <- run(ctx, append(args, "--listen", d.addr), d.stdout, d.stderr, getenv) }()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			select {
+			case code := <-d.done:
+				cancel()
+				if attempt < 5 && strings.Contains(d.stderr.String(), "address already in use") {
+					continue start
+				}
+				t.Fatalf("daemon exited %d at start:\n%s", code, d.stderr.String())
+			default:
+			}
+			if _, code := get(t, "http://"+d.addr+"/healthz"); code == http.StatusOK {
+				t.Cleanup(d.stop)
+				return d
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("daemon not serving after 30s:\n%s", d.stderr.String())
+			}
+		}
+	}
+}
+
+// stop cancels the daemon, waits for it, and fails the test unless it
+// exited 0. It may be called more than once.
+func (d *background) stop() {
+	if d.stopped {
+		return
+	}
+	d.stopped = true
+	d.cancel()
+	if code := <-d.done; code != 0 {
+		d.t.Errorf("daemon exit %d\n%s", code, d.stderr.String())
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -252,14 +309,9 @@ func TestTokenNeverLeaks(t *testing.T) {
 		"ca-images-iac/plain.yaml": "contents:\n  packages: [curl]\n",
 		"ca-images-iac/bad.yaml":   "entrypoint: {command: x}\n",
 	})
-	addr := freeAddr(t)
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-			"--listen", addr, "--interval", "100ms", "--log-level", "debug"}, &stdout, &stderr, f.getenv)
-	}()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "100ms", "--log-level", "debug"}, f.getenv)
+	addr := d.addr
 	var served []string
 	deadline := time.Now().Add(30 * time.Second)
 	for _, path := range []string{"/readyz", "/status", "/metrics", "/"} {
@@ -270,7 +322,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: %d %s\nlogs:\n%s", path, code, body, stderr.String())
+				t.Fatalf("GET %s: %d %s\nlogs:\n%s", path, code, body, d.stderr.String())
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -279,11 +331,8 @@ func TestTokenNeverLeaks(t *testing.T) {
 	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [jq]\n"})
 	f.emu.InjectFault(registryv1.Registry_UpdateRepo_FullMethodName, 14 /* Unavailable */, 1)
 	time.Sleep(500 * time.Millisecond)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
-	everything := strings.Join(append(served, stdout.String(), stderr.String()), "\n")
+	d.stop()
+	everything := strings.Join(append(served, d.stdout.String(), d.stderr.String()), "\n")
 	if !strings.Contains(everything, "plain") || !strings.Contains(everything, "ca_reconciler_writes_total") {
 		t.Fatalf("the test did not see the daemon's output:\n%s", everything)
 	}

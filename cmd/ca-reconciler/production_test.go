@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -111,26 +110,22 @@ func TestProductionInputs(t *testing.T) {
 	gitSrv := gitHTTPServer(t, root)
 
 	secrets := t.TempDir()
-	listen := freeAddr(t)
 	args := []string{"run",
 		"--git-url", gitSrv.URL + "/config.git", "--git-username", "robot",
 		"--git-password-file", writeFile(t, secrets, "git-password", gitPassword+"\n"),
 		"--api", apiURL, "--org", "acme.example",
 		"--identity", identity, "--oidc-token-file", writeFile(t, secrets, "oidc", oidcToken), "--issuer", apiURL,
 		"--webhook-secret-file", writeFile(t, secrets, "webhook", webhookSecret),
-		"--interval", "1h", "--listen", listen, "--cache-dir", t.TempDir(), "--log-level", "debug"}
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, &stdout, &stderr, func(string) (string, bool) { return "", false }) }()
+		"--interval", "1h", "--cache-dir", t.TempDir(), "--log-level", "debug"}
+	d := startDaemon(t, args, func(string) (string, bool) { return "", false })
+	listen := d.addr
 
 	live := func() overlay.Overlay { return overlay.FromProto(emu.Repo(repo.GetId()).GetCustomOverlay()) }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\nlogs:\n%s", what, stderr.String())
+				t.Fatalf("timed out waiting for %s\nlogs:\n%s", what, d.stderr.String())
 			}
 		}
 	}
@@ -162,11 +157,8 @@ func TestProductionInputs(t *testing.T) {
 		}
 		served = append(served, body)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
-	everything := strings.Join(append(served, stdout.String(), stderr.String()), "\n")
+	d.stop()
+	everything := strings.Join(append(served, d.stdout.String(), d.stderr.String()), "\n")
 	if !strings.Contains(everything, `ca_reconciler_webhook_requests_total{provider="github",result="accepted"} 2`) {
 		t.Errorf("webhook requests not counted:\n%s", served[1])
 	}

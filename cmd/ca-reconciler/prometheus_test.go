@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -47,27 +46,47 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	p := &promServer{t: t, base: "http://" + addr, logs: &syncBuffer{}}
-	cmd := exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--web.listen-address="+addr,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--log.level=warn",
-	)
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting prometheus: %v", err)
+	// The port comes from freeAddr, which another socket can take before
+	// Prometheus binds it; a start that fails to bind is retried on a new
+	// port.
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		p := &promServer{t: t, base: "http://" + addr, logs: &syncBuffer{}}
+		cmd := exec.Command(bin,
+			"--config.file="+cfgPath,
+			"--web.listen-address="+addr,
+			"--storage.tsdb.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
+			"--log.level=warn",
+		)
+		cmd.Stdout, cmd.Stderr = p.logs, p.logs
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting prometheus: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		})
+		p.await("Prometheus ready", func() (bool, string) {
+			select {
+			case <-exited:
+				return true, "exited"
+			default:
+			}
+			body, code := get(t, p.base+"/-/ready")
+			return code == http.StatusOK, body
+		})
+		select {
+		case <-exited:
+			if attempt < 5 && strings.Contains(p.logs.String(), "address already in use") {
+				continue
+			}
+			t.Fatalf("prometheus exited at start:\n%s", p.logs.String())
+		default:
+			return p
+		}
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	p.await("Prometheus ready", func() (bool, string) {
-		body, code := get(t, p.base+"/-/ready")
-		return code == http.StatusOK, body
-	})
-	return p
 }
 
 // await polls cond every 100ms for at most 40s.
@@ -217,25 +236,9 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 		"ca-images-iac/plain.yaml": "contents:\n  packages: [curl]\n  runtime_repositories: [https://apk.example.com/os]\n",
 	})
 
-	addr := freeAddr(t)
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-			"--listen", addr, "--interval", "1s", "--build-poll-interval", "100ms"}, &stdout, &stderr, f.getenv)
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if code := <-done; code != 0 {
-				t.Errorf("daemon exit %d\n%s", code, stderr.String())
-			}
-		}
-	}
-	defer stop()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1s", "--build-poll-interval", "100ms"}, f.getenv)
+	addr := d.addr
 
 	prom := startPrometheus(t, promBin, addr)
 	web := map[string]string{"job": "ca-reconciler", "repo": "web"}
@@ -261,7 +264,7 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 	// times before anything happens.
 	atLeast("baseline scrapes", `count_over_time(ca_reconciler_writes_total{result="success"}[1m])`, with(web, "result", "success"), 3)
 	if v, _, _ := prom.valueOf(`ca_reconciler_repo_status{status="synced"}`, web); v != 1 {
-		t.Fatalf("web not synced at start: %v\n%s", v, stderr.String())
+		t.Fatalf("web not synced at start: %v\n%s", v, d.stderr.String())
 	}
 
 	// Drift from Git that builds badly (a package missing from the org's
@@ -397,8 +400,8 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 			t.Errorf("/status web last build %+v, want failure", r.LastBuild)
 		}
 	}
-	stop()
-	if !strings.Contains(stderr.String(), `ERROR: package \"nosuch\" not found in catalog`) {
-		t.Errorf("the failed build's log tail was not logged:\n%s", stderr.String())
+	d.stop()
+	if !strings.Contains(d.stderr.String(), `ERROR: package \"nosuch\" not found in catalog`) {
+		t.Errorf("the failed build's log tail was not logged:\n%s", d.stderr.String())
 	}
 }
