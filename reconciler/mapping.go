@@ -19,8 +19,9 @@ type DesiredRepo struct {
 	File string
 	// Overlay is the parsed overlay; meaningless when Err is set.
 	Overlay overlay.Overlay
-	// Hash identifies the canonical overlay (or the file content when it
-	// is invalid), so a change to the file resets the stall counter.
+	// Hash is overlay.Hash(Overlay) for a valid file (Compute compares it
+	// with the live overlay's hash), and a hash of the content otherwise;
+	// a change to the file changes it, which resets the stall counter.
 	Hash string
 	// Err is why the file cannot be applied: overlay.Problems for a bad
 	// file, or a conflict between two files for one repo.

@@ -38,8 +38,11 @@ type Change struct {
 	// Desired and Live are the two sides compared (zero when absent).
 	Desired overlay.Overlay
 	Live    overlay.Overlay
-	// DesiredHash is the file's hash (see DesiredRepo.Hash).
+	// DesiredHash is the file's hash (see DesiredRepo.Hash); LiveHash is
+	// overlay.Hash of the live overlay, set when the repo exists. Both are
+	// hashes of canonical forms, so equal hashes mean equal overlays.
 	DesiredHash string
+	LiveHash    string
 	// Diff is what a write changes, from Live to Desired.
 	Diff []overlay.Change
 	// Err is why the repo cannot be reconciled (invalid, missing).
@@ -82,18 +85,23 @@ func (p Plan) HasErrors() bool {
 // Compute compares desired and live state. It is pure: no I/O, no clock.
 // stalled maps a repo to the desired hash it stalled on; a drifted repo whose
 // current desired hash matches is marked Stalled.
+//
+// Each live overlay is canonicalized and hashed once; comparisons are by
+// hash (the desired hashes come with the parsed revision).
 func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string) Plan {
+	empty := overlay.Hash(overlay.Overlay{})
 	byName := make(map[string]chainguard.Repo, len(live))
+	liveHash := make(map[string]string, len(live))
 	for _, r := range live {
 		byName[r.Name] = r
+		liveHash[r.Name] = overlay.Hash(r.Overlay)
 	}
 	plan := Plan{Revision: desired.Revision}
 	for name, d := range desired.Repos {
 		c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
 		lr, exists := byName[name]
 		if exists {
-			c.RepoID = lr.ID
-			c.Live = lr.Overlay
+			c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash[name]
 		}
 		switch {
 		case d.Err != nil:
@@ -102,11 +110,11 @@ func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string)
 			c.Action, c.Err = ActionMissing, fmt.Errorf("%s: repo %q does not exist in the organization: %w", d.File, name, chainguard.ErrNotFound)
 		case !lr.CustomAssembly:
 			c.Action, c.Err = ActionInvalid, fmt.Errorf("%s: repo %q is not a Custom Assembly image (custom_overlay can only be set for custom images)", d.File, name)
-		case overlay.Equal(d.Overlay, lr.Overlay):
+		case d.Hash == c.LiveHash:
 			c.Action = ActionNoop
 		default:
 			c.Action = ActionUpdate
-			if overlay.Equal(d.Overlay, overlay.Overlay{}) {
+			if d.Hash == empty {
 				c.Action = ActionReset
 			}
 			c.Diff = overlay.Diff(lr.Overlay, d.Overlay)
@@ -117,10 +125,10 @@ func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string)
 		plan.Changes = append(plan.Changes, c)
 	}
 	for _, lr := range live {
-		if _, managed := desired.Repos[lr.Name]; managed || overlay.Equal(lr.Overlay, overlay.Overlay{}) {
+		if _, managed := desired.Repos[lr.Name]; managed || liveHash[lr.Name] == empty {
 			continue
 		}
-		plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: ActionOrphan, Live: lr.Overlay})
+		plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: ActionOrphan, Live: lr.Overlay, LiveHash: liveHash[lr.Name]})
 	}
 	sort.Slice(plan.Changes, func(i, j int) bool { return plan.Changes[i].Repo < plan.Changes[j].Repo })
 	return plan

@@ -60,15 +60,16 @@ func TestMapFiles(t *testing.T) {
 
 func TestCompute(t *testing.T) {
 	curl := overlay.Overlay{Packages: []string{"curl"}}
+	hc, he := overlay.Hash(curl), overlay.Hash(overlay.Overlay{})
 	desired := Desired{Revision: "r1", Repos: map[string]DesiredRepo{
-		"sync":    {File: "f/sync.yaml", Overlay: curl, Hash: "h-sync"},
-		"drift":   {File: "f/drift.yaml", Overlay: curl, Hash: "h-drift"},
-		"clear":   {File: "f/clear.yaml", Hash: "h-clear"},
-		"bad":     {File: "f/bad.yaml", Err: errors.New("f/bad.yaml:1:1: nope"), Hash: "h-bad"},
-		"ghost":   {File: "f/ghost.yaml", Overlay: curl, Hash: "h-ghost"},
-		"plain":   {File: "f/plain.yaml", Overlay: curl, Hash: "h-plain"},
-		"stalled": {File: "f/stalled.yaml", Overlay: curl, Hash: "h-stalled"},
-		"restart": {File: "f/restart.yaml", Overlay: curl, Hash: "h-new"},
+		"sync":    {File: "f/sync.yaml", Overlay: curl, Hash: hc},
+		"drift":   {File: "f/drift.yaml", Overlay: curl, Hash: hc},
+		"clear":   {File: "f/clear.yaml", Hash: he},
+		"bad":     {File: "f/bad.yaml", Err: errors.New("f/bad.yaml:1:1: nope"), Hash: "invalid:1"},
+		"ghost":   {File: "f/ghost.yaml", Overlay: curl, Hash: hc},
+		"plain":   {File: "f/plain.yaml", Overlay: curl, Hash: hc},
+		"stalled": {File: "f/stalled.yaml", Overlay: curl, Hash: hc},
+		"restart": {File: "f/restart.yaml", Overlay: curl, Hash: hc},
 	}}
 	live := []chainguard.Repo{
 		{ID: "o/1", Name: "sync", CustomAssembly: true, Overlay: overlay.Overlay{Packages: []string{"curl", "curl"}}},
@@ -81,7 +82,8 @@ func TestCompute(t *testing.T) {
 		{ID: "o/8", Name: "stalled", CustomAssembly: true},
 		{ID: "o/9", Name: "restart", CustomAssembly: true},
 	}
-	plan := Compute(desired, live, map[string]string{"stalled": "h-stalled", "restart": "h-old"})
+	stalled := map[string]string{"stalled": hc, "restart": "an older file"}
+	plan := Compute(desired, live, stalled)
 	type row struct {
 		Action  Action
 		ID      string
@@ -116,7 +118,7 @@ func TestCompute(t *testing.T) {
 		t.Errorf("HasChanges=%v HasErrors=%v, want both", plan.HasChanges(), plan.HasErrors())
 	}
 	// Pure: the same inputs give the same plan.
-	if diff := cmp.Diff(plan, Compute(desired, live, map[string]string{"stalled": "h-stalled", "restart": "h-old"}), cmp.Comparer(func(a, b error) bool { return (a == nil) == (b == nil) })); diff != "" {
+	if diff := cmp.Diff(plan, Compute(desired, live, stalled), cmp.Comparer(func(a, b error) bool { return (a == nil) == (b == nil) })); diff != "" {
 		t.Errorf("Compute is not deterministic:\n%s", diff)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
-	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 // Repo statuses (the status label of ca_reconciler_repo_status).
@@ -35,11 +34,8 @@ func (r *Reconciler) record(desired Desired, previous *Desired, fresh bool, snap
 			r.states[c.Repo] = st
 		}
 		before := st.Status
-		st.RepoID, st.File, st.DesiredHash = c.RepoID, c.File, c.DesiredHash
-		st.LiveHash, st.Diff, st.Error = "", nil, ""
-		if c.RepoID != "" {
-			st.LiveHash = overlay.Hash(c.Live)
-		}
+		st.RepoID, st.File, st.DesiredHash, st.LiveHash = c.RepoID, c.File, c.DesiredHash, c.LiveHash
+		st.Diff, st.Error = nil, ""
 		if c.Err != nil {
 			st.Error = joinErr(c.Err)
 		}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 // Summary counts a plan's changes by action.
@@ -116,12 +114,9 @@ func (p Plan) WriteJSON(w io.Writer) error {
 		Changes  []jsonChange `json:"changes"`
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
 	for _, c := range p.Changes {
-		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c)}
+		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash}
 		if c.Action != ActionInvalid && c.Action != ActionOrphan {
-			jc.DesiredHash = overlay.Hash(c.Desired)
-		}
-		if c.RepoID != "" {
-			jc.LiveHash = overlay.Hash(c.Live)
+			jc.DesiredHash = c.DesiredHash
 		}
 		if len(jc.Diff) == 0 {
 			jc.Diff = nil
