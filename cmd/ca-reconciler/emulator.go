@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os/signal"
-	"sort"
 	"syscall"
 	"time"
 
@@ -58,16 +57,7 @@ On exit it prints the number of requests per method and code.`,
 					return fmt.Errorf("serving: %w", err)
 				}
 			}
-			counts := emu.Counts()
-			keys := make([]string, 0, len(counts))
-			for k := range counts {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %d\n", k, counts[k])
-			}
-			return nil
+			return emu.WriteCounts(cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
