@@ -18,6 +18,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
@@ -71,7 +72,7 @@ func newWorld(n int) (*world, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := w.emu.CreateRepo(orgID, &registryv1.Repo{Name: name, ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}, CustomOverlay: o.ToProto()})
+		r := w.emu.CreateRepo(orgID, &registryv1.Repo{Name: name, ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}, CustomOverlay: overlaypb.ToProto(o)})
 		w.ids[name] = r.GetId()
 		if err := os.WriteFile(filepath.Join(w.dir, "ca-images-iac", name+".yaml"), []byte(fileFor(i, 0)), 0o644); err != nil {
 			return nil, err
@@ -118,7 +119,7 @@ func (w *world) change(i int) (overlay.Overlay, error) {
 }
 
 func (w *world) live(i int) overlay.Overlay {
-	return overlay.FromProto(w.emu.Repo(w.ids[fmt.Sprintf("repo-%03d", i)]).GetCustomOverlay())
+	return overlaypb.FromProto(w.emu.Repo(w.ids[fmt.Sprintf("repo-%03d", i)]).GetCustomOverlay())
 }
 
 func (w *world) reconciler(interval time.Duration) (*reconciler.Reconciler, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func ctxT(t *testing.T) context.Context {
@@ -110,7 +111,7 @@ func TestResolveListWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(overlay.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()), want) {
+	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(overlaypb.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()), want) {
 		t.Errorf("written overlay = %+v", got.Overlay)
 	}
 	// Non-custom repos are refused by the API with its own message.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Org is a resolved organization.
@@ -90,7 +91,7 @@ func fromProto(r *registryv1.Repo) Repo {
 		ID:             r.GetId(),
 		Name:           r.GetName(),
 		CustomAssembly: r.GetSyncConfig().GetApkoOverlay() != "",
-		Overlay:        overlay.FromProto(r.GetCustomOverlay()),
+		Overlay:        overlaypb.FromProto(r.GetCustomOverlay()),
 		ActiveTags:     append([]string(nil), r.GetActiveTags()...),
 	}
 }
@@ -105,7 +106,7 @@ func (c *Client) WriteOverlay(ctx context.Context, repoID string, o overlay.Over
 		return Repo{}, fmt.Errorf("writing overlay of %s: %w", repoID, err)
 	}
 	next := proto.Clone(current).(*registryv1.Repo)
-	next.CustomOverlay = o.ToProto()
+	next.CustomOverlay = overlaypb.ToProto(o)
 	updated, err := c.clients.Registry().Registry().UpdateRepo(ctx, next)
 	if err != nil {
 		return Repo{}, fmt.Errorf("updating repo %s (%s): %w", current.GetName(), repoID, err)

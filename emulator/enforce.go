@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Messages of the errors the real service returns, word for word.
@@ -31,7 +32,7 @@ func checkUpdate(o *org, stored, next *registryv1.Repo) error {
 // and runtime repositories or keyrings need the organization's
 // entitlements; and overlay.ServerRules.
 func checkOverlay(o *org, sc *registryv1.SyncConfig, co *registryv1.CustomOverlay) error {
-	ov := overlay.FromProto(co)
+	ov := overlaypb.FromProto(co)
 	if isEmptyOverlay(ov) {
 		return nil
 	}

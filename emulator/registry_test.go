@@ -17,6 +17,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func TestListReposFilters(t *testing.T) {
@@ -262,7 +263,7 @@ func TestUpdateRepoServerRules(t *testing.T) {
 		{Packages: []string{"curl"}},
 	} {
 		r := readRepo(t, c, id)
-		r.CustomOverlay = o.ToProto()
+		r.CustomOverlay = overlaypb.ToProto(o)
 		_, err := c.Registry().Registry().UpdateRepo(ctxT(t), r)
 		if problems := overlay.ServerRules(o); len(problems) > 0 {
 			wantStatus(t, err, codes.InvalidArgument, problems.Error())

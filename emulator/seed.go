@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Seed is the initial state of an emulator, as read from YAML by LoadSeed.
@@ -227,7 +228,7 @@ func (sr SeedRepo) proto() (*registryv1.Repo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("custom_overlay: %w", err)
 		}
-		r.CustomOverlay = o.ToProto()
+		r.CustomOverlay = overlaypb.ToProto(o)
 	}
 	return r, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func TestLoadSeedExample(t *testing.T) {
@@ -101,7 +102,7 @@ func TestLoadSeedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := overlay.Overlay{Certificates: withCert.Certificates}.ToProto()
+	cert := overlaypb.ToProto(overlay.Overlay{Certificates: withCert.Certificates})
 	if err := emu.ConsoleEdit(byName["jdk"].GetId(), cert); err != nil {
 		t.Errorf("certificates in example-org: %v", err)
 	}

@@ -56,7 +56,7 @@ func ExampleDiff() {
 func ExampleEqual() {
 	a := overlay.Overlay{Packages: []string{"jq", "curl"}}
 	b := overlay.Overlay{Packages: []string{"curl", "jq", "curl"}, Environment: map[string]string{}}
-	fmt.Println(overlay.Equal(a, b), overlay.Equal(overlay.Overlay{}, overlay.FromProto(nil)))
+	fmt.Println(overlay.Equal(a, b), overlay.Equal(overlay.Overlay{}, overlay.Overlay{Accounts: overlay.Accounts{Users: []overlay.User{}}}))
 	// Output: true true
 }
 

@@ -2,7 +2,9 @@
 // format that `chainctl image repo build apply -f FILE` reads, parsed strictly
 // with line numbers, validated against every rule the Chainguard API enforces
 // (and a few of our own), put in canonical form, compared, diffed for humans,
-// and converted exactly to and from registryv1.CustomOverlay.
+// and marshaled back to YAML. Conversion to and from the API's
+// registryv1.CustomOverlay lives in the sub-package overlaypb, so that this
+// package imports no SDK type.
 //
 // The file format uses apko's keys (contents.packages,
 // contents.runtime_repositories, contents.runtime_keyring, environment,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
@@ -216,7 +217,7 @@ func TestWriteKeepsEveryOtherField(t *testing.T) {
 	if diff := cmp.Diff(before, after, protocmp.Transform(), protocmp.IgnoreFields(&registryv1.Repo{}, "custom_overlay")); diff != "" {
 		t.Errorf("write changed fields other than custom_overlay (-before +after):\n%s", diff)
 	}
-	if !overlay.Equal(overlay.FromProto(after.GetCustomOverlay()), mustParse(t, fileA)) {
+	if !overlay.Equal(overlaypb.FromProto(after.GetCustomOverlay()), mustParse(t, fileA)) {
 		t.Errorf("overlay not written")
 	}
 }

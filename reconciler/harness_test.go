@@ -20,6 +20,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
@@ -126,7 +127,7 @@ func (w *world) customRepo(name string, live overlay.Overlay) string {
 			ApkoOverlay: "contents: {}",
 			GracePeriod: true,
 		},
-		CustomOverlay: live.ToProto(),
+		CustomOverlay: overlaypb.ToProto(live),
 	})
 	w.repos[name] = r.GetId()
 	return r.GetId()
@@ -174,7 +175,7 @@ func (w *world) reconciler(mode reconciler.Mode, log *zap.Logger, reg reconciler
 // live returns a repo's overlay as the emulator stores it.
 func (w *world) live(name string) overlay.Overlay {
 	w.t.Helper()
-	return overlay.FromProto(w.emu.Repo(w.repos[name]).GetCustomOverlay())
+	return overlaypb.FromProto(w.emu.Repo(w.repos[name]).GetCustomOverlay())
 }
 
 func mustParse(t *testing.T, src string) overlay.Overlay {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 const apiToken = "tok-9f8e7d6c5b4a-do-not-print"
@@ -75,7 +76,7 @@ func (f *fixture) commit(files map[string]string) {
 
 func (f *fixture) repo(name string, live overlay.Overlay) string {
 	f.t.Helper()
-	r := f.emu.CreateRepo(f.orgID, &registryv1.Repo{Name: name, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}, CustomOverlay: live.ToProto()})
+	r := f.emu.CreateRepo(f.orgID, &registryv1.Repo{Name: name, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}, CustomOverlay: overlaypb.ToProto(live)})
 	f.repos[name] = r.GetId()
 	return r.GetId()
 }
@@ -108,7 +109,7 @@ func TestPlanExitCodes(t *testing.T) {
 		t.Fatalf("in sync: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// A Console edit is drift: exit 2, naming the repo and the change.
-	if err := f.emu.ConsoleEdit(f.repoID("a"), overlay.Overlay{Packages: []string{"curl", "jq"}}.ToProto()); err != nil {
+	if err := f.emu.ConsoleEdit(f.repoID("a"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = f.run("plan")
@@ -155,7 +156,7 @@ func TestRunOnceExitCodes(t *testing.T) {
 	if code != 0 {
 		t.Errorf("apply: exit %d\n%s", code, errOut)
 	}
-	if !overlay.Equal(overlay.FromProto(f.emu.Repo(f.repoID("a")).GetCustomOverlay()), overlay.Overlay{Packages: []string{"curl"}}) {
+	if !overlay.Equal(overlaypb.FromProto(f.emu.Repo(f.repoID("a")).GetCustomOverlay()), overlay.Overlay{Packages: []string{"curl"}}) {
 		t.Errorf("not written")
 	}
 	// a file naming a missing repo: exit 1 and the reason in the log.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 const (
@@ -120,7 +121,7 @@ func TestProductionInputs(t *testing.T) {
 	d := startDaemon(t, args, func(string) (string, bool) { return "", false })
 	listen := d.addr
 
-	live := func() overlay.Overlay { return overlay.FromProto(emu.Repo(repo.GetId()).GetCustomOverlay()) }
+	live := func() overlay.Overlay { return overlaypb.FromProto(emu.Repo(repo.GetId()).GetCustomOverlay()) }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/internal/obscheck"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // promServer is a real Prometheus (Debian's package) started for one test.
@@ -270,7 +271,7 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 	// Drift from Git that builds badly (a package missing from the org's
 	// catalog), and drift from a Console edit that builds well.
 	f.commit(map[string]string{"ca-images-iac/web.yaml": "contents:\n  packages: [curl, nosuch]\n"})
-	if err := f.emu.ConsoleEdit(f.repos["api"], overlay.Overlay{Packages: []string{"jq", "wget"}}.ToProto()); err != nil {
+	if err := f.emu.ConsoleEdit(f.repos["api"], overlaypb.ToProto(overlay.Overlay{Packages: []string{"jq", "wget"}})); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,14 +1,23 @@
-package overlay
+// Package overlaypb converts the file format's overlay.Overlay to and from
+// the Chainguard API's registryv1.CustomOverlay. It is the only place where
+// the overlay value meets the SDK's generated types, so that package overlay
+// stays free of transport types.
+package overlaypb
 
 import (
+	"maps"
+	"slices"
+
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 // FromProto converts the API's overlay to an Overlay. A nil overlay is the
 // empty Overlay. The conversion is exact: ToProto(FromProto(p)) equals p up to
 // empty sections.
-func FromProto(p *registryv1.CustomOverlay) Overlay {
-	var o Overlay
+func FromProto(p *registryv1.CustomOverlay) overlay.Overlay {
+	var o overlay.Overlay
 	if p == nil {
 		return o
 	}
@@ -16,7 +25,7 @@ func FromProto(p *registryv1.CustomOverlay) Overlay {
 		o.Packages = cloneStrings(c.GetPackages())
 		o.RuntimeRepositories = cloneStrings(c.GetRuntimeRepositories())
 		for _, k := range c.GetRuntimeKeyring() {
-			o.RuntimeKeyring = append(o.RuntimeKeyring, NamedContent{Name: k.GetName(), Content: k.GetContent()})
+			o.RuntimeKeyring = append(o.RuntimeKeyring, overlay.NamedContent{Name: k.GetName(), Content: k.GetContent()})
 		}
 	}
 	o.Environment = cloneMap(p.GetEnvironment())
@@ -24,7 +33,7 @@ func FromProto(p *registryv1.CustomOverlay) Overlay {
 	if a := p.GetAccounts(); a != nil {
 		o.Accounts.RunAs = a.GetRunAs()
 		for _, u := range a.GetUsers() {
-			user := User{
+			user := overlay.User{
 				UserName:  u.GetUserName(),
 				UID:       u.GetUid(),
 				GroupName: u.GetGroupName(),
@@ -38,7 +47,7 @@ func FromProto(p *registryv1.CustomOverlay) Overlay {
 			o.Accounts.Users = append(o.Accounts.Users, user)
 		}
 		for _, g := range a.GetGroups() {
-			o.Accounts.Groups = append(o.Accounts.Groups, Group{
+			o.Accounts.Groups = append(o.Accounts.Groups, overlay.Group{
 				GroupName: g.GetGroupName(),
 				GID:       g.GetGid(),
 				Members:   cloneStrings(g.GetMembers()),
@@ -47,7 +56,7 @@ func FromProto(p *registryv1.CustomOverlay) Overlay {
 	}
 	if c := p.GetCertificates(); c != nil {
 		for _, e := range c.GetAdditional() {
-			o.Certificates = append(o.Certificates, NamedContent{Name: e.GetName(), Content: e.GetContent()})
+			o.Certificates = append(o.Certificates, overlay.NamedContent{Name: e.GetName(), Content: e.GetContent()})
 		}
 		o.CertificateProviders = cloneStrings(c.GetProviders())
 	}
@@ -56,7 +65,7 @@ func FromProto(p *registryv1.CustomOverlay) Overlay {
 
 // ToProto converts the overlay to the API's message. Empty sections are left
 // nil, so the empty Overlay becomes an empty (non-nil) CustomOverlay.
-func (o Overlay) ToProto() *registryv1.CustomOverlay {
+func ToProto(o overlay.Overlay) *registryv1.CustomOverlay {
 	p := &registryv1.CustomOverlay{}
 	if len(o.Packages) > 0 || len(o.RuntimeRepositories) > 0 || len(o.RuntimeKeyring) > 0 {
 		c := &registryv1.ImageContents{
@@ -109,16 +118,12 @@ func cloneStrings(s []string) []string {
 	if len(s) == 0 {
 		return nil
 	}
-	return append([]string(nil), s...)
+	return slices.Clone(s)
 }
 
 func cloneMap(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m)
 }
