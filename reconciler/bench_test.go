@@ -3,19 +3,18 @@ package reconciler
 import (
 	"fmt"
 	"testing"
+	"testing/fstest"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
-func benchFiles(n int) gitsource.Snapshot {
-	s := gitsource.Snapshot{Revision: "r"}
+func benchFiles(n int) fstest.MapFS {
+	s := fstest.MapFS{}
 	for i := 0; i < n; i++ {
-		s.Files = append(s.Files, gitsource.File{
-			Path: fmt.Sprintf("repo-%04d.yaml", i),
+		s[fmt.Sprintf("repo-%04d.yaml", i)] = &fstest.MapFile{
 			Data: []byte(fmt.Sprintf("contents:\n  packages: [curl, jq, wget]\nenvironment:\n  APP_ENV: production\n  N: %q\nannotations:\n  com.example.team: t%d\naccounts:\n  run-as: app\n  users:\n    - {username: app, uid: 1000, gid: 1000}\n", fmt.Sprint(i), i)),
-		})
+		}
 	}
 	return s
 }

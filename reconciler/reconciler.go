@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap"
@@ -108,6 +110,7 @@ type Reconciler struct {
 	cycleMu sync.Mutex // one cycle at a time; guards the fields below
 	orgID   string
 	desired *Desired
+	cache   parseCache
 }
 
 // Option customizes a Reconciler.
@@ -234,6 +237,9 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 		return Plan{}, fmt.Errorf("reading desired state: %w", err)
 	}
 	desired := r.parse(snap)
+	if desired.Err != nil {
+		return Plan{}, fmt.Errorf("reading desired state: %w", desired.Err)
+	}
 	live, err := r.readLive(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -324,10 +330,14 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	t = r.clock.Now()
 	previous := r.desired
 	desired := r.parse(snap)
-	r.desired = &desired
 	r.phase(vocab.PhaseParse, t)
+	if desired.Err != nil {
+		rep.Err = fmt.Errorf("reading desired state: %w", desired.Err)
+		return rep
+	}
+	r.desired = &desired
 	if previous == nil || previous.Revision != desired.Revision {
-		r.recordFiles(desired)
+		r.recordFiles(previous, desired)
 	}
 
 	// read live
@@ -399,12 +409,31 @@ func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit tim
 	dispatch(r.sinks, events)
 }
 
-// recordFiles publishes the file counts of a newly parsed revision.
-func (r *Reconciler) recordFiles(d Desired) {
+// recordFiles publishes the file counts of a newly parsed revision, and logs
+// every ignored entry that the previous revision did not have.
+func (r *Reconciler) recordFiles(prev *Desired, d Desired) {
 	valid, invalid, ignored := d.Counts()
 	r.metrics.Files.WithLabelValues(string(vocab.FileValid)).Set(float64(valid))
 	r.metrics.Files.WithLabelValues(string(vocab.FileInvalid)).Set(float64(invalid))
 	r.metrics.Files.WithLabelValues(string(vocab.FileIgnored)).Set(float64(ignored))
+	byReason := map[vocab.IgnoreReason]int{}
+	known := map[store.IgnoredFile]bool{}
+	if prev != nil {
+		for _, f := range prev.Ignored {
+			known[f] = true
+		}
+	}
+	for _, f := range d.Ignored {
+		byReason[f.Reason]++
+		if !known[f] {
+			r.log.Info("file ignored", zap.String("file", f.Path), zap.String("reason", string(f.Reason)), zap.String("why", f.Reason.Describe()))
+		}
+	}
+	for _, why := range vocab.IgnoreReasons() {
+		r.metrics.IgnoredFiles.WithLabelValues(string(why)).Set(float64(byReason[why]))
+	}
+	r.log.Info("revision parsed", zap.String("revision", d.Revision), zap.Int("files_parsed", d.Parsed), zap.Int("files_reused", d.Reused),
+		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored))
 	r.store.Update(func(h *store.Status) {
 		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored}
 		h.Ignored = slices.Clone(d.Ignored)
@@ -415,9 +444,23 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	if r.desired != nil && r.desired.Revision == snap.Revision {
 		return *r.desired
 	}
-	return MapFiles(r.cfg.Dir, snap)
+	d := mapFiles(r.cfg.Dir, snapshotFS(snap), &r.cache)
+	d.Revision = snap.Revision
+	return d
 }
 
+// snapshotFS is the snapshot's managed folder as an fs.FS.
+//
+// TODO(gitsource): use snap.FS, the lazily read commit tree with blob
+// hashes, once gitsource offers it; until then the files it read are
+// served from memory (and every new revision parses every file).
+func snapshotFS(snap gitsource.Snapshot) fs.FS {
+	m := make(fstest.MapFS, len(snap.Files))
+	for _, f := range snap.Files {
+		m[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+	}
+	return m
+}
 func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 	if r.orgID == "" {
 		org, err := r.reg.ResolveOrg(ctx, r.cfg.Org)

@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
@@ -62,11 +60,10 @@ func validatePaths(paths []string, w io.Writer) (int, error) {
 			lines = append(lines, problemLines(p, err)...)
 			continue
 		}
-		snap, err := readDir(p)
-		if err != nil {
-			return 0, err
+		desired := reconciler.MapFiles(filepath.ToSlash(p), os.DirFS(p))
+		if desired.Err != nil {
+			return 0, fmt.Errorf("validate: %w", desired.Err)
 		}
-		desired := reconciler.MapFiles(filepath.ToSlash(p), snap)
 		names := make([]string, 0, len(desired.Repos))
 		for name := range desired.Repos {
 			names = append(names, name)
@@ -96,31 +93,4 @@ func problemLines(file string, err error) []string {
 		return out
 	}
 	return []string{err.Error()}
-}
-
-// readDir reads a folder from disk as the Git source would from a commit.
-func readDir(dir string) (gitsource.Snapshot, error) {
-	var snap gitsource.Snapshot
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !e.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		snap.Files = append(snap.Files, gitsource.File{Path: filepath.ToSlash(rel), Data: data})
-		return nil
-	})
-	if err != nil {
-		return snap, fmt.Errorf("validate: reading %s: %w", dir, err)
-	}
-	return snap, nil
 }
