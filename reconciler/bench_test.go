@@ -51,3 +51,22 @@ func BenchmarkCompute(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkComputeIdle plans 1000 repos in sync with the live hashes
+// reused from the previous cycle: the planning an idle cycle does.
+func BenchmarkComputeIdle(b *testing.B) {
+	desired := MapFiles("ca-images-iac", benchFiles(1000))
+	live := make([]chainguard.Repo, 0, 1000)
+	for i, name := range desired.sortedNames() {
+		live = append(live, chainguard.Repo{ID: fmt.Sprintf("org/%d", i), Name: name, CustomAssembly: true, Overlay: desired.Repos[name].Overlay})
+	}
+	hashes := newLiveHashes()
+	hashes.hashes(live)
+	b.ReportAllocs()
+	for b.Loop() {
+		p := compute(desired, live, hashes.hashes(live), nil)
+		if p.HasChanges() || hashes.hashed != 0 {
+			b.Fatal("not idle")
+		}
+	}
+}

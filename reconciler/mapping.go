@@ -48,6 +48,22 @@ type Desired struct {
 	// Parsed counts the files read and parsed; Reused those whose parse
 	// was reused because their blob did not change.
 	Parsed, Reused int
+
+	// names are the keys of Repos, sorted (set by MapFiles).
+	names []string
+}
+
+// sortedNames returns the repo names in order.
+func (d Desired) sortedNames() []string {
+	if len(d.names) == len(d.Repos) {
+		return d.names
+	}
+	names := make([]string, 0, len(d.Repos))
+	for n := range d.Repos {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Counts returns how many files are valid, invalid and ignored.
@@ -187,6 +203,11 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 	if cache != nil {
 		cache.entries = next
 	}
+	d.names = make([]string, 0, len(d.Repos))
+	for n := range d.Repos {
+		d.names = append(d.names, n)
+	}
+	slices.Sort(d.names)
 	return d
 }
 

@@ -2,6 +2,8 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -111,6 +113,7 @@ type Reconciler struct {
 	orgID   string
 	desired *Desired
 	cache   parseCache
+	live    *liveHashes
 }
 
 // Option customizes a Reconciler.
@@ -148,6 +151,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		trigger: make(chan vocab.Trigger, 1),
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sinks:   []Sink{metricsSink{m}, logSink{log}},
+		live:    newLiveHashes(),
 	}
 	for _, o := range opts {
 		o(r)
@@ -204,6 +208,15 @@ type Report struct {
 	Err error
 	// Result is success, partial or error.
 	Result vocab.CycleResult
+	// Parsed and Reused count the files this cycle read and parsed, and
+	// those whose parse it reused (unchanged blobs); both are zero while
+	// the revision does not move.
+	Parsed, Reused int
+	// LiveHashed counts the live overlays this cycle canonicalized and
+	// hashed: only those that changed since the previous cycle.
+	LiveHashed int
+	// Events counts the events the cycle's transitions emitted.
+	Events int
 }
 
 // WriteResult is the outcome of writing one repo.
@@ -331,6 +344,9 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	previous := r.desired
 	desired := r.parse(snap)
 	r.phase(vocab.PhaseParse, t)
+	if previous == nil || previous.Revision != desired.Revision {
+		rep.Parsed, rep.Reused = desired.Parsed, desired.Reused
+	}
 	if desired.Err != nil {
 		rep.Err = fmt.Errorf("reading desired state: %w", desired.Err)
 		return rep
@@ -351,7 +367,8 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 
 	// plan
 	t = r.clock.Now()
-	plan := Compute(desired, live, r.stalled())
+	plan := compute(desired, live, r.live.hashes(live), r.stalled())
+	rep.LiveHashed = r.live.hashed
 	rep.Plan = plan
 	r.phase(vocab.PhasePlan, t)
 
@@ -362,7 +379,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	}
 	r.phase(vocab.PhaseApply, t)
 
-	r.record(plan, rep.Writes, snap.CommitTime)
+	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
@@ -384,9 +401,9 @@ func (r *Reconciler) stalled() map[string]string {
 }
 
 // record runs every repo's transition, stores the states that changed,
-// forgets the repos the plan no longer names, and hands the events to the
-// sinks.
-func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit time.Time) {
+// forgets the repos the plan no longer names, hands the events to the sinks
+// and returns how many there were.
+func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit time.Time) int {
 	f := facts{now: r.clock.Now(), commit: commit}
 	var events []Event
 	seen := make(map[string]bool, len(plan.Changes))
@@ -407,6 +424,7 @@ func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit tim
 		events = append(events, gone(st)...)
 	}
 	dispatch(r.sinks, events)
+	return len(events)
 }
 
 // recordFiles publishes the file counts of a newly parsed revision, and logs
@@ -449,18 +467,36 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	return d
 }
 
-// snapshotFS is the snapshot's managed folder as an fs.FS.
+// snapshotFS is the snapshot's managed folder as an fs.FS with blob
+// hashes.
 //
-// TODO(gitsource): use snap.FS, the lazily read commit tree with blob
-// hashes, once gitsource offers it; until then the files it read are
-// served from memory (and every new revision parses every file).
+// TODO(gitsource): use snap.FS, the lazily read commit tree, once gitsource
+// offers it; until then the files gitsource read are served from memory,
+// each with the Git blob id of its content.
 func snapshotFS(snap gitsource.Snapshot) fs.FS {
-	m := make(fstest.MapFS, len(snap.Files))
+	m := memFS{MapFS: make(fstest.MapFS, len(snap.Files)), blobs: make(map[string]string, len(snap.Files))}
 	for _, f := range snap.Files {
-		m[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+		m.MapFS[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+		h := sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", len(f.Data))
+		h.Write(f.Data)
+		m.blobs[f.Path] = hex.EncodeToString(h.Sum(nil))
 	}
 	return m
 }
+
+// memFS is files in memory, with their Git blob ids.
+type memFS struct {
+	fstest.MapFS
+	blobs map[string]string
+}
+
+// BlobHash is the Git blob id of a file.
+func (m memFS) BlobHash(name string) (string, bool) {
+	h, ok := m.blobs[name]
+	return h, ok
+}
+
 func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 	if r.orgID == "" {
 		org, err := r.reg.ResolveOrg(ctx, r.cfg.Org)
