@@ -23,9 +23,7 @@ func copyRules() []copyRule {
 	same := func(b []byte) []byte { return b }
 	return []copyRule{
 		{alertsFile, baseDir + "/prometheusrule.yaml", prometheusRuleFromAlerts},
-		{alertsFile, chartDir + "/files/alerts.yaml", same},
 		{dashboardFile, baseDir + "/dashboards/ca-reconciler.json", same},
-		{dashboardFile, chartDir + "/files/dashboard.json", same},
 		{"examples/seed.yaml", overlayDir + "/seed.yaml", same},
 		{overlayDir + "/seed.yaml", chartDir + "/files/emulator-seed.yaml", same},
 	}
@@ -36,7 +34,7 @@ func copyRules() []copyRule {
 // indented under spec.
 func prometheusRuleFromAlerts(alerts []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString(`# Generated from deploy/prometheus/alerts.yaml: do not edit; edit that file and run
+	b.WriteString(`# Generated from deploy/helm/ca-reconciler/prometheus/alerts.yaml: do not edit; edit that file and run
 #   UPDATE_COPIES=1 go test ./deploy -run TestCopiesInSync
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
