@@ -98,6 +98,7 @@ func TestParseValues(t *testing.T) {
 		{"annotations.yaml", Overlay{Annotations: map[string]string{
 			"com.example.team": "platform-team", "com.example.build-timestamp": "2025-10-15T10:30:00Z",
 			"com.example.released": "2025-10-15", "org.example/owner": "sre",
+			"org.opencontainersx.build": "42", "dev.chainguardian": "guardian", "org.opencontainers": "bare",
 		}}},
 		{"accounts.yaml", Overlay{Accounts: Accounts{
 			RunAs: "appuser",
@@ -133,7 +134,6 @@ func TestParseValues(t *testing.T) {
 			},
 			RuntimeKeyring: []NamedContent{
 				{Name: "key-ee8fa0a3.rsa.pub", Content: pemFile(t, "apk-pkix.rsa.pub")},
-				{Name: "extras_pkcs1.rsa.pub", Content: pemFile(t, "apk-pkcs1.rsa.pub")},
 			},
 		}},
 		{"certificates.yaml", Overlay{
