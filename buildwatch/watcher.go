@@ -14,13 +14,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
-)
-
-// Build results, the result label of ca_reconciler_builds_total.
-const (
-	ResultSuccess = "success"
-	ResultFailure = "failure"
-	ResultTimeout = "timeout"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Defaults for Config.
@@ -59,7 +53,7 @@ type Result struct {
 	RepoID  string
 	BuildID string
 	// Result is success, failure or timeout.
-	Result  string
+	Result  vocab.BuildResult
 	Started time.Time
 	// Finished is when the build completed, or when it was declared timed
 	// out.
@@ -259,7 +253,7 @@ func (w *Watcher) Poll(ctx context.Context) {
 	w.mu.Lock()
 	for id, f := range w.inflight {
 		if now.Sub(f.build.StartedAt) >= w.cfg.Timeout {
-			results = append(results, w.finishLocked(f.repo, f.build, ResultTimeout, now, false))
+			results = append(results, w.finishLocked(f.repo, f.build, vocab.BuildTimeout, now, false))
 			delete(w.inflight, id)
 		}
 	}
@@ -363,7 +357,7 @@ func (w *Watcher) pollOrg(ctx context.Context, orgID string, now time.Time, name
 		switch b.Result {
 		case chainguard.BuildPending:
 			if now.Sub(b.StartedAt) >= w.cfg.Timeout {
-				results = append(results, w.finishLocked(repo, b, ResultTimeout, now, false))
+				results = append(results, w.finishLocked(repo, b, vocab.BuildTimeout, now, false))
 				delete(w.inflight, b.ID)
 				continue
 			}
@@ -372,11 +366,11 @@ func (w *Watcher) pollOrg(ctx context.Context, orgID string, now time.Time, name
 			}
 			w.inflight[b.ID] = &flight{repo: repo, build: b}
 		default:
-			result := ResultSuccess
+			result := vocab.BuildSuccess
 			if b.Result != chainguard.BuildSuccess {
-				result = ResultFailure
+				result = vocab.BuildFailure
 				if b.CompletedAt.Sub(b.StartedAt) >= w.cfg.Timeout {
-					result = ResultTimeout
+					result = vocab.BuildTimeout
 				}
 			}
 			results = append(results, w.finishLocked(repo, b, result, b.CompletedAt, true))
@@ -427,7 +421,7 @@ func (w *Watcher) sinceLocked(orgID string) time.Time {
 }
 
 // finishLocked marks a build counted and returns its result.
-func (w *Watcher) finishLocked(repo string, b chainguard.Build, result string, at time.Time, completed bool) Result {
+func (w *Watcher) finishLocked(repo string, b chainguard.Build, result vocab.BuildResult, at time.Time, completed bool) Result {
 	w.done[b.ID] = finished{org: orgOf(b.RepoID), started: b.StartedAt}
 	return Result{Repo: repo, RepoID: b.RepoID, BuildID: b.ID, Result: result, Started: b.StartedAt, Finished: at, Completed: completed}
 }
@@ -445,12 +439,12 @@ func (w *Watcher) report(ctx context.Context, r Result, count bool) {
 	fields := []zap.Field{
 		zap.String("repo", r.Repo),
 		zap.String("build_id", r.BuildID),
-		zap.String("result", r.Result),
+		zap.String("result", string(r.Result)),
 		zap.Time("started", r.Started),
 		zap.Duration("duration", r.Duration()),
 	}
 	switch {
-	case r.Result == ResultSuccess:
+	case r.Result == vocab.BuildSuccess:
 		w.log.Info("build succeeded", fields...)
 	case !r.Completed:
 		w.log.Error("build timed out; no longer following it", append(fields, zap.Duration("limit", w.cfg.Timeout))...)

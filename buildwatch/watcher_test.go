@@ -22,6 +22,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
@@ -245,12 +246,12 @@ func TestResults(t *testing.T) {
 	}
 
 	broken := e.result("broken")
-	if broken.Result != buildwatch.ResultFailure || !broken.Completed || len(broken.LogTail) == 0 ||
+	if broken.Result != vocab.BuildFailure || !broken.Completed || len(broken.LogTail) == 0 ||
 		broken.LogTail[len(broken.LogTail)-1] != `ERROR: package "nosuch" not found in catalog` {
 		t.Errorf("broken result %+v: want a completed failure whose log ends with the missing package", broken)
 	}
 	slow := e.result("slow")
-	if slow.Result != buildwatch.ResultTimeout || slow.Completed || slow.Duration() < time.Second {
+	if slow.Result != vocab.BuildTimeout || slow.Completed || slow.Duration() < time.Second {
 		t.Errorf("slow result %+v: want a timeout after at least the 1s limit, not completed", slow)
 	}
 	failed := e.logs.FilterMessage("build failed").FilterField(zap.String("repo", "broken")).All()
@@ -303,7 +304,7 @@ func TestFailureAfterTheLimitIsTimeout(t *testing.T) {
 	}
 	e.w.Poll(context.Background())
 	r := e.result("slow")
-	if r.Result != buildwatch.ResultTimeout || !r.Completed || r.Duration() != time.Hour {
+	if r.Result != vocab.BuildTimeout || !r.Completed || r.Duration() != time.Hour {
 		t.Errorf("result %+v: want a completed timeout of 1h", r)
 	}
 	if len(r.LogTail) == 0 || !strings.HasPrefix(r.LogTail[len(r.LogTail)-1], "ERROR: build timed out after") {
@@ -342,7 +343,7 @@ func TestSelfStartedBuilds(t *testing.T) {
 	if got := testutil.CollectAndCount(e.m.Builds); got != 1 {
 		t.Errorf("%d builds_total series, want 1 (none for the unmanaged repo)", got)
 	}
-	if r := e.result("a"); r.Result != buildwatch.ResultSuccess || !r.Completed {
+	if r := e.result("a"); r.Result != vocab.BuildSuccess || !r.Completed {
 		t.Errorf("result %+v", r)
 	}
 }
@@ -483,7 +484,7 @@ func TestBuildOfRemovedRepoIsNotCounted(t *testing.T) {
 	e.m.DeleteRepo("gone")
 	clock.Advance(2 * time.Minute)
 	e.w.Poll(context.Background())
-	if got := e.result("gone").Result; got != buildwatch.ResultTimeout {
+	if got := e.result("gone").Result; got != vocab.BuildTimeout {
 		t.Errorf("result = %q, want timeout", got)
 	}
 	if n := testutil.CollectAndCount(e.m.Builds); n != 0 {

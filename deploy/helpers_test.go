@@ -27,7 +27,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/deploy/internal/testbin"
 )
 
-// Paths, relative to the module root.
+// Paths, relative to the repository root.
 const (
 	kustomizeDir   = "deploy/kubernetes"
 	baseDir        = "deploy/kubernetes/base"
@@ -262,10 +262,10 @@ func find[T any](objs []object) []*T {
 	return out
 }
 
-// root is the module root; tests run commands and read files from there.
+// root is the repository root; tests run commands and read files from there.
 func root(t *testing.T) string {
 	t.Helper()
-	return testbin.ModuleRoot(t)
+	return testbin.RepoRoot(t)
 }
 
 func readFile(t *testing.T, rel string) []byte {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // apply writes every drifted, non-stalled change with at most
@@ -68,12 +69,12 @@ func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
 	}, policy)
 	res := WriteResult{Err: err, At: r.clock.Now()}
 	if err != nil {
-		r.metrics.Writes.WithLabelValues(c.Repo, "error").Inc()
+		r.metrics.Writes.WithLabelValues(c.Repo, string(vocab.WriteError)).Inc()
 		r.log.Error("write failed", zap.String("repo", c.Repo), zap.String("file", c.File), zap.Int("attempts", attempt), zap.Error(err))
 		return res
 	}
 	res.Converged = overlay.Equal(written.Overlay, c.Desired)
-	r.metrics.Writes.WithLabelValues(c.Repo, "success").Inc()
+	r.metrics.Writes.WithLabelValues(c.Repo, string(vocab.WriteSuccess)).Inc()
 	r.log.Info("repo written",
 		zap.String("repo", c.Repo),
 		zap.String("file", c.File),

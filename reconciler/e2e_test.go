@@ -16,6 +16,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const (
@@ -34,8 +35,8 @@ func written(rep reconciler.Report) []string {
 	return out
 }
 
-func actions(p reconciler.Plan) map[string]reconciler.Action {
-	out := map[string]reconciler.Action{}
+func actions(p reconciler.Plan) map[string]vocab.Action {
+	out := map[string]vocab.Action{}
 	for _, c := range p.Changes {
 		out[c.Repo] = c.Action
 	}
@@ -90,9 +91,9 @@ func TestEndToEnd(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "c"}, written(rep)); diff != "" {
 		t.Errorf("first cycle wrote (-want +got):\n%s", diff)
 	}
-	wantActions := map[string]reconciler.Action{
-		"a": reconciler.ActionUpdate, "b": reconciler.ActionNoop, "c": reconciler.ActionUpdate,
-		"bad": reconciler.ActionInvalid, "ghost": reconciler.ActionMissing, "d": reconciler.ActionOrphan,
+	wantActions := map[string]vocab.Action{
+		"a": vocab.ActionUpdate, "b": vocab.ActionNoop, "c": vocab.ActionUpdate,
+		"bad": vocab.ActionInvalid, "ghost": vocab.ActionMissing, "d": vocab.ActionOrphan,
 	}
 	if diff := cmp.Diff(wantActions, actions(rep.Plan)); diff != "" {
 		t.Errorf("first plan (-want +got):\n%s", diff)
@@ -141,7 +142,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := actions(plan)["b"]; got != reconciler.ActionUpdate {
+	if got := actions(plan)["b"]; got != vocab.ActionUpdate {
 		t.Errorf("plan after console edit: b = %q, want update", got)
 	}
 	for _, c := range plan.Changes {
@@ -187,7 +188,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(rep.Writes) != 0 {
 		t.Errorf("after deleting c.yml wrote %v", written(rep))
 	}
-	if got := actions(rep.Plan)["c"]; got != reconciler.ActionOrphan {
+	if got := actions(rep.Plan)["c"]; got != vocab.ActionOrphan {
 		t.Errorf("c after its file was deleted = %q, want orphan", got)
 	}
 	if !overlay.Equal(w.live("c"), mustParse(t, fileC)) {
@@ -306,7 +307,7 @@ func TestNonConvergingRepoStalls(t *testing.T) {
 	if len(rep.Writes) != 0 {
 		t.Errorf("fourth cycle wrote %v; a stalled repo must not be written", written(rep))
 	}
-	if st := stateOf(h.r, "a"); st.Status != reconciler.StatusStalled {
+	if st := stateOf(h.r, "a"); st.Status != vocab.StatusStalled {
 		t.Errorf("status = %q, want stalled", st.Status)
 	}
 	// A new file content un-stalls it.

@@ -14,6 +14,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Mode says whether drift is corrected or only reported.
@@ -111,7 +112,7 @@ type Reconciler struct {
 	metrics *metrics.Metrics
 	clock   Clock
 	builds  BuildWatcher
-	trigger chan string
+	trigger chan vocab.Trigger
 	rand    *rand.Rand
 
 	cycleMu sync.Mutex // one cycle at a time; guards the fields below
@@ -151,7 +152,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		log:     log,
 		metrics: m,
 		clock:   RealClock{},
-		trigger: make(chan string, 1),
+		trigger: make(chan vocab.Trigger, 1),
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		writes:  map[string]writeCount{},
 		states:  map[string]*RepoState{},
@@ -165,7 +166,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 
 // Trigger asks for a cycle as soon as possible. It never blocks: while one
 // trigger is pending, more are coalesced into it.
-func (r *Reconciler) Trigger(reason string) {
+func (r *Reconciler) Trigger(reason vocab.Trigger) {
 	select {
 	case r.trigger <- reason:
 	default:
@@ -175,7 +176,7 @@ func (r *Reconciler) Trigger(reason string) {
 // Run runs a cycle at start and then every jittered interval or on Trigger,
 // until ctx is done. Errors of a cycle are logged and reported, never fatal.
 func (r *Reconciler) Run(ctx context.Context) error {
-	reason := "start"
+	reason := vocab.TriggerStart
 	for {
 		r.RunOnce(ctx, reason)
 		wait := r.nextInterval()
@@ -183,7 +184,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.clock.After(wait):
-			reason = "interval"
+			reason = vocab.TriggerInterval
 		case reason = <-r.trigger:
 		}
 	}
@@ -198,7 +199,7 @@ func (r *Reconciler) nextInterval() time.Duration {
 
 // Report is the outcome of one cycle.
 type Report struct {
-	Trigger  string
+	Trigger  vocab.Trigger
 	Revision string
 	Plan     Plan
 	// Writes are the results of the writes made, by repo.
@@ -207,7 +208,7 @@ type Report struct {
 	// written then.
 	Err error
 	// Result is success, partial or error.
-	Result string
+	Result vocab.CycleResult
 }
 
 // WriteResult is the outcome of writing one repo.
@@ -247,17 +248,17 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 
 // RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
 // webhook).
-func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
+func (r *Reconciler) RunOnce(ctx context.Context, trigger vocab.Trigger) Report {
 	r.cycleMu.Lock()
 	defer r.cycleMu.Unlock()
 	start := r.clock.Now()
-	rep := r.cycle(ctx, trigger)
+	rep := r.cycle(ctx)
 	rep.Trigger = trigger
 	end := r.clock.Now()
-	r.metrics.ReconcileDuration.WithLabelValues("total").Observe(end.Sub(start).Seconds())
-	r.metrics.Reconciles.WithLabelValues(trigger, rep.Result).Inc()
+	r.metrics.ReconcileDuration.WithLabelValues(string(vocab.PhaseTotal)).Observe(end.Sub(start).Seconds())
+	r.metrics.Reconciles.WithLabelValues(string(trigger), string(rep.Result)).Inc()
 	r.metrics.LastReconcile.Set(float64(end.Unix()))
-	if rep.Result == "success" {
+	if rep.Result == vocab.CycleSuccess {
 		r.metrics.LastSuccessfulReconcile.Set(float64(end.Unix()))
 	}
 	info := &CycleInfo{Trigger: trigger, Started: start, Finished: end, Result: rep.Result, Revision: rep.Revision, Writes: len(rep.Writes)}
@@ -268,7 +269,7 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
 	r.status.LastCycle = info
 	r.status.Ready = true
 	r.mu.Unlock()
-	fields := []zap.Field{zap.String("trigger", trigger), zap.String("result", rep.Result), zap.String("revision", rep.Revision), zap.Int("writes", len(rep.Writes)), zap.Duration("duration", end.Sub(start))}
+	fields := []zap.Field{zap.String("trigger", string(trigger)), zap.String("result", string(rep.Result)), zap.String("revision", rep.Revision), zap.Int("writes", len(rep.Writes)), zap.Duration("duration", end.Sub(start))}
 	if rep.Err != nil {
 		r.log.Error("reconcile failed", append(fields, zap.Error(rep.Err))...)
 	} else {
@@ -277,12 +278,12 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
 	return rep
 }
 
-func (r *Reconciler) phase(name string, start time.Time) {
-	r.metrics.ReconcileDuration.WithLabelValues(name).Observe(r.clock.Now().Sub(start).Seconds())
+func (r *Reconciler) phase(name vocab.Phase, start time.Time) {
+	r.metrics.ReconcileDuration.WithLabelValues(string(name)).Observe(r.clock.Now().Sub(start).Seconds())
 }
 
-func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
-	rep := Report{Result: "error"}
+func (r *Reconciler) cycle(ctx context.Context) Report {
+	rep := Report{Result: vocab.CycleError}
 	for _, w := range r.cfg.Warnings {
 		r.log.Warn(w)
 	}
@@ -291,10 +292,10 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 	t := r.clock.Now()
 	snap, res, err := r.src.Fetch(ctx)
 	r.metrics.GitFetchDuration.Observe(r.clock.Now().Sub(t).Seconds())
-	r.phase("fetch", t)
+	r.phase(vocab.PhaseFetch, t)
 	verified := true
 	if err != nil {
-		r.metrics.GitFetches.WithLabelValues("error").Inc()
+		r.metrics.GitFetches.WithLabelValues(string(vocab.FetchError)).Inc()
 		vs, ok := r.src.(verifiedSource)
 		if !errors.Is(err, gitsource.ErrUnverified) || !ok {
 			rep.Err = fmt.Errorf("reading desired state: %w", err)
@@ -310,7 +311,7 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 		}
 		snap, verified = last, false
 	} else {
-		r.metrics.GitFetches.WithLabelValues(string(res)).Inc()
+		r.metrics.GitFetches.WithLabelValues(string(fetchResult(res))).Inc()
 		r.metrics.SourceVerified.Set(1)
 	}
 	r.setVerified(verified)
@@ -328,13 +329,13 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 	previous := r.desired
 	desired := r.parse(snap)
 	r.desired = &desired
-	r.phase("parse", t)
+	r.phase(vocab.PhaseParse, t)
 	fresh := previous == nil || previous.Revision != desired.Revision
 
 	// read live
 	t = r.clock.Now()
 	live, err := r.readLive(ctx)
-	r.phase("read_live", t)
+	r.phase(vocab.PhaseReadLive, t)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -350,14 +351,14 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 	}
 	plan := Compute(desired, live, stalled)
 	rep.Plan = plan
-	r.phase("plan", t)
+	r.phase(vocab.PhasePlan, t)
 
 	// apply
 	t = r.clock.Now()
 	if r.cfg.Mode == ModeApply {
 		rep.Writes = r.apply(ctx, plan)
 	}
-	r.phase("apply", t)
+	r.phase(vocab.PhaseApply, t)
 
 	r.record(desired, previous, fresh, snap, plan, rep.Writes)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
@@ -398,17 +399,25 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 // cycleResult is success when every repo was handled as the mode asks
 // (written and converged in apply mode, reported in detect mode; orphans are
 // only reported), partial when some repo could not be reconciled.
-func cycleResult(plan Plan, writes map[string]WriteResult, mode Mode) string {
+func cycleResult(plan Plan, writes map[string]WriteResult, mode Mode) vocab.CycleResult {
 	for _, c := range plan.Changes {
 		switch {
-		case c.Action == ActionInvalid, c.Action == ActionMissing:
-			return "partial"
+		case c.Action.Error():
+			return vocab.CyclePartial
 		case c.Drifted() && mode == ModeApply:
 			w, ok := writes[c.Repo]
 			if !ok || w.Err != nil || !w.Converged {
-				return "partial"
+				return vocab.CyclePartial
 			}
 		}
 	}
-	return "success"
+	return vocab.CycleSuccess
+}
+
+// fetchResult names a Git source's answer in the shared vocabulary.
+func fetchResult(r gitsource.Result) vocab.FetchResult {
+	if r == gitsource.Unchanged {
+		return vocab.FetchUnchanged
+	}
+	return vocab.FetchUpdated
 }

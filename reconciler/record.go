@@ -4,17 +4,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
-)
-
-// Repo statuses (the status label of ca_reconciler_repo_status).
-const (
-	StatusSynced  = "synced"
-	StatusDrifted = "drifted"
-	StatusInvalid = "invalid"
-	StatusMissing = "missing"
-	StatusOrphan  = "orphan"
-	StatusFailed  = "failed"
-	StatusStalled = "stalled"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // record folds a finished cycle into the per-repo state, the stall counters,
@@ -39,21 +29,21 @@ func (r *Reconciler) record(desired Desired, previous *Desired, fresh bool, snap
 		if c.Err != nil {
 			st.Error = joinErr(c.Err)
 		}
-		var status string
+		var status vocab.Status
 		switch c.Action {
-		case ActionNoop:
-			status = StatusSynced
+		case vocab.ActionNoop:
+			status = vocab.StatusSynced
 			delete(r.writes, c.Repo)
-		case ActionInvalid:
-			status = StatusInvalid
-		case ActionMissing:
-			status = StatusMissing
-		case ActionOrphan:
-			status = StatusOrphan
+		case vocab.ActionInvalid:
+			status = vocab.StatusInvalid
+		case vocab.ActionMissing:
+			status = vocab.StatusMissing
+		case vocab.ActionOrphan:
+			status = vocab.StatusOrphan
 			st.DesiredHash = ""
 		default: // update, reset
 			st.Diff = diffStrings(c.Diff)
-			status = StatusDrifted
+			status = vocab.StatusDrifted
 			if st.DriftSince == nil {
 				t := now
 				st.DriftSince = &t
@@ -63,15 +53,15 @@ func (r *Reconciler) record(desired Desired, previous *Desired, fresh bool, snap
 			w, written := writes[c.Repo]
 			switch {
 			case c.Stalled:
-				status = StatusStalled
+				status = vocab.StatusStalled
 			case written && w.Err != nil:
-				status = StatusFailed
+				status = vocab.StatusFailed
 				st.WriteError = joinErr(w.Err)
 			case written:
 				at := w.At
 				st.LastWrite, st.WriteError = &at, ""
 				if w.Converged {
-					status = StatusSynced
+					status = vocab.StatusSynced
 					st.Diff, st.LiveHash = nil, c.DesiredHash
 				}
 				if fresh && (previous == nil || previous.Repos[c.Repo].Hash != c.DesiredHash) && !snap.CommitTime.IsZero() {
@@ -87,12 +77,12 @@ func (r *Reconciler) record(desired Desired, previous *Desired, fresh bool, snap
 				r.writes[c.Repo] = wc
 			}
 		}
-		if status != StatusDrifted && status != StatusStalled && status != StatusFailed {
+		if !status.Drifted() {
 			st.DriftSince = nil
 		}
 		st.Writes = r.writes[c.Repo].n
 		st.Status = status
-		if status != before || (fresh && (status == StatusInvalid || status == StatusMissing)) {
+		if status != before || (fresh && (status == vocab.StatusInvalid || status == vocab.StatusMissing)) {
 			r.logStatus(st)
 		}
 		r.metrics.SetRepoStatus(c.Repo, status)
@@ -114,15 +104,15 @@ func (r *Reconciler) record(desired Desired, previous *Desired, fresh bool, snap
 }
 
 func (r *Reconciler) logStatus(st *RepoState) {
-	fields := []zap.Field{zap.String("repo", st.Repo), zap.String("file", st.File), zap.String("status", st.Status)}
+	fields := []zap.Field{zap.String("repo", st.Repo), zap.String("file", st.File), zap.String("status", string(st.Status))}
 	switch st.Status {
-	case StatusInvalid, StatusMissing:
+	case vocab.StatusInvalid, vocab.StatusMissing:
 		r.log.Error("repo cannot be reconciled", append(fields, zap.String("reason", st.Error))...)
-	case StatusStalled:
+	case vocab.StatusStalled:
 		r.log.Error("repo stalled: writes do not converge; not writing again until its file changes", append(fields, zap.Int("writes", st.Writes), zap.Strings("diff", st.Diff))...)
-	case StatusFailed:
+	case vocab.StatusFailed:
 		r.log.Error("repo write failed", append(fields, zap.String("reason", st.WriteError))...)
-	case StatusOrphan:
+	case vocab.StatusOrphan:
 		r.log.Warn("repo has an overlay but no file; leaving it untouched", fields...)
 	default:
 		r.log.Info("repo status changed", fields...)

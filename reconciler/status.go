@@ -3,6 +3,8 @@ package reconciler
 import (
 	"sort"
 	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Status is a snapshot of what the reconciler knows, served as /status. It
@@ -32,38 +34,38 @@ type FileCounts struct {
 
 // CycleInfo describes one finished cycle.
 type CycleInfo struct {
-	Trigger  string    `json:"trigger"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Result   string    `json:"result"`
-	Revision string    `json:"revision,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Writes   int       `json:"writes"`
+	Trigger  vocab.Trigger     `json:"trigger"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
+	Result   vocab.CycleResult `json:"result"`
+	Revision string            `json:"revision,omitempty"`
+	Error    string            `json:"error,omitempty"`
+	Writes   int               `json:"writes"`
 }
 
 // RepoState is what the reconciler knows about one repo.
 type RepoState struct {
-	Repo        string     `json:"repo"`
-	RepoID      string     `json:"repo_id,omitempty"`
-	File        string     `json:"file,omitempty"`
-	Status      string     `json:"status"`
-	DesiredHash string     `json:"desired_hash,omitempty"`
-	LiveHash    string     `json:"live_hash,omitempty"`
-	Diff        []string   `json:"diff,omitempty"`
-	Error       string     `json:"error,omitempty"`
-	DriftSince  *time.Time `json:"drift_since,omitempty"`
-	LastWrite   *time.Time `json:"last_write,omitempty"`
-	WriteError  string     `json:"last_write_error,omitempty"`
-	Writes      int        `json:"writes_of_this_revision,omitempty"`
-	LastBuild   *BuildInfo `json:"last_build,omitempty"`
+	Repo        string       `json:"repo"`
+	RepoID      string       `json:"repo_id,omitempty"`
+	File        string       `json:"file,omitempty"`
+	Status      vocab.Status `json:"status"`
+	DesiredHash string       `json:"desired_hash,omitempty"`
+	LiveHash    string       `json:"live_hash,omitempty"`
+	Diff        []string     `json:"diff,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	DriftSince  *time.Time   `json:"drift_since,omitempty"`
+	LastWrite   *time.Time   `json:"last_write,omitempty"`
+	WriteError  string       `json:"last_write_error,omitempty"`
+	Writes      int          `json:"writes_of_this_revision,omitempty"`
+	LastBuild   *BuildInfo   `json:"last_build,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
 type BuildInfo struct {
-	ID       string    `json:"id"`
-	Result   string    `json:"result"`
-	Finished time.Time `json:"finished"`
-	Seconds  float64   `json:"duration_seconds"`
+	ID       string            `json:"id"`
+	Result   vocab.BuildResult `json:"result"`
+	Finished time.Time         `json:"finished"`
+	Seconds  float64           `json:"duration_seconds"`
 }
 
 func sortedStates(m map[string]*RepoState) []RepoState {

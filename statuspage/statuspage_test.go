@@ -12,6 +12,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/statuspage"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -201,9 +202,9 @@ func TestEscapesHostileValues(t *testing.T) {
 	s.LastCycle.Error = hostile[2]
 	s.Ignored = []string{hostile[1]}
 	s.Repos = append(s.Repos, reconciler.RepoState{
-		Repo: hostile[0], File: hostile[1], Status: hostile[1], DesiredHash: hostile[3], LiveHash: hostile[0],
+		Repo: hostile[0], File: hostile[1], Status: vocab.Status(hostile[1]), DesiredHash: hostile[3], LiveHash: hostile[0],
 		Diff: []string{hostile[2], hostile[3], hostile[4]}, Error: hostile[2], WriteError: hostile[1],
-		LastBuild: &reconciler.BuildInfo{Result: hostile[1]},
+		LastBuild: &reconciler.BuildInfo{Result: vocab.BuildResult(hostile[1])},
 	})
 	out, doc := render(t, s)
 	noActiveContent(t, doc)

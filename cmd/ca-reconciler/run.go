@@ -15,6 +15,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 func newRunCommand(getenv env) *cobra.Command {
@@ -65,8 +66,10 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		hooks = gitsource.WebhookHandlers(gitsource.WebhookConfig{
 			SecretFile: o.webhookSecretFile,
 			Trigger:    d.reconciler.Trigger,
-			Observe:    func(p, r string) { d.metrics.WebhookRequests.WithLabelValues(p, r).Inc() },
-			Logger:     d.log.Named("webhook"),
+			Observe: func(p vocab.WebhookProvider, r vocab.WebhookResult) {
+				d.metrics.WebhookRequests.WithLabelValues(string(p), string(r)).Inc()
+			},
+			Logger: d.log.Named("webhook"),
 		})
 	}
 	routes, err := statusPageRoute(d, hooks)

@@ -11,8 +11,10 @@ import (
 	"testing"
 )
 
-// ModuleRoot returns the directory holding go.mod.
-func ModuleRoot(t testing.TB) string {
+// RepoRoot returns the repository's root: the parent of the deploy
+// module's folder, which holds the daemon's module (go.mod) and every path
+// the tests name (deploy/..., examples/..., cmd/ca-reconciler).
+func RepoRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -20,9 +22,13 @@ func ModuleRoot(t testing.TB) string {
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside the ca-reconciler module")
+		t.Fatal("not inside the ca-reconciler deploy module")
 	}
-	return filepath.Dir(gomod)
+	root := filepath.Dir(filepath.Dir(gomod))
+	if _, err := os.Stat(filepath.Join(root, "cmd", "ca-reconciler")); err != nil {
+		t.Fatalf("%s is not the ca-reconciler repository: %v", root, err)
+	}
+	return root
 }
 
 // Build compiles ./cmd/ca-reconciler into a temporary directory with version
@@ -32,14 +38,12 @@ func Build(t testing.TB, version string) string {
 	return BuildPackage(t, "./cmd/ca-reconciler", version)
 }
 
-// BuildPackage compiles a main package of the module (e.g. ./cmd/build-image,
-// a static binary that always builds, for tests that need any one) the same
-// way.
+// BuildPackage compiles a main package of the daemon's module the same way.
 func BuildPackage(t testing.TB, pkg, version string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, pkg)
-	cmd.Dir = ModuleRoot(t)
+	cmd.Dir = RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", pkg, err, out)
