@@ -18,20 +18,21 @@ var privateKeyHeader = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----
 
 // checkCertificate applies the server's rules to one certificates.additional
 // content: exactly one PEM CERTIFICATE block (text before it is allowed) that
-// parses as X.509, and no private key. It returns "" when the content is
-// fine.
-func checkCertificate(content string) string {
+// parses as X.509, and no private key. It returns the certificate, or why
+// the content is not one.
+func checkCertificate(content string) (*x509.Certificate, string) {
 	block, msg := onePEMBlock(content)
 	if msg != "" {
-		return msg
+		return nil, msg
 	}
 	if block.Type != "CERTIFICATE" {
-		return fmt.Sprintf(`PEM block is %s, want "CERTIFICATE"`, quote(block.Type))
+		return nil, fmt.Sprintf(`PEM block is %s, want "CERTIFICATE"`, quote(block.Type))
 	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return fmt.Sprintf("not a valid X.509 certificate: %v", err)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Sprintf("not a valid X.509 certificate: %v", err)
 	}
-	return ""
+	return cert, ""
 }
 
 // checkPublicKey applies the server's rules to one runtime_keyring content

@@ -3,8 +3,11 @@ package overlay
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -61,6 +64,9 @@ func Validate(o Overlay) Problems {
 type checker struct {
 	// lint adds our own rules to the server's.
 	lint bool
+	// warn adds warnings; certificates are checked against now.
+	warn bool
+	now  time.Time
 	// skip, when set, names fields that could not be read from the file;
 	// their zero value is not checked.
 	skip func(field string) bool
@@ -74,6 +80,14 @@ func (c *checker) add(field, format string, args ...any) {
 		return
 	}
 	c.out = append(c.out, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// warning adds a problem of severity warning, when warnings are wanted.
+func (c *checker) warning(field, format string, args ...any) {
+	if !c.warn || c.broken(field) {
+		return
+	}
+	c.out = append(c.out, Problem{Severity: SeverityWarning, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // overlay checks every section in file order.
@@ -248,6 +262,32 @@ func (c *checker) accounts(a Accounts) {
 			members[m] = true
 		}
 	}
+	if a.RunAs != "" {
+		c.runAs(a)
+	}
+}
+
+// runAs warns when run-as names a user (or ":group") by a name that neither
+// the file nor every Chainguard base image defines: apko keeps such a name
+// as given, and the container then starts only if the image's own passwd
+// (from a package) has it. Numbers are never warned about: a uid or gid
+// needs no entry. A part is not checked when the users or groups it would
+// be found in could not all be read from the file.
+func (c *checker) runAs(a Accounts) {
+	user, group, hasGroup := strings.Cut(a.RunAs, ":")
+	if !isNumber(user) && !c.broken("accounts.users") && !slices.Contains(baseUsers, user) &&
+		!slices.ContainsFunc(a.Users, func(u User) bool { return u.UserName == user }) {
+		c.warning("accounts.run-as", "user %s is defined neither in accounts.users nor by Chainguard's base images (nonroot, root, nobody, ...); the container starts only if the image defines it", quote(user))
+	}
+	if hasGroup && !isNumber(group) && !c.broken("accounts.groups") && !slices.Contains(baseGroups, group) &&
+		!slices.ContainsFunc(a.Groups, func(g Group) bool { return g.GroupName == group }) {
+		c.warning("accounts.run-as", "group %s is defined neither in accounts.groups nor by Chainguard's base images; the container starts only if the image defines it", quote(group))
+	}
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
 }
 
 func (c *checker) absolutePath(field, p string) {
@@ -275,14 +315,39 @@ func (c *checker) certificates(certs []NamedContent) {
 			}
 			seen[e.Name] = true
 		}
-		if msg := checkCertificate(e.Content); msg != "" {
+		cert, msg := checkCertificate(e.Content)
+		if msg != "" {
 			c.add(f+".content", "%s", msg)
+			continue
+		}
+		expiry := cert.NotAfter.UTC().Format(time.DateOnly)
+		if c.now.After(cert.NotAfter) {
+			c.warning(f+".content", "certificate expired on %s", expiry)
+		}
+		if !cert.BasicConstraintsValid || !cert.IsCA {
+			c.warning(f+".content", "not a CA certificate (no basic constraints CA:TRUE), it expires on %s", expiry)
 		}
 	}
 	if total > maxCertificatesBytes {
 		c.add(field, "total content size %d bytes exceeds the limit of %d bytes (50 KB)", total, maxCertificatesBytes)
 	}
 }
+
+// baseUsers and baseGroups are the accounts every Chainguard base image
+// defines: wolfi-baselayout's /etc/passwd and /etc/group, and nonroot
+// (65532), which apko adds to every image Chainguard builds.
+var (
+	baseUsers = []string{
+		"root", "bin", "daemon", "adm", "lp", "sync", "shutdown", "halt", "mail", "news", "uucp",
+		"operator", "man", "postmaster", "cron", "ftp", "sshd", "xfs", "nobody", "nonroot",
+	}
+	baseGroups = []string{
+		"root", "bin", "daemon", "sys", "adm", "tty", "disk", "lp", "mem", "kmem", "wheel", "floppy",
+		"mail", "news", "uucp", "man", "cron", "console", "audio", "cdrom", "dialout", "ftp", "sshd",
+		"input", "at", "tape", "video", "netdev", "readproc", "xfs", "kvm", "games", "shadow", "cdrw",
+		"usb", "ntp", "nofiles", "smmsp", "locate", "utmp", "nogroup", "nobody", "nonroot",
+	}
+)
 
 // checkKeyName applies the server's rules for runtime_keyring names.
 func checkKeyName(name string) string {

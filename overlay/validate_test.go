@@ -153,10 +153,15 @@ func TestProblemString(t *testing.T) {
 		{Problem{File: "f.yaml", Field: "a", Message: "m"}, "f.yaml: a: m"},
 		{Problem{Field: "a", Message: "m"}, "a: m"},
 		{Problem{Message: "m"}, "m"},
+		{Problem{Severity: SeverityWarning, File: "f.yaml", Line: 3, Column: 5, Field: "a.b", Message: "m"}, "f.yaml:3:5: warning: a.b: m"},
+		{Problem{Severity: SeverityWarning, Field: "a", Message: "m"}, "warning: a: m"},
 	} {
 		if got := tc.p.String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)
 		}
+	}
+	if SeverityError.String() != "error" || SeverityWarning.String() != "warning" {
+		t.Errorf("severities are %q and %q", SeverityError, SeverityWarning)
 	}
 	if err := (Problems{}).Err(); err != nil {
 		t.Errorf("empty Problems.Err() = %v", err)
