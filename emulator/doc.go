@@ -16,8 +16,11 @@
 // It enforces what the real service enforces on UpdateRepo: sync_config is
 // owned by Chainguard and must be echoed exactly; only Custom Assembly repos
 // (sync_config.apko_overlay set) take a custom_overlay; certificates and
-// runtime repositories need the organization's entitlements; and the overlay
-// must pass overlay.ServerRules. Every successful update starts one simulated
+// runtime repositories need the organization's entitlements; and the
+// overlay's fields follow the service's documented rules (rules.go, the
+// emulator's own statement of them, written from Chainguard's documentation
+// and never shared with the daemon: a dependency test keeps every daemon
+// package out of the emulator). Every successful update starts one simulated
 // build per active tag, which succeeds after Options.BuildDuration, fails when
 // the overlay names a package missing from the organization's catalog, or
 // hangs until Options.BuildTimeout when it names a package listed as slow.

@@ -1,7 +1,14 @@
 package emulator_test
 
 import (
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -24,15 +31,6 @@ const (
 	listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
 	listGroups       = "/chainguard.platform.iam.Groups/List"
 )
-
-// ctxT is a context that ends well before the test's own timeout: every SDK
-// call needs a deadline, because calls wait for the server to be ready.
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // start runs an emulator on loopback TCP, closed when the test ends.
 func start(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
@@ -59,7 +57,7 @@ func dial(t *testing.T, url, token string) platform.Clients {
 	if token == "" {
 		token = "unchecked"
 	}
-	ctx := ctxT(t)
+	ctx := t.Context()
 	clients, err := platform.NewPlatformClients(ctx, url, auth.NewFromToken(ctx, "Bearer "+token, false))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +92,7 @@ func customRepo(name string) *registryv1.Repo {
 // readRepo reads one repo through the API.
 func readRepo(t *testing.T, c platform.Clients, id string) *registryv1.Repo {
 	t.Helper()
-	list, err := c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{Id: id})
+	list, err := c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{Id: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +114,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // reports lists a scope's build reports through the API.
 func reports(t *testing.T, c platform.Clients, scope string, excludeLogs bool) []*registryv1.BuildReport {
 	t.Helper()
-	list, err := c.Registry().Registry().ListBuildReports(ctxT(t), &registryv1.BuildReportFilter{
+	list, err := c.Registry().Registry().ListBuildReports(t.Context(), &registryv1.BuildReportFilter{
 		Uidp:        &commonv1.UIDPFilter{DescendantsOf: scope},
 		ExcludeLogs: excludeLogs,
 	})
@@ -154,4 +152,56 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// pemMaterial is a freshly made CA certificate and RSA public key, PEM
+// encoded, for overlays that carry certificates and runtime keys.
+type pemMaterial struct {
+	cert, rsaKey, ecKey, privateKey string
+}
+
+func newPEM(t *testing.T) pemMaterial {
+	t.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "Emulator Test CA"},
+		NotBefore:             time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:              time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPub, err := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(typ string, b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})) }
+	return pemMaterial{
+		cert:       enc("CERTIFICATE", der),
+		rsaKey:     enc("PUBLIC KEY", pub),
+		ecKey:      enc("PUBLIC KEY", ecPub),
+		privateKey: enc("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey)),
+	}
+}
+
+// indent prefixes every line of s with n spaces, for YAML block scalars.
+func indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pad) + "\n"
 }

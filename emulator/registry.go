@@ -119,7 +119,7 @@ func (s *Server) createRepo(parent string, in *registryv1.Repo, preventExisting,
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
 	if check {
-		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay()); err != nil {
+		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay(), true); err != nil {
 			return nil, err
 		}
 	}
