@@ -25,6 +25,12 @@
 // the overlay names a package missing from the organization's catalog, or
 // hangs until Options.BuildTimeout when it names a package listed as slow.
 //
+// It behaves as a service newer than the SDK: every field it is sent,
+// including fields the SDK does not know (kept by protobuf as unknown
+// fields), is stored and returned byte for byte by CreateRepo, UpdateRepo
+// and ListRepos, at every level of the repo; a seed can hold such fields
+// (unknown_fields), so that clients can be shown to keep them.
+//
 // For tests it offers fault injection (InjectFault, InjectLatency), request
 // counts per method and code (Counts, WriteCounts, CountsHandler), optional
 // bearer-token authentication, and admin methods that bypass the API

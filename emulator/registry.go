@@ -43,8 +43,9 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	return &registryv1.RepoList{Items: items}, nil
 }
 
-// UpdateRepo is a full PUT: the repo is stored exactly as sent, except id
-// and create_time, which the server owns. See update.
+// UpdateRepo is a full PUT: the repo is stored exactly as sent, unknown
+// fields included byte for byte, except id and create_time, which the
+// server owns. See update.
 func (r *registryService) UpdateRepo(_ context.Context, repo *registryv1.Repo) (*registryv1.Repo, error) {
 	return r.s.update(repo)
 }
@@ -163,8 +164,10 @@ func (s *Server) Repo(id string) *registryv1.Repo {
 }
 
 // ConsoleEdit replaces a repo's overlay the way a person in the Console
-// would: through the same checks as UpdateRepo, starting builds. The error
-// is the gRPC status the API would return, unwrapped.
+// would: through the same checks as UpdateRepo, starting builds. co
+// replaces the overlay as a whole, unknown fields included; every other
+// field of the repo is kept. The error is the gRPC status the API would
+// return, unwrapped.
 func (s *Server) ConsoleEdit(repoID string, co *registryv1.CustomOverlay) error {
 	current := s.Repo(repoID)
 	if current == nil {
