@@ -310,11 +310,11 @@ func (s *Server) TriggerRebuild(repoID string) error {
 	if s.builds.closed {
 		return fmt.Errorf("rebuilding %s: emulator closed", repoID)
 	}
-	r, ok := st.repos[repoID]
+	rec, ok := st.repos[repoID]
 	if !ok {
 		return fmt.Errorf("rebuilding %s: repo not found", repoID)
 	}
-	s.builds.startLocked(r)
+	s.builds.startLocked(rec.repo)
 	return nil
 }
 

@@ -6,6 +6,15 @@
 //     Ids are UIDPs; organizations are root groups.
 //   - Registry: CreateRepo, ListRepos (RepoFilter), UpdateRepo (a full PUT),
 //     DeleteRepo, ListBuildReports (BuildReportFilter) and GetBuildStatus.
+//   - Registry v2 ReposService (chainguard.platform.registry.v2) over the
+//     same store: GetRepo, ListRepos (page_size default 50, at most 200,
+//     page_token cursors, skip, order_by), CreateRepo, DeleteRepo, and
+//     UpdateRepo as a PATCH of the update_mask's fields (the implied mask of
+//     the populated leaves when none is given, "*" for every settable
+//     field) onto the stored message, keeping every other field, unknown
+//     ones included. v1 and v2 messages differ in field numbers, so they are
+//     mapped field by field, by name. Options.DisableRegistryV2, the seed's
+//     registry_v2 and SetRegistryV2 turn it off (Unimplemented).
 //   - OIDC SecurityTokenService (when Options.Issuers is set): Exchange and
 //     ExchangeRefreshToken, as chainguard.dev/sdk/sts calls them with the
 //     emulator's URL as the issuer. It verifies the presented OIDC token

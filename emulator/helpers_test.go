@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chainguard.dev/sdk/auth"
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	"chainguard.dev/sdk/proto/platform"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -204,4 +205,9 @@ func newPEM(t *testing.T) pemMaterial {
 func indent(s string, n int) string {
 	pad := strings.Repeat(" ", n)
 	return pad + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pad) + "\n"
+}
+
+// reposV2 is the SDK's v2 ReposService client over the same connection.
+func reposV2(c platform.Clients) registryv2.Clients {
+	return registryv2.NewClientsFromConnection(c.Connection())
 }

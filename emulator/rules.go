@@ -83,10 +83,12 @@ var keyName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]*$`)
 // the repo must have a sync_config; only Custom Assembly repos (whose
 // sync_config.apko_overlay is set) take an overlay; certificates, runtime
 // repositories and runtime keys need the organization's entitlements; then
-// the field rules of checkFields. The error is the gRPC status the API
-// returns.
-func checkOverlay(o *org, sc *registryv1.SyncConfig, co *registryv1.CustomOverlay, create bool) error {
-	if co == nil || isEmptyMessage(co.ProtoReflect()) {
+// the field rules of checkFields. otherFields says that the overlay also
+// holds fields only the other API version can name (unknown fields a v2
+// write sent), so that it is not empty. The error is the gRPC status the
+// API returns.
+func checkOverlay(o *org, sc *registryv1.SyncConfig, co *registryv1.CustomOverlay, create, otherFields bool) error {
+	if !otherFields && (co == nil || isEmptyMessage(co.ProtoReflect())) {
 		return nil
 	}
 	if create && sc == nil {
@@ -287,7 +289,7 @@ func checkUpdate(o *org, stored, next *registryv1.Repo) error {
 	if !sameSyncConfig(stored.GetSyncConfig(), next.GetSyncConfig()) {
 		return status.Error(codes.InvalidArgument, msgSyncConfigNotChanged)
 	}
-	return checkOverlay(o, stored.GetSyncConfig(), next.GetCustomOverlay(), false)
+	return checkOverlay(o, stored.GetSyncConfig(), next.GetCustomOverlay(), false, false)
 }
 
 // sameSyncConfig compares exactly, timestamps to the nanosecond and unknown

@@ -26,6 +26,9 @@ type Seed struct {
 	// SlowRepos are repo names (in any org) whose builds hang until
 	// BuildTimeout.
 	SlowRepos []string `yaml:"slow_repos"`
+	// RegistryV2, when false, turns the v2 ReposService off: its calls
+	// answer Unimplemented, as a server without it does. Default on.
+	RegistryV2 *bool `yaml:"registry_v2"`
 }
 
 // SeedOrg is an organization with its repos.
@@ -158,7 +161,7 @@ func (sd Seed) Validate() error {
 			if r.GetCreateTime() != nil {
 				add(rp+".create_time", "is set by the server")
 			}
-			if err := checkOverlay(o, r.GetSyncConfig(), r.GetCustomOverlay(), false); err != nil {
+			if err := checkOverlay(o, r.GetSyncConfig(), r.GetCustomOverlay(), false, false); err != nil {
 				add(rp+".custom_overlay", "%s", status.Convert(err).Message())
 			}
 		}
@@ -210,7 +213,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 			if r.CustomOverlay == nil && r.GetSyncConfig().GetApkoOverlay() != "" {
 				r.CustomOverlay = &registryv1.CustomOverlay{}
 			}
-			st.repos[r.Id] = r
+			st.repos[r.Id] = &repoRecord{repo: r, updated: s.now()}
 		}
 	}
 	for _, p := range sd.SlowPackages {
@@ -218,6 +221,9 @@ func (s *Server) ApplySeed(sd Seed) error {
 	}
 	for _, n := range sd.SlowRepos {
 		s.builds.hangRepos[n] = true
+	}
+	if sd.RegistryV2 != nil {
+		s.SetRegistryV2(*sd.RegistryV2)
 	}
 	return nil
 }

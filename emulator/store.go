@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
@@ -24,8 +25,21 @@ type store struct {
 	mu      sync.Mutex
 	groups  map[string]*iamv1.Group
 	orgs    map[string]*org // by root group id
-	repos   map[string]*registryv1.Repo
+	repos   map[string]*repoRecord
 	reports map[string]*registryv1.BuildReport
+}
+
+// repoRecord is one stored repository.
+type repoRecord struct {
+	// repo is the v1 message as last written, unknown fields included: the
+	// record of truth that both API versions read and write.
+	repo *registryv1.Repo
+	// v2unknown holds the unknown fields v2 writes sent, by v2 message path
+	// ("" for the repo, "custom_overlay", ...): an unknown field's number
+	// means nothing in the other version, so each version keeps its own.
+	v2unknown map[string][]byte
+	// updated is when the repo was last written (v2 update_time).
+	updated time.Time
 }
 
 // org is what the emulator knows of an organization beyond its group.
@@ -40,7 +54,7 @@ func newStore() *store {
 	return &store{
 		groups:  map[string]*iamv1.Group{},
 		orgs:    map[string]*org{},
-		repos:   map[string]*registryv1.Repo{},
+		repos:   map[string]*repoRecord{},
 		reports: map[string]*registryv1.BuildReport{},
 	}
 }
@@ -51,21 +65,22 @@ func (st *store) orgOfLocked(id string) *org {
 }
 
 // repoByNameLocked finds a repo by exact name directly under parent.
-func (st *store) repoByNameLocked(parent, name string) *registryv1.Repo {
-	for id, r := range st.repos {
-		if uidp.Parent(id) == parent && r.GetName() == name {
-			return r
+func (st *store) repoByNameLocked(parent, name string) *repoRecord {
+	for id, rec := range st.repos {
+		if uidp.Parent(id) == parent && rec.repo.GetName() == name {
+			return rec
 		}
 	}
 	return nil
 }
 
-// sortedReposLocked returns the repos matching keep, by name then id.
+// sortedReposLocked returns copies of the repos matching keep, by name then
+// id.
 func (st *store) sortedReposLocked(keep func(*registryv1.Repo) bool) []*registryv1.Repo {
 	var out []*registryv1.Repo
-	for _, r := range st.repos {
-		if keep(r) {
-			out = append(out, proto.Clone(r).(*registryv1.Repo))
+	for _, rec := range st.repos {
+		if keep(rec.repo) {
+			out = append(out, proto.Clone(rec.repo).(*registryv1.Repo))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
