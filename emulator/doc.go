@@ -40,6 +40,12 @@
 // and ListRepos, at every level of the repo; a seed can hold such fields
 // (unknown_fields), so that clients can be shown to keep them.
 //
+// Repos are indexed by id and by (group, name), and build reports by repo,
+// so that no lookup scans every repo: a write costs the same at 100 repos
+// as at 5,000. Options.Latency (the seed's latency, the emulator command's
+// --latency) adds a fixed delay to every call, so that a benchmark shows
+// wall time as it would be against the real API.
+//
 // For tests it offers fault injection (InjectFault, InjectLatency), request
 // counts per method and code (Counts, WriteCounts, CountsHandler), optional
 // bearer-token authentication, and admin methods that bypass the API

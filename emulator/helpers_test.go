@@ -67,6 +67,17 @@ func dial(t *testing.T, url, token string) platform.Clients {
 	return clients
 }
 
+// dialB is dial for benchmarks.
+func dialB(b *testing.B, url string) platform.Clients {
+	b.Helper()
+	clients, err := platform.NewPlatformClients(b.Context(), url, auth.NewFromToken(b.Context(), "Bearer x", false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = clients.Close() })
+	return clients
+}
+
 // customRepo is a Custom Assembly repo with every field set.
 func customRepo(name string) *registryv1.Repo {
 	return &registryv1.Repo{

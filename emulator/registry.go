@@ -35,7 +35,7 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	st := r.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	items := st.sortedReposLocked(func(repo *registryv1.Repo) bool {
+	items := sortedRepos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp()), func(repo *registryv1.Repo) bool {
 		return (f.GetId() == "" || repo.GetId() == f.GetId()) &&
 			(f.GetName() == "" || repo.GetName() == f.GetName()) &&
 			matchUIDP(f.GetUidp(), repo.GetId())
@@ -122,8 +122,10 @@ func (s *Server) commitLocked(rec *repoRecord, repo *registryv1.Repo) {
 	if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
 		repo.CustomOverlay = &registryv1.CustomOverlay{}
 	}
+	old := rec.repo.GetName()
 	rec.repo = repo
 	rec.updated = s.now()
+	s.store.renameLocked(rec, old)
 	s.builds.startLocked(repo)
 }
 
@@ -169,13 +171,13 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	case rec != nil:
 		repo.Id = rec.repo.GetId()
 		repo.CreateTime = rec.repo.GetCreateTime()
+		rec.repo, rec.updated, rec.v2unknown = repo, s.now(), opts.v2unknown
 	default:
 		repo.Id = string(uidp.NewUIDP(uidp.UIDP(parent)))
 		repo.CreateTime = timestamppb.New(s.now())
-		rec = &repoRecord{}
-		st.repos[repo.Id] = rec
+		rec = &repoRecord{repo: repo, updated: s.now(), v2unknown: opts.v2unknown}
+		st.addRepoLocked(rec)
 	}
-	rec.repo, rec.updated, rec.v2unknown = repo, s.now(), opts.v2unknown
 	return rec, nil
 }
 
@@ -187,7 +189,7 @@ func (s *Server) deleteRepo(id string) error {
 	if _, ok := st.repos[id]; !ok {
 		return status.Errorf(codes.NotFound, "repo %q not found", id)
 	}
-	delete(st.repos, id)
+	st.deleteRepoLocked(id)
 	s.builds.forgetRepoLocked(id)
 	return nil
 }

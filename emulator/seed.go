@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -26,6 +27,9 @@ type Seed struct {
 	// SlowRepos are repo names (in any org) whose builds hang until
 	// BuildTimeout.
 	SlowRepos []string `yaml:"slow_repos"`
+	// Latency is a fixed delay added to every call (Options.Latency), for
+	// example "50ms".
+	Latency time.Duration `yaml:"latency"`
 	// RegistryV2, when false, turns the v2 ReposService off: its calls
 	// answer Unimplemented, as a server without it does. Default on.
 	RegistryV2 *bool `yaml:"registry_v2"`
@@ -176,13 +180,16 @@ func (sd Seed) Validate() error {
 			add(fmt.Sprintf("slow_repos[%d]", k), "empty repo name")
 		}
 	}
+	if sd.Latency < 0 {
+		add("latency", "%s is negative", sd.Latency)
+	}
 	return errors.Join(errs...)
 }
 
 // ApplySeed validates the seed, then creates its organizations (with their
-// entitlements and catalogs) and repos, and adds its slow packages and
-// repos. Nothing
-// is applied when it returns an error. No builds are started.
+// entitlements and catalogs) and repos, adds its slow packages and repos,
+// and sets its latency and whether v2 is served. Nothing is applied when it
+// returns an error. No builds are started.
 func (s *Server) ApplySeed(sd Seed) error {
 	if err := sd.Validate(); err != nil {
 		return fmt.Errorf("applying seed: %w", err)
@@ -213,7 +220,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 			if r.CustomOverlay == nil && r.GetSyncConfig().GetApkoOverlay() != "" {
 				r.CustomOverlay = &registryv1.CustomOverlay{}
 			}
-			st.repos[r.Id] = &repoRecord{repo: r, updated: s.now()}
+			st.addRepoLocked(&repoRecord{repo: r, updated: s.now()})
 		}
 	}
 	for _, p := range sd.SlowPackages {
@@ -224,6 +231,9 @@ func (s *Server) ApplySeed(sd Seed) error {
 	}
 	if sd.RegistryV2 != nil {
 		s.SetRegistryV2(*sd.RegistryV2)
+	}
+	if sd.Latency != 0 {
+		s.SetLatency(sd.Latency)
 	}
 	return nil
 }

@@ -72,6 +72,12 @@ type Options struct {
 	// RefreshTokenTTL is the lifetime of issued refresh tokens. Default 24h.
 	RefreshTokenTTL time.Duration
 
+	// Latency is a fixed delay added to every call before it is handled, so
+	// that a benchmark can show wall time as it would be against the real
+	// API (which answers in tens of milliseconds). The seed's latency and
+	// SetLatency change it later.
+	Latency time.Duration
+
 	// DisableRegistryV2 makes every call of the v2 ReposService
 	// (chainguard.platform.registry.v2) fail with Unimplemented, as a server
 	// without it does, so that a client's fallback to v1 can be tested. The
@@ -124,6 +130,7 @@ func New(opts Options) *Server {
 	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
 	s.builds.hangRepos = setOf(opts.HangRepos)
 	s.v2Off.Store(opts.DisableRegistryV2)
+	s.faults.base = max(opts.Latency, 0)
 	s.grpc = grpc.NewServer(
 		grpc.WaitForHandlers(true),
 		grpc.ChainUnaryInterceptor(s.countInterceptor, recoverInterceptor, s.faultInterceptor, s.authInterceptor, s.v2Interceptor),

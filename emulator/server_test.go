@@ -234,3 +234,38 @@ func leaked() string {
 	}
 	return strings.Join(out, "\n\n")
 }
+
+// Options.Latency delays every call, and stays when injected faults are
+// cleared; SetLatency changes it.
+func TestLatency(t *testing.T) {
+	emu, url := start(t, emulator.Options{Latency: time.Hour})
+	c := dial(t, url, "")
+	call := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.IAM().Groups().List(ctx, &iamv1.GroupFilter{})
+		return err
+	}
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call with an hour of latency = %v, want DeadlineExceeded", err)
+	}
+	emu.ClearFaults()
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("after ClearFaults = %v, want DeadlineExceeded", err)
+	}
+	emu.SetLatency(0)
+	wantStatus(t, call(), codes.OK, "")
+	if err := emu.ApplySeed(emulator.Seed{Latency: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("after a seed with latency = %v, want DeadlineExceeded", err)
+	}
+	seed, err := emulator.ParseSeed([]byte("latency: 50ms\n"))
+	if err != nil || seed.Latency != 50*time.Millisecond {
+		t.Errorf("ParseSeed(latency: 50ms) = %v, %v", seed.Latency, err)
+	}
+	if _, err := emulator.ParseSeed([]byte("latency: -1s\n")); err == nil || err.Error() != "latency: -1s is negative" {
+		t.Errorf("negative latency: %v", err)
+	}
+}

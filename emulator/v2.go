@@ -130,7 +130,7 @@ func (x *reposV2Service) ListRepos(_ context.Context, req *registryv2.ListReposR
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var all []*repoRecord
-	for _, rec := range st.repos {
+	for _, rec := range st.reposLocked("", req.GetName(), req.GetUidp()) {
 		if req.Name != nil && rec.repo.GetName() != req.GetName() {
 			continue
 		}

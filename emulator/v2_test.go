@@ -234,7 +234,9 @@ func TestV2PatchMasks(t *testing.T) {
 					Source: emu.Repo(id).GetSyncConfig().GetSource(), Google: "gcp/new", ApkoOverlay: "ignored", GracePeriod: false,
 				}}, UpdateMask: mask("sync_config")}
 			},
-			change: func(r *registryv1.Repo) { r.SyncConfig.Google, r.SyncConfig.Amazon, r.SyncConfig.Azure = "gcp/new", "", "" },
+			change: func(r *registryv1.Repo) {
+				r.SyncConfig.Google, r.SyncConfig.Amazon, r.SyncConfig.Azure = "gcp/new", "", ""
+			},
 		},
 		{
 			name: "* replaces every field v2 can set and keeps what it cannot name",
