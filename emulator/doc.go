@@ -34,6 +34,11 @@
 // the overlay names a package missing from the organization's catalog, or
 // hangs until Options.BuildTimeout when it names a package listed as slow.
 //
+// CreateRepo with sync_config.source creates a Custom Assembly repo from a
+// repo of the organization or a catalog image it is entitled to (the seed's
+// source_images), stored as a UIDP, with the sync_config the server
+// completes; see sources.go.
+//
 // It behaves as a service newer than the SDK: every field it is sent,
 // including fields the SDK does not know (kept by protobuf as unknown
 // fields), is stored and returned byte for byte by CreateRepo, UpdateRepo

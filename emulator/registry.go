@@ -22,9 +22,11 @@ type registryService struct {
 
 // CreateRepo creates req.repo under the group req.parent_id. On a name
 // collision it replaces the existing repo (keeping its id and create_time),
-// or fails with AlreadyExists when prevent_existing is set. A non-empty
-// custom_overlay is checked as UpdateRepo checks it. The emulator trusts the
-// caller with sync_config, which only Chainguard can set in the real service.
+// or fails with AlreadyExists when prevent_existing is set. A sync_config
+// must name a source (see sources.go): the repo is then a Custom Assembly
+// repo syncing from it, with the sync_config the server completes, and its
+// builds start. A non-empty custom_overlay is checked as UpdateRepo checks
+// it.
 func (r *registryService) CreateRepo(_ context.Context, req *registryv1.CreateRepoRequest) (*registryv1.Repo, error) {
 	return r.s.createRepo(req.GetParentId(), req.GetRepo(), createOptions{preventExisting: req.GetPreventExisting(), check: true})
 }
@@ -158,6 +160,15 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	if in.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
+	if opts.check && in.GetSyncConfig() != nil {
+		if in.GetSyncConfig().GetSource() == "" {
+			return nil, status.Error(codes.InvalidArgument, "sync_config.source is required")
+		}
+		var err error
+		if in, err = s.fromSourceLocked(parent, in); err != nil {
+			return nil, err
+		}
+	}
 	if opts.check {
 		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay(), true, hasOverlayUnknown(opts.v2unknown)); err != nil {
 			return nil, err
@@ -177,6 +188,14 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 		repo.CreateTime = timestamppb.New(s.now())
 		rec = &repoRecord{repo: repo, updated: s.now(), v2unknown: opts.v2unknown}
 		st.addRepoLocked(rec)
+	}
+	if opts.check {
+		if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
+			repo.CustomOverlay = &registryv1.CustomOverlay{}
+		}
+		if repo.GetSyncConfig().GetApkoOverlay() != "" {
+			s.builds.startLocked(repo) // a new Custom Assembly image builds
+		}
 	}
 	return rec, nil
 }

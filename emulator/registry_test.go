@@ -120,7 +120,11 @@ func TestCreateRepoRPC(t *testing.T) {
 	_, err = reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
 		Name: "plain", SyncConfig: &registryv1.SyncConfig{Source: "x"}, CustomOverlay: &registryv1.CustomOverlay{Environment: map[string]string{"A": "1"}},
 	}})
-	wantStatus(t, err, codes.PermissionDenied, "custom_overlay can only be set for custom images")
+	wantStatus(t, err, codes.NotFound, `source repository "x" not found`)
+	_, err = reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
+		Name: "plain", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "set by the caller"},
+	}})
+	wantStatus(t, err, codes.InvalidArgument, "sync_config.source is required")
 
 	if _, err := reg.DeleteRepo(ctx, &registryv1.DeleteRepoRequest{Id: created.GetId()}); err != nil {
 		t.Fatal(err)

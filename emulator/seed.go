@@ -46,8 +46,12 @@ type SeedOrg struct {
 	// Catalog is the packages the org may install. When absent, every
 	// package resolves; when present (even empty), builds of overlays naming
 	// other packages fail.
-	Catalog []string   `yaml:"catalog"`
-	Repos   []SeedRepo `yaml:"repos"`
+	Catalog []string `yaml:"catalog"`
+	// SourceImages are the Chainguard catalog images (by name, e.g. "node")
+	// the org is entitled to: CreateRepo takes them as sync_config.source,
+	// besides the org's own repos.
+	SourceImages []string   `yaml:"source_images"`
+	Repos        []SeedRepo `yaml:"repos"`
 }
 
 // SeedRepo is one image repo. In YAML it is a registry.v1.Repo in the
@@ -146,6 +150,11 @@ func (sd Seed) Validate() error {
 				add(fmt.Sprintf("%s.catalog[%d]", p, k), "empty package name")
 			}
 		}
+		for k, img := range so.SourceImages {
+			if strings.TrimSpace(img) == "" || strings.Contains(img, "/") {
+				add(fmt.Sprintf("%s.source_images[%d]", p, k), "%q is not an image name", img)
+			}
+		}
 		o := &org{entitlements: setOf(so.Entitlements)}
 		repoNames := map[string]int{}
 		for j, sr := range so.Repos {
@@ -213,6 +222,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 		if so.Catalog != nil {
 			st.orgs[id].catalog = setOf(so.Catalog)
 		}
+		st.orgs[id].sourceImages = setOf(so.SourceImages)
 		for _, sr := range so.Repos {
 			r := proto.Clone(sr.Repo).(*registryv1.Repo)
 			r.Id = string(uidp.NewUIDP(uidp.UIDP(id)))

@@ -9,7 +9,9 @@ import (
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"chainguard.dev/sdk/uidp"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -138,6 +140,21 @@ func TestLoadSeedExample(t *testing.T) {
 		}
 	}
 
+	// Source images apply: a new repo from a catalog image the org may use.
+	created, err := c.Registry().Registry().CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
+		Name: "custom-go", SyncConfig: &registryv1.SyncConfig{Source: "cgr.dev/chainguard/go"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.GetSyncConfig().GetSource() != emulator.SourceImageID("go") {
+		t.Errorf("custom-go source = %q", created.GetSyncConfig().GetSource())
+	}
+	_, err = c.Registry().Registry().CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: uidp.Root(busybox.GetItems()[0].GetId()), Repo: &registryv1.Repo{
+		Name: "custom-go", SyncConfig: &registryv1.SyncConfig{Source: "go"},
+	}})
+	wantStatus(t, err, codes.PermissionDenied, `organization "other-org" is not entitled to source repository "go"`)
+
 	// Applying the same seed again fails on the fixed id, and changes nothing.
 	if err := emu.ApplySeed(seed); err == nil || err.Error() != `applying seed: orgs[0].id: "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff" is already used` {
 		t.Errorf("second ApplySeed = %v", err)
@@ -223,6 +240,8 @@ func TestLoadSeedErrors(t *testing.T) {
 			`orgs[0].repos[0].custom_overlay: custom_overlay.environment: environment variable "GUARDED_MODE" uses reserved prefix "GUARDED_"`},
 		{"empty names", "orgs:\n  - name: a\n    catalog: ['']\nslow_packages: ['']\nslow_repos: [' ']\n",
 			"orgs[0].catalog[0]: empty package name\nslow_packages[0]: empty package name\nslow_repos[0]: empty repo name"},
+		{"source images", "orgs:\n  - name: a\n    source_images: [go, '', chainguard/node]\n",
+			"orgs[0].source_images[1]: \"\" is not an image name\norgs[0].source_images[2]: \"chainguard/node\" is not an image name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "seed.yaml")

@@ -58,6 +58,9 @@ type org struct {
 	// catalog is the set of packages the org may install; nil means no
 	// catalog is configured and every package resolves.
 	catalog map[string]bool
+	// sourceImages are the Chainguard catalog images the org is entitled
+	// to, by name: the sources CreateRepo takes besides the org's repos.
+	sourceImages map[string]bool
 }
 
 func newStore() *store {

@@ -61,6 +61,9 @@ func TestUnknownFieldsKeptByteForByte(t *testing.T) {
 	c := dial(t, url, "")
 	reg := c.Registry().Registry()
 	org := emu.CreateOrg("acme.example")
+	if _, err := emu.SetSourceImages(org, "nginx"); err != nil {
+		t.Fatal(err)
+	}
 
 	in := customRepo("nginx")
 	in.CustomOverlay = &registryv1.CustomOverlay{
@@ -79,8 +82,14 @@ func TestUnknownFieldsKeptByteForByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server completes sync_config (the source as a UIDP, the Custom
+	// Assembly fields) and keeps the rest as sent, unknown fields included.
+	if got := created.GetSyncConfig().ProtoReflect().GetUnknown(); !bytes.Equal(got, unknownField(30, "newer sync setting")) {
+		t.Errorf("created sync_config unknown fields = %x", got)
+	}
 	want := proto.Clone(in).(*registryv1.Repo)
 	want.Id, want.CreateTime = created.GetId(), created.GetCreateTime()
+	want.SyncConfig = proto.Clone(created.GetSyncConfig()).(*registryv1.SyncConfig)
 	sameUnknown(t, "CreateRepo's answer", want, created)
 	list, err := reg.ListRepos(t.Context(), &registryv1.RepoFilter{Uidp: &commonv1.UIDPFilter{DescendantsOf: org}})
 	if err != nil {
