@@ -34,6 +34,14 @@ type Repo struct {
 	Overlay overlay.Overlay
 	// ActiveTags are the tags a write rebuilds.
 	ActiveTags []string
+	// UnknownFields is the number of fields anywhere in the live
+	// custom_overlay that this version does not know (a newer service's
+	// Guarded Entrypoint, tag-scoped overlays). Writes keep them; they are
+	// never drift.
+	UnknownFields int
+	// UnknownRepoFields is the number of unknown fields elsewhere in the
+	// repo (the repo message itself and sync_config); writes keep them too.
+	UnknownRepoFields int
 }
 
 // ResolveOrg finds an organization by UIDP id or by exact name.
@@ -87,26 +95,32 @@ func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
 }
 
 func fromProto(r *registryv1.Repo) Repo {
+	inOverlay := overlaypb.UnknownFields(r.GetCustomOverlay())
 	return Repo{
-		ID:             r.GetId(),
-		Name:           r.GetName(),
-		CustomAssembly: r.GetSyncConfig().GetApkoOverlay() != "",
-		Overlay:        overlaypb.FromProto(r.GetCustomOverlay()),
-		ActiveTags:     append([]string(nil), r.GetActiveTags()...),
+		ID:                r.GetId(),
+		Name:              r.GetName(),
+		CustomAssembly:    r.GetSyncConfig().GetApkoOverlay() != "",
+		Overlay:           overlaypb.FromProto(r.GetCustomOverlay()),
+		ActiveTags:        append([]string(nil), r.GetActiveTags()...),
+		UnknownFields:     inOverlay,
+		UnknownRepoFields: overlaypb.UnknownFields(r) - inOverlay,
 	}
 }
 
-// WriteOverlay replaces the repo's custom overlay and nothing else. UpdateRepo
-// is a full PUT, so the repo is read first and sent back exactly as read, with
-// only custom_overlay replaced; any field this package does not know about is
-// kept too, because the message is cloned, not rebuilt.
+// WriteOverlay sets the fields of the repo's custom overlay that the file
+// format covers, and nothing else. UpdateRepo is a full PUT, so the repo is
+// read first (on every call, so every retry starts from what the server holds
+// now) and sent back exactly as read, with the file's fields merged into its
+// custom_overlay by overlaypb.Apply; every other field, including fields this
+// SDK does not know, anywhere in the repo, is kept, because the message is
+// cloned, not rebuilt.
 func (c *Client) WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (Repo, error) {
 	current, err := c.readRepo(ctx, repoID)
 	if err != nil {
 		return Repo{}, fmt.Errorf("writing overlay of %s: %w", repoID, err)
 	}
 	next := proto.Clone(current).(*registryv1.Repo)
-	next.CustomOverlay = overlaypb.ToProto(o)
+	next.CustomOverlay = overlaypb.Apply(current.GetCustomOverlay(), o)
 	updated, err := c.clients.Registry().Registry().UpdateRepo(ctx, next)
 	if err != nil {
 		return Repo{}, fmt.Errorf("updating repo %s (%s): %w", current.GetName(), repoID, err)
