@@ -6,9 +6,12 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	"chainguard.dev/sdk/proto/platform"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -35,12 +38,20 @@ type Config struct {
 	Observer Observer
 	// Now is the clock used to time calls; nil means time.Now.
 	Now func() time.Time
+	// Logger receives the one message saying that the server does not
+	// serve registry v2 and writes go through v1; nil logs nothing.
+	Logger *zap.Logger
 }
 
 // Client is the live side of the reconciler.
 type Client struct {
 	clients platform.Clients
+	v2      registryv2.Clients
 	timeout time.Duration
+	log     *zap.Logger
+	// v1Only is set once the server answered Unimplemented to registry v2;
+	// from then on this client writes with v1 read-modify-write.
+	v1Only atomic.Bool
 }
 
 // CheckURL validates the API URL before it reaches the SDK, whose connection
@@ -120,7 +131,16 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", Redact(cfg.URL), err)
 	}
-	return &Client{clients: c, timeout: timeout}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Client{
+		clients: c,
+		v2:      registryv2.NewClientsFromConnection(c.Connection()),
+		timeout: timeout,
+		log:     log,
+	}, nil
 }
 
 // Close closes the connection.

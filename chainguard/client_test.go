@@ -125,7 +125,12 @@ func TestResolveListWrite(t *testing.T) {
 	if _, err := c.WriteOverlay(ctx, orgID+"/0123456789abcdef", want); !errors.Is(err, chainguard.ErrNotFound) {
 		t.Errorf("write to a missing repo: %v", err)
 	}
-	wantCalls := []string{"Groups.List OK", "Groups.List OK", "Groups.List OK", "Registry.ListRepos OK", "Registry.ListRepos OK", "Registry.UpdateRepo OK", "Registry.ListRepos OK", "Registry.UpdateRepo PermissionDenied", "Registry.ListRepos OK"}
+	// This emulator serves no registry v2: the first write learns that and
+	// every write goes through v1.
+	if got := c.RegistryWrites(); got != "v1" {
+		t.Errorf("RegistryWrites() = %q after Unimplemented, want v1", got)
+	}
+	wantCalls := []string{"Groups.List OK", "Groups.List OK", "Groups.List OK", "Registry.ListRepos OK", "ReposService.GetRepo Unimplemented", "Registry.ListRepos OK", "Registry.UpdateRepo OK", "Registry.ListRepos OK", "Registry.UpdateRepo PermissionDenied", "Registry.ListRepos OK"}
 	if diff := cmp.Diff(wantCalls, obs.calls); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}

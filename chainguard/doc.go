@@ -19,6 +19,49 @@
 // unknown fields of the live overlay, so the daemon can say that they are
 // there and kept; they are never drift.
 //
+// # Registry v1 and v2
+//
+// The SDK carries two registry APIs; this package reads with v1 and writes
+// with v2, falling back to v1. The evidence, from the protos in
+// chainguard.dev/sdk@v0.1.223:
+//
+//   - Reads stay on v1. v1 Registry/ListRepos takes a RepoFilter with no
+//     paging fields and answers every matching repo, overlay included, in one
+//     RepoList: one call per cycle for the whole organization. v2
+//     ReposService/ListRepos pages ("Default: 50, Maximum: 200"), so 5,000
+//     repos are 25 calls, and its Repo carries nothing the reconciler needs
+//     that v1's lacks.
+//   - Writes go to v2. v1 UpdateRepo(Repo) is a full PUT: every field is sent
+//     back, so a Console edit of any field (description, tags, sync_config)
+//     made between our read and our write is overwritten, and the service
+//     compares echoed fields such as sync_config.expiration exactly. v2
+//     UpdateRepo(UpdateRepoRequest{repo, update_mask}) is a PATCH (HTTP
+//     "patch: /registry/v2/repos/{repo.uid=**}"): only the masked paths
+//     change. The mask is always explicit, overlaypb.CoveredPathsV2, the ten
+//     leaf paths the file format owns (custom_overlay.contents.packages,
+//     ..., custom_overlay.certificates.providers), never a whole section, so
+//     a field a newer service adds to contents or accounts is outside it. It
+//     must be explicit: without one the server implies "all fields that are
+//     populated", which would make a reset (the empty file populates
+//     nothing) a no-op, and "*" would replace the whole repo.
+//   - A write is GetRepo then UpdateRepo, two calls as with v1. The PATCH
+//     replaces repeated fields whole, so the read is what lets an entry that
+//     survives (a user, a certificate) keep the fields a newer service added
+//     to it (overlaypb.ApplyV2); nothing outside the mask is sent.
+//   - The messages differ: v2's User.uid, User.gid and Group.gid are int32
+//     and User.gid is not optional (v1's is "optional uint32", apko#1449:
+//     no gid means apko uses the uid), and field numbers differ (v1
+//     Repo.custom_overlay is 7 and CustomOverlay.certificates 15; v2 has 10
+//     and 5), so unknown bytes never move between versions. An overlay that
+//     v2 cannot say exactly (a user without a gid or with gid 0, an id above
+//     2^31-1: overlaypb.CheckV2) is written with v1.
+//   - A server without v2 answers Unimplemented; the client then writes with
+//     v1 read-modify-write for the rest of its life (RegistryWrites says
+//     which), logging it once. The v2 clients are made over the SDK's own
+//     connection (platform.Clients.Connection with
+//     registryv2.NewClientsFromConnection), so credentials, deadlines and the
+//     call observer are the same.
+//
 // Every call carries a deadline, errors are wrapped and named by operation
 // and classified as retryable or not, and no token ever appears in an error.
 // The package decides nothing about what to write; the reconciler does.
