@@ -19,6 +19,12 @@ import (
 // DefaultCallTimeout bounds every API call that has no earlier deadline.
 const DefaultCallTimeout = 30 * time.Second
 
+// DefaultMaxReceiveBytes is the largest answer the client accepts. grpc-go's
+// own default is 4 MiB, which one v1 ListRepos of a large organization can
+// pass (every repo, with its overlay and readme, in one message); 64 MiB
+// leaves room for tens of thousands of repos while still bounding memory.
+const DefaultMaxReceiveBytes = 64 << 20
+
 // Observer is told about every API call; the metrics package implements it.
 type Observer interface {
 	ObserveAPIRequest(method, code string, seconds float64)
@@ -32,6 +38,9 @@ type Config struct {
 	Tokens TokenSource
 	// CallTimeout bounds each call; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// MaxReceiveBytes bounds the size of one answer; zero means
+	// DefaultMaxReceiveBytes. A larger answer fails with ErrTooLarge.
+	MaxReceiveBytes int
 	// Insecure allows plaintext http:// to a host that is not loopback.
 	Insecure bool
 	// Observer, if set, sees every call's method, code and duration.
@@ -124,7 +133,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Tokens != nil {
 		cred = perRPC{src: cfg.Tokens}
 	}
-	opts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
+	maxRecv := cfg.MaxReceiveBytes
+	if maxRecv <= 0 {
+		maxRecv = DefaultMaxReceiveBytes
+	}
+	opts := []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)), grpc.WithChainUnaryInterceptor(errorInterceptor, deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
 	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := platform.NewPlatformClients(dialCtx, cfg.URL, cred, opts...)
@@ -158,6 +171,13 @@ func deadlineInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
+}
+
+// errorInterceptor is the one place where every error of an API call passes
+// on its way out of the transport: it is classified (a message over a size
+// limit is marked ErrTooLarge).
+func errorInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return classify(invoker(ctx, method, req, reply, cc, opts...))
 }
 
 func observeInterceptor(o Observer, now func() time.Time) grpc.UnaryClientInterceptor {
