@@ -74,7 +74,7 @@ func (s *Source) discardCache(reason error) error {
 	s.repo = nil
 	dir := s.repoDir()
 	s.log.Warn("cache is unusable; removing it and cloning again",
-		zap.String("dir", dir), zap.String("reason", redactURLs(reason.Error())))
+		zap.String("dir", dir), zap.String("reason", cleanText(reason, nil)))
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing unusable cache %s: %w", dir, err)
 	}

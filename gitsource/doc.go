@@ -33,9 +33,13 @@
 //
 // Credentials are read from files on every Fetch, so they can be rotated
 // without a restart, and never appear in errors or logs: passwords embedded in
-// URLs are rejected by New, URL user-info passwords are redacted from every
-// message, and the secret values themselves are masked in every error Fetch
-// returns.
+// URLs are rejected by New, and every error and log line that crosses the Git
+// transport goes through package internal/redact, which removes the secrets
+// in every form (literal, URL-encoded, base64 user:password, Authorization
+// header values, tokens) and drops the body go-git appends to a 401, 403 or
+// 404 error (a proxy may echo the request, credentials included, in it).
+// Config.Names lets a command line name its flags in messages
+// ("--git-password-file" rather than Auth.PasswordFile).
 //
 // One Source owns its CacheDir; Fetch calls on one Source are serialized.
 // The package knows nothing about what the files contain.

@@ -61,8 +61,9 @@ type content struct {
 	snap   Snapshot
 }
 
-// insecureWarning is logged on every Fetch while host keys are not checked.
-const insecureWarning = "ssh host key verification is disabled (Auth.InsecureSkipHostKeyCheck)"
+// insecureWarning is logged on every Fetch while host keys are not checked,
+// with the setting that does it.
+const insecureWarning = "ssh host key verification is disabled"
 
 // New checks cfg and returns a Source. It does no network work; every error it
 // returns is a configuration error.
@@ -117,14 +118,14 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 	defer c.release()
 	snap, res, err := s.fetch(ctx, c)
 	if err != nil {
-		return Snapshot{}, "", redactError(err, c.secrets)
+		return Snapshot{}, "", cleanError(err, c.secrets)
 	}
 	return snap, res, nil
 }
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
 	if s.cfg.insecureHost {
-		s.log.Warn(insecureWarning)
+		s.log.Warn(insecureWarning, zap.String("setting", s.cfg.names.of(FieldInsecureSkipHostKeyCheck)))
 	}
 	auth, secrets, err := s.transportAuth()
 	c.secrets = secrets
@@ -193,7 +194,7 @@ func (s *Source) obtainRef(ctx context.Context, c *call, name plumbing.Reference
 				return content{}, fmt.Errorf("fetching %s from %s: %w", name, s.cfg.display, err)
 			default:
 				s.log.Warn("fetching into the cache failed; cloning afresh",
-					zap.String("reason", redactSecrets(err.Error(), c.secrets)))
+					zap.String("reason", cleanText(err, c.secrets)))
 			}
 		}
 		if ready {
@@ -260,7 +261,7 @@ func (s *Source) fetchCommit(ctx context.Context, c *call, auth transport.AuthMe
 		// otherwise (uploadpack.allowReachableSHA1InWant); go-git then fails
 		// with ErrExactSHA1NotSupported, others with a server error.
 		s.log.Info("server would not send the commit by hash; fetching all branches and tags to find it",
-			zap.String("revision", want.String()), zap.String("reason", redactSecrets(err.Error(), c.secrets)))
+			zap.String("revision", want.String()), zap.String("reason", cleanText(err, c.secrets)))
 		repo, err = s.clone(ctx, c, allRefSpecs(), 0, auth, func(repo *git.Repository) error {
 			if _, err := repo.CommitObject(want); err != nil {
 				return fmt.Errorf("%w: commit %s is on no branch or tag", ErrRefNotFound, want)

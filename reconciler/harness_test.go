@@ -22,6 +22,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // gitRepo is a real Git repository on disk, driven with the git CLI.
@@ -153,7 +154,7 @@ type harness struct {
 	m   *metrics.Metrics
 }
 
-func (w *world) reconciler(mode reconciler.Mode, log *zap.Logger, reg reconciler.Registry) harness {
+func (w *world) reconciler(mode vocab.Mode, log *zap.Logger, reg reconciler.Registry) harness {
 	w.t.Helper()
 	if log == nil {
 		log = zaptest.NewLogger(w.t)

@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // DesiredRepo is what one file (or a conflicting pair of files) asks for.
@@ -33,8 +36,9 @@ type Desired struct {
 	Revision string
 	// Repos maps repo name to what its file asks for.
 	Repos map[string]DesiredRepo
-	// Ignored lists files under the folder that manage nothing.
-	Ignored []string
+	// Ignored lists the entries under the folder that manage nothing, with
+	// why, sorted by path.
+	Ignored []store.IgnoredFile
 }
 
 // Counts returns how many files are valid, invalid and ignored.
@@ -58,9 +62,9 @@ func MapFiles(dir string, snap gitsource.Snapshot) Desired {
 	d := Desired{Revision: snap.Revision, Repos: map[string]DesiredRepo{}}
 	byRepo := map[string][]gitsource.File{}
 	for _, f := range snap.Files {
-		name, ok := repoName(f.Path)
-		if !ok {
-			d.Ignored = append(d.Ignored, path.Join(dir, f.Path))
+		name, why := repoName(f.Path)
+		if why != "" {
+			d.Ignored = append(d.Ignored, store.IgnoredFile{Path: path.Join(dir, f.Path), Reason: why})
 			continue
 		}
 		byRepo[name] = append(byRepo[name], f)
@@ -90,23 +94,26 @@ func MapFiles(dir string, snap gitsource.Snapshot) Desired {
 		}
 		d.Repos[name] = dr
 	}
-	sort.Strings(d.Ignored)
+	slices.SortFunc(d.Ignored, func(a, b store.IgnoredFile) int { return strings.Compare(a.Path, b.Path) })
 	return d
 }
 
 // repoName returns the repo a file path (relative to the managed folder)
-// names, and whether it names one at all.
-func repoName(p string) (string, bool) {
+// names, or why it names none.
+func repoName(p string) (string, vocab.IgnoreReason) {
 	if strings.Contains(p, "/") {
-		return "", false
+		return "", vocab.IgnoredNested
+	}
+	if strings.HasPrefix(p, ".") {
+		return "", vocab.IgnoredHidden
 	}
 	ext := path.Ext(p)
 	if ext != ".yaml" && ext != ".yml" {
-		return "", false
+		return "", vocab.IgnoredExtension
 	}
 	name := strings.TrimSuffix(p, ext)
-	if name == "" || strings.HasPrefix(name, ".") {
-		return "", false
+	if name == "" {
+		return "", vocab.IgnoredHidden
 	}
-	return name, true
+	return name, ""
 }

@@ -7,26 +7,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-)
-
-// Action is what a cycle does (or would do) to one repo.
-type Action string
-
-// Actions, one per repo per cycle.
-const (
-	// ActionUpdate writes the file's overlay over a live overlay that differs.
-	ActionUpdate Action = "update"
-	// ActionReset clears a live overlay because the repo's file is empty.
-	ActionReset Action = "reset"
-	// ActionNoop leaves a repo that is in sync.
-	ActionNoop Action = "noop"
-	// ActionInvalid leaves a repo whose file cannot be applied.
-	ActionInvalid Action = "invalid"
-	// ActionMissing reports a file naming a repo that does not exist.
-	ActionMissing Action = "missing"
-	// ActionOrphan reports a repo with a live overlay that no file names; it
-	// is never written.
-	ActionOrphan Action = "orphan"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Change is the plan for one repo.
@@ -34,7 +15,7 @@ type Change struct {
 	Repo   string
 	RepoID string
 	File   string
-	Action Action
+	Action vocab.Action
 	// Desired and Live are the two sides compared (zero when absent).
 	Desired overlay.Overlay
 	Live    overlay.Overlay
@@ -53,7 +34,7 @@ type Change struct {
 }
 
 // Drifted reports whether the change would write.
-func (c Change) Drifted() bool { return c.Action == ActionUpdate || c.Action == ActionReset }
+func (c Change) Drifted() bool { return c.Action.Writes() }
 
 // Plan is the result of comparing desired and live state: one Change per
 // repo, sorted by repo name.
@@ -75,7 +56,7 @@ func (p Plan) HasChanges() bool {
 // HasErrors reports whether any file is invalid or names a missing repo.
 func (p Plan) HasErrors() bool {
 	for _, c := range p.Changes {
-		if c.Action == ActionInvalid || c.Action == ActionMissing {
+		if c.Action.Error() {
 			return true
 		}
 	}
@@ -105,17 +86,17 @@ func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string)
 		}
 		switch {
 		case d.Err != nil:
-			c.Action, c.Err = ActionInvalid, d.Err
+			c.Action, c.Err = vocab.ActionInvalid, d.Err
 		case !exists:
-			c.Action, c.Err = ActionMissing, fmt.Errorf("%s: repo %q does not exist in the organization: %w", d.File, name, chainguard.ErrNotFound)
+			c.Action, c.Err = vocab.ActionMissing, fmt.Errorf("%s: repo %q does not exist in the organization: %w", d.File, name, chainguard.ErrNotFound)
 		case !lr.CustomAssembly:
-			c.Action, c.Err = ActionInvalid, fmt.Errorf("%s: repo %q is not a Custom Assembly image (custom_overlay can only be set for custom images)", d.File, name)
+			c.Action, c.Err = vocab.ActionInvalid, fmt.Errorf("%s: repo %q is not a Custom Assembly image (custom_overlay can only be set for custom images)", d.File, name)
 		case d.Hash == c.LiveHash:
-			c.Action = ActionNoop
+			c.Action = vocab.ActionNoop
 		default:
-			c.Action = ActionUpdate
+			c.Action = vocab.ActionUpdate
 			if d.Hash == empty {
-				c.Action = ActionReset
+				c.Action = vocab.ActionReset
 			}
 			c.Diff = overlay.Diff(lr.Overlay, d.Overlay)
 			if h, ok := stalled[name]; ok && h == d.Hash {
@@ -128,7 +109,7 @@ func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string)
 		if _, managed := desired.Repos[lr.Name]; managed || liveHash[lr.Name] == empty {
 			continue
 		}
-		plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: ActionOrphan, Live: lr.Overlay, LiveHash: liveHash[lr.Name]})
+		plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: liveHash[lr.Name]})
 	}
 	sort.Slice(plan.Changes, func(i, j int) bool { return plan.Changes[i].Repo < plan.Changes[j].Repo })
 	return plan

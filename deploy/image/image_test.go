@@ -193,7 +193,7 @@ func TestBuildRunsTheBinary(t *testing.T) {
 }
 
 func TestBuildIsReproducible(t *testing.T) {
-	bin := testbin.BuildPackage(t, "./cmd/build-image", "repro")
+	bin := testbin.Build(t, "repro")
 	digest := func(created time.Time) v1.Hash {
 		img, err := image.Build(image.Options{Binary: bin, Version: "repro", Created: created})
 		if err != nil {
@@ -239,7 +239,7 @@ func TestBuildRejects(t *testing.T) {
 }
 
 func TestWriteTarball(t *testing.T) {
-	bin := testbin.BuildPackage(t, "./cmd/build-image", "tar")
+	bin := testbin.Build(t, "tar")
 	img, err := image.Build(image.Options{Binary: bin, Version: "tar"})
 	if err != nil {
 		t.Fatal(err)
