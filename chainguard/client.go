@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // DefaultCallTimeout bounds every API call that has no earlier deadline.
@@ -73,10 +75,10 @@ func CheckURL(raw string, insecure bool) (plaintext bool, err error) {
 		return false, fmt.Errorf("parsing API URL: %w", err)
 	}
 	if u.Host == "" {
-		return false, fmt.Errorf("API URL %q has no host", Redact(raw))
+		return false, fmt.Errorf("API URL %q has no host", redact.URL(raw))
 	}
 	if u.User != nil {
-		return false, fmt.Errorf("API URL %q must not carry credentials", Redact(raw))
+		return false, fmt.Errorf("API URL %q must not carry credentials", redact.URL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -85,9 +87,9 @@ func CheckURL(raw string, insecure bool) (plaintext bool, err error) {
 		if insecure || isLoopback(u.Hostname()) {
 			return true, nil
 		}
-		return false, fmt.Errorf("API URL %q is plaintext http to a host that is not loopback; use https:// or pass --insecure", Redact(raw))
+		return false, fmt.Errorf("API URL %q is plaintext http to a host that is not loopback; use https:// or pass --insecure", redact.URL(raw))
 	default:
-		return false, fmt.Errorf("API URL %q: scheme must be https or http", Redact(raw))
+		return false, fmt.Errorf("API URL %q: scheme must be https or http", redact.URL(raw))
 	}
 }
 
@@ -97,22 +99,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// Redact removes user information and query strings from a URL so that it
-// can be logged.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparseable URL]"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "REDACTED"
-	}
-	return u.String()
 }
 
 // Dial connects to the API. The connection is lazy: an unreachable API shows
@@ -137,12 +123,18 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if maxRecv <= 0 {
 		maxRecv = DefaultMaxReceiveBytes
 	}
-	opts := []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)), grpc.WithChainUnaryInterceptor(errorInterceptor, deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
+	// Tokens that change (a token file, workload identity) are JWTs, which
+	// the redactor removes by their shape; a static token is known here.
+	var secrets []string
+	if t, ok := cfg.Tokens.(StaticToken); ok {
+		secrets = append(secrets, strings.TrimPrefix(string(t), "Bearer "))
+	}
+	opts := []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)), grpc.WithChainUnaryInterceptor(errorInterceptor(redact.New(secrets...)), deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
 	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := platform.NewPlatformClients(dialCtx, cfg.URL, cred, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", Redact(cfg.URL), err)
+		return nil, fmt.Errorf("connecting to %s: %w", redact.URL(cfg.URL), err)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -175,9 +167,13 @@ func deadlineInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
 
 // errorInterceptor is the one place where every error of an API call passes
 // on its way out of the transport: it is classified (a message over a size
-// limit is marked ErrTooLarge).
-func errorInterceptor(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	return classify(invoker(ctx, method, req, reply, cc, opts...))
+// limit is marked ErrTooLarge) and redacted with internal/redact (a server
+// or proxy that echoes the request must not put the token into our logs).
+// The result still unwraps to the gRPC status, so Code and Retryable work.
+func errorInterceptor(r *redact.Redactor) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return r.Error(classify(invoker(ctx, method, req, reply, cc, opts...)))
+	}
 }
 
 func observeInterceptor(o Observer, now func() time.Time) grpc.UnaryClientInterceptor {

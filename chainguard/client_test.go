@@ -327,7 +327,7 @@ func TestCheckURL(t *testing.T) {
 		{url: "http://api.example.com", insecure: true, plaintext: true},
 		{url: "grpc://api.example.com", err: `API URL "grpc://api.example.com": scheme must be https or http`},
 		{url: "console-api.enforce.dev", err: `API URL "console-api.enforce.dev" has no host`},
-		{url: "https://user:hunter2@api.example.com", err: `API URL "https://REDACTED@api.example.com" must not carry credentials`},
+		{url: "https://user:hunter2@api.example.com", err: `API URL "https://user:REDACTED@api.example.com" must not carry credentials`},
 	} {
 		plaintext, err := chainguard.CheckURL(tc.url, tc.insecure)
 		got := ""
