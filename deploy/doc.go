@@ -10,3 +10,7 @@
 // so that the Kubernetes API types and the other test dependencies stay out
 // of the daemon's go.mod. Run its tests from this folder: go test ./...
 package deploy
+
+// The kustomize base, the emulator overlay's manifests and the chart's seed
+// are generated from the chart and examples/seed.yaml (internal/generated).
+//go:generate go run ./cmd/generate

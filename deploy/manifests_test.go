@@ -716,7 +716,7 @@ func checkNetworkPolicies(t *testing.T, r render) {
 }
 
 // checkPrometheusRules compares every PrometheusRule with
-// deploy/prometheus/alerts.yaml.
+// the chart's prometheus/alerts.yaml.
 func checkPrometheusRules(t *testing.T, r render) {
 	t.Helper()
 	want := alertGroups(t)
@@ -736,7 +736,7 @@ func checkPrometheusRules(t *testing.T, r render) {
 	}
 }
 
-// alertGroups is deploy/prometheus/alerts.yaml as generic YAML.
+// alertGroups is the chart's prometheus/alerts.yaml as generic YAML.
 func alertGroups(t *testing.T) map[string]any {
 	t.Helper()
 	var m map[string]any

@@ -126,6 +126,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		},
 		Keyring: keyring,
 		Logger:  log.Named("git"),
+		Names:   gitFlagNames(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Git source: %w", err)
@@ -194,4 +195,22 @@ func tokenSource(o *options, getenv env) (chainguard.TokenSource, error) {
 		}, nil
 	}
 	return nil, nil
+}
+
+// gitFlagNames names the flags behind gitsource's settings, for its messages.
+func gitFlagNames() map[gitsource.Field]string {
+	return map[gitsource.Field]string{
+		gitsource.FieldURL:                      "--git-url",
+		gitsource.FieldRef:                      "--ref",
+		gitsource.FieldPath:                     "--path",
+		gitsource.FieldCacheDir:                 "--cache-dir",
+		gitsource.FieldTimeout:                  "--git-timeout",
+		gitsource.FieldUsername:                 "--git-username",
+		gitsource.FieldPasswordFile:             "--git-password-file",
+		gitsource.FieldSSHKeyFile:               "--git-ssh-key-file",
+		gitsource.FieldSSHKeyPassphraseFile:     "--git-ssh-key-passphrase-file",
+		gitsource.FieldKnownHostsFile:           "--git-known-hosts-file",
+		gitsource.FieldInsecureSkipHostKeyCheck: "--git-insecure-skip-host-key-check",
+		gitsource.FieldKeyring:                  "--verify-commits-keyring",
+	}
 }

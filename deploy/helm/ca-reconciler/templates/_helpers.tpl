@@ -176,7 +176,7 @@ containers:
     args: ["run"]
     envFrom:
       - configMapRef:
-          name: {{ include "ca-reconciler.fullname" . }}
+          name: {{ include "ca-reconciler.fullname" . }}-config
       {{- with .Values.extraEnvFrom }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
