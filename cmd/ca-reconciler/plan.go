@@ -25,7 +25,7 @@ Git or the API unreadable).`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("-o %q: want text or json", output)
 			}
-			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv)
+			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv, false)
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,7 @@ and in --mode apply writes the repos that drifted. It serves metrics and status 
 func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	d, err := wire(ctx, o, cmd.ErrOrStderr(), getenv)
+	d, err := wire(ctx, o, cmd.ErrOrStderr(), getenv, true)
 	if err != nil {
 		return err
 	}
