@@ -4,8 +4,8 @@ import (
 	"io"
 	"testing"
 
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
