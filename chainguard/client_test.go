@@ -167,7 +167,7 @@ func TestBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(log, `package "nosuch" not found in catalog`) {
+	if !strings.Contains(log, `nosuch (no such package):`) {
 		t.Errorf("log = %q", log)
 	}
 }

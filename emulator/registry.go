@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
@@ -128,7 +129,7 @@ func (s *Server) commitLocked(rec *repoRecord, repo *registryv1.Repo) {
 	rec.repo = repo
 	rec.updated = s.now()
 	s.store.renameLocked(rec, old)
-	s.builds.startLocked(repo)
+	s.builds.startLocked(rec)
 }
 
 // createOptions are the choices of one create.
@@ -160,12 +161,13 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	if in.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
+	var src *repoRecord // the org repo it is created from, if any
 	if opts.check && in.GetSyncConfig() != nil {
 		if in.GetSyncConfig().GetSource() == "" {
 			return nil, status.Error(codes.InvalidArgument, "sync_config.source is required")
 		}
 		var err error
-		if in, err = s.fromSourceLocked(parent, in); err != nil {
+		if in, src, err = s.fromSourceLocked(parent, in); err != nil {
 			return nil, err
 		}
 	}
@@ -189,12 +191,15 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 		rec = &repoRecord{repo: repo, updated: s.now(), v2unknown: opts.v2unknown}
 		st.addRepoLocked(rec)
 	}
+	if src != nil {
+		rec.basePackages, rec.archs = slices.Clone(src.basePackages), slices.Clone(src.archs)
+	}
 	if opts.check {
 		if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
 			repo.CustomOverlay = &registryv1.CustomOverlay{}
 		}
 		if repo.GetSyncConfig().GetApkoOverlay() != "" {
-			s.builds.startLocked(repo) // a new Custom Assembly image builds
+			s.builds.startLocked(rec) // a new Custom Assembly image builds
 		}
 	}
 	return rec, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
+	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	oidcv1 "chainguard.dev/sdk/proto/platform/oidc/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -138,6 +139,7 @@ func New(opts Options) *Server {
 	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
 	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
 	registryv2.RegisterReposServiceServer(s.grpc, &reposV2Service{s: s})
+	apkv1.RegisterAPKServer(s.grpc, &apkService{s: s})
 	if s.tokens != nil {
 		oidcv1.RegisterSecurityTokenServiceServer(s.grpc, &stsService{s: s})
 	}
