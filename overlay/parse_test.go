@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+//go:generate go test -count=1 -run TestParseBad . -update
+
 var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err files (review every change)")
 
 func readFile(t testing.TB, path string) []byte {
