@@ -79,6 +79,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Status:   func() any { return d.reconciler.Status() },
 		Ready:    readiness(d.reconciler.Status, o.interval, time.Now),
 		Handlers: routes,
+		Pprof:    o.pprof,
 		Logger:   d.log,
 	})
 	if err != nil {
