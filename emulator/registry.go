@@ -161,6 +161,9 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	if in.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
+	if opts.preventExisting && st.repoByNameLocked(parent, in.GetName()) != nil {
+		return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", in.GetName(), parent)
+	}
 	var src *repoRecord // the org repo it is created from, if any
 	if opts.check && in.GetSyncConfig() != nil {
 		if in.GetSyncConfig().GetSource() == "" {

@@ -19,9 +19,10 @@ const (
 	// tempPrefix names clones in progress; they are renamed to repoDirName
 	// when complete, so a crash never leaves a half clone behind.
 	tempPrefix = "repo.git.tmp-"
-	// defaultMaxPacks is how many packfiles (one per fetch) the cache may collect
-	// before the next change is cloned afresh instead of fetched, which keeps
-	// a long-running daemon's cache small.
+	// defaultMaxPacks is how many packfiles (the clone's, and one per
+	// defaultMaxLoose objects fetched since) the cache may collect before the
+	// next change is cloned afresh instead of fetched, which keeps a
+	// long-running daemon's cache small.
 	defaultMaxPacks = 50
 )
 
@@ -50,6 +51,9 @@ func checkCache(dir string) (*git.Repository, error) {
 	repo, err := git.PlainOpen(dir)
 	if err != nil {
 		return nil, err
+	}
+	if shallow, err := repo.Storer.Shallow(); err != nil || len(shallow) > 0 {
+		return nil, fmt.Errorf("the clone is shallow (made by an earlier version); history is needed")
 	}
 	head, err := repo.Reference(plumbing.HEAD, true)
 	if err != nil {

@@ -143,6 +143,7 @@ type settings struct {
 	logger       *zap.Logger
 	insecureHost bool
 	maxPacks     int // see defaultMaxPacks
+	maxLoose     int // see defaultMaxLoose
 	names        names
 }
 
@@ -160,6 +161,7 @@ func newSettings(cfg Config) (settings, error) {
 		keyring:  cfg.Keyring,
 		logger:   cfg.Logger,
 		maxPacks: defaultMaxPacks,
+		maxLoose: defaultMaxLoose,
 		names:    names(cfg.Names),
 	}
 	if s.logger == nil {

@@ -4,16 +4,23 @@
 // A [Source] is made with [New], which only checks its [Config]; every error from
 // New is a configuration error. [Source.Fetch] then does the network work:
 //
-//   - The first call reuses the clone kept in Config.CacheDir, or makes one: a
-//     shallow (depth 1), single-ref fetch without tags into a bare repository.
-//     A cache that cannot be read (truncated objects, a garbage HEAD, ...) is
-//     removed and cloned again, with a log line.
+//   - The first call reuses the clone kept in Config.CacheDir, or makes one:
+//     the full history of the one ref, without tags, into a bare repository.
+//     A cache that cannot be read (truncated objects, a garbage HEAD, a
+//     shallow clone made by an earlier version, ...) is removed and cloned
+//     again, with a log line.
 //   - Every call first lists the remote's refs (git ls-remote). When the ref
 //     still points where it did, Fetch returns the previous Snapshot with
 //     [Unchanged] and fetches nothing.
-//   - Otherwise it fetches the ref, shallow and forced, so force-pushed branches
-//     and moved tags are followed, and reads the files straight from the
-//     commit's tree; there is no worktree.
+//   - Otherwise it fetches the ref, forced, so force-pushed branches and moved
+//     tags are followed, and reads the files straight from the commit's tree;
+//     there is no worktree. The fetch is incremental: it tells the server
+//     which commits the cache has and asks for a thin pack, so a push that
+//     changes one file of a folder of 5,000 costs a few hundred bytes (the
+//     new blob, trees as deltas, the commit), not the folder again. New
+//     objects are kept loose and packed into one packfile once there are
+//     256 of them; after 50 packfiles the next change is cloned afresh. A
+//     ref that moves back to a commit the cache holds costs no fetch at all.
 //   - A Ref that is a full commit hash is fetched once by hash. Many servers
 //     (plain git-upload-pack without uploadpack.allowReachableSHA1InWant, for
 //     one) refuse a want for an object that is not a ref tip; Fetch then falls
