@@ -17,6 +17,15 @@
 //     registry_v2 and SetRegistryV2 turn it off (Unimplemented).
 //   - APK: ListAPKs of each organization's catalog (APKFilter and its
 //     pagination); PermissionDenied for an organization without one.
+//   - Events Subscriptions: Create, List and Delete. Every repo change
+//     through the API or ConsoleEdit (v1 or v2 UpdateRepo, CreateRepo,
+//     DeleteRepo) is delivered, in the background and retried, as the
+//     platform's CloudEvent (dev.chainguard.api.platform.registry.repo.
+//     updated.v1, ...; the Occurrence with the actor) to each subscription
+//     of the repo's group or a group above it, with a token signed by the
+//     emulator's own OIDC issuer, whose discovery document and JWKS it
+//     serves over HTTP on the same address (IssuerURL), so that
+//     chainguard.dev/sdk/events/receiver verifies deliveries for real.
 //   - OIDC SecurityTokenService (when Options.Issuers is set): Exchange and
 //     ExchangeRefreshToken, as chainguard.dev/sdk/sts calls them with the
 //     emulator's URL as the issuer. It verifies the presented OIDC token

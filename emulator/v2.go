@@ -139,7 +139,7 @@ func sortKey(rec *repoRecord, field string) []string {
 // CreateRepo creates req.repo under the group req.parent, checked as v1
 // checks it; a name already taken in the group is AlreadyExists. The
 // request's unknown fields are kept for v2 reads.
-func (x *reposV2Service) CreateRepo(_ context.Context, req *registryv2.CreateRepoRequest) (*registryv2.Repo, error) {
+func (x *reposV2Service) CreateRepo(ctx context.Context, req *registryv2.CreateRepoRequest) (*registryv2.Repo, error) {
 	st := x.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -151,14 +151,17 @@ func (x *reposV2Service) CreateRepo(_ context.Context, req *registryv2.CreateRep
 	if err != nil {
 		return nil, err
 	}
-	return v2RepoLocked(rec), nil
+	out := v2RepoLocked(rec)
+	x.s.events.emit(newEvent(EventRepoCreated, out.GetUid(), actorOf(ctx), out))
+	return out, nil
 }
 
 // DeleteRepo deletes a repo by uid.
-func (x *reposV2Service) DeleteRepo(_ context.Context, req *registryv2.DeleteRepoRequest) (*emptypb.Empty, error) {
+func (x *reposV2Service) DeleteRepo(ctx context.Context, req *registryv2.DeleteRepoRequest) (*emptypb.Empty, error) {
 	if err := x.s.deleteRepo(req.GetUid()); err != nil {
 		return nil, err
 	}
+	x.s.events.emit(newEvent(EventRepoDeleted, req.GetUid(), actorOf(ctx), req))
 	return &emptypb.Empty{}, nil
 }
 
@@ -167,11 +170,11 @@ func (x *reposV2Service) DeleteRepo(_ context.Context, req *registryv2.DeleteRep
 // its unknown fields included, and the result passes the same rules as a
 // v1 write. Output-only fields in the mask are ignored; fields a syncing
 // repo inherits from its source cannot change, nor can sync_config.source.
-func (x *reposV2Service) UpdateRepo(_ context.Context, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
-	return x.s.patch(req)
+func (x *reposV2Service) UpdateRepo(ctx context.Context, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
+	return x.s.patch(actorOf(ctx), req)
 }
 
-func (s *Server) patch(req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
+func (s *Server) patch(actor Actor, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
 	uid := req.GetRepo().GetUid()
 	if uid == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo.uid is required")
@@ -214,7 +217,9 @@ func (s *Server) patch(req *registryv2.UpdateRepoRequest) (*registryv2.Repo, err
 	}
 	rec.v2unknown = v2unknown
 	s.commitLocked(rec, next)
-	return v2RepoLocked(rec), nil
+	out := v2RepoLocked(rec)
+	s.events.emit(newEvent(EventRepoUpdated, uid, actor, out))
+	return out, nil
 }
 
 // hasOverlayUnknown reports whether v2 unknown fields sit in the overlay.
