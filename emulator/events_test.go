@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,5 +273,39 @@ func TestSubscriptions(t *testing.T) {
 	wantStatus(t, err, codes.NotFound, `subscription "`+a.GetId()+`" not found`)
 	if got := list(&eventsv1.SubscriptionFilter{}); len(got) != 1 {
 		t.Errorf("after Delete, %d subscriptions, want 1", len(got))
+	}
+}
+
+// A delivery token is a bearer credential: it goes to the sink and
+// nowhere else the emulator keeps or shows (its deliveries, its counts).
+func TestDeliveryTokensStayWithTheSink(t *testing.T) {
+	emu, url := start(t, emulator.Options{})
+	c := dial(t, url, "")
+	org := emu.CreateOrg("acme.example")
+	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
+	tokens := make(chan string, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokens <- strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}))
+	t.Cleanup(hook.Close)
+	if _, err := eventsv1.NewSubscriptionsClient(c.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{ParentId: org, Subscription: &eventsv1.Subscription{Sink: hook.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.ConsoleEdit(id, &registryv1.CustomOverlay{}); err != nil {
+		t.Fatal(err)
+	}
+	token := <-tokens
+	if len(token) < 100 || strings.Count(token, ".") != 2 {
+		t.Fatalf("the sink got %q, want a JWT", token)
+	}
+	eventually(t, "the delivery to be recorded", func() bool { return len(emu.Deliveries()) == 1 })
+	var counts strings.Builder
+	if err := emu.WriteCounts(&counts); err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"Deliveries": fmt.Sprintf("%+v", emu.Deliveries()), "WriteCounts": counts.String(), "IssuerURL": emu.IssuerURL()} {
+		if strings.Contains(text, token) || strings.Contains(text, strings.Split(token, ".")[2]) {
+			t.Errorf("%s shows the delivery token", what)
+		}
 	}
 }

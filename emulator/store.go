@@ -159,7 +159,7 @@ func (st *store) reposLocked(id, name string, f *commonv1.UIDPFilter) []*repoRec
 	return out
 }
 
-// sortedReposLocked returns copies of the repos among recs matching keep, by
+// sortedRepos returns copies of the repos among recs matching keep, by
 // name then id.
 func sortedRepos(recs []*repoRecord, keep func(*registryv1.Repo) bool) []*registryv1.Repo {
 	var out []*registryv1.Repo
