@@ -13,7 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -36,16 +38,16 @@ type API interface {
 	BuildLog(ctx context.Context, b chainguard.Build) (string, error)
 }
 
-// Clock is the time the watcher sees.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
+// Repos is what the watcher needs of the daemon's store (store.Store): the
+// repos whose builds are counted, and where a finished build is recorded.
+type Repos interface {
+	// RepoIDs maps the id of every repo whose builds are counted to its
+	// name.
+	RepoIDs() map[string]string
+	// RecordBuild stores a repo's last build; false for a repo the store
+	// does not know.
+	RecordBuild(repo string, b store.BuildInfo) bool
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Result is one finished build.
 type Result struct {
@@ -74,13 +76,14 @@ type Config struct {
 	Metrics *metrics.Metrics
 	Logger  *zap.Logger
 	// Clock defaults to the wall clock.
-	Clock Clock
-	// Repos maps the id of every repo whose builds are counted to its name
-	// (reconciler.Reconciler.RepoIDs). Builds of other repos are ignored,
-	// except those of a repo passed to Watch.
-	Repos func() map[string]string
-	// OnResult, if set, is told every finished build (the reconciler
-	// records the last one per repo for /status).
+	Clock clock.Clock
+	// Repos are the repos whose builds are counted (the daemon's store),
+	// and where each one's last build is recorded for /status. Builds of
+	// other repos are ignored, except those of a repo passed to Watch. When
+	// nil, every watched build is counted and nothing is recorded.
+	Repos Repos
+	// OnResult, if set, is told every finished build, after it is
+	// counted and recorded.
 	OnResult func(Result)
 	// PollInterval is the time between ticks while builds are in flight.
 	PollInterval time.Duration
@@ -103,7 +106,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = clock.Real{}
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -318,7 +321,7 @@ func (w *Watcher) repoNames() map[string]string {
 	if w.cfg.Repos == nil {
 		return map[string]string{}
 	}
-	return w.cfg.Repos()
+	return w.cfg.Repos.RepoIDs()
 }
 
 // pollOrg lists one organization's builds and folds them in.
@@ -435,6 +438,9 @@ func (w *Watcher) report(ctx context.Context, r Result, count bool) {
 	}
 	if count {
 		w.cfg.Metrics.ObserveBuild(r.Repo, r.Result, seconds)
+		if w.cfg.Repos != nil {
+			w.cfg.Repos.RecordBuild(r.Repo, store.BuildInfo{ID: r.BuildID, Result: r.Result, Finished: r.Finished, Seconds: r.Duration().Seconds()})
+		}
 	}
 	fields := []zap.Field{
 		zap.String("repo", r.Repo),

@@ -1,5 +1,5 @@
 // Package deploy holds how ca-reconciler is shipped and run: the container
-// image (Dockerfile, and package image for a pure-Go build), the Kubernetes
+// image's test (the image is defined by ../.ko.yaml), the Kubernetes
 // manifests (a kustomize base and an emulator overlay), the Helm chart, the
 // Grafana dashboard and the Prometheus alert rules. It has no Go API; its
 // tests render every manifest offline (kubectl kustomize, helm template),
@@ -10,3 +10,7 @@
 // so that the Kubernetes API types and the other test dependencies stay out
 // of the daemon's go.mod. Run its tests from this folder: go test ./...
 package deploy
+
+// The kustomize base, the emulator overlay's manifests and the chart's seed
+// are generated from the chart and examples/seed.yaml (internal/generated).
+//go:generate go run ./cmd/generate

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+//go:generate go test -count=1 -run ^TestParse(Good|Bad)$ . -update
+
 var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err and testdata/good/*.yaml.warn files (review every change)")
 
 // testParser checks certificates against a fixed day, so that the goldens

@@ -3,21 +3,22 @@ package reconciler
 import (
 	"errors"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-func snap(files map[string]string) gitsource.Snapshot {
-	s := gitsource.Snapshot{Revision: "r1"}
+func snap(files map[string]string) fstest.MapFS {
+	m := fstest.MapFS{}
 	for p, c := range files {
-		s.Files = append(s.Files, gitsource.File{Path: p, Data: []byte(c)})
+		m[p] = &fstest.MapFile{Data: []byte(c)}
 	}
-	return s
+	return m
 }
 
 func TestMapFiles(t *testing.T) {
@@ -48,7 +49,12 @@ func TestMapFiles(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("repos (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"ca-images-iac/.hidden.yaml", "ca-images-iac/README.md", "ca-images-iac/nested/x.yaml"}, d.Ignored); diff != "" {
+	wantIgnored := []store.IgnoredFile{
+		{Path: "ca-images-iac/.hidden.yaml", Reason: vocab.IgnoredHidden},
+		{Path: "ca-images-iac/README.md", Reason: vocab.IgnoredExtension},
+		{Path: "ca-images-iac/nested/x.yaml", Reason: vocab.IgnoredNested},
+	}
+	if diff := cmp.Diff(wantIgnored, d.Ignored); diff != "" {
 		t.Errorf("ignored (-want +got):\n%s", diff)
 	}
 	if got, want := d.Repos["dup"].Err.Error(), `files ca-images-iac/dup.yaml, ca-images-iac/dup.yml all manage repo "dup"; none of them is applied`; got != want {

@@ -1,5 +1,5 @@
-// Package statuspage renders what ca-reconciler knows (the reconciler's
-// Status, served as JSON at /status) as one plain HTML page at /, for people
+// Package statuspage renders what ca-reconciler knows (the store's Status,
+// served as JSON at /status) as one plain HTML page at /, for people
 // who have no Grafana: the revision being reconciled, the last cycle, and
 // each repo's file, status, desired and live overlay hashes, diff, last
 // write and last build.
@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -72,7 +72,7 @@ func New(opts Options) (*Page, error) {
 
 // view is what the template sees.
 type view struct {
-	reconciler.Status
+	store.Status
 	Summary      []count
 	Refresh      int
 	Version      string
@@ -87,7 +87,7 @@ type count struct {
 }
 
 // Render writes the page for s.
-func (p *Page) Render(w io.Writer, s reconciler.Status) error {
+func (p *Page) Render(w io.Writer, s store.Status) error {
 	v := view{Status: s, Version: p.opts.Version, Generated: p.opts.Now()}
 	if p.opts.Refresh > 0 {
 		v.Refresh = int(p.opts.Refresh.Round(time.Second) / time.Second)
@@ -126,7 +126,7 @@ func (p *Page) Render(w io.Writer, s reconciler.Status) error {
 }
 
 // Handler serves the page for the status status returns.
-func (p *Page) Handler(status func() reconciler.Status) http.Handler {
+func (p *Page) Handler(status func() store.Status) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		var buf bytes.Buffer
 		if err := p.Render(&buf, status()); err != nil {

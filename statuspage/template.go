@@ -58,7 +58,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <dt>Last cycle</dt><dd><span class="muted">none finished yet</span></dd>
 {{- end}}
 <dt>Files</dt><dd>{{.Files.Valid}} valid, {{.Files.Invalid}} invalid, {{.Files.Ignored}} ignored
-{{- if .Ignored}} <details><summary>ignored files</summary><ul>{{range .Ignored}}<li><code>{{.}}</code></li>{{end}}</ul></details>{{end}}</dd>
+{{- if .Ignored}} <details><summary>ignored files</summary><ul>{{range .Ignored}}<li><code>{{.Path}}</code>: {{.Reason.Describe}}</li>{{end}}</ul></details>{{end}}</dd>
 </dl>
 
 <h2>Repos</h2>

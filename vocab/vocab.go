@@ -16,6 +16,20 @@
 // it.
 package vocab
 
+// Mode says whether drift is corrected or only reported (--mode).
+type Mode string
+
+// Modes.
+const (
+	// ModeApply writes the repos that drifted.
+	ModeApply Mode = "apply"
+	// ModeDetect only reports drift; nothing is written.
+	ModeDetect Mode = "detect"
+)
+
+// Modes returns every mode.
+func Modes() []Mode { return []Mode{ModeApply, ModeDetect} }
+
 // Status is what the daemon knows about one repo after a cycle: the status
 // label of ca_reconciler_repo_status, "status" in /status and the page.
 type Status string
@@ -91,6 +105,35 @@ func (a Action) Writes() bool { return a == ActionUpdate || a == ActionReset }
 
 // Error reports whether the action means the file cannot be applied.
 func (a Action) Error() bool { return a == ActionInvalid || a == ActionMissing }
+
+// EventKind names a thing that happened to a repo, as the reconciler's state
+// transition reports it to logs, metrics and notifications.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventDriftDetected: a repo that was in sync (or new) differs from
+	// its file.
+	EventDriftDetected EventKind = "drift_detected"
+	// EventStatusChanged: a repo's status changed (or it was seen for the
+	// first time, or its file's error changed).
+	EventStatusChanged EventKind = "status_changed"
+	// EventWritten: a repo's overlay was written.
+	EventWritten EventKind = "written"
+	// EventWriteFailed: writing a repo's overlay failed.
+	EventWriteFailed EventKind = "write_failed"
+	// EventStalled: a repo's writes did not converge; it is no longer
+	// written until its file changes.
+	EventStalled EventKind = "stalled"
+	// EventRepoGone: no file names the repo any more and it holds no
+	// overlay; the daemon forgets it.
+	EventRepoGone EventKind = "repo_gone"
+)
+
+// EventKinds returns every event kind.
+func EventKinds() []EventKind {
+	return []EventKind{EventDriftDetected, EventStatusChanged, EventWritten, EventWriteFailed, EventStalled, EventRepoGone}
+}
 
 // Trigger is why a cycle ran: the trigger label of
 // ca_reconciler_reconciles_total.

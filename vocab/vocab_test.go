@@ -24,6 +24,8 @@ func strs[T ~string](list []T) []string {
 // lists is every type's list, by type name.
 func lists() map[string][]string {
 	return map[string][]string{
+		"Mode":            strs(vocab.Modes()),
+		"EventKind":       strs(vocab.EventKinds()),
 		"Status":          strs(vocab.Statuses()),
 		"Action":          strs(vocab.Actions()),
 		"Trigger":         strs(vocab.Triggers()),

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
@@ -221,19 +220,18 @@ func validatePaths(paths []string) ([]finding, error) {
 // file is parsed for its errors and warnings; entries that are not regular
 // files are reported as ignored, with why.
 func validateDir(dir string) ([]finding, error) {
-	snap, ignored, err := readDir(dir)
-	if err != nil {
-		return nil, err
-	}
 	base := filepath.ToSlash(dir)
-	desired := reconciler.MapFiles(base, snap)
-	data := make(map[string][]byte, len(snap.Files))
-	for _, f := range snap.Files {
-		data[path.Join(base, f.Path)] = f.Data
+	fsys := os.DirFS(dir)
+	desired := reconciler.MapFiles(base, fsys)
+	if desired.Err != nil {
+		return nil, fmt.Errorf("validate: %w", desired.Err)
 	}
 	var out []finding
-	for _, ig := range ignored {
-		out = append(out, finding{kind: findingNotice, file: path.Join(base, ig.path), message: "ignored: " + ig.reason.Describe()})
+	for _, ig := range desired.Ignored {
+		switch ig.Reason {
+		case vocab.IgnoredSymlink, vocab.IgnoredSubmodule, vocab.IgnoredIrregular:
+			out = append(out, finding{kind: findingNotice, file: ig.Path, message: "ignored: " + ig.Reason.Describe()})
+		}
 	}
 	for _, r := range desired.Repos {
 		var ps overlay.Problems
@@ -242,7 +240,12 @@ func validateDir(dir string) ([]finding, error) {
 			continue
 		}
 		// MapFiles keeps only the errors; parse again for the warnings.
-		parsed, err := overlay.ParseFile(r.File, data[r.File])
+		// Mapped files sit directly in the folder.
+		data, err := readLimited(fsys, path.Base(r.File))
+		if err != nil {
+			return nil, fmt.Errorf("validate: %w", err)
+		}
+		parsed, err := overlay.ParseFile(r.File, data)
 		out = append(out, problemFindings(err, parsed.Warnings)...)
 	}
 	slices.SortStableFunc(out, func(a, b finding) int {
@@ -267,50 +270,6 @@ func problemFindings(err error, warnings overlay.Problems) []finding {
 		out = append(out, finding{kind: kind, file: p.File, line: p.Line, column: p.Column, field: p.Field, message: p.Message})
 	}
 	return out
-}
-
-// ignoredEntry is an entry under the folder that is not a regular file.
-type ignoredEntry struct {
-	path   string
-	reason vocab.IgnoreReason
-}
-
-// readDir reads a folder from disk as the Git source would from a commit:
-// regular files are read (at most overlay.MaxFileBytes+1 bytes of each, so
-// that a huge file costs no more than the limit it breaks); symbolic links
-// are never followed and, like other entries that are not regular files,
-// are returned as ignored.
-func readDir(dir string) (gitsource.Snapshot, []ignoredEntry, error) {
-	var (
-		snap    gitsource.Snapshot
-		ignored []ignoredEntry
-	)
-	fsys := os.DirFS(dir)
-	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch t := e.Type(); {
-		case t.IsDir():
-			return nil
-		case t&fs.ModeSymlink != 0:
-			ignored = append(ignored, ignoredEntry{p, vocab.IgnoredSymlink})
-			return nil
-		case !t.IsRegular():
-			ignored = append(ignored, ignoredEntry{p, vocab.IgnoredIrregular})
-			return nil
-		}
-		data, err := readLimited(fsys, p)
-		if err != nil {
-			return err
-		}
-		snap.Files = append(snap.Files, gitsource.File{Path: p, Data: data})
-		return nil
-	})
-	if err != nil {
-		return snap, nil, fmt.Errorf("validate: reading %s: %w", dir, err)
-	}
-	return snap, ignored, nil
 }
 
 // readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough

@@ -1,5 +1,5 @@
 // Package testbin builds the real ca-reconciler binary for the deploy tests,
-// the way deploy/Dockerfile and .ko.yaml build it: CGO_ENABLED=0, -trimpath,
+// the way .ko.yaml builds it: CGO_ENABLED=0, -trimpath,
 // version stamped with -ldflags "-X main.version=...".
 package testbin
 
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ca-reconciler/ca-reconciler/deploy/internal/tools"
 )
 
 // RepoRoot returns the repository's root: the parent of the deploy
@@ -58,35 +60,17 @@ func CI() bool {
 	return v == "true" || v == "1"
 }
 
-// NeedTool returns the path of a command line tool, from PATH or from where
-// `go install` puts it (GOBIN, GOPATH/bin), skipping the test when it is
-// missing outside CI and failing it in CI.
+// NeedTool returns the path of a command line tool (tools.Look), skipping
+// the test when it is missing outside CI and failing it in CI.
 func NeedTool(t testing.TB, name, install string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
+	p, err := tools.Look(name)
+	if err == nil {
 		return p
 	}
-	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
-		lines := strings.Split(string(out), "\n") // GOBIN, GOPATH; either may be empty
-		var dirs []string
-		if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
-			dirs = append(dirs, strings.TrimSpace(lines[0]))
-		}
-		if len(lines) > 1 {
-			for _, gp := range filepath.SplitList(strings.TrimSpace(lines[1])) {
-				dirs = append(dirs, filepath.Join(gp, "bin"))
-			}
-		}
-		for _, d := range dirs {
-			p := filepath.Join(d, name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return p
-			}
-		}
-	}
 	if CI() {
-		t.Fatalf("%s not found on PATH and CI=true: %s", name, install)
+		t.Fatalf("%v and CI=true: %s", err, install)
 	}
-	t.Skipf("%s not found on PATH (%s); with CI=true this fails", name, install)
+	t.Skipf("%v (%s); with CI=true this fails", err, install)
 	return ""
 }
