@@ -109,6 +109,16 @@ type Overlay struct {
 	CertificateProviders []string
 }
 
+// IsZero reports whether o is the empty overlay: nil, {} and all-empty
+// sections are all zero, as they are the same overlay to the service (a
+// cleared overlay reads back as an empty message). It equals
+// Equal(o, Overlay{}) without building canonical forms.
+func (o Overlay) IsZero() bool {
+	return len(o.Packages) == 0 && len(o.RuntimeRepositories) == 0 && len(o.RuntimeKeyring) == 0 &&
+		len(o.Environment) == 0 && len(o.Annotations) == 0 && o.Accounts.IsZero() &&
+		len(o.Certificates) == 0 && len(o.CertificateProviders) == 0
+}
+
 // NamedContent is a certificate or key: a file name and its PEM content.
 type NamedContent struct {
 	Name    string
