@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // Change is one difference between two overlays, for humans and logs.
@@ -187,8 +189,10 @@ func joinRepositories(list []string) string {
 	return strings.Join(out, ", ")
 }
 
-// redactRepository masks the user information of a repository URL, which
-// may be a token.
+// redactRepository masks what in a repository URL may be a credential:
+// its whole user-info (a mirror's token is often the user name alone, which
+// redact.URL keeps) and, through redact.URL, query values and anything
+// credential-shaped, with the one placeholder redact.Placeholder.
 func redactRepository(repo string) string {
 	tag, raw := "", repo
 	if strings.HasPrefix(repo, "@") {
@@ -197,17 +201,16 @@ func redactRepository(repo string) string {
 		}
 	}
 	if u, err := url.Parse(raw); err == nil {
-		if u.User == nil {
-			return repo
+		if u.User != nil {
+			u.User = url.User(redact.Placeholder)
 		}
-		u.User = url.User("xxxxx")
-		return tag + u.String()
+		return tag + redact.URL(u.String())
 	}
 	// Unparsable: mask anything between "://" and the last "@".
 	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
-		return tag + raw[:i+3] + "xxxxx" + raw[j:]
+		raw = raw[:i+3] + redact.Placeholder + raw[j:]
 	}
-	return repo
+	return tag + redact.String(raw)
 }
 
 // mapDiff compares environment or annotations.
