@@ -258,7 +258,7 @@ func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
 			return
 		}
 		if len(sv.Value) > MaxValueBytes {
-			d.errorAt(v, f, "value %s is over the limit of %d bytes", abbreviate(sv.Value), MaxValueBytes)
+			d.errorAt(v, f, "value %s is over the limit of %d bytes", showLong(f, sv.Value), MaxValueBytes)
 			out[key] = ""
 			return
 		}

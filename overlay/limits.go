@@ -3,6 +3,7 @@ package overlay
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -177,11 +178,22 @@ func (l *limiter) measure(n *yaml.Node) (size, uses int, ok bool) {
 	return size, uses, true
 }
 
-// tooLong reports a string over its limit, showing it by prefix, length
-// and hash, and marks the field broken.
+// tooLong reports a string over its limit, showing it as showLong does,
+// and marks the field broken.
 func (d *decoder) tooLong(n *yaml.Node, field, s string, limit int) {
-	d.errorAt(n, field, "%s is over the limit of %d bytes", abbreviate(s), limit)
+	d.errorAt(n, field, "%s is over the limit of %d bytes", showLong(field, s), limit)
 	d.broken[field] = true
+}
+
+// showLong shows a value too long to quote: by prefix, length and hash,
+// except where a prefix may hold a credential (an environment value, a
+// runtime repository URL with user-info), which shows by length and hash
+// only.
+func showLong(field, s string) string {
+	if strings.HasPrefix(field, "environment") || strings.HasPrefix(field, "contents.runtime_repositories") {
+		return fingerprint(s)
+	}
+	return abbreviate(s)
 }
 
 // tooMany reports a list or map over MaxItems, and marks the field broken.

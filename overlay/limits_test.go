@@ -121,3 +121,22 @@ func TestEncodedSizeLimit(t *testing.T) {
 		t.Errorf("EncodedSize = %d", EncodedSize(o))
 	}
 }
+
+// A value too long to quote shows no prefix where the prefix may be a
+// credential: an environment value, a runtime repository URL.
+func TestLongSecretsShowNoPrefix(t *testing.T) {
+	secret := "s3cr3t-" + strings.Repeat("k", MaxValueBytes)
+	src := "environment:\n  DB_PASSWORD: " + secret + "\ncontents:\n  runtime_repositories: [\"https://user:" + secret + "@apk.example.com\"]\n"
+	_, err := Parse("f.yaml", []byte(src))
+	msg := fmt.Sprint(err)
+	if strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "user") {
+		t.Errorf("message shows the secret:\n%s", msg)
+	}
+	want := []string{
+		"f.yaml:2:16: environment.DB_PASSWORD: value " + fingerprint(secret) + " is over the limit of 16384 bytes",
+		"f.yaml:4:26: contents.runtime_repositories[0]: " + fingerprint("https://user:"+secret+"@apk.example.com") + " is over the limit of 16384 bytes",
+	}
+	if diff := cmp.Diff(want, strings.Split(msg, "\n")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
