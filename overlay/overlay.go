@@ -45,6 +45,11 @@
 //     annotations.
 //   - run-as is never an error: apko resolves a name against the image's
 //     passwd and otherwise keeps it as given, and a uid needs no entry.
+//   - Warnings (SeverityWarning: the service accepts them and the file is
+//     applied) are a run-as user or group that neither the file nor
+//     Chainguard's base images define (wolfi-baselayout's accounts and
+//     nonroot; numbers never warn), and a certificate that has expired or
+//     is not a CA, naming its expiry date (checked against Parser.Now).
 //     Group members are not checked against users: a group may name users
 //     of the base image. Members must not be empty or repeated.
 //   - Keys of features the live service has and this version's SDK lacks
