@@ -67,7 +67,7 @@ func (o *observed) ObserveAPIRequest(method, code string, _ float64) {
 }
 
 func TestResolveListWrite(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
+	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: true}) // the v1 fallback
 	orgID := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")
 	emu.CreateRepo(orgID, customRepo("b"))
@@ -172,7 +172,7 @@ func TestBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(log, `package "nosuch" not found in catalog`) {
+	if !strings.Contains(log, `nosuch (no such package):`) {
 		t.Errorf("log = %q", log)
 	}
 }
