@@ -76,6 +76,7 @@ func checkCache(dir string) (*git.Repository, error) {
 // clones afresh. It returns an error only when the removal fails.
 func (s *Source) discardCache(reason error) error {
 	s.repo = nil
+	s.gen.Add(1)
 	dir := s.repoDir()
 	s.log.Warn("cache is unusable; removing it and cloning again",
 		zap.String("dir", dir), zap.String("reason", cleanText(reason, nil)))
@@ -128,6 +129,7 @@ func (s *Source) removeTemps() {
 // install replaces the cache with the complete clone in dir.
 func (s *Source) install(dir string) (*git.Repository, error) {
 	s.repo = nil
+	s.gen.Add(1)
 	target := s.repoDir()
 	if err := os.RemoveAll(target); err != nil {
 		return nil, fmt.Errorf("removing old cache %s: %w", target, err)

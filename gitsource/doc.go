@@ -33,6 +33,14 @@
 // background; Fetch returns at the deadline regardless, and the cache stays
 // locked until the straggler ends.
 //
+// A Snapshot's FS is the commit's tree under Config.Path, a [*Tree] read
+// lazily from the cache: it holds no file content, lists every entry with its
+// type (symbolic links and submodules included, never followed), and gives
+// each regular file's blob id ([Tree.BlobHash]) so that a caller can reuse
+// what it parsed from an unchanged file without reading it. It stays
+// readable across later Fetches until the cache is cloned afresh; then its
+// reads fail with [ErrSnapshotGone].
+//
 // Snapshots are all or nothing: any error while reading a file fails the Fetch.
 // When Config.Keyring is set, the commit must carry an OpenPGP signature made by
 // one of its keys; otherwise Fetch fails with an error matching [ErrUnverified]

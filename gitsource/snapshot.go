@@ -3,14 +3,10 @@ package gitsource
 import (
 	"errors"
 	"fmt"
-	"io"
-	"path"
-	"slices"
-	"strings"
+	"io/fs"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
@@ -49,8 +45,13 @@ type Snapshot struct {
 	// SignedBy is the fingerprint of the key that signed the commit, when
 	// Config.Keyring is set.
 	SignedBy string
+	// FS is the commit's tree under Config.Path, read lazily from the cache;
+	// it is a *Tree (see there for its lifetime, and BlobHash).
+	FS fs.FS
 	// Files are all regular files under Config.Path, recursively, sorted by
-	// Path. Symbolic links and submodules are left out.
+	// Path. Symbolic links and submodules are left out (FS has them).
+	//
+	// Deprecated: read FS instead; Files goes once no caller uses it.
 	Files []File
 }
 
@@ -85,88 +86,37 @@ func peelCommit(st storer.EncodedObjectStorer, h plumbing.Hash) (*object.Commit,
 	return nil, &contentError{fmt.Errorf("tag chain at %s is too long", h)}
 }
 
-// readSnapshot reads every regular file under dir in commit c. Any error fails
-// the whole read.
-func readSnapshot(st storer.EncodedObjectStorer, c *object.Commit, dir string) (Snapshot, error) {
+// readSnapshot makes the snapshot of folder dir in commit c: its FS, read
+// lazily through r, and (until callers have moved to FS) every regular file
+// under dir read into Files. Any error fails the whole read.
+func readSnapshot(r *objectReader, c *object.Commit, dir string) (Snapshot, error) {
 	snap := Snapshot{
 		Revision:   c.Hash.String(),
 		CommitTime: c.Committer.When,
 		Author:     fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 	}
-	tree, err := c.Tree()
+	root, err := subtreeHash(r, c.TreeHash, dir)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("reading tree of commit %s: %w", c.Hash, err)
+		return Snapshot{}, err
 	}
-	if dir != "" {
-		tree, err = subtree(st, tree, dir)
+	tree := &Tree{r: r, root: root}
+	snap.FS = tree
+	err = fs.WalkDir(tree, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return Snapshot{}, err
+			return err
 		}
-	}
-	walker := object.NewTreeWalker(tree, true, nil)
-	defer walker.Close()
-	for {
-		name, entry, err := walker.Next()
-		if errors.Is(err, io.EOF) {
-			break
+		if !d.Type().IsRegular() {
+			return nil // folders (walked into), symbolic links, submodules
 		}
+		data, err := tree.ReadFile(name)
 		if err != nil {
-			return Snapshot{}, fmt.Errorf("walking tree of %s: %w", path.Join(dir, name), err)
-		}
-		switch entry.Mode {
-		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-		default:
-			continue // folders (walked into), symbolic links, submodules
-		}
-		data, err := readBlob(st, entry.Hash)
-		if err != nil {
-			return Snapshot{}, fmt.Errorf("reading %s: %w", path.Join(dir, name), err)
+			return err
 		}
 		snap.Files = append(snap.Files, File{Path: name, Data: data})
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("walking %s: %w", dir, err)
 	}
-	slices.SortFunc(snap.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return snap, nil
-}
-
-// subtree walks from tree down to folder dir; a missing folder, or a file
-// where a folder should be, is ErrPathNotFound.
-func subtree(st storer.EncodedObjectStorer, tree *object.Tree, dir string) (*object.Tree, error) {
-	walked := ""
-	for _, name := range strings.Split(dir, "/") {
-		walked = path.Join(walked, name)
-		i := slices.IndexFunc(tree.Entries, func(e object.TreeEntry) bool { return e.Name == name })
-		if i < 0 {
-			return nil, &contentError{fmt.Errorf("%w: %s", ErrPathNotFound, dir)}
-		}
-		entry := tree.Entries[i]
-		if entry.Mode != filemode.Dir {
-			return nil, &contentError{fmt.Errorf("%w: %s is not a folder", ErrPathNotFound, walked)}
-		}
-		next, err := object.GetTree(st, entry.Hash)
-		if err != nil {
-			return nil, fmt.Errorf("reading folder %s: %w", walked, err)
-		}
-		tree = next
-	}
-	return tree, nil
-}
-
-func readBlob(st storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
-	blob, err := object.GetBlob(st, h)
-	if err != nil {
-		return nil, err
-	}
-	r, err := blob.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) != blob.Size {
-		return nil, fmt.Errorf("blob %s: read %d of %d bytes", h, len(data), blob.Size)
-	}
-	return data, nil
 }

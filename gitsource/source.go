@@ -24,10 +24,16 @@ type Source struct {
 	stats   stats
 	signers signerCache
 
+	// gen counts the caches this Source has used: it goes up whenever the
+	// cache folder is removed, which makes older snapshots' trees refuse
+	// reads (ErrSnapshotGone).
+	gen atomic.Int64
+
 	// Owned by whoever holds busy.
 	repo     *git.Repository
-	current  *accepted  // the snapshot the last successful Fetch returned
-	rejected *rejection // the last revision that failed verification
+	reader   *objectReader // reads snapshots' trees from the cache
+	current  *accepted     // the snapshot the last successful Fetch returned
+	rejected *rejection    // the last revision that failed verification
 
 	mu           sync.Mutex
 	lastVerified *Snapshot
@@ -376,11 +382,23 @@ func (s *Source) read(repo *git.Repository) (content, error) {
 	if err != nil {
 		return content{}, fmt.Errorf("reading %s from cache: %w", tip, err)
 	}
-	snap, err := readSnapshot(repo.Storer, commit, s.cfg.path)
+	snap, err := readSnapshot(s.objectReader(), commit, s.cfg.path)
 	if err != nil {
 		return content{}, fmt.Errorf("reading files of %s at %s: %w", s.cfg.display, commit.Hash, err)
 	}
 	return content{tip: tip, commit: commit, snap: snap}, nil
+}
+
+// objectReader returns the reader of the current cache, made afresh after
+// the cache was replaced.
+func (s *Source) objectReader() *objectReader {
+	if gen := s.gen.Load(); s.reader == nil || s.reader.gen != gen {
+		if s.reader != nil {
+			s.reader.close()
+		}
+		s.reader = newObjectReader(s.repoDir(), gen, &s.gen)
+	}
+	return s.reader
 }
 
 // accept checks the signature (when a keyring is set) and makes got the
