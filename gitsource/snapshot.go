@@ -45,6 +45,12 @@ type Snapshot struct {
 	// SignedBy is the fingerprint of the key that signed the commit, when
 	// Config.Keyring is set.
 	SignedBy string
+	// EverPaths, with Config.History, are the names of the regular files
+	// that any commit reachable from Revision held directly under
+	// Config.Path, the current ones included, sorted; so a file that was
+	// deleted is known to have been there. Nil without Config.History.
+	// Callers must not modify it.
+	EverPaths []string
 	// FS is the commit's tree under Config.Path, read lazily from the cache;
 	// it is a *Tree (see there for its lifetime, and BlobHash).
 	FS fs.FS

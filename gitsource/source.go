@@ -32,6 +32,7 @@ type Source struct {
 	// Owned by whoever holds busy.
 	repo     *git.Repository
 	reader   *objectReader // reads snapshots' trees from the cache
+	history  *history      // with Config.History
 	current  *accepted     // the snapshot the last successful Fetch returned
 	rejected *rejection    // the last revision that failed verification
 
@@ -104,6 +105,9 @@ func New(cfg Config) (*Source, error) {
 		cfg:  st,
 		log:  st.logger.With(zap.String("git_url", st.display)),
 		busy: make(chan struct{}, 1),
+	}
+	if st.history {
+		s.history = newHistory(st.path)
 	}
 	if st.protocol == "ssh" {
 		// Read the key files now, so that a bad key is a configuration
@@ -385,6 +389,11 @@ func (s *Source) read(repo *git.Repository) (content, error) {
 	snap, err := readSnapshot(s.objectReader(), commit, s.cfg.path)
 	if err != nil {
 		return content{}, fmt.Errorf("reading files of %s at %s: %w", s.cfg.display, commit.Hash, err)
+	}
+	if s.history != nil {
+		if snap.EverPaths, err = s.history.everPaths(repo.Storer, commit.Hash); err != nil {
+			return content{}, fmt.Errorf("reading the history of %s at %s: %w", s.cfg.display, commit.Hash, err)
+		}
 	}
 	return content{tip: tip, commit: commit, snap: snap}, nil
 }

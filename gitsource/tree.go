@@ -414,7 +414,7 @@ func subtreeHash(r *objectReader, root plumbing.Hash, dir string) (plumbing.Hash
 func newObjectReader(dir string, gen int64, live *atomic.Int64) *objectReader {
 	// Keep a few packfiles open: opening one per object read cost 60 % of
 	// reading 5,000 files. close releases them.
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(readerCacheSize), filesystem.Options{MaxOpenDescriptors: 8})
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(cacheObjects), filesystem.Options{MaxOpenDescriptors: 8})
 	return &objectReader{gen: gen, live: live, st: st, dirs: map[plumbing.Hash]*treeDir{}}
 }
 
@@ -425,7 +425,3 @@ func (r *objectReader) close() {
 	defer r.mu.Unlock()
 	_ = r.st.Close()
 }
-
-// readerCacheSize bounds the decoded objects (delta bases, mostly) a reader
-// keeps.
-const readerCacheSize = 8 * cache.MiByte
