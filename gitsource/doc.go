@@ -8,7 +8,11 @@
 //     the full history of the one ref, without tags, into a bare repository.
 //     A cache that cannot be read (truncated objects, a garbage HEAD, a
 //     shallow clone made by an earlier version, ...) is removed and cloned
-//     again, with a log line.
+//     again, with a log line; so is anything that is not a usable folder
+//     where the cache or Config.CacheDir should be (a file, a folder whose
+//     owner lost its permissions, which are given back so it can be
+//     removed). Only a CacheDir that cannot be made at all (under a file, on
+//     a read-only disk) fails the Fetch, naming the folder.
 //   - Every call first lists the remote's refs (git ls-remote). When the ref
 //     still points where it did, Fetch returns the previous Snapshot with
 //     [Unchanged] and fetches nothing.
