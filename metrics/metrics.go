@@ -30,6 +30,7 @@ type Metrics struct {
 	BuildsInFlight          prometheus.Gauge
 	RepoBuildFailed         *prometheus.GaugeVec
 	Files                   *prometheus.GaugeVec
+	IgnoredFiles            *prometheus.GaugeVec
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
 	SourceInfo              *prometheus.GaugeVec
@@ -101,6 +102,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "files",
 			Help: "Files under --path by state.",
 		}, []string{"state"}),
+		IgnoredFiles: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "ignored_files",
+			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
+		}, []string{"reason"}),
 		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "git_fetches_total",
 			Help: "Git source checks by result.",
@@ -155,6 +160,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	for _, s := range vocab.FileStates() {
 		m.Files.WithLabelValues(string(s))
+	}
+	for _, r := range vocab.IgnoreReasons() {
+		m.IgnoredFiles.WithLabelValues(string(r))
 	}
 	for _, r := range vocab.FetchResults() {
 		m.GitFetches.WithLabelValues(string(r))

@@ -62,7 +62,7 @@ func (w *world) updateCalls() int {
 // the Console or chainctl would.
 func (w *world) consoleEdit(name string, o overlay.Overlay) {
 	w.t.Helper()
-	ctx := ctxT(w.t)
+	ctx := w.t.Context()
 	if _, err := w.client.WriteOverlay(ctx, w.repos[name], o); err != nil {
 		w.t.Fatalf("console edit of %s: %v", name, err)
 	}
@@ -86,7 +86,7 @@ func TestEndToEnd(t *testing.T) {
 		"other/x.yaml":             "ignored: outside the folder",
 	})
 	h := w.reconciler(vocab.ModeApply, nil, nil)
-	ctx := ctxT(t)
+	ctx := t.Context()
 
 	// First cycle: writes exactly the drifted repos, which then equal their files.
 	rep := h.r.RunOnce(ctx, "start")
@@ -216,7 +216,7 @@ func TestWriteKeepsEveryOtherField(t *testing.T) {
 	before := proto.Clone(w.emu.Repo(id)).(*registryv1.Repo)
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
 	h := w.reconciler(vocab.ModeApply, nil, nil)
-	if rep := h.r.RunOnce(ctxT(t), "start"); rep.Err != nil || len(rep.Writes) != 1 {
+	if rep := h.r.RunOnce(t.Context(), "start"); rep.Err != nil || len(rep.Writes) != 1 {
 		t.Fatalf("cycle: err=%v writes=%v", rep.Err, written(rep))
 	}
 	after := w.emu.Repo(id)
@@ -236,7 +236,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
 	h := w.reconciler(vocab.ModeApply, nil, nil)
 	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.Unavailable, 2)
-	rep := h.r.RunOnce(ctxT(t), "start")
+	rep := h.r.RunOnce(t.Context(), "start")
 	if res, ok := rep.Writes["a"]; !ok || res.Err != nil || !res.Converged {
 		t.Fatalf("write after two Unavailable = %+v, want success", res)
 	}
@@ -247,7 +247,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w.customRepo("b", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileB, "ca-images-iac/b.yaml": fileC})
 	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.PermissionDenied, 1)
-	rep = h.r.RunOnce(ctxT(t), "interval")
+	rep = h.r.RunOnce(t.Context(), "interval")
 	failed := 0
 	for repo, res := range rep.Writes {
 		if res.Err != nil {
@@ -273,7 +273,7 @@ func TestNoWritesWhenGitUnreadable(t *testing.T) {
 	h := w.reconciler(vocab.ModeApply, nil, nil)
 	w.git.git("update-ref", "-d", "refs/heads/main") // the branch disappears
 	before := w.updateCalls()
-	rep := h.r.RunOnce(ctxT(t), "start")
+	rep := h.r.RunOnce(t.Context(), "start")
 	if rep.Err == nil || rep.Result != "error" {
 		t.Fatalf("cycle on unreadable Git: err=%v result=%s, want an error", rep.Err, rep.Result)
 	}
@@ -302,7 +302,7 @@ func TestNonConvergingRepoStalls(t *testing.T) {
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
 	h := w.reconciler(vocab.ModeApply, nil, fightingRegistry{Client: w.client, w: w})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	for i := 1; i <= 3; i++ {
 		if rep := h.r.RunOnce(ctx, "interval"); len(rep.Writes) != 1 {
 			t.Fatalf("cycle %d wrote %v, want a", i, written(rep))

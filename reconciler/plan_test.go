@@ -3,22 +3,22 @@ package reconciler
 import (
 	"errors"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-func snap(files map[string]string) gitsource.Snapshot {
-	s := gitsource.Snapshot{Revision: "r1"}
+func snap(files map[string]string) fstest.MapFS {
+	m := fstest.MapFS{}
 	for p, c := range files {
-		s.Files = append(s.Files, gitsource.File{Path: p, Data: []byte(c)})
+		m[p] = &fstest.MapFile{Data: []byte(c)}
 	}
-	return s
+	return m
 }
 
 func TestMapFiles(t *testing.T) {

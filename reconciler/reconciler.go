@@ -2,11 +2,15 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap"
@@ -108,6 +112,8 @@ type Reconciler struct {
 	cycleMu sync.Mutex // one cycle at a time; guards the fields below
 	orgID   string
 	desired *Desired
+	cache   parseCache
+	live    *liveHashes
 }
 
 // Option customizes a Reconciler.
@@ -145,6 +151,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		trigger: make(chan vocab.Trigger, 1),
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sinks:   []Sink{metricsSink{m}, logSink{log}},
+		live:    newLiveHashes(),
 	}
 	for _, o := range opts {
 		o(r)
@@ -201,6 +208,15 @@ type Report struct {
 	Err error
 	// Result is success, partial or error.
 	Result vocab.CycleResult
+	// Parsed and Reused count the files this cycle read and parsed, and
+	// those whose parse it reused (unchanged blobs); both are zero while
+	// the revision does not move.
+	Parsed, Reused int
+	// LiveHashed counts the live overlays this cycle canonicalized and
+	// hashed: only those that changed since the previous cycle.
+	LiveHashed int
+	// Events counts the events the cycle's transitions emitted.
+	Events int
 }
 
 // WriteResult is the outcome of writing one repo.
@@ -234,6 +250,9 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 		return Plan{}, fmt.Errorf("reading desired state: %w", err)
 	}
 	desired := r.parse(snap)
+	if desired.Err != nil {
+		return Plan{}, fmt.Errorf("reading desired state: %w", desired.Err)
+	}
 	live, err := r.readLive(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -324,10 +343,17 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	t = r.clock.Now()
 	previous := r.desired
 	desired := r.parse(snap)
-	r.desired = &desired
 	r.phase(vocab.PhaseParse, t)
 	if previous == nil || previous.Revision != desired.Revision {
-		r.recordFiles(desired)
+		rep.Parsed, rep.Reused = desired.Parsed, desired.Reused
+	}
+	if desired.Err != nil {
+		rep.Err = fmt.Errorf("reading desired state: %w", desired.Err)
+		return rep
+	}
+	r.desired = &desired
+	if previous == nil || previous.Revision != desired.Revision {
+		r.recordFiles(previous, desired)
 	}
 
 	// read live
@@ -341,7 +367,8 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 
 	// plan
 	t = r.clock.Now()
-	plan := Compute(desired, live, r.stalled())
+	plan := compute(desired, live, r.live.hashes(live), r.stalled())
+	rep.LiveHashed = r.live.hashed
 	rep.Plan = plan
 	r.phase(vocab.PhasePlan, t)
 
@@ -352,7 +379,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	}
 	r.phase(vocab.PhaseApply, t)
 
-	r.record(plan, rep.Writes, snap.CommitTime)
+	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
@@ -374,9 +401,9 @@ func (r *Reconciler) stalled() map[string]string {
 }
 
 // record runs every repo's transition, stores the states that changed,
-// forgets the repos the plan no longer names, and hands the events to the
-// sinks.
-func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit time.Time) {
+// forgets the repos the plan no longer names, hands the events to the sinks
+// and returns how many there were.
+func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit time.Time) int {
 	f := facts{now: r.clock.Now(), commit: commit}
 	var events []Event
 	seen := make(map[string]bool, len(plan.Changes))
@@ -397,14 +424,34 @@ func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit tim
 		events = append(events, gone(st)...)
 	}
 	dispatch(r.sinks, events)
+	return len(events)
 }
 
-// recordFiles publishes the file counts of a newly parsed revision.
-func (r *Reconciler) recordFiles(d Desired) {
+// recordFiles publishes the file counts of a newly parsed revision, and logs
+// every ignored entry that the previous revision did not have.
+func (r *Reconciler) recordFiles(prev *Desired, d Desired) {
 	valid, invalid, ignored := d.Counts()
 	r.metrics.Files.WithLabelValues(string(vocab.FileValid)).Set(float64(valid))
 	r.metrics.Files.WithLabelValues(string(vocab.FileInvalid)).Set(float64(invalid))
 	r.metrics.Files.WithLabelValues(string(vocab.FileIgnored)).Set(float64(ignored))
+	byReason := map[vocab.IgnoreReason]int{}
+	known := map[store.IgnoredFile]bool{}
+	if prev != nil {
+		for _, f := range prev.Ignored {
+			known[f] = true
+		}
+	}
+	for _, f := range d.Ignored {
+		byReason[f.Reason]++
+		if !known[f] {
+			r.log.Info("file ignored", zap.String("file", f.Path), zap.String("reason", string(f.Reason)), zap.String("why", f.Reason.Describe()))
+		}
+	}
+	for _, why := range vocab.IgnoreReasons() {
+		r.metrics.IgnoredFiles.WithLabelValues(string(why)).Set(float64(byReason[why]))
+	}
+	r.log.Info("revision parsed", zap.String("revision", d.Revision), zap.Int("files_parsed", d.Parsed), zap.Int("files_reused", d.Reused),
+		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored))
 	r.store.Update(func(h *store.Status) {
 		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored}
 		h.Ignored = slices.Clone(d.Ignored)
@@ -415,7 +462,39 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	if r.desired != nil && r.desired.Revision == snap.Revision {
 		return *r.desired
 	}
-	return MapFiles(r.cfg.Dir, snap)
+	d := mapFiles(r.cfg.Dir, snapshotFS(snap), &r.cache)
+	d.Revision = snap.Revision
+	return d
+}
+
+// snapshotFS is the snapshot's managed folder as an fs.FS with blob
+// hashes.
+//
+// TODO(gitsource): use snap.FS, the lazily read commit tree, once gitsource
+// offers it; until then the files gitsource read are served from memory,
+// each with the Git blob id of its content.
+func snapshotFS(snap gitsource.Snapshot) fs.FS {
+	m := memFS{MapFS: make(fstest.MapFS, len(snap.Files)), blobs: make(map[string]string, len(snap.Files))}
+	for _, f := range snap.Files {
+		m.MapFS[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+		h := sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", len(f.Data))
+		h.Write(f.Data)
+		m.blobs[f.Path] = hex.EncodeToString(h.Sum(nil))
+	}
+	return m
+}
+
+// memFS is files in memory, with their Git blob ids.
+type memFS struct {
+	fstest.MapFS
+	blobs map[string]string
+}
+
+// BlobHash is the Git blob id of a file.
+func (m memFS) BlobHash(name string) (string, bool) {
+	h, ok := m.blobs[name]
+	return h, ok
 }
 
 func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {

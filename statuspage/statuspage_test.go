@@ -174,6 +174,7 @@ func TestRendersEachRepo(t *testing.T) {
 		"Last Git read 2030-01-02 03:03:35 UTC (30s ago)",
 		"Last cycle partial 2030-01-02 03:03:35 UTC (30s ago), trigger interval, took 2s, 1 write",
 		"Files 4 valid, 1 invalid, 1 ignored",
+		"ca-images-iac/README.md: not a .yaml or .yml file",
 		"ca-reconciler v1.2.3",
 	} {
 		if !strings.Contains(body, p) {

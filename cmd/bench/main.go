@@ -12,7 +12,7 @@
 // Everything runs on loopback: the emulator over real gRPC with the SDK's
 // client, and real Git repositories driven by the git CLI.
 //
-//	go run ./bench -repos 200 -pushes 10 -o BENCHMARKS.md
+//	go run ./cmd/bench -repos 200 -pushes 10 -o BENCHMARKS.md
 package main
 
 import (

@@ -242,7 +242,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 
 func report(r results) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `go run ./bench` (%s, %s/%s, %d CPUs, %s). Everything runs on loopback: the emulator\n",
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `go run ./cmd/bench` (%s, %s/%s, %d CPUs, %s). Everything runs on loopback: the emulator\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "over real gRPC with the SDK's client, real Git repositories. %d repos, each managed by one file; every\n", r.repos)
 	fmt.Fprintf(&b, "number is the mean of %d runs, taken in the same process, alternating baseline and ca-reconciler.\n\n", r.pushes)
