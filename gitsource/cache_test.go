@@ -52,8 +52,8 @@ func TestUnusableCacheFolders(t *testing.T) {
 			tc.break_(t, cache)
 			head := up.commit("next", map[string]string{"ca-images-iac/next.yaml": "n\n"})
 			snap, _ := fetch(t, s)
-			if snap.Revision != head || len(snap.Files) != 4 {
-				t.Errorf("snapshot %s with %d files, want %s with 4", snap.Revision, len(snap.Files), head)
+			if snap.Revision != head || len(files(snap)) != 4 {
+				t.Errorf("snapshot %s with %d files, want %s with 4", snap.Revision, len(files(snap)), head)
 			}
 			if !hasLog(logs, tc.log) {
 				t.Errorf("no log line %q", tc.log)

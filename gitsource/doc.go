@@ -54,7 +54,11 @@
 // answer is kept in memory only: after a restart, or with a fresh cache
 // folder, it is recomputed from the clone, which always has full history.
 //
-// Snapshots are all or nothing: any error while reading a file fails the Fetch.
+// Fetch reads only the commit and the folders down to Config.Path; files are
+// read when the FS is. A read that finds an object of the cache missing or
+// corrupt fails (callers must treat the snapshot as unreadable, not as
+// missing that file), and the next Fetch clones the cache afresh, even when
+// the ref has not moved.
 // When Config.Keyring is set, the commit must carry an OpenPGP signature made by
 // one of its keys; otherwise Fetch fails with an error matching [ErrUnverified]
 // and [Source.LastVerified] keeps returning the last snapshot that passed.

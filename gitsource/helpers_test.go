@@ -144,18 +144,30 @@ func fetchErr(t *testing.T, s *Source) error {
 	if err == nil {
 		t.Fatalf("Fetch succeeded with %s %s, want an error", res, snap.Revision)
 	}
-	if snap.Revision != "" || snap.Files != nil || res != "" {
+	if snap.Revision != "" || snap.FS != nil || res != "" {
 		t.Errorf("Fetch returned %q and a snapshot %+v with its error", res, snap)
 	}
 	return err
 }
 
-// files turns a snapshot's files into a map, for cmp.Diff.
+// files reads a snapshot's regular files into a map, for cmp.Diff.
 func files(s Snapshot) map[string]string {
 	m := map[string]string{}
-	for _, f := range s.Files {
-		m[f.Path] = string(f.Data)
-	}
+	_ = fs.WalkDir(s.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			m[name] = "<error: " + err.Error() + ">"
+			return nil
+		}
+		if d.Type().IsRegular() {
+			data, err := fs.ReadFile(s.FS, name)
+			if err != nil {
+				m[name] = "<error: " + err.Error() + ">"
+				return nil
+			}
+			m[name] = string(data)
+		}
+		return nil
+	})
 	return m
 }
 

@@ -135,8 +135,8 @@ func TestRefMovesBackWithoutFetching(t *testing.T) {
 	fetch(t, s)
 	runGit(t, up.dir, "reset", "-q", "--hard", first)
 	snap, res := fetch(t, s)
-	if res != Updated || snap.Revision != first || len(snap.Files) != 3 {
-		t.Errorf("after reset: %s %s with %d files, want %s with 3", res, snap.Revision, len(snap.Files), first)
+	if res != Updated || snap.Revision != first || len(files(snap)) != 3 {
+		t.Errorf("after reset: %s %s with %d files, want %s with 3", res, snap.Revision, len(files(snap)), first)
 	}
 	if c := s.counts(); c != (counts{Lists: 3, Fetches: 2, Clones: 1}) {
 		t.Errorf("counts %+v, want no fetch for the reset", c)

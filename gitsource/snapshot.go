@@ -23,14 +23,6 @@ const (
 	Updated Result = "updated"
 )
 
-// File is one regular file of a Snapshot.
-type File struct {
-	// Path is the slash-separated path relative to Config.Path.
-	Path string
-	// Data is the file's content.
-	Data []byte
-}
-
 // Snapshot is the content of Config.Path at one commit.
 type Snapshot struct {
 	// Revision is the commit hash.
@@ -51,14 +43,9 @@ type Snapshot struct {
 	// deleted is known to have been there. Nil without Config.History.
 	// Callers must not modify it.
 	EverPaths []string
-	// FS is the commit's tree under Config.Path, read lazily from the cache;
-	// it is a *Tree (see there for its lifetime, and BlobHash).
+	// FS is the commit's tree under Config.Path, read lazily from the cache:
+	// a *Tree (see there for what it holds, its lifetime, and BlobHash).
 	FS fs.FS
-	// Files are all regular files under Config.Path, recursively, sorted by
-	// Path. Symbolic links and submodules are left out (FS has them).
-	//
-	// Deprecated: read FS instead; Files goes once no caller uses it.
-	Files []File
 }
 
 // ErrPathNotFound means Config.Path is not a folder in the commit's tree. Git
@@ -92,37 +79,17 @@ func peelCommit(st storer.EncodedObjectStorer, h plumbing.Hash) (*object.Commit,
 	return nil, &contentError{fmt.Errorf("tag chain at %s is too long", h)}
 }
 
-// readSnapshot makes the snapshot of folder dir in commit c: its FS, read
-// lazily through r, and (until callers have moved to FS) every regular file
-// under dir read into Files. Any error fails the whole read.
+// readSnapshot makes the snapshot of folder dir in commit c, its FS read
+// lazily through r. It reads only the folders down to dir.
 func readSnapshot(r *objectReader, c *object.Commit, dir string) (Snapshot, error) {
-	snap := Snapshot{
-		Revision:   c.Hash.String(),
-		CommitTime: c.Committer.When,
-		Author:     fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
-	}
 	root, err := subtreeHash(r, c.TreeHash, dir)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	tree := &Tree{r: r, root: root}
-	snap.FS = tree
-	err = fs.WalkDir(tree, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil // folders (walked into), symbolic links, submodules
-		}
-		data, err := tree.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		snap.Files = append(snap.Files, File{Path: name, Data: data})
-		return nil
-	})
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("walking %s: %w", dir, err)
-	}
-	return snap, nil
+	return Snapshot{
+		Revision:   c.Hash.String(),
+		CommitTime: c.Committer.When,
+		Author:     fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
+		FS:         &Tree{r: r, root: root},
+	}, nil
 }

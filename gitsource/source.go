@@ -136,7 +136,7 @@ func (s *Source) LastVerified() (Snapshot, bool) {
 // now. See the package documentation for what it does on the network. The
 // Result is Unchanged, with the previous Snapshot, when the ref has not moved
 // since the last successful Fetch. Errors never come with a partial Snapshot,
-// and never contain credentials. Callers must not modify the returned Files.
+// and never contain credentials. Callers must not modify EverPaths.
 //
 // Each network operation is bounded by Config.Timeout, and one Fetch makes at
 // most three: ls-remote, a fetch into the cache, and a fresh clone when that
@@ -156,6 +156,16 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 }
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
+	if s.reader != nil && s.reader.gen == s.gen.Load() {
+		if damage := s.reader.damageFound(); damage != nil {
+			// A snapshot's read found the cache broken: clone it again,
+			// even if the ref has not moved.
+			if err := s.discardCache(damage); err != nil {
+				return Snapshot{}, "", err
+			}
+			s.current = nil
+		}
+	}
 	if s.cfg.insecureHost {
 		s.log.Warn(insecureWarning, zap.String("setting", s.cfg.names.of(FieldInsecureSkipHostKeyCheck)))
 	}
@@ -406,6 +416,18 @@ func (s *Source) objectReader() *objectReader {
 			s.reader.close()
 		}
 		s.reader = newObjectReader(s.repoDir(), gen, &s.gen)
+		// The last verified snapshot may be served again (when a later head
+		// is refused): let it read the new cache, which holds the same
+		// history.
+		s.mu.Lock()
+		if lv := s.lastVerified; lv != nil {
+			if t, ok := lv.FS.(*Tree); ok && s.reader.st.HasEncodedObject(t.root) == nil {
+				moved := *lv
+				moved.FS = &Tree{r: s.reader, root: t.root}
+				s.lastVerified = &moved
+			}
+		}
+		s.mu.Unlock()
 	}
 	return s.reader
 }
@@ -433,7 +455,7 @@ func (s *Source) accept(got content, name plumbing.ReferenceName) (Snapshot, Res
 	s.lastVerified = &snap
 	s.mu.Unlock()
 	s.log.Info("new revision",
-		zap.String("ref", string(name)), zap.String("revision", snap.Revision), zap.Int("files", len(snap.Files)))
+		zap.String("ref", string(name)), zap.String("revision", snap.Revision))
 	return snap, Updated, nil
 }
 

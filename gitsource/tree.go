@@ -42,6 +42,10 @@ const maxCachedEntries = 50_000
 type objectReader struct {
 	gen  int64         // the cache generation it reads
 	live *atomic.Int64 // the Source's current generation
+	// damage is the first read that failed for a reason in the cache
+	// itself (a missing or corrupt object); the next Fetch then clones
+	// afresh.
+	damage atomic.Pointer[error]
 
 	mu      sync.Mutex
 	st      *filesystem.Storage
@@ -64,7 +68,24 @@ func (r *objectReader) object(t plumbing.ObjectType, h plumbing.Hash) (plumbing.
 		r.st.Reindex()
 		o, err = r.st.EncodedObject(t, h)
 	}
-	return o, err
+	return o, r.damaged(err)
+}
+
+// damaged records err, a failure to read an object a snapshot's tree names,
+// as damage to the cache, and returns it.
+func (r *objectReader) damaged(err error) error {
+	if err != nil {
+		r.damage.CompareAndSwap(nil, &err)
+	}
+	return err
+}
+
+// damageFound returns the first damage a read found, or nil.
+func (r *objectReader) damageFound() error {
+	if p := r.damage.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // dir returns the decoded folder h; callers hold mu.
@@ -78,7 +99,7 @@ func (r *objectReader) dir(h plumbing.Hash) (*treeDir, error) {
 	}
 	var t object.Tree
 	if err := t.Decode(o); err != nil {
-		return nil, fmt.Errorf("decoding folder %s: %w", h, err)
+		return nil, r.damaged(fmt.Errorf("decoding folder %s: %w", h, err))
 	}
 	d := &treeDir{entries: slices.Clone(t.Entries), byName: make(map[string]int, len(t.Entries))}
 	slices.SortFunc(d.entries, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
@@ -183,7 +204,7 @@ func (t *Tree) readBlob(op, name string, h plumbing.Hash) ([]byte, error) {
 	}
 	rd, err := o.Reader()
 	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+		return nil, &fs.PathError{Op: op, Path: name, Err: t.r.damaged(err)}
 	}
 	defer rd.Close()
 	data, err := io.ReadAll(rd)
@@ -191,7 +212,7 @@ func (t *Tree) readBlob(op, name string, h plumbing.Hash) ([]byte, error) {
 		err = fmt.Errorf("blob %s: read %d of %d bytes", h, len(data), o.Size())
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: op, Path: name, Err: err}
+		return nil, &fs.PathError{Op: op, Path: name, Err: t.r.damaged(err)}
 	}
 	return data, nil
 }
