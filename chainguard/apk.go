@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
+	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
