@@ -3,6 +3,7 @@ module github.com/ca-reconciler/ca-reconciler
 go 1.26.8
 
 require (
+	chainguard.dev/apko v1.2.39
 	chainguard.dev/sdk v0.1.223
 	github.com/ProtonMail/go-crypto v1.4.1
 	github.com/cenkalti/backoff/v4 v4.3.0
@@ -21,7 +22,6 @@ require (
 )
 
 require (
-	chainguard.dev/apko v1.2.39 // indirect
 	chainguard.dev/go-grpc-kit v0.18.0 // indirect
 	cloud.google.com/go/auth v0.23.0 // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.2.8 // indirect
