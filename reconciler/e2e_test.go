@@ -235,7 +235,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
 	h := w.reconciler(vocab.ModeApply, nil, nil)
-	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.Unavailable, 2)
+	w.emu.InjectFault("/chainguard.platform.registry.v2.ReposService/UpdateRepo", codes.Unavailable, 2)
 	rep := h.r.RunOnce(t.Context(), "start")
 	if res, ok := rep.Writes["a"]; !ok || res.Err != nil || !res.Converged {
 		t.Fatalf("write after two Unavailable = %+v, want success", res)
@@ -246,7 +246,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 
 	w.customRepo("b", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileB, "ca-images-iac/b.yaml": fileC})
-	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.PermissionDenied, 1)
+	w.emu.InjectFault("/chainguard.platform.registry.v2.ReposService/UpdateRepo", codes.PermissionDenied, 1)
 	rep = h.r.RunOnce(t.Context(), "interval")
 	failed := 0
 	for repo, res := range rep.Writes {
