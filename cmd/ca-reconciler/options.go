@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
-	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // DefaultAPI is the Chainguard API.
@@ -142,8 +142,8 @@ func (o *options) checkRun() error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	switch reconciler.Mode(o.mode) {
-	case reconciler.ModeApply, reconciler.ModeDetect:
+	switch vocab.Mode(o.mode) {
+	case vocab.ModeApply, vocab.ModeDetect:
 	default:
 		return fmt.Errorf("--mode %q: want apply or detect", o.mode)
 	}

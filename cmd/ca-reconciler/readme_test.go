@@ -58,7 +58,7 @@ func generatedSections(t *testing.T) map[string]string {
 	t.Helper()
 	root := newRootCommand(func(string) (string, bool) { return "", false })
 	out := map[string]string{}
-	for _, name := range []string{"run", "plan", "emulator"} {
+	for _, name := range []string{"run", "plan", "validate", "emulator"} {
 		cmd, _, err := root.Find([]string{name})
 		if err != nil {
 			t.Fatalf("finding command %s: %v", name, err)
