@@ -178,7 +178,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--api", "grpc://api.example.com"}, `scheme must be https or http`},
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--api", "http://api.example.com"}, `use https:// or pass --insecure`},
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--mode", "yolo"}, `--mode "yolo": want apply or detect`},
-		{[]string{"plan", "--git-url", ".", "--org", "x", "-o", "yaml"}, `-o "yaml": want text or json`},
+		{[]string{"plan", "--git-url", ".", "--org", "x", "-o", "yaml"}, `-o "yaml": want text, json or markdown`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr, f.getenv)
