@@ -13,14 +13,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
-)
-
-// Build results, the result label of ca_reconciler_builds_total.
-const (
-	ResultSuccess = "success"
-	ResultFailure = "failure"
-	ResultTimeout = "timeout"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Defaults for Config.
@@ -42,16 +38,16 @@ type API interface {
 	BuildLog(ctx context.Context, b chainguard.Build) (string, error)
 }
 
-// Clock is the time the watcher sees.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
+// Repos is what the watcher needs of the daemon's store (store.Store): the
+// repos whose builds are counted, and where a finished build is recorded.
+type Repos interface {
+	// RepoIDs maps the id of every repo whose builds are counted to its
+	// name.
+	RepoIDs() map[string]string
+	// RecordBuild stores a repo's last build; false for a repo the store
+	// does not know.
+	RecordBuild(repo string, b store.BuildInfo) bool
 }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Result is one finished build.
 type Result struct {
@@ -59,7 +55,7 @@ type Result struct {
 	RepoID  string
 	BuildID string
 	// Result is success, failure or timeout.
-	Result  string
+	Result  vocab.BuildResult
 	Started time.Time
 	// Finished is when the build completed, or when it was declared timed
 	// out.
@@ -80,13 +76,14 @@ type Config struct {
 	Metrics *metrics.Metrics
 	Logger  *zap.Logger
 	// Clock defaults to the wall clock.
-	Clock Clock
-	// Repos maps the id of every repo whose builds are counted to its name
-	// (reconciler.Reconciler.RepoIDs). Builds of other repos are ignored,
-	// except those of a repo passed to Watch.
-	Repos func() map[string]string
-	// OnResult, if set, is told every finished build (the reconciler
-	// records the last one per repo for /status).
+	Clock clock.Clock
+	// Repos are the repos whose builds are counted (the daemon's store),
+	// and where each one's last build is recorded for /status. Builds of
+	// other repos are ignored, except those of a repo passed to Watch. When
+	// nil, every watched build is counted and nothing is recorded.
+	Repos Repos
+	// OnResult, if set, is told every finished build, after it is
+	// counted and recorded.
 	OnResult func(Result)
 	// PollInterval is the time between ticks while builds are in flight.
 	PollInterval time.Duration
@@ -109,7 +106,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = clock.Real{}
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -259,7 +256,7 @@ func (w *Watcher) Poll(ctx context.Context) {
 	w.mu.Lock()
 	for id, f := range w.inflight {
 		if now.Sub(f.build.StartedAt) >= w.cfg.Timeout {
-			results = append(results, w.finishLocked(f.repo, f.build, ResultTimeout, now, false))
+			results = append(results, w.finishLocked(f.repo, f.build, vocab.BuildTimeout, now, false))
 			delete(w.inflight, id)
 		}
 	}
@@ -324,7 +321,7 @@ func (w *Watcher) repoNames() map[string]string {
 	if w.cfg.Repos == nil {
 		return map[string]string{}
 	}
-	return w.cfg.Repos()
+	return w.cfg.Repos.RepoIDs()
 }
 
 // pollOrg lists one organization's builds and folds them in.
@@ -363,7 +360,7 @@ func (w *Watcher) pollOrg(ctx context.Context, orgID string, now time.Time, name
 		switch b.Result {
 		case chainguard.BuildPending:
 			if now.Sub(b.StartedAt) >= w.cfg.Timeout {
-				results = append(results, w.finishLocked(repo, b, ResultTimeout, now, false))
+				results = append(results, w.finishLocked(repo, b, vocab.BuildTimeout, now, false))
 				delete(w.inflight, b.ID)
 				continue
 			}
@@ -372,11 +369,11 @@ func (w *Watcher) pollOrg(ctx context.Context, orgID string, now time.Time, name
 			}
 			w.inflight[b.ID] = &flight{repo: repo, build: b}
 		default:
-			result := ResultSuccess
+			result := vocab.BuildSuccess
 			if b.Result != chainguard.BuildSuccess {
-				result = ResultFailure
+				result = vocab.BuildFailure
 				if b.CompletedAt.Sub(b.StartedAt) >= w.cfg.Timeout {
-					result = ResultTimeout
+					result = vocab.BuildTimeout
 				}
 			}
 			results = append(results, w.finishLocked(repo, b, result, b.CompletedAt, true))
@@ -427,7 +424,7 @@ func (w *Watcher) sinceLocked(orgID string) time.Time {
 }
 
 // finishLocked marks a build counted and returns its result.
-func (w *Watcher) finishLocked(repo string, b chainguard.Build, result string, at time.Time, completed bool) Result {
+func (w *Watcher) finishLocked(repo string, b chainguard.Build, result vocab.BuildResult, at time.Time, completed bool) Result {
 	w.done[b.ID] = finished{org: orgOf(b.RepoID), started: b.StartedAt}
 	return Result{Repo: repo, RepoID: b.RepoID, BuildID: b.ID, Result: result, Started: b.StartedAt, Finished: at, Completed: completed}
 }
@@ -441,16 +438,19 @@ func (w *Watcher) report(ctx context.Context, r Result, count bool) {
 	}
 	if count {
 		w.cfg.Metrics.ObserveBuild(r.Repo, r.Result, seconds)
+		if w.cfg.Repos != nil {
+			w.cfg.Repos.RecordBuild(r.Repo, store.BuildInfo{ID: r.BuildID, Result: r.Result, Finished: r.Finished, Seconds: r.Duration().Seconds()})
+		}
 	}
 	fields := []zap.Field{
 		zap.String("repo", r.Repo),
 		zap.String("build_id", r.BuildID),
-		zap.String("result", r.Result),
+		zap.String("result", string(r.Result)),
 		zap.Time("started", r.Started),
 		zap.Duration("duration", r.Duration()),
 	}
 	switch {
-	case r.Result == ResultSuccess:
+	case r.Result == vocab.BuildSuccess:
 		w.log.Info("build succeeded", fields...)
 	case !r.Completed:
 		w.log.Error("build timed out; no longer following it", append(fields, zap.Duration("limit", w.cfg.Timeout))...)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -22,6 +23,8 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
@@ -63,8 +66,9 @@ type env struct {
 	logs   *observer.ObservedLogs
 	w      *buildwatch.Watcher
 
+	store *store.Store // what the reconciler knows
+
 	mu      sync.Mutex
-	names   map[string]string // repo id -> name, what the reconciler knows
 	ids     map[string]string // name -> id
 	results []buildwatch.Result
 }
@@ -73,7 +77,7 @@ type env struct {
 // means the wall clock.
 func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *fakeClock) *env {
 	t.Helper()
-	e := &env{t: t, names: map[string]string{}, ids: map[string]string{}, now: time.Now}
+	e := &env{t: t, store: store.New(), ids: map[string]string{}, now: time.Now}
 	if clock != nil {
 		opts.Now = clock.Now
 		cfg.Clock = clock
@@ -103,15 +107,7 @@ func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *f
 	cfg.API = e.client
 	cfg.Metrics = e.m
 	cfg.Logger = zap.New(core)
-	cfg.Repos = func() map[string]string {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		out := make(map[string]string, len(e.names))
-		for k, v := range e.names {
-			out[k] = v
-		}
-		return out
-	}
+	cfg.Repos = e.store
 	cfg.OnResult = func(r buildwatch.Result) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -137,7 +133,7 @@ func (e *env) repo(name string, managed bool, tags ...string) string {
 	defer e.mu.Unlock()
 	e.ids[name] = r.GetId()
 	if managed {
-		e.names[r.GetId()] = name
+		e.store.PutRepo(store.RepoState{Repo: name, RepoID: r.GetId(), Status: vocab.StatusSynced})
 	}
 	return r.GetId()
 }
@@ -245,12 +241,12 @@ func TestResults(t *testing.T) {
 	}
 
 	broken := e.result("broken")
-	if broken.Result != buildwatch.ResultFailure || !broken.Completed || len(broken.LogTail) == 0 ||
+	if broken.Result != vocab.BuildFailure || !broken.Completed || len(broken.LogTail) == 0 ||
 		broken.LogTail[len(broken.LogTail)-1] != `ERROR: package "nosuch" not found in catalog` {
 		t.Errorf("broken result %+v: want a completed failure whose log ends with the missing package", broken)
 	}
 	slow := e.result("slow")
-	if slow.Result != buildwatch.ResultTimeout || slow.Completed || slow.Duration() < time.Second {
+	if slow.Result != vocab.BuildTimeout || slow.Completed || slow.Duration() < time.Second {
 		t.Errorf("slow result %+v: want a timeout after at least the 1s limit, not completed", slow)
 	}
 	failed := e.logs.FilterMessage("build failed").FilterField(zap.String("repo", "broken")).All()
@@ -303,7 +299,7 @@ func TestFailureAfterTheLimitIsTimeout(t *testing.T) {
 	}
 	e.w.Poll(context.Background())
 	r := e.result("slow")
-	if r.Result != buildwatch.ResultTimeout || !r.Completed || r.Duration() != time.Hour {
+	if r.Result != vocab.BuildTimeout || !r.Completed || r.Duration() != time.Hour {
 		t.Errorf("result %+v: want a completed timeout of 1h", r)
 	}
 	if len(r.LogTail) == 0 || !strings.HasPrefix(r.LogTail[len(r.LogTail)-1], "ERROR: build timed out after") {
@@ -342,8 +338,18 @@ func TestSelfStartedBuilds(t *testing.T) {
 	if got := testutil.CollectAndCount(e.m.Builds); got != 1 {
 		t.Errorf("%d builds_total series, want 1 (none for the unmanaged repo)", got)
 	}
-	if r := e.result("a"); r.Result != buildwatch.ResultSuccess || !r.Completed {
+	r := e.result("a")
+	if r.Result != vocab.BuildSuccess || !r.Completed {
 		t.Errorf("result %+v", r)
+	}
+	// The build is recorded in the store for /status, exactly as counted.
+	st, _ := e.store.Repo("a")
+	want := &store.BuildInfo{ID: r.BuildID, Result: vocab.BuildSuccess, Finished: r.Finished, Seconds: r.Duration().Seconds()}
+	if diff := cmp.Diff(want, st.LastBuild); diff != "" {
+		t.Errorf("store's last build of a (-want +got):\n%s", diff)
+	}
+	if _, ok := e.store.Repo("stranger"); ok {
+		t.Errorf("the unmanaged repo is in the store")
 	}
 }
 
@@ -403,8 +409,9 @@ func TestOneCallPerOrg(t *testing.T) {
 	other := e.emu.CreateOrg("other.example")
 	r := e.emu.CreateRepo(other, &registryv1.Repo{Name: "busy2", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "contents: {}"}})
 	e.mu.Lock()
-	e.names[r.GetId()], e.ids["busy2"] = "busy2", r.GetId()
+	e.ids["busy2"] = r.GetId()
 	e.mu.Unlock()
+	e.store.PutRepo(store.RepoState{Repo: "busy2", RepoID: r.GetId()})
 	e.write("busy2", "curl")
 	if n := e.calls(func() { e.w.Poll(context.Background()) }); n != 2 || e.w.InFlight() != 2 {
 		t.Errorf("%d calls, %d in flight; want 2 and 2", n, e.w.InFlight())
@@ -474,16 +481,14 @@ func TestNewNeedsAPIAndMetrics(t *testing.T) {
 func TestBuildOfRemovedRepoIsNotCounted(t *testing.T) {
 	clock := newFakeClock()
 	e := newEnv(t, emulator.Options{HangRepos: []string{"gone"}}, buildwatch.Config{Timeout: time.Minute}, clock)
-	id := e.repo("gone", true)
+	e.repo("gone", true)
 	e.write("gone", "curl")
 	e.pollUntil("the build to be seen in flight", func() bool { return e.w.InFlight() == 1 })
-	e.mu.Lock()
-	delete(e.names, id) // the file is removed
-	e.mu.Unlock()
+	e.store.Retain(func(name string) bool { return name != "gone" }) // the file is removed
 	e.m.DeleteRepo("gone")
 	clock.Advance(2 * time.Minute)
 	e.w.Poll(context.Background())
-	if got := e.result("gone").Result; got != buildwatch.ResultTimeout {
+	if got := e.result("gone").Result; got != vocab.BuildTimeout {
 		t.Errorf("result = %q, want timeout", got)
 	}
 	if n := testutil.CollectAndCount(e.m.Builds); n != 0 {

@@ -6,15 +6,26 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	"chainguard.dev/sdk/proto/platform"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // DefaultCallTimeout bounds every API call that has no earlier deadline.
 const DefaultCallTimeout = 30 * time.Second
+
+// DefaultMaxReceiveBytes is the largest answer the client accepts. grpc-go's
+// own default is 4 MiB, which one v1 ListRepos of a large organization can
+// pass (every repo, with its overlay and readme, in one message); 64 MiB
+// leaves room for tens of thousands of repos while still bounding memory.
+const DefaultMaxReceiveBytes = 64 << 20
 
 // Observer is told about every API call; the metrics package implements it.
 type Observer interface {
@@ -29,18 +40,29 @@ type Config struct {
 	Tokens TokenSource
 	// CallTimeout bounds each call; zero means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// MaxReceiveBytes bounds the size of one answer; zero means
+	// DefaultMaxReceiveBytes. A larger answer fails with ErrTooLarge.
+	MaxReceiveBytes int
 	// Insecure allows plaintext http:// to a host that is not loopback.
 	Insecure bool
 	// Observer, if set, sees every call's method, code and duration.
 	Observer Observer
 	// Now is the clock used to time calls; nil means time.Now.
 	Now func() time.Time
+	// Logger receives the one message saying that the server does not
+	// serve registry v2 and writes go through v1; nil logs nothing.
+	Logger *zap.Logger
 }
 
 // Client is the live side of the reconciler.
 type Client struct {
 	clients platform.Clients
+	v2      registryv2.Clients
 	timeout time.Duration
+	log     *zap.Logger
+	// v1Only is set once the server answered Unimplemented to registry v2;
+	// from then on this client writes with v1 read-modify-write.
+	v1Only atomic.Bool
 }
 
 // CheckURL validates the API URL before it reaches the SDK, whose connection
@@ -53,10 +75,10 @@ func CheckURL(raw string, insecure bool) (plaintext bool, err error) {
 		return false, fmt.Errorf("parsing API URL: %w", err)
 	}
 	if u.Host == "" {
-		return false, fmt.Errorf("API URL %q has no host", Redact(raw))
+		return false, fmt.Errorf("API URL %q has no host", redact.URL(raw))
 	}
 	if u.User != nil {
-		return false, fmt.Errorf("API URL %q must not carry credentials", Redact(raw))
+		return false, fmt.Errorf("API URL %q must not carry credentials", redact.URL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -65,9 +87,9 @@ func CheckURL(raw string, insecure bool) (plaintext bool, err error) {
 		if insecure || isLoopback(u.Hostname()) {
 			return true, nil
 		}
-		return false, fmt.Errorf("API URL %q is plaintext http to a host that is not loopback; use https:// or pass --insecure", Redact(raw))
+		return false, fmt.Errorf("API URL %q is plaintext http to a host that is not loopback; use https:// or pass --insecure", redact.URL(raw))
 	default:
-		return false, fmt.Errorf("API URL %q: scheme must be https or http", Redact(raw))
+		return false, fmt.Errorf("API URL %q: scheme must be https or http", redact.URL(raw))
 	}
 }
 
@@ -77,22 +99,6 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// Redact removes user information and query strings from a URL so that it
-// can be logged.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparseable URL]"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "REDACTED"
-	}
-	return u.String()
 }
 
 // Dial connects to the API. The connection is lazy: an unreachable API shows
@@ -113,14 +119,33 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Tokens != nil {
 		cred = perRPC{src: cfg.Tokens}
 	}
-	opts := []grpc.DialOption{grpc.WithChainUnaryInterceptor(deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
+	maxRecv := cfg.MaxReceiveBytes
+	if maxRecv <= 0 {
+		maxRecv = DefaultMaxReceiveBytes
+	}
+	// Tokens that change (a token file, workload identity) are JWTs, which
+	// the redactor removes by their shape; a static token is known here.
+	var secrets []string
+	if t, ok := cfg.Tokens.(StaticToken); ok {
+		secrets = append(secrets, strings.TrimPrefix(string(t), "Bearer "))
+	}
+	opts := []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecv)), grpc.WithChainUnaryInterceptor(errorInterceptor(redact.New(secrets...)), deadlineInterceptor(timeout), observeInterceptor(cfg.Observer, now))}
 	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := platform.NewPlatformClients(dialCtx, cfg.URL, cred, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", Redact(cfg.URL), err)
+		return nil, fmt.Errorf("connecting to %s: %w", redact.URL(cfg.URL), err)
 	}
-	return &Client{clients: c, timeout: timeout}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Client{
+		clients: c,
+		v2:      registryv2.NewClientsFromConnection(c.Connection()),
+		timeout: timeout,
+		log:     log,
+	}, nil
 }
 
 // Close closes the connection.
@@ -137,6 +162,17 @@ func deadlineInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
 			defer cancel()
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// errorInterceptor is the one place where every error of an API call passes
+// on its way out of the transport: it is classified (a message over a size
+// limit is marked ErrTooLarge) and redacted with internal/redact (a server
+// or proxy that echoes the request must not put the token into our logs).
+// The result still unwraps to the gRPC status, so Code and Retryable work.
+func errorInterceptor(r *redact.Redactor) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return r.Error(classify(invoker(ctx, method, req, reply, cc, opts...)))
 	}
 }
 

@@ -125,7 +125,12 @@ func TestResolveListWrite(t *testing.T) {
 	if _, err := c.WriteOverlay(ctx, orgID+"/0123456789abcdef", want); !errors.Is(err, chainguard.ErrNotFound) {
 		t.Errorf("write to a missing repo: %v", err)
 	}
-	wantCalls := []string{"Groups.List OK", "Groups.List OK", "Groups.List OK", "Registry.ListRepos OK", "Registry.ListRepos OK", "Registry.UpdateRepo OK", "Registry.ListRepos OK", "Registry.UpdateRepo PermissionDenied", "Registry.ListRepos OK"}
+	// This emulator serves no registry v2: the first write learns that and
+	// every write goes through v1.
+	if got := c.RegistryWrites(); got != "v1" {
+		t.Errorf("RegistryWrites() = %q after Unimplemented, want v1", got)
+	}
+	wantCalls := []string{"Groups.List OK", "Groups.List OK", "Groups.List OK", "Registry.ListRepos OK", "ReposService.GetRepo Unimplemented", "Registry.ListRepos OK", "Registry.UpdateRepo OK", "Registry.ListRepos OK", "Registry.UpdateRepo PermissionDenied", "Registry.ListRepos OK"}
 	if diff := cmp.Diff(wantCalls, obs.calls); diff != "" {
 		t.Errorf("observed calls (-want +got):\n%s", diff)
 	}
@@ -322,7 +327,7 @@ func TestCheckURL(t *testing.T) {
 		{url: "http://api.example.com", insecure: true, plaintext: true},
 		{url: "grpc://api.example.com", err: `API URL "grpc://api.example.com": scheme must be https or http`},
 		{url: "console-api.enforce.dev", err: `API URL "console-api.enforce.dev" has no host`},
-		{url: "https://user:hunter2@api.example.com", err: `API URL "https://REDACTED@api.example.com" must not carry credentials`},
+		{url: "https://user:hunter2@api.example.com", err: `API URL "https://user:REDACTED@api.example.com" must not carry credentials`},
 	} {
 		plaintext, err := chainguard.CheckURL(tc.url, tc.insecure)
 		got := ""

@@ -1,11 +1,66 @@
 // Package chainguard is the live side of ca-reconciler: it talks to the
 // Chainguard API through chainguard.dev/sdk. It resolves an organization by
 // name or id, lists every repo of an organization with its overlay in one
-// call, writes a repo's overlay by read-modify-write (every other field of
-// the repo is sent back exactly as read, because UpdateRepo is a full PUT),
-// reads build reports, and supplies credentials (a static token, a token
-// file that is re-read when it changes, or workload identity through the
-// security token service).
+// call, writes a repo's overlay, reads build reports, and supplies
+// credentials (a static token, a token file that is re-read when it changes,
+// or workload identity through the security token service).
+//
+// # Fields this version does not know
+//
+// The live service is newer than the SDK this build uses: a repo's
+// custom_overlay can hold fields (Guarded Entrypoint, tag-scoped overlays)
+// that this SDK has no Go field for. Protobuf keeps them on the decoded
+// message as unknown fields, and a write keeps them: WriteOverlay reads the
+// repo, merges the file's fields into the overlay just read with
+// overlaypb.Apply (which changes only the fields the file format covers and
+// keeps every other field and every unknown field, of the overlay and of its
+// nested messages), and sends the repo back otherwise exactly as read. Each
+// attempt, retries included, reads again. Repo.UnknownFields counts the
+// unknown fields of the live overlay, so the daemon can say that they are
+// there and kept; they are never drift.
+//
+// # Registry v1 and v2
+//
+// The SDK carries two registry APIs; this package reads with v1 and writes
+// with v2, falling back to v1. The evidence, from the protos in
+// chainguard.dev/sdk@v0.1.223:
+//
+//   - Reads stay on v1. v1 Registry/ListRepos takes a RepoFilter with no
+//     paging fields and answers every matching repo, overlay included, in one
+//     RepoList: one call per cycle for the whole organization. v2
+//     ReposService/ListRepos pages ("Default: 50, Maximum: 200"), so 5,000
+//     repos are 25 calls, and its Repo carries nothing the reconciler needs
+//     that v1's lacks.
+//   - Writes go to v2. v1 UpdateRepo(Repo) is a full PUT: every field is sent
+//     back, so a Console edit of any field (description, tags, sync_config)
+//     made between our read and our write is overwritten, and the service
+//     compares echoed fields such as sync_config.expiration exactly. v2
+//     UpdateRepo(UpdateRepoRequest{repo, update_mask}) is a PATCH (HTTP
+//     "patch: /registry/v2/repos/{repo.uid=**}"): only the masked paths
+//     change. The mask is always explicit, overlaypb.CoveredPathsV2, the ten
+//     leaf paths the file format owns (custom_overlay.contents.packages,
+//     ..., custom_overlay.certificates.providers), never a whole section, so
+//     a field a newer service adds to contents or accounts is outside it. It
+//     must be explicit: without one the server implies "all fields that are
+//     populated", which would make a reset (the empty file populates
+//     nothing) a no-op, and "*" would replace the whole repo.
+//   - A write is GetRepo then UpdateRepo, two calls as with v1. The PATCH
+//     replaces repeated fields whole, so the read is what lets an entry that
+//     survives (a user, a certificate) keep the fields a newer service added
+//     to it (overlaypb.ApplyV2); nothing outside the mask is sent.
+//   - The messages differ: v2's User.uid, User.gid and Group.gid are int32
+//     and User.gid is not optional (v1's is "optional uint32", apko#1449:
+//     no gid means apko uses the uid), and field numbers differ (v1
+//     Repo.custom_overlay is 7 and CustomOverlay.certificates 15; v2 has 10
+//     and 5), so unknown bytes never move between versions. An overlay that
+//     v2 cannot say exactly (a user without a gid or with gid 0, an id above
+//     2^31-1: overlaypb.CheckV2) is written with v1.
+//   - A server without v2 answers Unimplemented; the client then writes with
+//     v1 read-modify-write for the rest of its life (RegistryWrites says
+//     which), logging it once. The v2 clients are made over the SDK's own
+//     connection (platform.Clients.Connection with
+//     registryv2.NewClientsFromConnection), so credentials, deadlines and the
+//     call observer are the same.
 //
 // Every call carries a deadline, errors are wrapped and named by operation
 // and classified as retryable or not, and no token ever appears in an error.

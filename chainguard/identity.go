@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"chainguard.dev/sdk/sts"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // DefaultIssuer is Chainguard's token issuer.
@@ -113,10 +113,10 @@ func (w *WorkloadIdentity) exchange(ctx context.Context) (string, time.Time, err
 	}
 	pair, err := exchange(ctx, issuer, w.Audience, idToken, sts.WithIdentity(w.Identity))
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("exchanging the OIDC token for identity %s at %s: %w", w.Identity, Redact(issuer), scrub(err, idToken))
+		return "", time.Time{}, fmt.Errorf("exchanging the OIDC token for identity %s at %s: %w", w.Identity, redact.URL(issuer), redact.New(idToken).Error(err))
 	}
 	if pair.AccessToken == "" {
-		return "", time.Time{}, fmt.Errorf("exchanging the OIDC token for identity %s at %s: empty token", w.Identity, Redact(issuer))
+		return "", time.Time{}, fmt.Errorf("exchanging the OIDC token for identity %s at %s: empty token", w.Identity, redact.URL(issuer))
 	}
 	exp := pair.Expiry
 	if exp.IsZero() {
@@ -124,32 +124,3 @@ func (w *WorkloadIdentity) exchange(ctx context.Context) (string, time.Time, err
 	}
 	return pair.AccessToken, exp, nil
 }
-
-// scrub makes sure a secret that a lower layer echoed never leaves this
-// package inside an error.
-func scrub(err error, secrets ...string) error {
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &scrubbed{msg: msg, code: Code(err)}
-}
-
-// scrubbed is an error whose text had a secret removed; it keeps the gRPC
-// code so that Retryable still classifies it.
-type scrubbed struct {
-	msg  string
-	code codes.Code
-}
-
-func (s *scrubbed) Error() string { return s.msg }
-
-// GRPCStatus reports the original code with the scrubbed message.
-func (s *scrubbed) GRPCStatus() *status.Status { return status.New(s.code, s.msg) }

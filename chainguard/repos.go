@@ -6,11 +6,15 @@ import (
 	"sort"
 	"strings"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -34,6 +38,14 @@ type Repo struct {
 	Overlay overlay.Overlay
 	// ActiveTags are the tags a write rebuilds.
 	ActiveTags []string
+	// UnknownFields is the number of fields anywhere in the live
+	// custom_overlay that this version does not know (a newer service's
+	// Guarded Entrypoint, tag-scoped overlays). Writes keep them; they are
+	// never drift.
+	UnknownFields int
+	// UnknownRepoFields is the number of unknown fields elsewhere in the
+	// repo (the repo message itself and sync_config); writes keep them too.
+	UnknownRepoFields int
 }
 
 // ResolveOrg finds an organization by UIDP id or by exact name.
@@ -86,27 +98,107 @@ func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
 	return repos, nil
 }
 
-func fromProto(r *registryv1.Repo) Repo {
+func fromProtoV2(r *registryv2.Repo) Repo {
+	inOverlay := overlaypb.UnknownFields(r.GetCustomOverlay())
 	return Repo{
-		ID:             r.GetId(),
-		Name:           r.GetName(),
-		CustomAssembly: r.GetSyncConfig().GetApkoOverlay() != "",
-		Overlay:        overlaypb.FromProto(r.GetCustomOverlay()),
-		ActiveTags:     append([]string(nil), r.GetActiveTags()...),
+		ID:                r.GetUid(),
+		Name:              r.GetName(),
+		CustomAssembly:    r.GetSyncConfig().GetApkoOverlay() != "",
+		Overlay:           overlaypb.FromProtoV2(r.GetCustomOverlay()),
+		ActiveTags:        append([]string(nil), r.GetActiveTags()...),
+		UnknownFields:     inOverlay,
+		UnknownRepoFields: overlaypb.UnknownFields(r) - inOverlay,
 	}
 }
 
-// WriteOverlay replaces the repo's custom overlay and nothing else. UpdateRepo
-// is a full PUT, so the repo is read first and sent back exactly as read, with
-// only custom_overlay replaced; any field this package does not know about is
-// kept too, because the message is cloned, not rebuilt.
+func fromProto(r *registryv1.Repo) Repo {
+	inOverlay := overlaypb.UnknownFields(r.GetCustomOverlay())
+	return Repo{
+		ID:                r.GetId(),
+		Name:              r.GetName(),
+		CustomAssembly:    r.GetSyncConfig().GetApkoOverlay() != "",
+		Overlay:           overlaypb.FromProto(r.GetCustomOverlay()),
+		ActiveTags:        append([]string(nil), r.GetActiveTags()...),
+		UnknownFields:     inOverlay,
+		UnknownRepoFields: overlaypb.UnknownFields(r) - inOverlay,
+	}
+}
+
+// WriteOverlay sets the fields of the repo's custom overlay that the file
+// format covers, and nothing else, and returns the repo as the server
+// answered.
+//
+// It writes through registry v2 when it can: GetRepo, then UpdateRepo as a
+// PATCH whose update_mask names only the covered overlay paths
+// (overlaypb.CoveredPathsV2), so a Console edit of any other field between
+// the read and the write is never overwritten, and the server's unknown
+// fields outside those paths are never sent. The read is there only to carry
+// the unknown fields of entries that survive (a user, a certificate) into
+// the entries sent (overlaypb.ApplyV2).
+//
+// It falls back to v1 read-modify-write (writeV1) for an overlay that v2
+// cannot express exactly (overlaypb.CheckV2: a user without a gid, ids above
+// 2^31-1), and for good, for this client, once the server answers
+// Unimplemented to v2.
 func (c *Client) WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (Repo, error) {
+	if !c.v1Only.Load() && overlaypb.CheckV2(o) == nil {
+		repo, err := c.writeV2(ctx, repoID, o)
+		if Code(err) != codes.Unimplemented {
+			return repo, err
+		}
+		if c.v1Only.CompareAndSwap(false, true) {
+			c.log.Info("the API does not serve registry v2; writing overlays with v1 read-modify-write",
+				zap.String("method", registryv2.ReposService_UpdateRepo_FullMethodName), zap.Error(err))
+		}
+	}
+	return c.writeV1(ctx, repoID, o)
+}
+
+// RegistryWrites says which API writes overlays: "v2" (PATCH with an
+// update_mask) until the server answers Unimplemented to it, then "v1".
+func (c *Client) RegistryWrites() string {
+	if c.v1Only.Load() {
+		return "v1"
+	}
+	return "v2"
+}
+
+func (c *Client) writeV2(ctx context.Context, repoID string, o overlay.Overlay) (Repo, error) {
+	repos := c.v2.ReposService()
+	current, err := repos.GetRepo(ctx, &registryv2.GetRepoRequest{Uid: repoID})
+	if err != nil {
+		if Code(err) == codes.NotFound {
+			err = fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		return Repo{}, fmt.Errorf("writing overlay of %s: reading repo %s: %w", repoID, repoID, err)
+	}
+	mask, err := fieldmaskpb.New(&registryv2.Repo{}, overlaypb.CoveredPathsV2()...)
+	if err != nil {
+		return Repo{}, fmt.Errorf("writing overlay of %s: %w", repoID, err)
+	}
+	updated, err := repos.UpdateRepo(ctx, &registryv2.UpdateRepoRequest{
+		Repo:       &registryv2.Repo{Uid: repoID, CustomOverlay: overlaypb.ApplyV2(current.GetCustomOverlay(), o)},
+		UpdateMask: mask,
+	})
+	if err != nil {
+		return Repo{}, fmt.Errorf("updating repo %s (%s): %w", current.GetName(), repoID, err)
+	}
+	return fromProtoV2(updated), nil
+}
+
+// writeV1 is the read-modify-write through registry v1, whose UpdateRepo is
+// a full PUT: the repo is read first (on every call, so every retry starts
+// from what the server holds now) and sent back exactly as read, with the
+// file's fields merged into its custom_overlay by overlaypb.Apply; every
+// other field, including fields this SDK does not know, anywhere in the
+// repo, is kept, because the message is cloned, not rebuilt.
+func (c *Client) writeV1(ctx context.Context, repoID string, o overlay.Overlay) (Repo, error) {
 	current, err := c.readRepo(ctx, repoID)
 	if err != nil {
 		return Repo{}, fmt.Errorf("writing overlay of %s: %w", repoID, err)
 	}
 	next := proto.Clone(current).(*registryv1.Repo)
-	next.CustomOverlay = overlaypb.ToProto(o)
+	next.CustomOverlay = overlaypb.Apply(current.GetCustomOverlay(), o)
 	updated, err := c.clients.Registry().Registry().UpdateRepo(ctx, next)
 	if err != nil {
 		return Repo{}, fmt.Errorf("updating repo %s (%s): %w", current.GetName(), repoID, err)

@@ -208,7 +208,7 @@ func checkSeeds(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, rel := range []string{overlayDir + "/seed.yaml", chartDir + "/files/emulator-seed.yaml"} {
+	for _, rel := range []string{"examples/seed.yaml", chartDir + "/files/emulator-seed.yaml"} {
 		var seed struct {
 			Orgs []struct {
 				Name  string `json:"name"`

@@ -59,7 +59,7 @@ func TestHelmTemplate(t *testing.T) {
 			"ConfigMap": 1, "CronJob": 1, "NetworkPolicy": 1, "ServiceAccount": 1,
 		}},
 		{"helm template -f " + chartDir + "/ci/emulator-values.yaml", map[string]int{
-			"ConfigMap": 2, "Deployment": 2, "NetworkPolicy": 1, "Secret": 1, "Service": 2, "ServiceAccount": 1,
+			"ConfigMap": 2, "Deployment": 2, "NetworkPolicy": 2, "Secret": 1, "Service": 2, "ServiceAccount": 1,
 		}},
 	} {
 		r, ok := got[tc.render]

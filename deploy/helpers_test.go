@@ -27,15 +27,15 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/deploy/internal/testbin"
 )
 
-// Paths, relative to the module root.
+// Paths, relative to the repository root.
 const (
 	kustomizeDir   = "deploy/kubernetes"
 	baseDir        = "deploy/kubernetes/base"
 	overlayDir     = "deploy/kubernetes/overlays/emulator"
 	examplesDir    = "deploy/kubernetes/examples"
 	chartDir       = "deploy/helm/ca-reconciler"
-	alertsFile     = "deploy/prometheus/alerts.yaml"
-	dashboardFile  = "deploy/grafana/ca-reconciler.json"
+	alertsFile     = "deploy/helm/ca-reconciler/prometheus/alerts.yaml"
+	dashboardFile  = "deploy/helm/ca-reconciler/grafana/ca-reconciler.json"
 	workflowFile   = "examples/github-actions/ca-reconciler.yaml"
 	namespace      = "ca-reconciler"
 	releaseName    = "ca-reconciler"
@@ -262,10 +262,10 @@ func find[T any](objs []object) []*T {
 	return out
 }
 
-// root is the module root; tests run commands and read files from there.
+// root is the repository root; tests run commands and read files from there.
 func root(t *testing.T) string {
 	t.Helper()
-	return testbin.ModuleRoot(t)
+	return testbin.RepoRoot(t)
 }
 
 func readFile(t *testing.T, rel string) []byte {

@@ -69,14 +69,14 @@ func (b *builder) startLocked(repo *registryv1.Repo) {
 		id := string(uidp.NewUIDP(uidp.UIDP(repo.GetId())))
 		b.seq++
 		out, after := b.planLocked(repo, tag, id)
-		b.st.reports[id] = &registryv1.BuildReport{
+		b.st.addReportLocked(repo.GetId(), id, &registryv1.BuildReport{
 			Id:          id,
 			MediaType:   "application/vnd.oci.image.index.v1+json",
 			Config:      buildConfig(repo, tag),
 			Result:      registryv1.BuildReport_Unknown,
 			ApkoVersion: apkoVersion,
 			StartedAt:   timestamppb.New(b.now()),
-		}
+		})
 		b.wg.Add(1)
 		b.timers[id] = time.AfterFunc(after, func() {
 			defer b.wg.Done()
@@ -186,12 +186,29 @@ func (b *builder) stopLocked(id string) {
 
 // forgetRepoLocked stops the builds of a deleted repo and drops its reports.
 func (b *builder) forgetRepoLocked(repoID string) {
-	for id := range b.st.reports {
-		if uidp.Parent(id) == repoID {
-			b.stopLocked(id)
-			delete(b.st.reports, id)
-		}
+	for id := range b.st.repoReports[repoID] {
+		b.stopLocked(id)
+		b.st.dropReportLocked(id)
 	}
+}
+
+// sweepLocked drops the reports that started before cutoff, oldest first,
+// stopping at the first one that did not: reports are swept in the order
+// they started, so the sweep costs only what it drops.
+func (b *builder) sweepLocked(cutoff time.Time) {
+	order := b.st.reportOrder
+	for len(order) > 0 {
+		r, ok := b.st.reports[order[0]]
+		if ok && !r.GetStartedAt().AsTime().Before(cutoff) {
+			break
+		}
+		if ok {
+			b.stopLocked(order[0])
+			b.st.dropReportLocked(order[0])
+		}
+		order = order[1:]
+	}
+	b.st.reportOrder = order
 }
 
 // close stops every pending build and waits for callbacks already running.
@@ -210,18 +227,13 @@ func (b *builder) close() {
 // inclusive; started_before is exclusive.
 func (b *builder) selectLocked(f *registryv1.BuildReportFilter, retention time.Duration) []*registryv1.BuildReport {
 	now := b.now()
-	for id, r := range b.st.reports {
-		if r.GetStartedAt().AsTime().Before(now.Add(-retention)) {
-			b.stopLocked(id)
-			delete(b.st.reports, id)
-		}
-	}
+	b.sweepLocked(now.Add(-retention))
 	since := now.Add(-24 * time.Hour)
 	if f.GetStartedSince() != nil {
 		since = f.GetStartedSince().AsTime()
 	}
 	var out []*registryv1.BuildReport
-	for id, r := range b.st.reports {
+	for id, r := range b.st.reportsLocked(f.GetUidp().GetDescendantsOf()) {
 		started := r.GetStartedAt().AsTime()
 		if started.Before(since) || (f.GetStartedBefore() != nil && !started.Before(f.GetStartedBefore().AsTime())) {
 			continue
@@ -286,10 +298,8 @@ func (s *Server) BuildReports(repoID string) []*registryv1.BuildReport {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var out []*registryv1.BuildReport
-	for id, r := range st.reports {
-		if uidp.Parent(id) == repoID {
-			out = append(out, proto.Clone(r).(*registryv1.BuildReport))
-		}
+	for id := range st.repoReports[repoID] {
+		out = append(out, proto.Clone(st.reports[id]).(*registryv1.BuildReport))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i].GetStartedAt().AsTime(), out[j].GetStartedAt().AsTime()
@@ -310,11 +320,11 @@ func (s *Server) TriggerRebuild(repoID string) error {
 	if s.builds.closed {
 		return fmt.Errorf("rebuilding %s: emulator closed", repoID)
 	}
-	r, ok := st.repos[repoID]
+	rec, ok := st.repos[repoID]
 	if !ok {
 		return fmt.Errorf("rebuilding %s: repo not found", repoID)
 	}
-	s.builds.startLocked(r)
+	s.builds.startLocked(rec.repo)
 	return nil
 }
 

@@ -40,7 +40,7 @@ func TestBuildSucceeds(t *testing.T) {
 
 	r := readRepo(t, c, id)
 	r.CustomOverlay = &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{Packages: []string{"curl"}}}
-	if _, err := c.Registry().Registry().UpdateRepo(ctxT(t), r); err != nil {
+	if _, err := c.Registry().Registry().UpdateRepo(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
 	pending := reports(t, c, id, true)
@@ -118,7 +118,7 @@ func TestBuildFailsOnPackageMissingFromCatalog(t *testing.T) {
 			t.Errorf("failed build has digest %q", b.GetDigest())
 		}
 	}
-	status, err := c.Registry().Registry().GetBuildStatus(ctxT(t), &registryv1.BuildReportFilter{Uidp: &commonv1.UIDPFilter{DescendantsOf: org}})
+	status, err := c.Registry().Registry().GetBuildStatus(t.Context(), &registryv1.BuildReportFilter{Uidp: &commonv1.UIDPFilter{DescendantsOf: org}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestListBuildReportsWindow(t *testing.T) {
 
 	started := func(f *registryv1.BuildReportFilter) []time.Duration {
 		t.Helper()
-		list, err := c.Registry().Registry().ListBuildReports(ctxT(t), f)
+		list, err := c.Registry().Registry().ListBuildReports(t.Context(), f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,15 @@
 //     Ids are UIDPs; organizations are root groups.
 //   - Registry: CreateRepo, ListRepos (RepoFilter), UpdateRepo (a full PUT),
 //     DeleteRepo, ListBuildReports (BuildReportFilter) and GetBuildStatus.
+//   - Registry v2 ReposService (chainguard.platform.registry.v2) over the
+//     same store: GetRepo, ListRepos (page_size default 50, at most 200,
+//     page_token cursors, skip, order_by), CreateRepo, DeleteRepo, and
+//     UpdateRepo as a PATCH of the update_mask's fields (the implied mask of
+//     the populated leaves when none is given, "*" for every settable
+//     field) onto the stored message, keeping every other field, unknown
+//     ones included. v1 and v2 messages differ in field numbers, so they are
+//     mapped field by field, by name. Options.DisableRegistryV2, the seed's
+//     registry_v2 and SetRegistryV2 turn it off (Unimplemented).
 //   - OIDC SecurityTokenService (when Options.Issuers is set): Exchange and
 //     ExchangeRefreshToken, as chainguard.dev/sdk/sts calls them with the
 //     emulator's URL as the issuer. It verifies the presented OIDC token
@@ -16,11 +25,31 @@
 // It enforces what the real service enforces on UpdateRepo: sync_config is
 // owned by Chainguard and must be echoed exactly; only Custom Assembly repos
 // (sync_config.apko_overlay set) take a custom_overlay; certificates and
-// runtime repositories need the organization's entitlements; and the overlay
-// must pass overlay.ServerRules. Every successful update starts one simulated
+// runtime repositories need the organization's entitlements; and the
+// overlay's fields follow the service's documented rules (rules.go, the
+// emulator's own statement of them, written from Chainguard's documentation
+// and never shared with the daemon: a dependency test keeps every daemon
+// package out of the emulator). Every successful update starts one simulated
 // build per active tag, which succeeds after Options.BuildDuration, fails when
 // the overlay names a package missing from the organization's catalog, or
 // hangs until Options.BuildTimeout when it names a package listed as slow.
+//
+// CreateRepo with sync_config.source creates a Custom Assembly repo from a
+// repo of the organization or a catalog image it is entitled to (the seed's
+// source_images), stored as a UIDP, with the sync_config the server
+// completes; see sources.go.
+//
+// It behaves as a service newer than the SDK: every field it is sent,
+// including fields the SDK does not know (kept by protobuf as unknown
+// fields), is stored and returned byte for byte by CreateRepo, UpdateRepo
+// and ListRepos, at every level of the repo; a seed can hold such fields
+// (unknown_fields), so that clients can be shown to keep them.
+//
+// Repos are indexed by id and by (group, name), and build reports by repo,
+// so that no lookup scans every repo: a write costs the same at 100 repos
+// as at 5,000. Options.Latency (the seed's latency, the emulator command's
+// --latency) adds a fixed delay to every call, so that a benchmark shows
+// wall time as it would be against the real API.
 //
 // For tests it offers fault injection (InjectFault, InjectLatency), request
 // counts per method and code (Counts, WriteCounts, CountsHandler), optional

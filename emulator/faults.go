@@ -15,6 +15,7 @@ type faults struct {
 	mu      sync.Mutex
 	pending map[string][]fault       // by full method name, first one applies
 	latency map[string]time.Duration // by full method name; "" is every method
+	base    time.Duration            // Options.Latency: every call, always
 }
 
 // fault fails the next n calls with code; n < 0 fails every call.
@@ -54,7 +55,15 @@ func (s *Server) InjectLatency(method string, d time.Duration) {
 	s.faults.latency[method] = d
 }
 
-// ClearFaults removes every injected fault and latency.
+// SetLatency sets the fixed delay of every call (Options.Latency), which
+// ClearFaults leaves alone. Zero removes it.
+func (s *Server) SetLatency(d time.Duration) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.base = max(d, 0)
+}
+
+// ClearFaults removes every injected fault and latency (not SetLatency's).
 func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
@@ -66,7 +75,7 @@ func (s *Server) ClearFaults() {
 func (f *faults) take(method string) (time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delay := f.latency[""] + f.latency[method]
+	delay := f.base + f.latency[""] + f.latency[method]
 	q := f.pending[method]
 	if len(q) == 0 {
 		return delay, nil

@@ -1,13 +1,21 @@
 package emulator_test
 
 import (
-	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"chainguard.dev/sdk/auth"
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	"chainguard.dev/sdk/proto/platform"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -24,15 +32,6 @@ const (
 	listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
 	listGroups       = "/chainguard.platform.iam.Groups/List"
 )
-
-// ctxT is a context that ends well before the test's own timeout: every SDK
-// call needs a deadline, because calls wait for the server to be ready.
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // start runs an emulator on loopback TCP, closed when the test ends.
 func start(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
@@ -59,12 +58,23 @@ func dial(t *testing.T, url, token string) platform.Clients {
 	if token == "" {
 		token = "unchecked"
 	}
-	ctx := ctxT(t)
+	ctx := t.Context()
 	clients, err := platform.NewPlatformClients(ctx, url, auth.NewFromToken(ctx, "Bearer "+token, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = clients.Close() })
+	return clients
+}
+
+// dialB is dial for benchmarks.
+func dialB(b *testing.B, url string) platform.Clients {
+	b.Helper()
+	clients, err := platform.NewPlatformClients(b.Context(), url, auth.NewFromToken(b.Context(), "Bearer x", false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = clients.Close() })
 	return clients
 }
 
@@ -94,7 +104,7 @@ func customRepo(name string) *registryv1.Repo {
 // readRepo reads one repo through the API.
 func readRepo(t *testing.T, c platform.Clients, id string) *registryv1.Repo {
 	t.Helper()
-	list, err := c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{Id: id})
+	list, err := c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{Id: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +126,7 @@ func wantStatus(t *testing.T, err error, code codes.Code, msg string) {
 // reports lists a scope's build reports through the API.
 func reports(t *testing.T, c platform.Clients, scope string, excludeLogs bool) []*registryv1.BuildReport {
 	t.Helper()
-	list, err := c.Registry().Registry().ListBuildReports(ctxT(t), &registryv1.BuildReportFilter{
+	list, err := c.Registry().Registry().ListBuildReports(t.Context(), &registryv1.BuildReportFilter{
 		Uidp:        &commonv1.UIDPFilter{DescendantsOf: scope},
 		ExcludeLogs: excludeLogs,
 	})
@@ -154,4 +164,61 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// pemMaterial is a freshly made CA certificate and RSA public key, PEM
+// encoded, for overlays that carry certificates and runtime keys.
+type pemMaterial struct {
+	cert, rsaKey, ecKey, privateKey string
+}
+
+func newPEM(t *testing.T) pemMaterial {
+	t.Helper()
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "Emulator Test CA"},
+		NotBefore:             time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotAfter:              time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecPub, err := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(typ string, b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})) }
+	return pemMaterial{
+		cert:       enc("CERTIFICATE", der),
+		rsaKey:     enc("PUBLIC KEY", pub),
+		ecKey:      enc("PUBLIC KEY", ecPub),
+		privateKey: enc("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaKey)),
+	}
+}
+
+// indent prefixes every line of s with n spaces, for YAML block scalars.
+func indent(s string, n int) string {
+	pad := strings.Repeat(" ", n)
+	return pad + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pad) + "\n"
+}
+
+// reposV2 is the SDK's v2 ReposService client over the same connection.
+func reposV2(c platform.Clients) registryv2.Clients {
+	return registryv2.NewClientsFromConnection(c.Connection())
 }

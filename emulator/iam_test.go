@@ -16,7 +16,7 @@ func TestGroupsCreateAndList(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
 	groups := c.IAM().Groups()
-	ctx := ctxT(t)
+	ctx := t.Context()
 
 	acme := emu.CreateOrg("acme.example")
 	if !uidp.Valid(acme) || !uidp.InRoot(acme) {
@@ -90,7 +90,7 @@ func TestGroupsDuplicateNames(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
 	a, b := emu.CreateOrg("same"), emu.CreateOrg("same")
-	list, err := c.IAM().Groups().List(ctxT(t), &iamv1.GroupFilter{Name: "same"})
+	list, err := c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{Name: "same"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,13 @@ type registryService struct {
 
 // CreateRepo creates req.repo under the group req.parent_id. On a name
 // collision it replaces the existing repo (keeping its id and create_time),
-// or fails with AlreadyExists when prevent_existing is set. A non-empty
-// custom_overlay is checked as UpdateRepo checks it. The emulator trusts the
-// caller with sync_config, which only Chainguard can set in the real service.
+// or fails with AlreadyExists when prevent_existing is set. A sync_config
+// must name a source (see sources.go): the repo is then a Custom Assembly
+// repo syncing from it, with the sync_config the server completes, and its
+// builds start. A non-empty custom_overlay is checked as UpdateRepo checks
+// it.
 func (r *registryService) CreateRepo(_ context.Context, req *registryv1.CreateRepoRequest) (*registryv1.Repo, error) {
-	return r.s.createRepo(req.GetParentId(), req.GetRepo(), req.GetPreventExisting(), true)
+	return r.s.createRepo(req.GetParentId(), req.GetRepo(), createOptions{preventExisting: req.GetPreventExisting(), check: true})
 }
 
 // ListRepos returns the repos matching every field set in the filter: uidp
@@ -35,7 +37,7 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	st := r.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	items := st.sortedReposLocked(func(repo *registryv1.Repo) bool {
+	items := sortedRepos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp()), func(repo *registryv1.Repo) bool {
 		return (f.GetId() == "" || repo.GetId() == f.GetId()) &&
 			(f.GetName() == "" || repo.GetName() == f.GetName()) &&
 			matchUIDP(f.GetUidp(), repo.GetId())
@@ -43,22 +45,18 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	return &registryv1.RepoList{Items: items}, nil
 }
 
-// UpdateRepo is a full PUT: the repo is stored exactly as sent, except id
-// and create_time, which the server owns. See update.
+// UpdateRepo is a full PUT: the repo is stored exactly as sent, unknown
+// fields included byte for byte, except id and create_time, which the
+// server owns. See update.
 func (r *registryService) UpdateRepo(_ context.Context, repo *registryv1.Repo) (*registryv1.Repo, error) {
 	return r.s.update(repo)
 }
 
 // DeleteRepo deletes a repo and its build reports, stopping its builds.
 func (r *registryService) DeleteRepo(_ context.Context, req *registryv1.DeleteRepoRequest) (*emptypb.Empty, error) {
-	st := r.s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if _, ok := st.repos[req.GetId()]; !ok {
-		return nil, status.Errorf(codes.NotFound, "repo %q not found", req.GetId())
+	if err := r.s.deleteRepo(req.GetId()); err != nil {
+		return nil, err
 	}
-	delete(st.repos, req.GetId())
-	r.s.builds.forgetRepoLocked(req.GetId())
 	return &emptypb.Empty{}, nil
 }
 
@@ -73,9 +71,9 @@ func (r *registryService) GetBuildStatus(_ context.Context, f *registryv1.BuildR
 	return r.s.builds.status(f, r.s.opts.ReportRetention), nil
 }
 
-// update stores next over the repo with the same id after checkUpdate, then
-// starts one build per active tag. A cleared overlay on a Custom Assembly
-// repo is stored as an empty message, as the real service reads it back.
+// update is a v1 UpdateRepo: next is stored over the repo with the same id
+// after checkUpdate, exactly as sent but for id and create_time, and builds
+// start. The unknown fields of v2 messages that still exist are kept.
 func (s *Server) update(next *registryv1.Repo) (*registryv1.Repo, error) {
 	st := s.store
 	st.mu.Lock()
@@ -84,58 +82,135 @@ func (s *Server) update(next *registryv1.Repo) (*registryv1.Repo, error) {
 	if id == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo id is required")
 	}
-	stored, ok := st.repos[id]
+	rec, ok := st.repos[id]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "repo %q not found", id)
 	}
-	if next.GetName() == "" {
-		return nil, status.Error(codes.InvalidArgument, "repo name is required")
+	if err := st.checkNameLocked(id, next.GetName()); err != nil {
+		return nil, err
 	}
-	if other := st.repoByNameLocked(uidp.Parent(id), next.GetName()); other != nil && other.GetId() != id {
-		return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", next.GetName(), uidp.Parent(id))
-	}
-	if err := checkUpdate(st.orgOfLocked(id), stored, next); err != nil {
+	if err := checkUpdate(st.orgOfLocked(id), rec.repo, next); err != nil {
 		return nil, err
 	}
 	repo := proto.Clone(next).(*registryv1.Repo)
-	repo.CreateTime = stored.GetCreateTime()
-	if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
-		repo.CustomOverlay = &registryv1.CustomOverlay{}
+	repo.CreateTime = rec.repo.GetCreateTime()
+	v2 := v1ToV2(repo).ProtoReflect()
+	for p := range rec.v2unknown {
+		if !messageAt(v2, p, false).IsValid() {
+			delete(rec.v2unknown, p)
+		}
 	}
-	st.repos[id] = repo
-	s.builds.startLocked(repo)
+	s.commitLocked(rec, repo)
 	return proto.Clone(repo).(*registryv1.Repo), nil
 }
 
-// createRepo implements CreateRepo; check turns the overlay checks on.
-func (s *Server) createRepo(parent string, in *registryv1.Repo, preventExisting, check bool) (*registryv1.Repo, error) {
+// checkNameLocked checks a repo's new name: required, and unique in its
+// group.
+func (st *store) checkNameLocked(id, name string) error {
+	if name == "" {
+		return status.Error(codes.InvalidArgument, "repo name is required")
+	}
+	if other := st.repoByNameLocked(uidp.Parent(id), name); other != nil && other.repo.GetId() != id {
+		return status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", name, uidp.Parent(id))
+	}
+	return nil
+}
+
+// commitLocked makes repo the record's new state, stamps the update time
+// and starts one build per active tag. A cleared overlay on a Custom
+// Assembly repo is stored as an empty message, as the real service reads
+// it back.
+func (s *Server) commitLocked(rec *repoRecord, repo *registryv1.Repo) {
+	if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
+		repo.CustomOverlay = &registryv1.CustomOverlay{}
+	}
+	old := rec.repo.GetName()
+	rec.repo = repo
+	rec.updated = s.now()
+	s.store.renameLocked(rec, old)
+	s.builds.startLocked(repo)
+}
+
+// createOptions are the choices of one create.
+type createOptions struct {
+	preventExisting bool // AlreadyExists on a name collision, instead of replacing
+	check           bool // the API's checks; off for admin methods and seeds
+	v2unknown       map[string][]byte
+}
+
+// createRepo implements CreateRepo.
+func (s *Server) createRepo(parent string, in *registryv1.Repo, opts createOptions) (*registryv1.Repo, error) {
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	rec, err := s.createLocked(parent, in, opts)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(rec.repo).(*registryv1.Repo), nil
+}
+
+// createLocked stores in as a new repo under the group parent, or over the
+// repo of the same name there.
+func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOptions) (*repoRecord, error) {
+	st := s.store
 	if _, ok := st.groups[parent]; !ok {
 		return nil, status.Errorf(codes.NotFound, "group %q not found", parent)
 	}
 	if in.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
-	if check {
-		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay()); err != nil {
+	if opts.check && in.GetSyncConfig() != nil {
+		if in.GetSyncConfig().GetSource() == "" {
+			return nil, status.Error(codes.InvalidArgument, "sync_config.source is required")
+		}
+		var err error
+		if in, err = s.fromSourceLocked(parent, in); err != nil {
+			return nil, err
+		}
+	}
+	if opts.check {
+		if err := checkOverlay(st.orgOfLocked(parent), in.GetSyncConfig(), in.GetCustomOverlay(), true, hasOverlayUnknown(opts.v2unknown)); err != nil {
 			return nil, err
 		}
 	}
 	repo := proto.Clone(in).(*registryv1.Repo)
-	if existing := st.repoByNameLocked(parent, in.GetName()); existing != nil {
-		if preventExisting {
-			return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", in.GetName(), parent)
-		}
-		repo.Id = existing.GetId()
-		repo.CreateTime = existing.GetCreateTime()
-	} else {
+	rec := st.repoByNameLocked(parent, in.GetName())
+	switch {
+	case rec != nil && opts.preventExisting:
+		return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", in.GetName(), parent)
+	case rec != nil:
+		repo.Id = rec.repo.GetId()
+		repo.CreateTime = rec.repo.GetCreateTime()
+		rec.repo, rec.updated, rec.v2unknown = repo, s.now(), opts.v2unknown
+	default:
 		repo.Id = string(uidp.NewUIDP(uidp.UIDP(parent)))
 		repo.CreateTime = timestamppb.New(s.now())
+		rec = &repoRecord{repo: repo, updated: s.now(), v2unknown: opts.v2unknown}
+		st.addRepoLocked(rec)
 	}
-	st.repos[repo.Id] = repo
-	return proto.Clone(repo).(*registryv1.Repo), nil
+	if opts.check {
+		if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
+			repo.CustomOverlay = &registryv1.CustomOverlay{}
+		}
+		if repo.GetSyncConfig().GetApkoOverlay() != "" {
+			s.builds.startLocked(repo) // a new Custom Assembly image builds
+		}
+	}
+	return rec, nil
+}
+
+// deleteRepo deletes a repo and its build reports, stopping its builds.
+func (s *Server) deleteRepo(id string) error {
+	st := s.store
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.repos[id]; !ok {
+		return status.Errorf(codes.NotFound, "repo %q not found", id)
+	}
+	st.deleteRepoLocked(id)
+	s.builds.forgetRepoLocked(id)
+	return nil
 }
 
 // CreateRepo creates r under the group parentID (an organization or a
@@ -143,7 +218,7 @@ func (s *Server) createRepo(parent string, in *registryv1.Repo, preventExisting,
 // and returns the stored repo with its new id. It panics when parentID is not
 // a group, r has no name, or the name is taken: those are mistakes in a test.
 func (s *Server) CreateRepo(parentID string, r *registryv1.Repo) *registryv1.Repo {
-	repo, err := s.createRepo(parentID, r, true, false)
+	repo, err := s.createRepo(parentID, r, createOptions{preventExisting: true})
 	if err != nil {
 		panic(fmt.Sprintf("emulator.CreateRepo: %v", err))
 	}
@@ -155,16 +230,18 @@ func (s *Server) Repo(id string) *registryv1.Repo {
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	r, ok := st.repos[id]
+	rec, ok := st.repos[id]
 	if !ok {
 		return nil
 	}
-	return proto.Clone(r).(*registryv1.Repo)
+	return proto.Clone(rec.repo).(*registryv1.Repo)
 }
 
 // ConsoleEdit replaces a repo's overlay the way a person in the Console
-// would: through the same checks as UpdateRepo, starting builds. The error
-// is the gRPC status the API would return, unwrapped.
+// would: through the same checks as UpdateRepo, starting builds. co
+// replaces the overlay as a whole, unknown fields included; every other
+// field of the repo is kept. The error is the gRPC status the API would
+// return, unwrapped.
 func (s *Server) ConsoleEdit(repoID string, co *registryv1.CustomOverlay) error {
 	current := s.Repo(repoID)
 	if current == nil {

@@ -1,7 +1,9 @@
 package emulator_test
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,14 +18,12 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
-	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func TestListReposFilters(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
-	ctx := ctxT(t)
+	ctx := t.Context()
 	acme := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")
 	team, err := c.IAM().Groups().Create(ctx, &iamv1.CreateGroupRequest{Parent: acme, Group: &iamv1.Group{Name: "team"}})
@@ -88,7 +88,7 @@ func TestCreateRepoRPC(t *testing.T) {
 	emu, url := start(t, emulator.Options{Now: (&fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}).Now})
 	c := dial(t, url, "")
 	reg := c.Registry().Registry()
-	ctx := ctxT(t)
+	ctx := t.Context()
 	org := emu.CreateOrg("acme.example")
 
 	created, err := reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{Name: "nginx", Description: "one", Id: "ignored"}})
@@ -116,7 +116,15 @@ func TestCreateRepoRPC(t *testing.T) {
 	_, err = reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
 		Name: "plain", CustomOverlay: &registryv1.CustomOverlay{Environment: map[string]string{"A": "1"}},
 	}})
-	wantStatus(t, err, codes.PermissionDenied, "custom_overlay can only be set for custom images")
+	wantStatus(t, err, codes.InvalidArgument, "custom_overlay requires a sync_config")
+	_, err = reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
+		Name: "plain", SyncConfig: &registryv1.SyncConfig{Source: "x"}, CustomOverlay: &registryv1.CustomOverlay{Environment: map[string]string{"A": "1"}},
+	}})
+	wantStatus(t, err, codes.NotFound, `source repository "x" not found`)
+	_, err = reg.CreateRepo(ctx, &registryv1.CreateRepoRequest{ParentId: org, Repo: &registryv1.Repo{
+		Name: "plain", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "set by the caller"},
+	}})
+	wantStatus(t, err, codes.InvalidArgument, "sync_config.source is required")
 
 	if _, err := reg.DeleteRepo(ctx, &registryv1.DeleteRepoRequest{Id: created.GetId()}); err != nil {
 		t.Fatal(err)
@@ -153,7 +161,7 @@ func TestUpdateRepoIsFullPut(t *testing.T) {
 		CustomOverlay: &registryv1.CustomOverlay{Environment: map[string]string{"NEW": "2"}},
 		CreateTime:    timestamppb.New(time.Unix(0, 0)),
 	}
-	got, err := reg.UpdateRepo(ctxT(t), next)
+	got, err := reg.UpdateRepo(t.Context(), next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +176,7 @@ func TestUpdateRepoIsFullPut(t *testing.T) {
 
 	// A cleared overlay reads back as an empty message.
 	next.CustomOverlay = nil
-	if _, err := reg.UpdateRepo(ctxT(t), next); err != nil {
+	if _, err := reg.UpdateRepo(t.Context(), next); err != nil {
 		t.Fatal(err)
 	}
 	if co := readRepo(t, c, id).GetCustomOverlay(); co == nil || proto.Size(co) != 0 {
@@ -182,9 +190,9 @@ func TestUpdateRepoIsFullPut(t *testing.T) {
 		t.Error("Repo returned the stored message, not a copy")
 	}
 
-	_, err = reg.UpdateRepo(ctxT(t), &registryv1.Repo{Id: org + "/0123456789abcdef", Name: "x"})
+	_, err = reg.UpdateRepo(t.Context(), &registryv1.Repo{Id: org + "/0123456789abcdef", Name: "x"})
 	wantStatus(t, err, codes.NotFound, `repo "`+org+`/0123456789abcdef" not found`)
-	_, err = reg.UpdateRepo(ctxT(t), &registryv1.Repo{Name: "x"})
+	_, err = reg.UpdateRepo(t.Context(), &registryv1.Repo{Name: "x"})
 	wantStatus(t, err, codes.InvalidArgument, "repo id is required")
 }
 
@@ -222,13 +230,13 @@ func TestUpdateRepoEnforcement(t *testing.T) {
 		{"overlay on a repo that is not custom", withOverlay(notCustom, env), codes.PermissionDenied, "custom_overlay can only be set for custom images"},
 		{"empty overlay on a repo that is not custom", withOverlay(notCustom, &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{}}), codes.OK, ""},
 		{"certificates without entitlement", withOverlay(custom, certs), codes.InvalidArgument, "using custom_overlay.certificates is not allowed"},
-		{"runtime repositories without entitlement", withOverlay(custom, runtimeRepos), codes.PermissionDenied, "using custom_overlay.runtime_repositories is not allowed"},
-		{"runtime keyring without entitlement", withOverlay(custom, runtimeKeyring), codes.PermissionDenied, "using custom_overlay.runtime_repositories is not allowed"},
+		{"runtime repositories without entitlement", withOverlay(custom, runtimeRepos), codes.PermissionDenied, "using custom_overlay.contents.runtime_repositories is not allowed"},
+		{"runtime keyring without entitlement", withOverlay(custom, runtimeKeyring), codes.PermissionDenied, "using custom_overlay.contents.runtime_keyring is not allowed"},
 		{"environment", withOverlay(custom, env), codes.OK, ""},
 		{"runtime repositories with entitlement", withOverlay(entitled, runtimeRepos), codes.OK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := reg.UpdateRepo(ctxT(t), tc.repo)
+			_, err := reg.UpdateRepo(t.Context(), tc.repo)
 			wantStatus(t, err, tc.code, tc.msg)
 		})
 	}
@@ -236,40 +244,100 @@ func TestUpdateRepoEnforcement(t *testing.T) {
 	// sync_config is Chainguard's: it must come back exactly as read.
 	changed := readRepo(t, c, custom)
 	changed.SyncConfig.Expiration = timestamppb.New(changed.GetSyncConfig().GetExpiration().AsTime().Add(time.Nanosecond))
-	_, err := reg.UpdateRepo(ctxT(t), changed)
+	_, err := reg.UpdateRepo(t.Context(), changed)
 	wantStatus(t, err, codes.InvalidArgument, "sync_config cannot be changed")
 	dropped := readRepo(t, c, custom)
 	dropped.SyncConfig = nil
-	_, err = reg.UpdateRepo(ctxT(t), dropped)
+	_, err = reg.UpdateRepo(t.Context(), dropped)
 	wantStatus(t, err, codes.InvalidArgument, "sync_config cannot be changed")
 	enabled := readRepo(t, c, notCustom)
 	enabled.SyncConfig = &registryv1.SyncConfig{ApkoOverlay: "contents: {}"}
-	_, err = reg.UpdateRepo(ctxT(t), enabled)
+	_, err = reg.UpdateRepo(t.Context(), enabled)
 	wantStatus(t, err, codes.InvalidArgument, "sync_config cannot be changed")
 }
 
-// The emulator refuses exactly what overlay.ServerRules refuses, with its
-// text.
-func TestUpdateRepoServerRules(t *testing.T) {
+// The field rules of the service, each with its code and message, on an
+// organization that holds every entitlement.
+func TestUpdateRepoFieldRules(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
 	org := emu.CreateOrg("acme.example", emulator.EntitlementCertificates, emulator.EntitlementRuntimeRepositories)
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
-	for _, o := range []overlay.Overlay{
-		{Environment: map[string]string{"CHAINGUARD_X": "1"}},
-		{Annotations: map[string]string{"org.opencontainers.image.title": "x"}},
-		{RuntimeRepositories: []string{"http://localhost/apk"}},
-		{Certificates: []overlay.NamedContent{{Name: "ca", Content: "not a certificate"}}},
-		{Packages: []string{"curl"}},
+	m := newPEM(t)
+	repos := func(r ...string) *registryv1.CustomOverlay {
+		return &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{RuntimeRepositories: r}}
+	}
+	key := func(name, content string) *registryv1.CustomOverlay {
+		return &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{
+			RuntimeKeyring: []*registryv1.ImageContents_RuntimeKeyringEntry{{Name: name, Content: content}},
+		}}
+	}
+	cert := func(name, content string) *registryv1.CustomOverlay {
+		return &registryv1.CustomOverlay{Certificates: &registryv1.CustomOverlay_Certificates{
+			Additional: []*registryv1.CustomOverlay_Certificates_AdditionalEntry{{Name: name, Content: content}},
+		}}
+	}
+	env := func(k string) *registryv1.CustomOverlay {
+		return &registryv1.CustomOverlay{Environment: map[string]string{k: "1", "A": "1"}}
+	}
+	ann := func(k string) *registryv1.CustomOverlay {
+		return &registryv1.CustomOverlay{Annotations: map[string]string{k: "x"}}
+	}
+	big := strings.Repeat("a", 50<<10) + "\n" + m.cert
+	for _, tc := range []struct {
+		name    string
+		overlay *registryv1.CustomOverlay
+		msg     string // "" when accepted
+	}{
+		{"packages are checked at build time", &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{Packages: []string{"no-such-thing"}}}, ""},
+		{"https repository", repos("https://apk.example.com/chainguard", "@mirror https://mirror.example.com/x"), "custom_overlay.contents.runtime_repositories[1]: not an absolute URL"},
+		{"plain http", repos("http://apk.example.com"), "custom_overlay.contents.runtime_repositories[0]: must use https"},
+		{"duplicate", repos("https://apk.example.com", "https://apk.example.com"), "custom_overlay.contents.runtime_repositories[1]: duplicate repository"},
+		{"localhost", repos("https://localhost:8443/apk"), `custom_overlay.contents.runtime_repositories[0]: host "localhost" is not allowed`},
+		{"internal name", repos("https://apk.svc.cluster.local"), `custom_overlay.contents.runtime_repositories[0]: host "apk.svc.cluster.local" is an internal name`},
+		{".internal", repos("https://mirror.corp.internal"), `custom_overlay.contents.runtime_repositories[0]: host "mirror.corp.internal" is an internal name`},
+		{"loopback", repos("https://127.0.0.1/apk"), "custom_overlay.contents.runtime_repositories[0]: address 127.0.0.1 is not public"},
+		{"RFC 1918", repos("https://10.1.2.3/apk"), "custom_overlay.contents.runtime_repositories[0]: address 10.1.2.3 is not public"},
+		{"link-local", repos("https://[fe80::1]/apk"), "custom_overlay.contents.runtime_repositories[0]: address fe80::1 is not public"},
+		{"public address", repos("https://203.0.113.7/apk"), ""},
+		{"rsa key", key("corp.rsa.pub", m.rsaKey), ""},
+		{"key with text before", key("corp.rsa.pub", "my key\n"+m.rsaKey), "custom_overlay.contents.runtime_keyring[0].content: must be exactly one PUBLIC KEY block with nothing before or after it"},
+		{"key with text after", key("corp.rsa.pub", m.rsaKey+"trailer\n"), "custom_overlay.contents.runtime_keyring[0].content: must be exactly one PUBLIC KEY block with nothing before or after it"},
+		{"two keys", key("corp.rsa.pub", m.rsaKey+m.rsaKey), "custom_overlay.contents.runtime_keyring[0].content: must be exactly one PUBLIC KEY block with nothing before or after it"},
+		{"ec key", key("corp.pub", m.ecKey), "custom_overlay.contents.runtime_keyring[0].content: not an RSA public key"},
+		{"certificate as key", key("corp.pub", m.cert), `custom_overlay.contents.runtime_keyring[0].content: PEM block "CERTIFICATE" is not a PUBLIC KEY`},
+		{"no key", key("corp.pub", ""), "custom_overlay.contents.runtime_keyring[0].content: required"},
+		{"key without a name", key("", m.rsaKey), "custom_overlay.contents.runtime_keyring[0].name: required"},
+		{"dot name", key(".hidden", m.rsaKey), `custom_overlay.contents.runtime_keyring[0].name: must not start with "."`},
+		{"path name", key("keys/corp.pub", m.rsaKey), "custom_overlay.contents.runtime_keyring[0].name: must not contain a path separator"},
+		{"reserved name", key("Wolfi-signing.rsa.pub", m.rsaKey), `custom_overlay.contents.runtime_keyring[0].name: names starting with "wolfi" are reserved`},
+		{"CHAINGUARD_", env("CHAINGUARD_TOKEN"), `custom_overlay.environment: environment variable "CHAINGUARD_TOKEN" uses reserved prefix "CHAINGUARD_"`},
+		{"GUARDED_", env("GUARDED_MODE"), `custom_overlay.environment: environment variable "GUARDED_MODE" uses reserved prefix "GUARDED_"`},
+		{"CHAINGUARD without underscore", env("CHAINGUARDIAN"), ""},
+		{"dev.chainguard.", ann("dev.chainguard.package.main"), `custom_overlay.annotations: annotation key "dev.chainguard.package.main" uses reserved prefix "dev.chainguard."`},
+		{"org.opencontainers.", ann("org.opencontainers.image.title"), `custom_overlay.annotations: annotation key "org.opencontainers.image.title" uses reserved prefix "org.opencontainers."`},
+		{"org.opencontainersx", ann("org.opencontainersx.title"), ""},
+		{"certificate", cert("ca", m.cert), ""},
+		{"certificate with text before", cert("ca", "Our internal CA\n"+m.cert), ""},
+		{"certificate without a name", cert("", m.cert), "custom_overlay.certificates.additional[0].name: required"},
+		{"no certificate", cert("ca", ""), "custom_overlay.certificates.additional[0].content: required"},
+		{"two certificates", cert("ca", m.cert+m.cert), "custom_overlay.certificates.additional[0].content: must hold exactly one PEM certificate, found 2"},
+		{"not PEM", cert("ca", "just text"), "custom_overlay.certificates.additional[0].content: must hold exactly one PEM certificate, found 0"},
+		{"private key", cert("ca", m.cert+m.privateKey), "custom_overlay.certificates.additional[0].content: private keys are not allowed"},
+		{"public key as certificate", cert("ca", m.rsaKey), `custom_overlay.certificates.additional[0].content: PEM block "PUBLIC KEY" is not a CERTIFICATE`},
+		{"broken certificate", cert("ca", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), "custom_overlay.certificates.additional[0].content: not a valid X.509 certificate"},
+		{"over 50 KB", cert("ca", big), fmt.Sprintf("custom_overlay.certificates.additional: %d bytes of certificates, more than the limit of 50 KB", len(big))},
 	} {
-		r := readRepo(t, c, id)
-		r.CustomOverlay = overlaypb.ToProto(o)
-		_, err := c.Registry().Registry().UpdateRepo(ctxT(t), r)
-		if problems := overlay.ServerRules(o); len(problems) > 0 {
-			wantStatus(t, err, codes.InvalidArgument, problems.Error())
-		} else {
-			wantStatus(t, err, codes.OK, "")
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := readRepo(t, c, id)
+			r.CustomOverlay = tc.overlay
+			_, err := c.Registry().Registry().UpdateRepo(t.Context(), r)
+			if tc.msg == "" {
+				wantStatus(t, err, codes.OK, "")
+			} else {
+				wantStatus(t, err, codes.InvalidArgument, tc.msg)
+			}
+		})
 	}
 }
 
@@ -287,5 +355,5 @@ func TestConsoleEdit(t *testing.T) {
 		t.Errorf("ConsoleEdit started %d builds, want 2 (one per active tag)", n)
 	}
 	err := emu.ConsoleEdit(id, &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{RuntimeRepositories: []string{"https://x.example"}}})
-	wantStatus(t, err, codes.PermissionDenied, "using custom_overlay.runtime_repositories is not allowed")
+	wantStatus(t, err, codes.PermissionDenied, "using custom_overlay.contents.runtime_repositories is not allowed")
 }

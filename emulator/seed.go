@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -14,11 +13,9 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"gopkg.in/yaml.v3"
-
-	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Seed is the initial state of an emulator, as read from YAML by LoadSeed.
@@ -30,6 +27,12 @@ type Seed struct {
 	// SlowRepos are repo names (in any org) whose builds hang until
 	// BuildTimeout.
 	SlowRepos []string `yaml:"slow_repos"`
+	// Latency is a fixed delay added to every call (Options.Latency), for
+	// example "50ms".
+	Latency time.Duration `yaml:"latency"`
+	// RegistryV2, when false, turns the v2 ReposService off: its calls
+	// answer Unimplemented, as a server without it does. Default on.
+	RegistryV2 *bool `yaml:"registry_v2"`
 }
 
 // SeedOrg is an organization with its repos.
@@ -43,46 +46,39 @@ type SeedOrg struct {
 	// Catalog is the packages the org may install. When absent, every
 	// package resolves; when present (even empty), builds of overlays naming
 	// other packages fail.
-	Catalog []string   `yaml:"catalog"`
-	Repos   []SeedRepo `yaml:"repos"`
+	Catalog []string `yaml:"catalog"`
+	// SourceImages are the Chainguard catalog images (by name, e.g. "node")
+	// the org is entitled to: CreateRepo takes them as sync_config.source,
+	// besides the org's own repos.
+	SourceImages []string   `yaml:"source_images"`
+	Repos        []SeedRepo `yaml:"repos"`
 }
 
-// SeedRepo is one image repo, with the fields of registry.v1.Repo.
+// SeedRepo is one image repo. In YAML it is a registry.v1.Repo in the
+// API's own shape: the proto's field names (or their JSON names) with
+// protojson values, checked field by field against the SDK's schema, so a
+// mistake is reported with its line. Each message level may hold
+// unknown_fields (see decodeUnknown), fields the SDK does not know, which
+// the emulator stores and returns byte for byte. id and create_time are the
+// server's and cannot be seeded.
 type SeedRepo struct {
-	Name        string   `yaml:"name"`
-	Description string   `yaml:"description"`
-	Readme      string   `yaml:"readme"`
-	Bundles     []string `yaml:"bundles"`
-	Aliases     []string `yaml:"aliases"`
-	ActiveTags  []string `yaml:"active_tags"`
-	// CatalogTier is a registry.v1.CatalogTier name: APPLICATION, BASE,
-	// FIPS, AI, DEVTOOLS, COMMERCIAL (or UNKNOWN, the default).
-	CatalogTier string          `yaml:"catalog_tier"`
-	SyncConfig  *SeedSyncConfig `yaml:"sync_config"`
-	// CustomOverlay is the live overlay, in the overlay file format, read
-	// with overlay.ParseNode (the parser of ca-images-iac files), so the
-	// seed takes exactly what those files take. Only a repo with
-	// sync_config.apko_overlay set takes one.
-	CustomOverlay yaml.Node `yaml:"custom_overlay"`
+	Repo *registryv1.Repo
 }
 
-// SeedSyncConfig is registry.v1.SyncConfig. A non-empty ApkoOverlay makes
-// the repo a Custom Assembly repo.
-type SeedSyncConfig struct {
-	Source      string `yaml:"source"`
-	ApkoOverlay string `yaml:"apko_overlay"`
-	// Expiration is an RFC 3339 time, kept to the nanosecond.
-	Expiration  string `yaml:"expiration"`
-	UniqueTags  bool   `yaml:"unique_tags"`
-	Google      string `yaml:"google"`
-	Amazon      string `yaml:"amazon"`
-	Azure       string `yaml:"azure"`
-	GracePeriod bool   `yaml:"grace_period"`
+// UnmarshalYAML reads the repo with the SDK's schema.
+func (sr *SeedRepo) UnmarshalYAML(n *yaml.Node) error {
+	r := &registryv1.Repo{}
+	if err := decodeMessage(n, r.ProtoReflect(), "", nil); err != nil {
+		return err
+	}
+	sr.Repo = r
+	return nil
 }
 
-// LoadSeed reads and checks a seed file. Unknown keys are errors, as are
-// missing names, duplicate org or repo names, unknown entitlements or tiers,
-// bad expirations, and overlays the API itself would refuse.
+// LoadSeed reads and checks a seed file. Unknown keys are errors (with
+// their line), as are values the SDK's schema does not take, missing names,
+// duplicate org or repo names, unknown entitlements, and overlays the API
+// itself would refuse.
 func LoadSeed(path string) (Seed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -154,23 +150,31 @@ func (sd Seed) Validate() error {
 				add(fmt.Sprintf("%s.catalog[%d]", p, k), "empty package name")
 			}
 		}
+		for k, img := range so.SourceImages {
+			if strings.TrimSpace(img) == "" || strings.Contains(img, "/") {
+				add(fmt.Sprintf("%s.source_images[%d]", p, k), "%q is not an image name", img)
+			}
+		}
 		o := &org{entitlements: setOf(so.Entitlements)}
 		repoNames := map[string]int{}
 		for j, sr := range so.Repos {
 			rp := fmt.Sprintf("%s.repos[%d]", p, j)
-			if sr.Name == "" {
+			r := sr.Repo
+			switch {
+			case r.GetName() == "":
 				add(rp+".name", "is required")
-			} else if k, dup := repoNames[sr.Name]; dup {
-				add(rp+".name", "%q is also the name of %s.repos[%d]", sr.Name, p, k)
-			} else {
-				repoNames[sr.Name] = j
+			case repoNames[r.GetName()] > 0:
+				add(rp+".name", "%q is also the name of %s.repos[%d]", r.GetName(), p, repoNames[r.GetName()]-1)
+			default:
+				repoNames[r.GetName()] = j + 1
 			}
-			r, err := sr.proto()
-			if err != nil {
-				add(rp, "%v", err)
-				continue
+			if r.GetId() != "" {
+				add(rp+".id", "is set by the server")
 			}
-			if err := checkOverlay(o, r.GetSyncConfig(), r.GetCustomOverlay()); err != nil {
+			if r.GetCreateTime() != nil {
+				add(rp+".create_time", "is set by the server")
+			}
+			if err := checkOverlay(o, r.GetSyncConfig(), r.GetCustomOverlay(), false, false); err != nil {
 				add(rp+".custom_overlay", "%s", status.Convert(err).Message())
 			}
 		}
@@ -185,72 +189,16 @@ func (sd Seed) Validate() error {
 			add(fmt.Sprintf("slow_repos[%d]", k), "empty repo name")
 		}
 	}
+	if sd.Latency < 0 {
+		add("latency", "%s is negative", sd.Latency)
+	}
 	return errors.Join(errs...)
 }
 
-// proto converts the repo, checking catalog_tier and the expiration.
-func (sr SeedRepo) proto() (*registryv1.Repo, error) {
-	r := &registryv1.Repo{
-		Name:        sr.Name,
-		Description: sr.Description,
-		Readme:      sr.Readme,
-		Bundles:     sr.Bundles,
-		Aliases:     sr.Aliases,
-		ActiveTags:  sr.ActiveTags,
-	}
-	if sr.CatalogTier != "" {
-		v, ok := registryv1.CatalogTier_value[sr.CatalogTier]
-		if !ok {
-			return nil, fmt.Errorf("catalog_tier: unknown tier %q (known: %s)", sr.CatalogTier, strings.Join(tierNames(), ", "))
-		}
-		r.CatalogTier = registryv1.CatalogTier(v)
-	}
-	if sc := sr.SyncConfig; sc != nil {
-		r.SyncConfig = &registryv1.SyncConfig{
-			Source:      sc.Source,
-			ApkoOverlay: sc.ApkoOverlay,
-			UniqueTags:  sc.UniqueTags,
-			Google:      sc.Google,
-			Amazon:      sc.Amazon,
-			Azure:       sc.Azure,
-			GracePeriod: sc.GracePeriod,
-		}
-		if sc.Expiration != "" {
-			t, err := time.Parse(time.RFC3339Nano, sc.Expiration)
-			if err != nil {
-				return nil, fmt.Errorf("sync_config.expiration: %q is not an RFC 3339 time", sc.Expiration)
-			}
-			r.SyncConfig.Expiration = timestamppb.New(t)
-		}
-	}
-	if sr.CustomOverlay.Kind != 0 { // absent: no custom_overlay key
-		o, err := overlay.ParseNode("seed", &sr.CustomOverlay)
-		if err != nil {
-			return nil, fmt.Errorf("custom_overlay: %w", err)
-		}
-		r.CustomOverlay = overlaypb.ToProto(o)
-	}
-	return r, nil
-}
-
-// tierNames lists the catalog tiers, sorted by value.
-func tierNames() []string {
-	values := make([]int, 0, len(registryv1.CatalogTier_name))
-	for v := range registryv1.CatalogTier_name {
-		values = append(values, int(v))
-	}
-	sort.Ints(values)
-	names := make([]string, len(values))
-	for i, v := range values {
-		names[i] = registryv1.CatalogTier_name[int32(v)]
-	}
-	return names
-}
-
 // ApplySeed validates the seed, then creates its organizations (with their
-// entitlements and catalogs) and repos, and adds its slow packages and
-// repos. Nothing
-// is applied when it returns an error. No builds are started.
+// entitlements and catalogs) and repos, adds its slow packages and repos,
+// and sets its latency and whether v2 is served. Nothing is applied when it
+// returns an error. No builds are started.
 func (s *Server) ApplySeed(sd Seed) error {
 	if err := sd.Validate(); err != nil {
 		return fmt.Errorf("applying seed: %w", err)
@@ -274,14 +222,15 @@ func (s *Server) ApplySeed(sd Seed) error {
 		if so.Catalog != nil {
 			st.orgs[id].catalog = setOf(so.Catalog)
 		}
+		st.orgs[id].sourceImages = setOf(so.SourceImages)
 		for _, sr := range so.Repos {
-			r, _ := sr.proto() // checked by Validate
+			r := proto.Clone(sr.Repo).(*registryv1.Repo)
 			r.Id = string(uidp.NewUIDP(uidp.UIDP(id)))
 			r.CreateTime = timestamppb.New(s.now())
 			if r.CustomOverlay == nil && r.GetSyncConfig().GetApkoOverlay() != "" {
 				r.CustomOverlay = &registryv1.CustomOverlay{}
 			}
-			st.repos[r.Id] = r
+			st.addRepoLocked(&repoRecord{repo: r, updated: s.now()})
 		}
 	}
 	for _, p := range sd.SlowPackages {
@@ -289,6 +238,12 @@ func (s *Server) ApplySeed(sd Seed) error {
 	}
 	for _, n := range sd.SlowRepos {
 		s.builds.hangRepos[n] = true
+	}
+	if sd.RegistryV2 != nil {
+		s.SetRegistryV2(*sd.RegistryV2)
+	}
+	if sd.Latency != 0 {
+		s.SetLatency(sd.Latency)
 	}
 	return nil
 }

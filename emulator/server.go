@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	oidcv1 "chainguard.dev/sdk/proto/platform/oidc/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -69,6 +71,18 @@ type Options struct {
 	TokenTTL time.Duration
 	// RefreshTokenTTL is the lifetime of issued refresh tokens. Default 24h.
 	RefreshTokenTTL time.Duration
+
+	// Latency is a fixed delay added to every call before it is handled, so
+	// that a benchmark can show wall time as it would be against the real
+	// API (which answers in tens of milliseconds). The seed's latency and
+	// SetLatency change it later.
+	Latency time.Duration
+
+	// DisableRegistryV2 makes every call of the v2 ReposService
+	// (chainguard.platform.registry.v2) fail with Unimplemented, as a server
+	// without it does, so that a client's fallback to v1 can be tested. The
+	// seed's registry_v2 and SetRegistryV2 change it later.
+	DisableRegistryV2 bool
 }
 
 // Server is the emulator. Create it with New, serve it with Serve or Start,
@@ -83,6 +97,8 @@ type Server struct {
 	builds *builder
 	faults *faults
 	counts *counter
+
+	v2Off atomic.Bool // the v2 ReposService answers Unimplemented
 
 	serving sync.WaitGroup
 	once    sync.Once
@@ -113,12 +129,15 @@ func New(opts Options) *Server {
 	}
 	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
 	s.builds.hangRepos = setOf(opts.HangRepos)
+	s.v2Off.Store(opts.DisableRegistryV2)
+	s.faults.base = max(opts.Latency, 0)
 	s.grpc = grpc.NewServer(
 		grpc.WaitForHandlers(true),
-		grpc.ChainUnaryInterceptor(s.countInterceptor, recoverInterceptor, s.faultInterceptor, s.authInterceptor),
+		grpc.ChainUnaryInterceptor(s.countInterceptor, recoverInterceptor, s.faultInterceptor, s.authInterceptor, s.v2Interceptor),
 	)
 	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
 	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
+	registryv2.RegisterReposServiceServer(s.grpc, &reposV2Service{s: s})
 	if s.tokens != nil {
 		oidcv1.RegisterSecurityTokenServiceServer(s.grpc, &stsService{s: s})
 	}

@@ -34,11 +34,11 @@ func TestAuthentication(t *testing.T) {
 	})
 	emu.CreateOrg("acme.example")
 	list := func(c platform.Clients) error {
-		_, err := c.IAM().Groups().List(ctxT(t), &iamv1.GroupFilter{Name: "acme.example"})
+		_, err := c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{Name: "acme.example"})
 		return err
 	}
 
-	ctx := ctxT(t)
+	ctx := t.Context()
 	anonymous, err := platform.NewPlatformClients(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,23 +74,23 @@ func TestInjectFault(t *testing.T) {
 	emu.InjectFault(updateRepo, codes.PermissionDenied, 1)
 	var got []codes.Code
 	for range 5 {
-		_, err := c.Registry().Registry().UpdateRepo(ctxT(t), r)
+		_, err := c.Registry().Registry().UpdateRepo(t.Context(), r)
 		got = append(got, status.Code(err))
 	}
 	want := []codes.Code{codes.Unavailable, codes.Unavailable, codes.PermissionDenied, codes.OK, codes.OK}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("codes (-want +got):\n%s", diff)
 	}
-	_, err := c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{})
+	_, err := c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{})
 	wantStatus(t, err, codes.OK, "") // other methods are not affected
 
 	emu.InjectFault(listRepos, codes.Internal, -1)
 	for range 3 {
-		_, err := c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{})
+		_, err := c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{})
 		wantStatus(t, err, codes.Internal, "injected fault")
 	}
 	emu.ClearFaults()
-	_, err = c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{})
+	_, err = c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{})
 	wantStatus(t, err, codes.OK, "")
 
 	wantCounts := map[string]int{
@@ -115,16 +115,16 @@ func TestInjectLatency(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
 	emu.InjectLatency(listRepos, time.Minute)
-	ctx, cancel := context.WithTimeout(ctxT(t), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.Registry().Registry().ListRepos(ctx, &registryv1.RepoFilter{})
 	if status.Code(err) != codes.DeadlineExceeded {
 		t.Errorf("slow call = %v, want DeadlineExceeded", err)
 	}
-	_, err = c.IAM().Groups().List(ctxT(t), &iamv1.GroupFilter{})
+	_, err = c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{})
 	wantStatus(t, err, codes.OK, "") // other methods are not delayed
 	emu.InjectLatency(listRepos, 0)
-	_, err = c.Registry().Registry().ListRepos(ctxT(t), &registryv1.RepoFilter{})
+	_, err = c.Registry().Registry().ListRepos(t.Context(), &registryv1.RepoFilter{})
 	wantStatus(t, err, codes.OK, "")
 }
 
@@ -132,9 +132,9 @@ func TestWriteCountsAndHandler(t *testing.T) {
 	emu, url := start(t, emulator.Options{})
 	c := dial(t, url, "")
 	for range 2 {
-		_, _ = c.IAM().Groups().List(ctxT(t), &iamv1.GroupFilter{})
+		_, _ = c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{})
 	}
-	_, _ = c.Registry().Registry().UpdateRepo(ctxT(t), &registryv1.Repo{Id: "nope", Name: "x"})
+	_, _ = c.Registry().Registry().UpdateRepo(t.Context(), &registryv1.Repo{Id: "nope", Name: "x"})
 	const want = listGroups + " OK 2\n" + updateRepo + " NotFound 1\n"
 	var b strings.Builder
 	if err := emu.WriteCounts(&b); err != nil {
@@ -170,7 +170,7 @@ func TestCloseLeavesNothingRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxT(t)
+	ctx := t.Context()
 	c1, err := platform.NewPlatformClients(ctx, "http://"+lis.Addr().String(), auth.NewFromToken(ctx, "Bearer x", false))
 	if err != nil {
 		t.Fatal(err)
@@ -233,4 +233,39 @@ func leaked() string {
 		}
 	}
 	return strings.Join(out, "\n\n")
+}
+
+// Options.Latency delays every call, and stays when injected faults are
+// cleared; SetLatency changes it.
+func TestLatency(t *testing.T) {
+	emu, url := start(t, emulator.Options{Latency: time.Hour})
+	c := dial(t, url, "")
+	call := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		_, err := c.IAM().Groups().List(ctx, &iamv1.GroupFilter{})
+		return err
+	}
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call with an hour of latency = %v, want DeadlineExceeded", err)
+	}
+	emu.ClearFaults()
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("after ClearFaults = %v, want DeadlineExceeded", err)
+	}
+	emu.SetLatency(0)
+	wantStatus(t, call(), codes.OK, "")
+	if err := emu.ApplySeed(emulator.Seed{Latency: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("after a seed with latency = %v, want DeadlineExceeded", err)
+	}
+	seed, err := emulator.ParseSeed([]byte("latency: 50ms\n"))
+	if err != nil || seed.Latency != 50*time.Millisecond {
+		t.Errorf("ParseSeed(latency: 50ms) = %v, %v", seed.Latency, err)
+	}
+	if _, err := emulator.ParseSeed([]byte("latency: -1s\n")); err == nil || err.Error() != "latency: -1s is negative" {
+		t.Errorf("negative latency: %v", err)
+	}
 }

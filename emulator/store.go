@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
@@ -20,12 +21,35 @@ const (
 
 // store is the emulator's state. One mutex guards it all, including the
 // builder's timers, so that an update and the builds it starts are atomic.
+// Repos and reports are indexed so that no lookup of one repo scans every
+// repo or every report.
 type store struct {
-	mu      sync.Mutex
-	groups  map[string]*iamv1.Group
-	orgs    map[string]*org // by root group id
-	repos   map[string]*registryv1.Repo
+	mu     sync.Mutex
+	groups map[string]*iamv1.Group
+	orgs   map[string]*org // by root group id
+	repos  map[string]*repoRecord
+	// byName indexes repos by parent group, then name.
+	byName map[string]map[string]*repoRecord
+
 	reports map[string]*registryv1.BuildReport
+	// repoReports indexes reports by repo id.
+	repoReports map[string]map[string]bool
+	// reportOrder holds report ids in the order they started, for the
+	// retention sweep (dropped ids are skipped).
+	reportOrder []string
+}
+
+// repoRecord is one stored repository.
+type repoRecord struct {
+	// repo is the v1 message as last written, unknown fields included: the
+	// record of truth that both API versions read and write.
+	repo *registryv1.Repo
+	// v2unknown holds the unknown fields v2 writes sent, by v2 message path
+	// ("" for the repo, "custom_overlay", ...): an unknown field's number
+	// means nothing in the other version, so each version keeps its own.
+	v2unknown map[string][]byte
+	// updated is when the repo was last written (v2 update_time).
+	updated time.Time
 }
 
 // org is what the emulator knows of an organization beyond its group.
@@ -34,14 +58,19 @@ type org struct {
 	// catalog is the set of packages the org may install; nil means no
 	// catalog is configured and every package resolves.
 	catalog map[string]bool
+	// sourceImages are the Chainguard catalog images the org is entitled
+	// to, by name: the sources CreateRepo takes besides the org's repos.
+	sourceImages map[string]bool
 }
 
 func newStore() *store {
 	return &store{
-		groups:  map[string]*iamv1.Group{},
-		orgs:    map[string]*org{},
-		repos:   map[string]*registryv1.Repo{},
-		reports: map[string]*registryv1.BuildReport{},
+		groups:      map[string]*iamv1.Group{},
+		orgs:        map[string]*org{},
+		repos:       map[string]*repoRecord{},
+		byName:      map[string]map[string]*repoRecord{},
+		reports:     map[string]*registryv1.BuildReport{},
+		repoReports: map[string]map[string]bool{},
 	}
 }
 
@@ -51,21 +80,87 @@ func (st *store) orgOfLocked(id string) *org {
 }
 
 // repoByNameLocked finds a repo by exact name directly under parent.
-func (st *store) repoByNameLocked(parent, name string) *registryv1.Repo {
-	for id, r := range st.repos {
-		if uidp.Parent(id) == parent && r.GetName() == name {
-			return r
-		}
-	}
-	return nil
+func (st *store) repoByNameLocked(parent, name string) *repoRecord {
+	return st.byName[parent][name]
 }
 
-// sortedReposLocked returns the repos matching keep, by name then id.
-func (st *store) sortedReposLocked(keep func(*registryv1.Repo) bool) []*registryv1.Repo {
+// addRepoLocked stores a new record, whose repo has its id and name.
+func (st *store) addRepoLocked(rec *repoRecord) {
+	id := rec.repo.GetId()
+	st.repos[id] = rec
+	st.nameLocked(uidp.Parent(id), rec.repo.GetName(), rec)
+}
+
+// renameLocked moves a record in the name index after its repo changed
+// name from old.
+func (st *store) renameLocked(rec *repoRecord, old string) {
+	parent := uidp.Parent(rec.repo.GetId())
+	if old == rec.repo.GetName() {
+		return
+	}
+	if st.byName[parent][old] == rec {
+		delete(st.byName[parent], old)
+	}
+	st.nameLocked(parent, rec.repo.GetName(), rec)
+}
+
+func (st *store) nameLocked(parent, name string, rec *repoRecord) {
+	names, ok := st.byName[parent]
+	if !ok {
+		names = map[string]*repoRecord{}
+		st.byName[parent] = names
+	}
+	names[name] = rec
+}
+
+// deleteRepoLocked drops a record from the store and its indexes.
+func (st *store) deleteRepoLocked(id string) {
+	rec, ok := st.repos[id]
+	if !ok {
+		return
+	}
+	delete(st.repos, id)
+	parent := uidp.Parent(id)
+	if st.byName[parent][rec.repo.GetName()] == rec {
+		delete(st.byName[parent], rec.repo.GetName())
+	}
+}
+
+// reposLocked returns the records a filter of one repo id, one name or a
+// subtree can match, without scanning the rest when the filter says which.
+func (st *store) reposLocked(id, name string, f *commonv1.UIDPFilter) []*repoRecord {
+	switch {
+	case id != "":
+		if rec, ok := st.repos[id]; ok {
+			return []*repoRecord{rec}
+		}
+		return nil
+	case name != "" && f.GetChildrenOf() != "":
+		if rec := st.byName[f.GetChildrenOf()][name]; rec != nil {
+			return []*repoRecord{rec}
+		}
+		return nil
+	case f.GetChildrenOf() != "":
+		out := make([]*repoRecord, 0, len(st.byName[f.GetChildrenOf()]))
+		for _, rec := range st.byName[f.GetChildrenOf()] {
+			out = append(out, rec)
+		}
+		return out
+	}
+	out := make([]*repoRecord, 0, len(st.repos))
+	for _, rec := range st.repos {
+		out = append(out, rec)
+	}
+	return out
+}
+
+// sortedReposLocked returns copies of the repos among recs matching keep, by
+// name then id.
+func sortedRepos(recs []*repoRecord, keep func(*registryv1.Repo) bool) []*registryv1.Repo {
 	var out []*registryv1.Repo
-	for _, r := range st.repos {
-		if keep(r) {
-			out = append(out, proto.Clone(r).(*registryv1.Repo))
+	for _, rec := range recs {
+		if keep(rec.repo) {
+			out = append(out, proto.Clone(rec.repo).(*registryv1.Repo))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -110,4 +205,44 @@ func setOf(items []string) map[string]bool {
 		m[it] = true
 	}
 	return m
+}
+
+// addReportLocked stores a new build report of a repo.
+func (st *store) addReportLocked(repoID, id string, r *registryv1.BuildReport) {
+	st.reports[id] = r
+	ids, ok := st.repoReports[repoID]
+	if !ok {
+		ids = map[string]bool{}
+		st.repoReports[repoID] = ids
+	}
+	ids[id] = true
+	st.reportOrder = append(st.reportOrder, id)
+}
+
+// dropReportLocked forgets a report (its id stays in reportOrder until the
+// sweep reaches it).
+func (st *store) dropReportLocked(id string) {
+	delete(st.reports, id)
+	repo := uidp.Parent(id)
+	delete(st.repoReports[repo], id)
+	if len(st.repoReports[repo]) == 0 {
+		delete(st.repoReports, repo)
+	}
+}
+
+// reportsLocked returns the reports a descendants_of scope can hold: those
+// of one repo when scope is a repo, every report otherwise.
+func (st *store) reportsLocked(scope string) map[string]*registryv1.BuildReport {
+	ids, ok := st.repoReports[scope]
+	if !ok {
+		if _, isRepo := st.repos[scope]; isRepo {
+			return nil
+		}
+		return st.reports
+	}
+	out := make(map[string]*registryv1.BuildReport, len(ids))
+	for id := range ids {
+		out[id] = st.reports[id]
+	}
+	return out
 }

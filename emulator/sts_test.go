@@ -157,13 +157,13 @@ func newSTSWorld(t *testing.T) *stsWorld {
 // listGroupsWith calls the API with a bearer token.
 func (w *stsWorld) listGroupsWith(t *testing.T, token string) error {
 	t.Helper()
-	_, err := dial(t, w.url, token).IAM().Groups().List(ctxT(t), &iamv1.GroupFilter{})
+	_, err := dial(t, w.url, token).IAM().Groups().List(t.Context(), &iamv1.GroupFilter{})
 	return err
 }
 
 func TestSTSExchangeWithTheSDK(t *testing.T) {
 	w := newSTSWorld(t)
-	ctx := ctxT(t)
+	ctx := t.Context()
 	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			pair, err := sts.ExchangePair(ctx, w.url, apiAud, w.idp.mint(t, alg, claims(nil)), sts.WithIdentity(w.identity))
@@ -266,7 +266,7 @@ func TestSTSExchangeRefusals(t *testing.T) {
 			`emulator: JWKS of issuer "https://broken.example": JWKS key 0 (kid ""): bad RSA modulus n`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := sts.ExchangePair(ctxT(t), w.url, apiAud, tc.token, sts.WithIdentity(tc.identity))
+			_, err := sts.ExchangePair(t.Context(), w.url, apiAud, tc.token, sts.WithIdentity(tc.identity))
 			wantSDKStatus(t, err, tc.code, tc.msg)
 		})
 	}

@@ -12,6 +12,8 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // defaultUser is the user name when none is configured: what GitHub, GitLab
@@ -29,7 +31,7 @@ type signerCache struct {
 
 // signer parses pem with passphrase, or returns the cached result for the
 // same input.
-func (c *signerCache) get(file string, pem []byte, passphrase string) (ssh.Signer, error) {
+func (c *signerCache) get(file string, pem []byte, passphrase string, n names) (ssh.Signer, error) {
 	h := sha256.New()
 	h.Write(pem)
 	h.Write([]byte{0})
@@ -50,28 +52,28 @@ func (c *signerCache) get(file string, pem []byte, passphrase string) (ssh.Signe
 		signer, err = ssh.ParsePrivateKey(pem)
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("Auth.SSHKeyFile %s is passphrase protected; set Auth.SSHKeyPassphraseFile", file)
+			return nil, fmt.Errorf("%s %s is passphrase protected; set %s", n.of(FieldSSHKeyFile), file, n.of(FieldSSHKeyPassphraseFile))
 		}
 	} else {
 		signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("parsing Auth.SSHKeyFile %s: %w", file, err)
+		return nil, fmt.Errorf("parsing %s %s: %w", n.of(FieldSSHKeyFile), file, err)
 	}
 	c.sum, c.signer = sum, signer
 	return signer, nil
 }
 
 // transportAuth reads the credential files and returns the go-git auth method
-// (nil for anonymous and local access) and the secret values it read, which
-// must be kept out of errors.
-func (s *Source) transportAuth() (transport.AuthMethod, []string, error) {
+// (nil for anonymous and local access) and a Redactor for the secret values it
+// read, which must be kept out of errors and logs.
+func (s *Source) transportAuth() (transport.AuthMethod, *redact.Redactor, error) {
 	switch s.cfg.protocol {
 	case "http", "https":
 		if s.cfg.auth.PasswordFile == "" {
 			return nil, nil, nil
 		}
-		password, err := readPassword(s.cfg.auth.PasswordFile)
+		password, err := readPassword(s.cfg.auth.PasswordFile, s.cfg.names)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -82,7 +84,7 @@ func (s *Source) transportAuth() (transport.AuthMethod, []string, error) {
 		if user == "" {
 			user = defaultUser
 		}
-		return &githttp.BasicAuth{Username: user, Password: password}, []string{password}, nil
+		return &githttp.BasicAuth{Username: user, Password: password}, redact.New().WithBasicAuth(user, password), nil
 	case "ssh":
 		return s.sshAuth()
 	}
@@ -90,35 +92,35 @@ func (s *Source) transportAuth() (transport.AuthMethod, []string, error) {
 }
 
 // readPassword reads an HTTP password or token file, trimmed.
-func readPassword(file string) (string, error) {
+func readPassword(file string, n names) (string, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("reading Auth.PasswordFile: %w", err)
+		return "", fmt.Errorf("reading %s: %w", n.of(FieldPasswordFile), err)
 	}
 	password := strings.TrimSpace(string(b))
 	if password == "" {
-		return "", fmt.Errorf("Auth.PasswordFile %s is empty", file)
+		return "", fmt.Errorf("%s %s is empty", n.of(FieldPasswordFile), file)
 	}
 	return password, nil
 }
 
 // sshAuth reads the key, its passphrase and the known_hosts file.
-func (s *Source) sshAuth() (transport.AuthMethod, []string, error) {
-	a := s.cfg.auth
+func (s *Source) sshAuth() (transport.AuthMethod, *redact.Redactor, error) {
+	a, n := s.cfg.auth, s.cfg.names
 	var passphrase string
 	if a.SSHKeyPassphraseFile != "" {
 		b, err := os.ReadFile(a.SSHKeyPassphraseFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading Auth.SSHKeyPassphraseFile: %w", err)
+			return nil, nil, fmt.Errorf("reading %s: %w", n.of(FieldSSHKeyPassphraseFile), err)
 		}
 		passphrase = strings.TrimRight(string(b), "\r\n")
 	}
-	secrets := []string{passphrase}
+	secrets := redact.New(passphrase)
 	pem, err := os.ReadFile(a.SSHKeyFile)
 	if err != nil {
-		return nil, secrets, fmt.Errorf("reading Auth.SSHKeyFile: %w", err)
+		return nil, secrets, fmt.Errorf("reading %s: %w", n.of(FieldSSHKeyFile), err)
 	}
-	signer, err := s.signers.get(a.SSHKeyFile, pem, passphrase)
+	signer, err := s.signers.get(a.SSHKeyFile, pem, passphrase, n)
 	if err != nil {
 		return nil, secrets, err
 	}
@@ -135,11 +137,11 @@ func (s *Source) sshAuth() (transport.AuthMethod, []string, error) {
 		return keys, secrets, nil
 	}
 	if _, err := os.Stat(a.KnownHostsFile); err != nil {
-		return nil, secrets, fmt.Errorf("reading Auth.KnownHostsFile: %w", err)
+		return nil, secrets, fmt.Errorf("reading %s: %w", n.of(FieldKnownHostsFile), err)
 	}
 	db, err := gitssh.NewKnownHostsDb(a.KnownHostsFile)
 	if err != nil {
-		return nil, secrets, fmt.Errorf("parsing Auth.KnownHostsFile %s: %w", a.KnownHostsFile, err)
+		return nil, secrets, fmt.Errorf("parsing %s %s: %w", n.of(FieldKnownHostsFile), a.KnownHostsFile, err)
 	}
 	keys.HostKeyCallback = db.HostKeyCallback()
 	keys.HostKeyAlgorithms = db.HostKeyAlgorithms(s.cfg.sshAddr)

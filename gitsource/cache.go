@@ -19,9 +19,10 @@ const (
 	// tempPrefix names clones in progress; they are renamed to repoDirName
 	// when complete, so a crash never leaves a half clone behind.
 	tempPrefix = "repo.git.tmp-"
-	// defaultMaxPacks is how many packfiles (one per fetch) the cache may collect
-	// before the next change is cloned afresh instead of fetched, which keeps
-	// a long-running daemon's cache small.
+	// defaultMaxPacks is how many packfiles (the clone's, and one per
+	// defaultMaxLoose objects fetched since) the cache may collect before the
+	// next change is cloned afresh instead of fetched, which keeps a
+	// long-running daemon's cache small.
 	defaultMaxPacks = 50
 )
 
@@ -51,6 +52,9 @@ func checkCache(dir string) (*git.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
+	if shallow, err := repo.Storer.Shallow(); err != nil || len(shallow) > 0 {
+		return nil, fmt.Errorf("the clone is shallow (made by an earlier version); history is needed")
+	}
 	head, err := repo.Reference(plumbing.HEAD, true)
 	if err != nil {
 		return nil, fmt.Errorf("resolving HEAD: %w", err)
@@ -74,7 +78,7 @@ func (s *Source) discardCache(reason error) error {
 	s.repo = nil
 	dir := s.repoDir()
 	s.log.Warn("cache is unusable; removing it and cloning again",
-		zap.String("dir", dir), zap.String("reason", redactURLs(reason.Error())))
+		zap.String("dir", dir), zap.String("reason", cleanText(reason, nil)))
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing unusable cache %s: %w", dir, err)
 	}

@@ -2,7 +2,6 @@ package gitsource
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // DefaultTimeout bounds each network operation when Config.Timeout is zero.
@@ -49,6 +50,41 @@ type Config struct {
 	Keyring string
 	// Logger receives the Source's logs; nil means no logs.
 	Logger *zap.Logger
+	// Names says how messages name each field; a command line maps them to
+	// its flags ({FieldPasswordFile: "--git-password-file"}), so that an
+	// error tells the user what to change. A field not in the map is named
+	// by its Go name ("Auth.PasswordFile").
+	Names map[Field]string
+}
+
+// Field names a Config field in messages; see Config.Names.
+type Field string
+
+// The Config fields that messages name.
+const (
+	FieldURL                      Field = "URL"
+	FieldRef                      Field = "Ref"
+	FieldPath                     Field = "Path"
+	FieldCacheDir                 Field = "CacheDir"
+	FieldTimeout                  Field = "Timeout"
+	FieldUsername                 Field = "Auth.Username"
+	FieldPasswordFile             Field = "Auth.PasswordFile"
+	FieldSSHKeyFile               Field = "Auth.SSHKeyFile"
+	FieldSSHKeyPassphraseFile     Field = "Auth.SSHKeyPassphraseFile"
+	FieldKnownHostsFile           Field = "Auth.KnownHostsFile"
+	FieldInsecureSkipHostKeyCheck Field = "Auth.InsecureSkipHostKeyCheck"
+	FieldCABundleFile             Field = "CABundleFile"
+	FieldKeyring                  Field = "Keyring"
+)
+
+// names turns Fields into the words messages use for them.
+type names map[Field]string
+
+func (n names) of(f Field) string {
+	if name, ok := n[f]; ok && name != "" {
+		return name
+	}
+	return string(f)
 }
 
 // Auth holds credentials. Files are read again on every Fetch, so they can be
@@ -107,13 +143,14 @@ type settings struct {
 	logger       *zap.Logger
 	insecureHost bool
 	maxPacks     int // see defaultMaxPacks
+	maxLoose     int // see defaultMaxLoose
+	names        names
 }
 
-// configError is returned by New. It wraps any %w argument, with URL
-// passwords redacted from the message.
+// configError is returned by New. It wraps any %w argument, with
+// credentials (URL passwords, tokens) redacted from the message.
 func configError(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return &redactedError{msg: "gitsource config: " + redactURLs(err.Error()), err: errors.Unwrap(err)}
+	return redact.Error(fmt.Errorf("gitsource config: "+format, args...))
 }
 
 func newSettings(cfg Config) (settings, error) {
@@ -124,6 +161,8 @@ func newSettings(cfg Config) (settings, error) {
 		keyring:  cfg.Keyring,
 		logger:   cfg.Logger,
 		maxPacks: defaultMaxPacks,
+		maxLoose: defaultMaxLoose,
+		names:    names(cfg.Names),
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()
@@ -131,23 +170,23 @@ func newSettings(cfg Config) (settings, error) {
 	if err := s.setURL(cfg.URL); err != nil {
 		return settings{}, err
 	}
-	t, err := parseRef(cfg.Ref)
+	t, err := s.parseRef(cfg.Ref)
 	if err != nil {
 		return settings{}, err
 	}
 	s.target = t
-	if s.path, err = cleanPath(cfg.Path); err != nil {
+	if s.path, err = s.cleanPath(cfg.Path); err != nil {
 		return settings{}, err
 	}
 	if s.cacheDir == "" {
-		return settings{}, configError("CacheDir is empty")
+		return settings{}, configError("%s is empty", s.names.of(FieldCacheDir))
 	}
 	if s.cacheDir, err = filepath.Abs(s.cacheDir); err != nil {
-		return settings{}, configError("CacheDir %q: %w", cfg.CacheDir, err)
+		return settings{}, configError("%s %q: %w", s.names.of(FieldCacheDir), cfg.CacheDir, err)
 	}
 	switch {
 	case s.timeout < 0:
-		return settings{}, configError("Timeout %s is negative", s.timeout)
+		return settings{}, configError("%s %s is negative", s.names.of(FieldTimeout), s.timeout)
 	case s.timeout == 0:
 		s.timeout = DefaultTimeout
 	}
@@ -155,13 +194,13 @@ func newSettings(cfg Config) (settings, error) {
 		return settings{}, err
 	}
 	if cfg.CABundleFile != "" && s.protocol == "https" {
-		if s.caBundle, err = readCABundle(cfg.CABundleFile); err != nil {
+		if s.caBundle, err = s.readCABundle(cfg.CABundleFile); err != nil {
 			return settings{}, err
 		}
 	}
 	if strings.TrimSpace(s.keyring) != "" {
 		if s.keyring, err = normalizeKeyring(s.keyring); err != nil {
-			return settings{}, configError("Keyring: %w", err)
+			return settings{}, configError("%s: %w", s.names.of(FieldKeyring), err)
 		}
 	} else {
 		s.keyring = ""
@@ -171,15 +210,15 @@ func newSettings(cfg Config) (settings, error) {
 
 func (s *settings) setURL(raw string) error {
 	if strings.TrimSpace(raw) == "" {
-		return configError("URL is empty")
+		return configError("%s is empty", s.names.of(FieldURL))
 	}
 	ep, err := transport.NewEndpoint(raw)
 	if err != nil {
-		return configError("URL %s: %w", raw, err)
+		return configError("%s %s: %w", s.names.of(FieldURL), raw, err)
 	}
-	s.display = redactURLs(raw)
+	s.display = redact.String(raw)
 	if ep.Password != "" {
-		return configError("URL %s embeds a password; put it in Auth.PasswordFile instead", raw)
+		return configError("%s %s embeds a password; put it in %s instead", s.names.of(FieldURL), raw, s.names.of(FieldPasswordFile))
 	}
 	s.protocol = ep.Protocol
 	s.url = raw
@@ -197,17 +236,17 @@ func (s *settings) setURL(raw string) error {
 		if !strings.HasPrefix(raw, "file://") {
 			abs, err := filepath.Abs(raw)
 			if err != nil {
-				return configError("URL %s: %w", raw, err)
+				return configError("%s %s: %w", s.names.of(FieldURL), raw, err)
 			}
 			s.url, s.display = abs, abs
 		}
 	default:
-		return configError("URL %s: unsupported scheme %q (use https, http, ssh, file or a local path)", raw, ep.Protocol)
+		return configError("%s %s: unsupported scheme %q (use https, http, ssh, file or a local path)", s.names.of(FieldURL), raw, ep.Protocol)
 	}
 	return nil
 }
 
-func parseRef(ref string) (target, error) {
+func (s *settings) parseRef(ref string) (target, error) {
 	t := target{given: ref}
 	switch {
 	case ref == "" || ref == "HEAD":
@@ -217,13 +256,13 @@ func parseRef(ref string) (target, error) {
 		t.commit = plumbing.NewHash(strings.ToLower(ref))
 	case strings.HasPrefix(ref, "refs/"):
 		if plumbing.ReferenceName(ref).Validate() != nil {
-			return target{}, configError("Ref %q is not a valid ref name", ref)
+			return target{}, configError("%s %q is not a valid ref name", s.names.of(FieldRef), ref)
 		}
 		t.kind = refName
 		t.candidates = []plumbing.ReferenceName{plumbing.ReferenceName(ref)}
 	default:
 		if plumbing.NewBranchReferenceName(ref).Validate() != nil {
-			return target{}, configError("Ref %q is not a valid branch, tag or commit hash", ref)
+			return target{}, configError("%s %q is not a valid branch, tag or commit hash", s.names.of(FieldRef), ref)
 		}
 		t.kind = refName
 		t.candidates = []plumbing.ReferenceName{
@@ -248,59 +287,59 @@ func isFullHash(s string) bool {
 
 // cleanPath turns Config.Path into a slash path without leading or trailing
 // slashes; "", "." and "/" mean the whole tree.
-func cleanPath(p string) (string, error) {
+func (s *settings) cleanPath(p string) (string, error) {
 	if strings.Contains(p, `\`) {
-		return "", configError("Path %q must use forward slashes", p)
+		return "", configError("%s %q must use forward slashes", s.names.of(FieldPath), p)
 	}
 	c := strings.Trim(path.Clean("/"+p), "/")
 	for _, part := range strings.Split(p, "/") {
 		if part == ".." {
-			return "", configError("Path %q leaves the repository", p)
+			return "", configError("%s %q leaves the repository", s.names.of(FieldPath), p)
 		}
 	}
 	return c, nil
 }
 
 func (s *settings) checkAuth() error {
-	a := s.auth
+	a, n := s.auth, s.names
 	switch s.protocol {
 	case "http", "https":
 		if a.SSHKeyFile != "" || a.SSHKeyPassphraseFile != "" {
-			return configError("Auth.SSHKeyFile is only used with ssh URLs, not %s", s.display)
+			return configError("%s is only used with ssh URLs, not %s", n.of(FieldSSHKeyFile), s.display)
 		}
 		if a.Username != "" && a.PasswordFile == "" {
-			return configError("Auth.Username is set without Auth.PasswordFile")
+			return configError("%s is set without %s", n.of(FieldUsername), n.of(FieldPasswordFile))
 		}
 		if a.PasswordFile != "" {
-			if _, err := readPassword(a.PasswordFile); err != nil {
+			if _, err := readPassword(a.PasswordFile, n); err != nil {
 				return configError("%w", err)
 			}
 		}
 	case "ssh":
 		s.insecureHost = a.InsecureSkipHostKeyCheck
 		if a.PasswordFile != "" {
-			return configError("Auth.PasswordFile is only used with http(s) URLs, not %s", s.display)
+			return configError("%s is only used with http(s) URLs, not %s", n.of(FieldPasswordFile), s.display)
 		}
 		if a.SSHKeyFile == "" {
-			return configError("Auth.SSHKeyFile is required for ssh URL %s", s.display)
+			return configError("%s is required for ssh URL %s", n.of(FieldSSHKeyFile), s.display)
 		}
 		switch {
 		case a.KnownHostsFile == "" && !a.InsecureSkipHostKeyCheck:
-			return configError("Auth.KnownHostsFile is required for ssh URL %s unless Auth.InsecureSkipHostKeyCheck is set", s.display)
+			return configError("%s is required for ssh URL %s unless %s is set", n.of(FieldKnownHostsFile), s.display, n.of(FieldInsecureSkipHostKeyCheck))
 		case a.KnownHostsFile != "" && a.InsecureSkipHostKeyCheck:
-			return configError("Auth.KnownHostsFile and Auth.InsecureSkipHostKeyCheck are mutually exclusive")
+			return configError("%s and %s are mutually exclusive", n.of(FieldKnownHostsFile), n.of(FieldInsecureSkipHostKeyCheck))
 		}
 	}
 	return nil
 }
 
-func readCABundle(file string) ([]byte, error) {
+func (s *settings) readCABundle(file string) ([]byte, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, configError("reading CABundleFile: %w", err)
+		return nil, configError("reading %s: %w", s.names.of(FieldCABundleFile), err)
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return nil, configError("CABundleFile %s holds no PEM certificate", file)
+		return nil, configError("%s %s holds no PEM certificate", s.names.of(FieldCABundleFile), file)
 	}
 	return pem, nil
 }

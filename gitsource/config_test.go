@@ -106,6 +106,35 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestNewNamesFlags: with Config.Names set, messages name the flags.
+func TestNewNamesFlags(t *testing.T) {
+	dir := t.TempDir()
+	n := map[Field]string{FieldURL: "--git-url", FieldPasswordFile: "--git-password-file", FieldUsername: "--git-username",
+		FieldSSHKeyFile: "--git-ssh-key-file", FieldKnownHostsFile: "--git-known-hosts-file",
+		FieldInsecureSkipHostKeyCheck: "--git-insecure-skip-host-key-check", FieldRef: "--ref"}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{URL: "https://bob:hunter2@example.com/r.git"},
+			"gitsource config: --git-url https://bob:REDACTED@example.com/r.git embeds a password; put it in --git-password-file instead"},
+		{Config{URL: "https://example.com/r.git", Auth: Auth{Username: "bob"}},
+			"gitsource config: --git-username is set without --git-password-file"},
+		{Config{URL: "ssh://git@example.com/r.git", Auth: Auth{SSHKeyFile: "/k"}},
+			"gitsource config: --git-known-hosts-file is required for ssh URL ssh://git@example.com/r.git unless --git-insecure-skip-host-key-check is set"},
+		{Config{URL: "https://example.com/r.git", Ref: "a..b"},
+			`gitsource config: --ref "a..b" is not a valid branch, tag or commit hash`},
+		{Config{URL: "https://example.com/r.git", Auth: Auth{PasswordFile: filepath.Join(dir, "missing")}},
+			"gitsource config: reading --git-password-file: open " + filepath.Join(dir, "missing") + ": no such file or directory"},
+	} {
+		tc.cfg.CacheDir, tc.cfg.Names = dir, n
+		_, err := New(tc.cfg)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("error\n%v\nwant\n%s", err, tc.want)
+		}
+	}
+}
+
 // TestNewAcceptsGoodConfig checks defaults and normalisation.
 func TestNewAcceptsGoodConfig(t *testing.T) {
 	dir := t.TempDir()
@@ -149,8 +178,11 @@ func TestNewAcceptsGoodConfig(t *testing.T) {
 		}
 		auth, secrets, err := s.transportAuth()
 		basic, ok := auth.(*githttp.BasicAuth)
-		if err != nil || !ok || basic.Username != tc.want || basic.Password != "tok" || len(secrets) != 1 || secrets[0] != "tok" {
-			t.Errorf("%s with Username %q: %v %+v %v, want user %q", tc.url, tc.user, err, auth, secrets, tc.want)
+		if err != nil || !ok || basic.Username != tc.want || basic.Password != "tok" {
+			t.Errorf("%s with Username %q: %v %+v, want user %q", tc.url, tc.user, err, auth, tc.want)
+		}
+		if got, want := secrets.String("echo "+tc.want+":tok"), "echo "+tc.want+":REDACTED"; got != want {
+			t.Errorf("%s with Username %q: the redactor turns the credentials into %q, want %q", tc.url, tc.user, got, want)
 		}
 	}
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // stragglerGrace is how long an operation gets, after its deadline, to notice
@@ -26,8 +28,9 @@ func (e *timeoutError) Timeout() bool { return true }
 
 // call is one Fetch: it holds the busy token and the secrets it read.
 type call struct {
-	src     *Source
-	secrets []string
+	src *Source
+	// secrets removes the credentials this call read from what it reports.
+	secrets *redact.Redactor
 	// handedOff is set when an operation overran its deadline and was left
 	// running; that operation releases busy when it ends, and the call must
 	// not touch the cache any more.

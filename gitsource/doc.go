@@ -4,16 +4,23 @@
 // A [Source] is made with [New], which only checks its [Config]; every error from
 // New is a configuration error. [Source.Fetch] then does the network work:
 //
-//   - The first call reuses the clone kept in Config.CacheDir, or makes one: a
-//     shallow (depth 1), single-ref fetch without tags into a bare repository.
-//     A cache that cannot be read (truncated objects, a garbage HEAD, ...) is
-//     removed and cloned again, with a log line.
+//   - The first call reuses the clone kept in Config.CacheDir, or makes one:
+//     the full history of the one ref, without tags, into a bare repository.
+//     A cache that cannot be read (truncated objects, a garbage HEAD, a
+//     shallow clone made by an earlier version, ...) is removed and cloned
+//     again, with a log line.
 //   - Every call first lists the remote's refs (git ls-remote). When the ref
 //     still points where it did, Fetch returns the previous Snapshot with
 //     [Unchanged] and fetches nothing.
-//   - Otherwise it fetches the ref, shallow and forced, so force-pushed branches
-//     and moved tags are followed, and reads the files straight from the
-//     commit's tree; there is no worktree.
+//   - Otherwise it fetches the ref, forced, so force-pushed branches and moved
+//     tags are followed, and reads the files straight from the commit's tree;
+//     there is no worktree. The fetch is incremental: it tells the server
+//     which commits the cache has and asks for a thin pack, so a push that
+//     changes one file of a folder of 5,000 costs a few hundred bytes (the
+//     new blob, trees as deltas, the commit), not the folder again. New
+//     objects are kept loose and packed into one packfile once there are
+//     256 of them; after 50 packfiles the next change is cloned afresh. A
+//     ref that moves back to a commit the cache holds costs no fetch at all.
 //   - A Ref that is a full commit hash is fetched once by hash. Many servers
 //     (plain git-upload-pack without uploadpack.allowReachableSHA1InWant, for
 //     one) refuse a want for an object that is not a ref tip; Fetch then falls
@@ -33,9 +40,13 @@
 //
 // Credentials are read from files on every Fetch, so they can be rotated
 // without a restart, and never appear in errors or logs: passwords embedded in
-// URLs are rejected by New, URL user-info passwords are redacted from every
-// message, and the secret values themselves are masked in every error Fetch
-// returns.
+// URLs are rejected by New, and every error and log line that crosses the Git
+// transport goes through package internal/redact, which removes the secrets
+// in every form (literal, URL-encoded, base64 user:password, Authorization
+// header values, tokens) and drops the body go-git appends to a 401, 403 or
+// 404 error (a proxy may echo the request, credentials included, in it).
+// Config.Names lets a command line name its flags in messages
+// ("--git-password-file" rather than Auth.PasswordFile).
 //
 // One Source owns its CacheDir; Fetch calls on one Source are serialized.
 // The package knows nothing about what the files contain.

@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -9,8 +10,10 @@ import (
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -52,15 +55,19 @@ func newGitHTTPBackend(t *testing.T, root string) *gitHTTPBackend {
 	return b
 }
 
-// withBasicAuth demands user and password. On failure it echoes what it was
-// sent, as a careless server might, so tests prove Fetch masks it anyway.
+// withBasicAuth demands user and password. On failure it echoes the whole
+// request in its 401 body, as some proxies do: the request line, every header
+// (Authorization: Basic base64(user:password) among them), the decoded
+// credentials in several encodings. Tests prove Fetch masks it anyway.
 func withBasicAuth(user, password string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || u != user || p != password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintf(w, "bad credentials %s:%s\n", u, p)
+			fmt.Fprintf(w, "%s %s %s\n", r.Method, r.URL, r.Proto)
+			_ = r.Header.Write(w)
+			fmt.Fprintf(w, "\n%v\nbad credentials %s:%s (%s, %s)\n", r.Header, u, p, url.QueryEscape(p), url.PathEscape(p))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -135,7 +142,7 @@ func TestHTTPBasicAuth(t *testing.T) {
 	if !errors.Is(err, transport.ErrAuthenticationRequired) {
 		t.Errorf("wrong password: %v, want ErrAuthenticationRequired", err)
 	}
-	want := "listing remote refs of " + srv.URL + "/upstream: authentication required: bad credentials robot:REDACTED"
+	want := "listing remote refs of " + srv.URL + "/upstream: authentication required"
 	if err.Error() != want {
 		t.Errorf("wrong password error\n%s\nwant\n%s", err, want)
 	}
@@ -226,4 +233,89 @@ func assertTimesOut(t *testing.T, s *Source, want string) {
 	if took > 10*time.Second {
 		t.Errorf("Fetch took %s with a 300ms timeout", took)
 	}
+}
+
+// TestHTTPEchoedCredentials serves git http-backend behind a proxy that
+// echoes the request in its 401 body, for credentials of every shape: long,
+// short, with characters URL encoding changes, and a token under the default
+// user. Go-git puts that body into its error. Fetch's error holds none of the
+// credential's forms, and neither would the body itself after redaction.
+func TestHTTPEchoedCredentials(t *testing.T) {
+	up := newUpstream(t, seedFiles)
+	backend := newGitHTTPBackend(t, filepath.Dir(up.dir))
+	for _, tc := range []struct{ name, user, sent, accepted string }{
+		{"long password", "robot", "wrong-correct-horse-battery", "right-horse-battery-staple"},
+		{"short password", "robot", "Zq9!x", "right-horse-battery-staple"},
+		{"special characters", "robot", "p@ss w/rd:é&x=1%", "right-horse-battery-staple"},
+		{"token as password", "", "ghp_0123456789abcdefghijABCDEFGHIJ0123", "ghp_right"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sentUser := tc.user
+			if sentUser == "" {
+				sentUser = defaultUser
+			}
+			srv := httptest.NewServer(withBasicAuth(sentUser, tc.accepted, backend.handler))
+			defer srv.Close()
+			pwFile := filepath.Join(t.TempDir(), "password")
+			writeFile(t, pwFile, tc.sent+"\n")
+			s, logs := newTestSource(t, Config{URL: srv.URL + "/upstream", Auth: Auth{Username: tc.user, PasswordFile: pwFile}})
+
+			forms := credentialForms(sentUser, tc.sent)
+			// What go-git itself returns: the echoed body, every form in it.
+			auth, secrets, err := s.transportAuth()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, raw := s.listRemote(t.Context(), auth)
+			if raw == nil || !strings.Contains(raw.Error(), forms["base64 user:password"]) {
+				t.Fatalf("the server did not echo the Authorization header: %v", raw)
+			}
+			if leaked := leakedForms(secrets.Error(raw).Error(), forms); len(leaked) > 0 {
+				t.Errorf("redacting the raw error leaves %v:\n%s", leaked, secrets.Error(raw))
+			}
+
+			err = fetchErr(t, s)
+			want := "listing remote refs of " + srv.URL + "/upstream: authentication required"
+			if err.Error() != want {
+				t.Errorf("error\n%s\nwant\n%s", err, want)
+			}
+			if !errors.Is(err, transport.ErrAuthenticationRequired) {
+				t.Errorf("error %v does not match ErrAuthenticationRequired", err)
+			}
+			if leaked := leakedForms(err.Error(), forms); len(leaked) > 0 {
+				t.Errorf("Fetch's error holds %v", leaked)
+			}
+			for _, e := range logs.All() {
+				text := e.Message + fmt.Sprint(e.ContextMap())
+				if leaked := leakedForms(text, forms); len(leaked) > 0 {
+					t.Errorf("log entry %q holds %v", text, leaked)
+				}
+			}
+		})
+	}
+}
+
+// credentialForms are the shapes a Basic credential takes on the wire and in
+// an echo of it.
+func credentialForms(user, password string) map[string]string {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	return map[string]string{
+		"literal":              password,
+		"query escaped":        url.QueryEscape(password),
+		"path escaped":         url.PathEscape(password),
+		"base64 user:password": b64(user + ":" + password),
+		"user:password":        user + ":" + password,
+	}
+}
+
+// leakedForms lists the names of the forms found in text.
+func leakedForms(text string, forms map[string]string) []string {
+	var out []string
+	for name, form := range forms {
+		if strings.Contains(text, form) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

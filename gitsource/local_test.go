@@ -433,28 +433,47 @@ func TestRefNotFound(t *testing.T) {
 	}
 }
 
-// TestManyPacksAreCompacted clones afresh once the cache holds too many
-// packfiles, instead of fetching yet another one.
-func TestManyPacksAreCompacted(t *testing.T) {
+// TestCacheCompaction: each push adds its few objects loose, not a pack;
+// once maxLoose are loose they are packed into one packfile; once maxPacks
+// packfiles have collected, the next change is cloned afresh.
+func TestCacheCompaction(t *testing.T) {
 	up := newUpstream(t, map[string]string{"a": "0\n"})
 	s, logs := newTestSource(t, Config{URL: up.dir})
-	s.cfg.maxPacks = 3
+	s.cfg.maxLoose, s.cfg.maxPacks = 6, 3
 	fetch(t, s)
-	for i := range 4 {
+	type state struct{ Packs, Loose, Clones int }
+	var got []state
+	for i := range 5 {
+		// One blob, one tree and one commit per push.
 		head := up.commit("change", map[string]string{"a": string(rune('1'+i)) + "\n"})
 		if snap, _ := fetch(t, s); snap.Revision != head {
 			t.Fatalf("change %d: revision %s, want %s", i, snap.Revision, head)
 		}
+		got = append(got, state{packs(t, s), looseObjects(t, s), int(s.counts().Clones)})
 	}
-	if c := s.counts(); c.Clones != 2 {
-		t.Errorf("counts %+v, want a second clone for compaction", c)
+	want := []state{
+		{1, 3, 1},
+		{2, 0, 1}, // 6 loose objects packed
+		{2, 3, 1},
+		{3, 0, 1},
+		{1, 0, 2}, // 3 packs: cloned afresh
 	}
-	if n := packs(t, s); n >= 3 {
-		t.Errorf("%d packs after compaction", n)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("cache after each push (-want +got):\n%s", d)
 	}
 	if !hasLog(logs, "cache holds many packfiles; cloning afresh to compact it") {
-		t.Error("no log line for compaction")
+		t.Error("no log line for the fresh clone")
 	}
+}
+
+// looseObjects counts the loose objects in the Source's cache.
+func looseObjects(t *testing.T, s *Source) int {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(s.repoDir(), "objects", "??", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m)
 }
 
 // TestConcurrentFetch: Fetch calls on one Source wait for each other.

@@ -1,73 +1,47 @@
 package gitsource
 
-import "strings"
+import (
+	"strings"
 
-// redacted replaces every secret in messages.
-const redacted = "REDACTED"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 
-// redactURLs replaces the password of every URL with user-info
-// (scheme://user:password@host) found anywhere in s.
-func redactURLs(s string) string {
-	var b strings.Builder
-	rest := s
-	for {
-		i := strings.Index(rest, "://")
-		if i < 0 {
-			b.WriteString(rest)
-			return b.String()
-		}
-		start := i + len("://")
-		b.WriteString(rest[:start])
-		rest = rest[start:]
-		end := strings.IndexAny(rest, "/?#\"'<>` \t\r\n")
-		if end < 0 {
-			end = len(rest)
-		}
-		authority := rest[:end]
-		at := strings.LastIndex(authority, "@")
-		colon := strings.Index(authority, ":")
-		if at < 0 || colon < 0 || colon > at {
-			continue
-		}
-		b.WriteString(authority[:colon+1])
-		b.WriteString(redacted)
-		b.WriteString(authority[at:])
-		rest = rest[end:]
-	}
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
+)
+
+// bodyMarkers are the transport errors after which go-git appends the body
+// of the server's response (a 401, 403 or 404); the body is dropped, because
+// a server or proxy may echo the request, credentials included.
+var bodyMarkers = []error{
+	transport.ErrAuthenticationRequired,
+	transport.ErrAuthorizationFailed,
+	transport.ErrRepositoryNotFound,
 }
 
-// redactSecrets replaces every occurrence of each non-empty secret in s, and
-// then URL passwords.
-func redactSecrets(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, redacted)
-		}
+// cleanError returns err fit to leave the package: without any response
+// body, with the secrets r knows and anything credential-shaped removed, and
+// with surrounding white space (servers' messages end in newlines) trimmed.
+// It unwraps to err; nil stays nil.
+func cleanError(err error, r *redact.Redactor) error {
+	if err == nil {
+		return nil
 	}
-	return redactURLs(s)
+	out := r.Error(redact.DropAfter(err, bodyMarkers...))
+	if msg := out.Error(); strings.TrimSpace(msg) != msg {
+		return &trimmedError{msg: strings.TrimSpace(msg), err: out}
+	}
+	return out
 }
 
-// redactedError is err with secrets taken out of its message. It still
-// unwraps to err, so errors.Is and errors.As keep working.
-type redactedError struct {
+// cleanText is cleanError for a message that goes into a log field.
+func cleanText(err error, r *redact.Redactor) string {
+	return cleanError(err, r).Error()
+}
+
+// trimmedError is err with white space trimmed from its message.
+type trimmedError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redactError returns err with URL passwords and the given secrets removed
-// from its message, and surrounding white space (servers' messages end in
-// newlines) trimmed; nil stays nil.
-func redactError(err error, secrets []string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := strings.TrimSpace(redactSecrets(msg, secrets))
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
+func (e *trimmedError) Error() string { return e.msg }
+func (e *trimmedError) Unwrap() error { return e.err }

@@ -4,46 +4,45 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
-func TestRedactURLs(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"no url here", "no url here"},
-		{"https://github.com/org/repo.git", "https://github.com/org/repo.git"},
-		{"https://git@github.com/org/repo.git", "https://git@github.com/org/repo.git"},
-		{"https://user:s3cret@github.com/org/repo.git", "https://user:REDACTED@github.com/org/repo.git"},
-		{"https://user:s3cret@github.com", "https://user:REDACTED@github.com"},
-		{"https://:tok@host:8443/r", "https://:REDACTED@host:8443/r"},
-		{"https://user:p@ss:w@rd@host/r", "https://user:REDACTED@host/r"},
-		{"ssh://git@host:2222/r.git", "ssh://git@host:2222/r.git"},
-		{"git@github.com:org/repo.git", "git@github.com:org/repo.git"},
-		{`Get "http://a:b@h/x?y=1": EOF`, `Get "http://a:REDACTED@h/x?y=1": EOF`},
-		{"two: http://a:b@h1 and https://c:d@h2/p", "two: http://a:REDACTED@h1 and https://c:REDACTED@h2/p"},
-		{"://a:b@h", "://a:REDACTED@h"},
-		{"http://host:80/a:b@c", "http://host:80/a:b@c"},
+func TestCleanError(t *testing.T) {
+	r := redact.New().WithBasicAuth("robot", "hunter2-hunter2")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"body of a 401", fmt.Errorf("listing refs: %w", fmt.Errorf("%w: echo robot:hunter2-hunter2\n", transport.ErrAuthenticationRequired)),
+			"listing refs: authentication required"},
+		{"body of a 403", fmt.Errorf("%w: <html>no</html>", transport.ErrAuthorizationFailed), "authorization failed"},
+		{"body of a 404", fmt.Errorf("%w: Not Found", transport.ErrRepositoryNotFound), "repository not found"},
+		{"secret and url", errors.New("server said hunter2-hunter2 at https://u:pw@h/r\n"), "server said REDACTED at https://u:REDACTED@h/r"},
+		{"trailing newline", errors.New("remote: boom\n"), "remote: boom"},
 	} {
-		if got := redactURLs(tc.in); got != tc.want {
-			t.Errorf("redactURLs(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			got := cleanError(tc.err, r)
+			if tc.err == nil {
+				if got != nil {
+					t.Errorf("cleanError(nil) = %v", got)
+				}
+				return
+			}
+			if got.Error() != tc.want {
+				t.Errorf("cleanError = %q, want %q", got, tc.want)
+			}
+			if !errors.Is(got, tc.err) {
+				t.Error("cleaned error does not unwrap to its cause")
+			}
+		})
 	}
-}
-
-func TestRedactError(t *testing.T) {
-	if redactError(nil, []string{"x"}) != nil {
-		t.Error("nil error became non-nil")
-	}
-	base := errors.New("base")
-	clean := fmt.Errorf("nothing secret: %w", base)
-	if redactError(clean, []string{"hunter2"}) != clean {
-		t.Error("an error without secrets was wrapped")
-	}
-	dirty := fmt.Errorf("server said hunter2 at https://u:pw@h/r: %w", base)
-	got := redactError(dirty, []string{"", "hunter2"})
-	if want := "server said REDACTED at https://u:REDACTED@h/r: base"; got.Error() != want {
-		t.Errorf("redactError = %q, want %q", got, want)
-	}
-	if !errors.Is(got, base) {
-		t.Error("redacted error does not unwrap to its cause")
+	clean := errors.New("nothing secret")
+	if cleanError(clean, r) != clean {
+		t.Error("an error with nothing to clean was wrapped")
 	}
 }

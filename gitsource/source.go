@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -34,9 +33,32 @@ type Source struct {
 	lastVerified *Snapshot
 }
 
-// stats count network operations, for tests.
+// Stats are a Source's network counters since New.
+type Stats struct {
+	// Lists counts ref listings (git ls-remote).
+	Lists int64
+	// Fetches counts upload-pack exchanges, clones included.
+	Fetches int64
+	// Clones counts fresh clones.
+	Clones int64
+	// PackBytes is the pack data received by all fetches and clones.
+	PackBytes int64
+}
+
+// Stats returns the Source's network counters; safe to call at any time.
+func (s *Source) Stats() Stats {
+	return Stats{
+		Lists:     s.stats.lists.Load(),
+		Fetches:   s.stats.fetches.Load(),
+		Clones:    s.stats.clones.Load(),
+		PackBytes: s.stats.packBytes.Load(),
+	}
+}
+
+// stats count network operations.
 type stats struct {
 	lists, fetches, clones atomic.Int64
+	packBytes              atomic.Int64 // pack data received
 }
 
 // accepted is a snapshot with the remote ref it came from.
@@ -61,8 +83,9 @@ type content struct {
 	snap   Snapshot
 }
 
-// insecureWarning is logged on every Fetch while host keys are not checked.
-const insecureWarning = "ssh host key verification is disabled (Auth.InsecureSkipHostKeyCheck)"
+// insecureWarning is logged on every Fetch while host keys are not checked,
+// with the setting that does it.
+const insecureWarning = "ssh host key verification is disabled"
 
 // New checks cfg and returns a Source. It does no network work; every error it
 // returns is a configuration error.
@@ -117,14 +140,14 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 	defer c.release()
 	snap, res, err := s.fetch(ctx, c)
 	if err != nil {
-		return Snapshot{}, "", redactError(err, c.secrets)
+		return Snapshot{}, "", cleanError(err, c.secrets)
 	}
 	return snap, res, nil
 }
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
 	if s.cfg.insecureHost {
-		s.log.Warn(insecureWarning)
+		s.log.Warn(insecureWarning, zap.String("setting", s.cfg.names.of(FieldInsecureSkipHostKeyCheck)))
 	}
 	auth, secrets, err := s.transportAuth()
 	c.secrets = secrets
@@ -163,8 +186,9 @@ func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
 }
 
 // obtainRef gets ref name at tip into the cache and reads it: straight from
-// the cache when it already has tip (after a restart), else by fetching into
-// the cache, else by cloning afresh.
+// the cache when it already has tip (after a restart, or a ref moved back),
+// else by fetching only the new objects into the cache, else by cloning
+// afresh.
 func (s *Source) obtainRef(ctx context.Context, c *call, name plumbing.ReferenceName, tip plumbing.Hash, auth transport.AuthMethod) (content, error) {
 	if s.repo == nil {
 		repo, err := s.openCache()
@@ -173,27 +197,39 @@ func (s *Source) obtainRef(ctx context.Context, c *call, name plumbing.Reference
 		}
 		s.repo = repo
 	}
-	specs := []config.RefSpec{refSpecFor(string(name))}
 	if s.repo != nil {
-		have, err := localTip(s.repo)
-		ready := err == nil && have == tip
+		if s.repo.Storer.HasEncodedObject(tip) == nil {
+			// Full history: having the object means having all it reaches.
+			if got, err := s.readAt(tip); err == nil {
+				return got, nil
+			}
+		}
+		ready := false
 		switch {
-		case ready:
 		case s.packCount() >= s.cfg.maxPacks:
 			s.log.Info("cache holds many packfiles; cloning afresh to compact it", zap.Int("packs", s.packCount()))
 		default:
 			st := s.repo.Storer
+			req := packRequest{name: name}
+			if local, err := localTip(s.repo); err == nil {
+				req.haves = haves(st, local)
+			}
 			err := c.network(ctx, func(ctx context.Context) error {
-				return s.fetchInto(ctx, st, specs, 1, auth)
+				got, err := s.fetchPack(ctx, st, req, auth)
+				if err == nil {
+					err = st.SetReference(plumbing.NewHashReference(localRef, got))
+				}
+				return err
 			})
 			switch {
 			case err == nil:
 				ready = true
+				s.compact()
 			case c.handedOff || !worthRecloning(err):
 				return content{}, fmt.Errorf("fetching %s from %s: %w", name, s.cfg.display, err)
 			default:
 				s.log.Warn("fetching into the cache failed; cloning afresh",
-					zap.String("reason", redactSecrets(err.Error(), c.secrets)))
+					zap.String("reason", cleanText(err, c.secrets)))
 			}
 		}
 		if ready {
@@ -210,12 +246,37 @@ func (s *Source) obtainRef(ctx context.Context, c *call, name plumbing.Reference
 			}
 		}
 	}
-	repo, err := s.clone(ctx, c, specs, 1, auth, nil)
+	repo, err := s.clone(ctx, c, packRequest{name: name}, auth, nil)
 	if err != nil {
 		return content{}, fmt.Errorf("cloning %s of %s: %w", name, s.cfg.display, err)
 	}
 	s.repo = repo
 	return s.read(repo)
+}
+
+// readAt points the cache's branch at tip, an object the cache holds, and
+// reads it; on failure the branch is put back.
+func (s *Source) readAt(tip plumbing.Hash) (content, error) {
+	prev, _ := localTip(s.repo)
+	if err := s.repo.Storer.SetReference(plumbing.NewHashReference(localRef, tip)); err != nil {
+		return content{}, err
+	}
+	got, err := s.read(s.repo)
+	if err != nil && !prev.IsZero() {
+		_ = s.repo.Storer.SetReference(plumbing.NewHashReference(localRef, prev))
+	}
+	return got, err
+}
+
+// compact packs the cache's loose objects once there are many of them.
+func (s *Source) compact() {
+	n, err := compactLoose(s.repo.Storer, s.cfg.maxLoose)
+	switch {
+	case err != nil:
+		s.log.Warn("packing the cache's loose objects failed", zap.Error(err))
+	case n > 0:
+		s.log.Debug("packed the cache's loose objects", zap.Int("objects", n))
+	}
 }
 
 // fetchCommit serves a Ref that is a commit hash. A commit cannot move, so
@@ -236,36 +297,33 @@ func (s *Source) fetchCommit(ctx context.Context, c *call, auth transport.AuthMe
 		}
 		s.repo = repo
 	}
-	if s.repo != nil {
-		if have, err := localTip(s.repo); err == nil && have == want {
-			got, err := s.read(s.repo)
-			if err == nil {
-				return s.accept(got, name)
-			}
-			var ce *contentError
-			if errors.As(err, &ce) {
-				return Snapshot{}, "", err
-			}
-			if err := s.discardCache(err); err != nil {
-				return Snapshot{}, "", err
-			}
+	if s.repo != nil && s.repo.Storer.HasEncodedObject(want) == nil {
+		got, err := s.readAt(want)
+		if err == nil {
+			return s.accept(got, name)
+		}
+		var ce *contentError
+		if errors.As(err, &ce) {
+			return Snapshot{}, "", err
+		}
+		if err := s.discardCache(err); err != nil {
+			return Snapshot{}, "", err
 		}
 	}
-	repo, err := s.clone(ctx, c, []config.RefSpec{refSpecFor(want.String())}, 1, auth, nil)
+	repo, err := s.clone(ctx, c, packRequest{commit: want}, auth, nil)
 	if err != nil {
 		if c.handedOff || !worthRecloning(err) {
 			return Snapshot{}, "", fmt.Errorf("fetching commit %s from %s: %w", want, s.cfg.display, err)
 		}
 		// Servers refuse a want that is not a ref tip unless configured
-		// otherwise (uploadpack.allowReachableSHA1InWant); go-git then fails
-		// with ErrExactSHA1NotSupported, others with a server error.
+		// otherwise (uploadpack.allowReachableSHA1InWant).
 		s.log.Info("server would not send the commit by hash; fetching all branches and tags to find it",
-			zap.String("revision", want.String()), zap.String("reason", redactSecrets(err.Error(), c.secrets)))
-		repo, err = s.clone(ctx, c, allRefSpecs(), 0, auth, func(repo *git.Repository) error {
+			zap.String("revision", want.String()), zap.String("reason", cleanText(err, c.secrets)))
+		repo, err = s.clone(ctx, c, packRequest{commit: want, all: true}, auth, func(repo *git.Repository) error {
 			if _, err := repo.CommitObject(want); err != nil {
 				return fmt.Errorf("%w: commit %s is on no branch or tag", ErrRefNotFound, want)
 			}
-			return repo.Storer.SetReference(plumbing.NewHashReference(localRef, want))
+			return nil
 		})
 		if err != nil {
 			return Snapshot{}, "", fmt.Errorf("fetching commit %s from %s: %w", want, s.cfg.display, err)
@@ -279,9 +337,10 @@ func (s *Source) fetchCommit(ctx context.Context, c *call, auth transport.AuthMe
 	return s.accept(got, name)
 }
 
-// clone fetches specs into a new repository, lets prepare (if set) finish it,
-// and installs it as the cache.
-func (s *Source) clone(ctx context.Context, c *call, specs []config.RefSpec, depth int, auth transport.AuthMethod,
+// clone fetches the full history req asks for into a new repository, points
+// its branch at what was fetched, lets prepare (if set) check it, and
+// installs it as the cache.
+func (s *Source) clone(ctx context.Context, c *call, req packRequest, auth transport.AuthMethod,
 	prepare func(*git.Repository) error) (*git.Repository, error) {
 	s.stats.clones.Add(1)
 	repo, dir, err := s.tempRepo()
@@ -289,7 +348,11 @@ func (s *Source) clone(ctx context.Context, c *call, specs []config.RefSpec, dep
 		return nil, err
 	}
 	err = c.network(ctx, func(ctx context.Context) error {
-		return s.fetchInto(ctx, repo.Storer, specs, depth, auth)
+		got, err := s.fetchPack(ctx, repo.Storer, req, auth)
+		if err == nil {
+			err = repo.Storer.SetReference(plumbing.NewHashReference(localRef, got))
+		}
+		return err
 	})
 	if err == nil && prepare != nil {
 		err = prepare(repo)

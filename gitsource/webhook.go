@@ -13,27 +13,12 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // MaxWebhookBody is the largest webhook body accepted (1 MiB).
 const MaxWebhookBody = 1 << 20
-
-// Webhook providers, the last path element of /hooks/PROVIDER.
-const (
-	ProviderGitHub  = "github"
-	ProviderGitLab  = "gitlab"
-	ProviderGeneric = "generic"
-)
-
-// Webhook results, as counted.
-const (
-	WebhookAccepted     = "accepted"
-	WebhookPing         = "ping"
-	WebhookUnauthorized = "unauthorized"
-	WebhookTooLarge     = "too_large"
-	WebhookBadMethod    = "bad_method"
-	WebhookBadRequest   = "bad_request"
-)
 
 // WebhookConfig configures the push webhook receiver.
 type WebhookConfig struct {
@@ -42,9 +27,9 @@ type WebhookConfig struct {
 	SecretFile string
 	// Trigger asks for a cycle; it must not block (the reconciler's
 	// Trigger coalesces bursts into one cycle).
-	Trigger func(reason string)
+	Trigger func(reason vocab.Trigger)
 	// Observe counts each request by provider and result.
-	Observe func(provider, result string)
+	Observe func(provider vocab.WebhookProvider, result vocab.WebhookResult)
 	Logger  *zap.Logger
 }
 
@@ -57,15 +42,15 @@ type WebhookConfig struct {
 // without a cycle.
 func WebhookHandlers(cfg WebhookConfig) map[string]http.Handler {
 	out := map[string]http.Handler{}
-	for _, p := range []string{ProviderGitHub, ProviderGitLab, ProviderGeneric} {
-		out["/hooks/"+p] = &webhook{cfg: cfg, provider: p}
+	for _, p := range vocab.WebhookProviders() {
+		out["/hooks/"+string(p)] = &webhook{cfg: cfg, provider: p}
 	}
 	return out
 }
 
 type webhook struct {
 	cfg      WebhookConfig
-	provider string
+	provider vocab.WebhookProvider
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +59,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Observe(h.provider, result)
 	}
 	if h.cfg.Logger != nil {
-		h.cfg.Logger.Info("webhook", zap.String("provider", h.provider), zap.String("result", result), zap.String("remote", r.RemoteAddr))
+		h.cfg.Logger.Info("webhook", zap.String("provider", string(h.provider)), zap.String("result", string(result)), zap.String("remote", r.RemoteAddr))
 	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
@@ -84,40 +69,40 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-func (h *webhook) handle(r *http.Request) (result string, status int, msg string) {
+func (h *webhook) handle(r *http.Request) (result vocab.WebhookResult, status int, msg string) {
 	if r.Method != http.MethodPost {
-		return WebhookBadMethod, http.StatusMethodNotAllowed, "only POST"
+		return vocab.WebhookBadMethod, http.StatusMethodNotAllowed, "only POST"
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
 	if err != nil {
-		return WebhookBadRequest, http.StatusBadRequest, "unreadable body"
+		return vocab.WebhookBadRequest, http.StatusBadRequest, "unreadable body"
 	}
 	if len(body) > MaxWebhookBody {
-		return WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large"
+		return vocab.WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large"
 	}
 	secret, err := readSecret(h.cfg.SecretFile)
 	if err != nil {
 		if h.cfg.Logger != nil {
 			h.cfg.Logger.Error("webhook secret unreadable", zap.Error(err))
 		}
-		return WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
+		return vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
 	}
 	if !h.authentic(r.Header, body, secret) {
-		return WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
+		return vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
 	}
-	if h.provider == ProviderGitHub && r.Header.Get("X-GitHub-Event") == "ping" {
-		return WebhookPing, http.StatusOK, "pong"
+	if h.provider == vocab.WebhookGitHub && r.Header.Get("X-GitHub-Event") == "ping" {
+		return vocab.WebhookPing, http.StatusOK, "pong"
 	}
-	h.cfg.Trigger("webhook")
-	return WebhookAccepted, http.StatusAccepted, "cycle triggered"
+	h.cfg.Trigger(vocab.TriggerWebhook)
+	return vocab.WebhookAccepted, http.StatusAccepted, "cycle triggered"
 }
 
 func (h *webhook) authentic(hdr http.Header, body, secret []byte) bool {
 	switch h.provider {
-	case ProviderGitLab:
+	case vocab.WebhookGitLab:
 		got := []byte(hdr.Get("X-Gitlab-Token"))
 		return len(got) > 0 && subtle.ConstantTimeCompare(got, secret) == 1
-	case ProviderGitHub:
+	case vocab.WebhookGitHub:
 		return validHMAC(hdr.Get("X-Hub-Signature-256"), body, secret)
 	default:
 		return validHMAC(hdr.Get("X-Signature-256"), body, secret)

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const hookSecret = "whsec-0123456789-never-print"
@@ -43,9 +44,13 @@ func TestWebhooks(t *testing.T) {
 	mux := http.NewServeMux()
 	for path, h := range gitsource.WebhookHandlers(gitsource.WebhookConfig{
 		SecretFile: file,
-		Trigger:    func(string) { c.mu.Lock(); c.triggers++; c.mu.Unlock() },
-		Observe:    func(p, r string) { c.mu.Lock(); c.observed[p+" "+r]++; c.mu.Unlock() },
-		Logger:     zap.New(core),
+		Trigger:    func(vocab.Trigger) { c.mu.Lock(); c.triggers++; c.mu.Unlock() },
+		Observe: func(p vocab.WebhookProvider, r vocab.WebhookResult) {
+			c.mu.Lock()
+			c.observed[string(p)+" "+string(r)]++
+			c.mu.Unlock()
+		},
+		Logger: zap.New(core),
 	}) {
 		mux.Handle(path, h)
 	}

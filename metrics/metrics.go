@@ -9,34 +9,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const namespace = "ca_reconciler"
-
-// Label values, pre-initialised so that dashboards and alerts see zeros
-// rather than missing series.
-var (
-	// Triggers are the reasons a cycle runs.
-	Triggers = []string{"start", "interval", "webhook"}
-	// CycleResults are the outcomes of a cycle.
-	CycleResults = []string{"success", "partial", "error"}
-	// Phases are the timed parts of a cycle.
-	Phases = []string{"fetch", "parse", "read_live", "plan", "apply", "total"}
-	// RepoStatuses are the states a managed repo can be in.
-	RepoStatuses = []string{"synced", "drifted", "invalid", "missing", "orphan", "failed", "stalled"}
-	// WriteResults are the outcomes of a write.
-	WriteResults = []string{"success", "error"}
-	// BuildResults are the outcomes of a build.
-	BuildResults = []string{"success", "failure", "timeout"}
-	// FileStates classify the files under --path.
-	FileStates = []string{"valid", "invalid", "ignored"}
-	// FetchResults are the outcomes of a Git fetch.
-	FetchResults = []string{"unchanged", "updated", "error"}
-	// WebhookProviders are the webhook endpoints.
-	WebhookProviders = []string{"github", "gitlab", "generic"}
-	// WebhookResults are the outcomes of a webhook request.
-	WebhookResults = []string{"accepted", "ping", "unauthorized", "too_large", "bad_method", "bad_request"}
-)
 
 // Metrics is every collector the daemon exports.
 type Metrics struct {
@@ -53,6 +30,7 @@ type Metrics struct {
 	BuildsInFlight          prometheus.Gauge
 	RepoBuildFailed         *prometheus.GaugeVec
 	Files                   *prometheus.GaugeVec
+	IgnoredFiles            *prometheus.GaugeVec
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
 	SourceInfo              *prometheus.GaugeVec
@@ -66,7 +44,7 @@ type Metrics struct {
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
-// combination.
+// combination, from the lists in package vocab.
 func New(reg prometheus.Registerer, version string) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
@@ -124,6 +102,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "files",
 			Help: "Files under --path by state.",
 		}, []string{"state"}),
+		IgnoredFiles: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "ignored_files",
+			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
+		}, []string{"reason"}),
 		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "git_fetches_total",
 			Help: "Git source checks by result.",
@@ -168,23 +150,26 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Help: "Webhook requests by provider and result.",
 		}, []string{"provider", "result"}),
 	}
-	for _, t := range Triggers {
-		for _, r := range CycleResults {
-			m.Reconciles.WithLabelValues(t, r)
+	for _, t := range vocab.Triggers() {
+		for _, r := range vocab.CycleResults() {
+			m.Reconciles.WithLabelValues(string(t), string(r))
 		}
 	}
-	for _, p := range Phases {
-		m.ReconcileDuration.WithLabelValues(p)
+	for _, p := range vocab.Phases() {
+		m.ReconcileDuration.WithLabelValues(string(p))
 	}
-	for _, s := range FileStates {
-		m.Files.WithLabelValues(s)
+	for _, s := range vocab.FileStates() {
+		m.Files.WithLabelValues(string(s))
 	}
-	for _, r := range FetchResults {
-		m.GitFetches.WithLabelValues(r)
+	for _, r := range vocab.IgnoreReasons() {
+		m.IgnoredFiles.WithLabelValues(string(r))
 	}
-	for _, p := range WebhookProviders {
-		for _, r := range WebhookResults {
-			m.WebhookRequests.WithLabelValues(p, r)
+	for _, r := range vocab.FetchResults() {
+		m.GitFetches.WithLabelValues(string(r))
+	}
+	for _, p := range vocab.WebhookProviders() {
+		for _, r := range vocab.WebhookResults() {
+			m.WebhookRequests.WithLabelValues(string(p), string(r))
 		}
 	}
 	m.SourceVerified.Set(1)
@@ -200,25 +185,25 @@ func (m *Metrics) ObserveAPIRequest(method, code string, seconds float64) {
 
 // SetRepoStatus sets the repo's one-hot status and drifted gauges, and
 // pre-initialises its write and build counters.
-func (m *Metrics) SetRepoStatus(repo, status string) {
-	for _, s := range RepoStatuses {
+func (m *Metrics) SetRepoStatus(repo string, status vocab.Status) {
+	for _, s := range vocab.Statuses() {
 		v := 0.0
 		if s == status {
 			v = 1
 		}
-		m.RepoStatus.WithLabelValues(repo, s).Set(v)
+		m.RepoStatus.WithLabelValues(repo, string(s)).Set(v)
 	}
 	d := 0.0
-	if status == "drifted" || status == "stalled" || status == "failed" {
+	if status.Drifted() {
 		d = 1
 	}
 	m.RepoDrifted.WithLabelValues(repo).Set(d)
 	m.DriftDetected.WithLabelValues(repo)
-	for _, r := range WriteResults {
-		m.Writes.WithLabelValues(repo, r)
+	for _, r := range vocab.WriteResults() {
+		m.Writes.WithLabelValues(repo, string(r))
 	}
-	for _, r := range BuildResults {
-		m.Builds.WithLabelValues(repo, r)
+	for _, r := range vocab.BuildResults() {
+		m.Builds.WithLabelValues(repo, string(r))
 	}
 }
 
@@ -237,13 +222,13 @@ func (m *Metrics) DeleteRepo(repo string) {
 // failure or timeout) and its duration in seconds, negative for a build that
 // never completed (declared timed out while still pending), which is not
 // observed.
-func (m *Metrics) ObserveBuild(repo, result string, seconds float64) {
-	m.Builds.WithLabelValues(repo, result).Inc()
+func (m *Metrics) ObserveBuild(repo string, result vocab.BuildResult, seconds float64) {
+	m.Builds.WithLabelValues(repo, string(result)).Inc()
 	if seconds >= 0 {
 		m.BuildDuration.Observe(seconds)
 	}
 	failed := 0.0
-	if result != "success" {
+	if result.Failed() {
 		failed = 1
 	}
 	m.RepoBuildFailed.WithLabelValues(repo).Set(failed)

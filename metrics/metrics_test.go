@@ -12,16 +12,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 func TestBoundedLabelsArePreinitialised(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "v1")
 	for name, want := range map[string]int{
-		"ca_reconciler_reconciles_total":           len(metrics.Triggers) * len(metrics.CycleResults),
-		"ca_reconciler_reconcile_duration_seconds": len(metrics.Phases),
-		"ca_reconciler_files":                      len(metrics.FileStates),
-		"ca_reconciler_git_fetches_total":          len(metrics.FetchResults),
+		"ca_reconciler_reconciles_total":           len(vocab.Triggers()) * len(vocab.CycleResults()),
+		"ca_reconciler_reconcile_duration_seconds": len(vocab.Phases()),
+		"ca_reconciler_files":                      len(vocab.FileStates()),
+		"ca_reconciler_git_fetches_total":          len(vocab.FetchResults()),
 		"ca_reconciler_build_info":                 1,
 	} {
 		if got := testutil.CollectAndCount(reg, name); got != want {
@@ -38,12 +39,12 @@ func TestRepoSeries(t *testing.T) {
 	m := metrics.New(reg, "v1")
 	m.SetRepoStatus("web", "drifted")
 	m.SetRepoStatus("api", "synced")
-	for _, s := range metrics.RepoStatuses {
+	for _, s := range vocab.Statuses() {
 		want := 0.0
 		if s == "drifted" {
 			want = 1
 		}
-		if got := testutil.ToFloat64(m.RepoStatus.WithLabelValues("web", s)); got != want {
+		if got := testutil.ToFloat64(m.RepoStatus.WithLabelValues("web", string(s))); got != want {
 			t.Errorf("repo_status{web,%s} = %v, want %v", s, got, want)
 		}
 	}
@@ -52,11 +53,11 @@ func TestRepoSeries(t *testing.T) {
 	}
 	// Writes and builds start at zero for every result, so increase() sees
 	// the first one.
-	if n := testutil.CollectAndCount(m.Writes); n != 2*len(metrics.WriteResults) {
-		t.Errorf("%d writes_total series, want %d", n, 2*len(metrics.WriteResults))
+	if n := testutil.CollectAndCount(m.Writes); n != 2*len(vocab.WriteResults()) {
+		t.Errorf("%d writes_total series, want %d", n, 2*len(vocab.WriteResults()))
 	}
-	if n := testutil.CollectAndCount(m.Builds); n != 2*len(metrics.BuildResults) {
-		t.Errorf("%d builds_total series, want %d", n, 2*len(metrics.BuildResults))
+	if n := testutil.CollectAndCount(m.Builds); n != 2*len(vocab.BuildResults()) {
+		t.Errorf("%d builds_total series, want %d", n, 2*len(vocab.BuildResults()))
 	}
 
 	m.ObserveBuild("web", "failure", 120)
@@ -95,11 +96,11 @@ ca_reconciler_build_duration_seconds_count 2
 	// Removing the repo's file removes every one of its series; api's stay.
 	m.DeleteRepo("web")
 	for name, want := range map[string]int{
-		"ca_reconciler_repo_status":          len(metrics.RepoStatuses),
+		"ca_reconciler_repo_status":          len(vocab.Statuses()),
 		"ca_reconciler_repo_drifted":         1,
 		"ca_reconciler_drift_detected_total": 1,
-		"ca_reconciler_writes_total":         len(metrics.WriteResults),
-		"ca_reconciler_builds_total":         len(metrics.BuildResults),
+		"ca_reconciler_writes_total":         len(vocab.WriteResults()),
+		"ca_reconciler_builds_total":         len(vocab.BuildResults()),
 		"ca_reconciler_repo_build_failed":    1,
 	} {
 		if got := testutil.CollectAndCount(reg, name); got != want {

@@ -28,16 +28,31 @@ var (
 )
 
 // nestedKeys are keys of an inner mapping that are easily written at the top
-// level by mistake.
-var nestedKeys = map[string]string{
-	"packages":             "contents.packages",
-	"runtime_repositories": "contents.runtime_repositories",
-	"runtime_keyring":      "contents.runtime_keyring",
-	"run-as":               "accounts.run-as",
-	"users":                "accounts.users",
-	"groups":               "accounts.groups",
-	"additional":           "certificates.additional",
-	"providers":            "certificates.providers",
+// level by mistake: an unknown top-level key near one of them suggests its
+// full path.
+var nestedKeys = []string{
+	"contents.packages", "contents.runtime_repositories", "contents.runtime_keyring",
+	"accounts.run-as", "accounts.users", "accounts.groups",
+	"certificates.additional", "certificates.providers",
+}
+
+// newerFeatures maps top-level keys of Custom Assembly features that the live
+// service has and this build's SDK (chainguard.dev/sdk v0.1.223) does not to
+// the feature's name. This version cannot write them without losing them, so
+// a file holding one is refused with a message that says so, not "unknown
+// key". Guarded Entrypoint's four keys are in Chainguard's docs
+// (custom-assembly/guarded-entrypoint); Custom Assembly Overlays are separate
+// API resources (v2beta1 OverlaysService and OverlayBindingsService, with a
+// tag_selector), so their names in a file are a mistake this catches too.
+var newerFeatures = map[string]string{
+	"guarded_entrypoint": "Guarded Entrypoint",
+	"fail_mode":          "Guarded Entrypoint",
+	"preflight":          "Guarded Entrypoint",
+	"command_override":   "Guarded Entrypoint",
+	"overlays":           "Custom Assembly Overlays and their bindings",
+	"overlay_bindings":   "Custom Assembly Overlays and their bindings",
+	"bindings":           "Custom Assembly Overlays and their bindings",
+	"tag_selector":       "Custom Assembly Overlays and their bindings",
 }
 
 // handlers maps each accepted key of one mapping to the code that reads its
@@ -124,10 +139,18 @@ func (d *decoder) fields(n *yaml.Node, field string, accepted, unsupported []str
 			h[key](v, f)
 		case slices.Contains(unsupported, key):
 			d.errorAt(k, f, "not supported by Custom Assembly")
-		case field == "" && nestedKeys[key] != "":
-			d.errorAt(k, f, "unknown key (did you mean %q?)", nestedKeys[key])
+		case field == "" && newerFeature(key) != "":
+			d.errorAt(k, f, "not supported by this version of ca-reconciler (%s)", newerFeature(key))
 		default:
-			d.errorAt(k, f, "unknown key%s", suggest(key, accepted))
+			candidates := accepted
+			if field == "" {
+				candidates = append(slices.Clone(accepted), nestedKeys...)
+			}
+			if near := nearest(key, candidates); near != "" {
+				d.errorAt(k, f, "unknown key; did you mean %s?", near)
+				return
+			}
+			d.errorAt(k, f, "unknown key")
 		}
 	})
 }
@@ -337,22 +360,96 @@ func kindOf(n *yaml.Node) string {
 	return "an alias"
 }
 
-// suggest returns ` (did you mean "run-as"?)` when key differs from an
-// accepted key only in case, "_" or "-" (protojson and Go spellings such as
-// runtimeRepositories, runAs, userName).
-func suggest(key string, accepted []string) string {
-	fold := func(s string) string {
-		return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
-	}
-	var hits []string
-	for _, a := range accepted {
-		if fold(a) == fold(key) {
-			hits = append(hits, a)
+// fold is how keys are compared for suggestions: without case, "_" or "-",
+// so that protojson and Go spellings (runtimeRepositories, runAs, userName,
+// guardedEntrypoint) match the file format's.
+func fold(s string) string {
+	return strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(s))
+}
+
+// newerFeature names the newer feature key belongs to, or "".
+func newerFeature(key string) string {
+	for k, feature := range newerFeatures {
+		if fold(k) == fold(key) {
+			return feature
 		}
 	}
-	if len(hits) == 0 {
+	return ""
+}
+
+// nearest returns the candidate an unknown key was most likely meant to be,
+// or "" when none is close: one that differs only in case, "_" or "-"; else
+// the one fewest edits away (an insertion, deletion, substitution or swap of
+// two neighbours each), allowing 1 edit for keys of up to 4 characters, 2 up
+// to 8 and 3 beyond; else one the key abbreviates (its first letter, then the
+// rest of its letters in order, as "pkgs" abbreviates "packages"). A
+// candidate "a.b" is matched by its last part and returned whole. Ties go to
+// the candidate first in alphabetical order.
+func nearest(key string, candidates []string) string {
+	k := fold(key)
+	if k == "" {
 		return ""
 	}
-	slices.Sort(hits)
-	return ` (did you mean "` + hits[0] + `"?)`
+	budget := 3
+	switch {
+	case len(k) <= 4:
+		budget = 1
+	case len(k) <= 8:
+		budget = 2
+	}
+	best, bestScore := "", budget+2
+	for _, c := range slices.Sorted(slices.Values(candidates)) {
+		last := c[strings.LastIndex(c, ".")+1:]
+		f := fold(last)
+		score := budget + 2 // no match
+		switch {
+		case f == k:
+			score = 0
+		case editDistance(k, f) <= budget:
+			score = editDistance(k, f)
+		case len(k) >= 3 && k[0] == f[0] && isSubsequence(k, f):
+			score = budget + 1
+		}
+		if score < bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance of a and b, in bytes:
+// insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+// isSubsequence reports whether the bytes of a appear in b in order.
+func isSubsequence(a, b string) bool {
+	i := 0
+	for j := 0; j < len(b) && i < len(a); j++ {
+		if a[i] == b[j] {
+			i++
+		}
+	}
+	return i == len(a)
 }

@@ -28,14 +28,26 @@
 //   - YAML syntax errors are placed at the character where the shortest
 //     failing prefix of the file ends: yaml.v3 gives no column and, for
 //     parser errors, a line that is often one early.
-//   - A runtime_keyring entry is a PKIX ("PUBLIC KEY") or PKCS #1 ("RSA
-//     PUBLIC KEY") RSA key. Names starting "chainguard" or "wolfi" are refused
-//     whatever their case. Runtime repositories may be "@tag https://...".
-//     The size limits are 50 KiB and 512 KiB of content as written.
-//   - run-as must name a user the overlay defines, by name or uid,
-//     optionally ":group" naming a group it defines; root (0) is always
-//     defined. Group members are not checked against users: a group may
-//     name users of the base image. Members must not be empty or repeated.
+//   - A runtime_keyring entry is exactly one PEM "PUBLIC KEY" block holding
+//     a PKIX RSA key, with nothing but white space before or after it (the
+//     chainctl docs; apko's parsePublicKey takes no other form, so PKCS #1
+//     "RSA PUBLIC KEY" is refused). Names starting "chainguard" or "wolfi"
+//     are refused whatever their case. Runtime repositories may be
+//     "@tag https://...". The size limits are 50 KiB and 512 KiB of content
+//     as written.
+//   - Reserved prefixes: "CHAINGUARD_" and "GUARDED_" for environment keys,
+//     "dev.chainguard." and "org.opencontainers." (with the dot) for
+//     annotations.
+//   - run-as is never an error: apko resolves a name against the image's
+//     passwd and otherwise keeps it as given, and a uid needs no entry.
+//     Group members are not checked against users: a group may name users
+//     of the base image. Members must not be empty or repeated.
+//   - Keys of features the live service has and this version's SDK lacks
+//     (Guarded Entrypoint's guarded_entrypoint, fail_mode, preflight and
+//     command_override; Custom Assembly Overlays' overlays, bindings,
+//     overlay_bindings and tag_selector, in any spelling) are an error "not
+//     supported by this version of ca-reconciler": written, they would be
+//     lost. Any other unknown key suggests the nearest known one.
 //   - Lint beyond OVERLAY.md: package names with whitespace, empty
 //     annotation keys, apko's own account checks (user name required, uid
 //     not 0, group name required) and absolute homedir and shell.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -16,24 +17,70 @@ import (
 // yamlErrLine splits yaml.v3's "yaml: line N: message" errors.
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// Parse reads one overlay file strictly. It works on yaml.Node rather than
-// decoding into structs, so every problem has a line and column: YAML syntax,
-// more than one document, unknown keys, keys apko has but Custom Assembly
-// does not take, duplicate keys, wrong types, and every rule of Validate.
-//
-// It returns the overlay read (partial when there are problems) and, when
-// anything is wrong, a Problems error holding all problems found, sorted by
-// line then column, each naming file, line, column and field. An empty file,
-// a file of comments only, and "{}" are the empty overlay, which is valid: it
-// clears the repo's customization.
+// Parsed is one parsed file.
+type Parsed struct {
+	// Overlay is what the file asks for (partial when there are errors).
+	Overlay Overlay
+	// Warnings are problems of severity warning, sorted by position: the
+	// service accepts them and the file is still applied.
+	Warnings Problems
+	// Positions maps a field path as Problems name it
+	// ("contents.packages[1]", "environment.PORT", "accounts.users[0].uid")
+	// to where it is in the file: the value of a fixed key, each item of a
+	// list, and the key of each entry of environment and annotations (whose
+	// number the limits bound).
+	Positions map[string]Position
+}
+
+// Position is a place in a file, 1-based; the column counts characters.
+type Position struct{ Line, Column int }
+
+// Parser parses overlay files. Its zero value is ready to use.
+type Parser struct {
+	// Now is the time certificates are checked against for the "expired"
+	// warning; nil is time.Now.
+	Now func() time.Time
+}
+
+func (p Parser) now() time.Time {
+	if p.Now == nil {
+		return time.Now()
+	}
+	return p.Now()
+}
+
+// Parse reads one overlay file strictly: ParseFile without warnings and
+// positions, for callers that need only the overlay.
 func Parse(file string, data []byte) (Overlay, error) {
+	parsed, err := Parser{}.ParseFile(file, data)
+	return parsed.Overlay, err
+}
+
+// ParseFile is Parser{}.ParseFile: certificates are checked against the
+// wall clock.
+func ParseFile(file string, data []byte) (Parsed, error) {
+	return Parser{}.ParseFile(file, data)
+}
+
+// ParseFile reads one overlay file strictly. It works on yaml.Node rather
+// than decoding into structs, so every problem has a line and column: YAML
+// syntax, more than one document, unknown keys, keys apko has but Custom
+// Assembly does not take, duplicate keys, wrong types, and every rule of
+// Validate.
+//
+// The error, when anything is wrong, is a Problems holding every problem
+// of severity error, sorted by line then column, each naming file, line,
+// column and field; the Parsed is then partial. Warnings are in Parsed
+// either way. An empty file, a file of comments only, and "{}" are the empty
+// overlay, which is valid: it clears the repo's customization.
+func (p Parser) ParseFile(file string, data []byte) (Parsed, error) {
 	d := newDecoder(file)
 	root, ok := d.document(data)
 	if !ok {
 		sortByPosition(d.problems)
-		return Overlay{}, d.problems.Err()
+		return Parsed{Positions: d.pos}, d.problems.Err()
 	}
-	return d.finish(root)
+	return d.finish(root, p.now())
 }
 
 // ParseNode is Parse for an overlay that is part of a larger YAML document
@@ -41,6 +88,13 @@ func Parse(file string, data []byte) (Overlay, error) {
 // the overlay's mapping node, and problems carry its lines and columns in
 // that document, named by file. A nil or null node is the empty overlay.
 func ParseNode(file string, n *yaml.Node) (Overlay, error) {
+	parsed, err := Parser{}.ParseNode(file, n)
+	return parsed.Overlay, err
+}
+
+// ParseNode is ParseFile for an overlay inside a larger YAML document (see
+// the package-level ParseNode).
+func (p Parser) ParseNode(file string, n *yaml.Node) (Parsed, error) {
 	d := newDecoder(file)
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -51,32 +105,31 @@ func ParseNode(file string, n *yaml.Node) (Overlay, error) {
 		root = nil
 	case root.Kind != yaml.MappingNode:
 		d.errorAt(n, "", "expected a mapping, got %s", kindOf(root))
-		return Overlay{}, d.problems.Err()
+		return Parsed{Positions: d.pos}, d.problems.Err()
 	}
-	return d.finish(root)
+	return d.finish(root, p.now())
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, pos: map[string]position{}, broken: map[string]bool{}}
+	return &decoder{file: file, pos: map[string]Position{}, broken: map[string]bool{}}
 }
 
-// finish reads the overlay at root (nil: empty) and validates it.
-func (d *decoder) finish(root *yaml.Node) (Overlay, error) {
+// finish reads the overlay at root (nil: empty) and validates it, checking
+// certificates against now.
+func (d *decoder) finish(root *yaml.Node, now time.Time) (Parsed, error) {
 	var o Overlay
 	if root != nil {
 		d.overlay(root, &o)
 	}
-	c := checker{lint: true, skip: d.isBroken}
+	c := checker{lint: true, warn: true, now: now, skip: d.isBroken}
 	c.overlay(o)
 	for _, p := range c.out {
 		d.problems = append(d.problems, d.locate(p))
 	}
 	sortByPosition(d.problems)
-	return o, d.problems.Err()
+	errs, warnings := d.problems.bySeverity()
+	return Parsed{Overlay: o, Warnings: warnings, Positions: d.pos}, errs.Err()
 }
-
-// position is where a field is in the file, 1-based.
-type position struct{ line, col int }
 
 // decoder walks one file's YAML tree into an Overlay, collecting problems and
 // remembering where each field is, so that validation problems found later on
@@ -87,7 +140,7 @@ type decoder struct {
 	// pos maps a field path to its place in the file: the value of a
 	// fixed key, the item of a list, or the key of a user-named map entry
 	// (environment, annotations).
-	pos map[string]position
+	pos map[string]Position
 	// broken holds the fields that had a problem while reading; the zero
 	// value standing in for them is not validated again.
 	broken map[string]bool
@@ -97,6 +150,12 @@ type decoder struct {
 // node, nil for an empty document. ok is false when the YAML itself is broken
 // and nothing further can be read.
 func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
+	if len(data) > MaxFileBytes {
+		line, col := positionOf(data, MaxFileBytes)
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col,
+			Message: "file is larger than the limit of 1048576 bytes (1 MiB)"})
+		return nil, false
+	}
 	if !utf8.Valid(data) && !hasUTF16BOM(data) {
 		line, col := invalidUTF8At(data)
 		d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Message: "syntax error: invalid UTF-8"})
@@ -204,7 +263,7 @@ func (d *decoder) errorAt(n *yaml.Node, field, format string, args ...any) {
 // at remembers where field is.
 func (d *decoder) at(field string, n *yaml.Node) {
 	if _, ok := d.pos[field]; !ok {
-		d.pos[field] = position{n.Line, n.Column}
+		d.pos[field] = Position{n.Line, n.Column}
 	}
 }
 
@@ -224,7 +283,7 @@ func (d *decoder) locate(p Problem) Problem {
 	p.File = d.file
 	for f := p.Field; ; f = parentField(f) {
 		if pos, ok := d.pos[f]; ok {
-			p.Line, p.Column = pos.line, pos.col
+			p.Line, p.Column = pos.Line, pos.Column
 			return p
 		}
 		if f == "" {

@@ -9,11 +9,51 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err files (review every change)")
+//go:generate go test -count=1 -run ^TestParse(Good|Bad)$ . -update
+
+var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err and testdata/good/*.yaml.warn files (review every change)")
+
+// testParser checks certificates against a fixed day, so that the goldens
+// do not change with the clock.
+var testParser = Parser{Now: func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }}
+
+// checkGolden compares got with the golden file, or rewrites it with
+// -update; an empty got means no golden file.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if got == "" {
+			if err := os.Remove(golden); err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", golden, diff)
+	}
+}
+
+// problemLines renders problems one per line, with a final newline.
+func problemLines(ps Problems) string {
+	if len(ps) == 0 {
+		return ""
+	}
+	return ps.Error() + "\n"
+}
 
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
@@ -40,8 +80,9 @@ func pemFile(t testing.TB, name string) string {
 	return string(readFile(t, filepath.Join("testdata", "pem", name)))
 }
 
-// Every good file parses clean, passes Validate, and round-trips through
-// the proto and through Marshal/Parse unchanged.
+// Every good file parses without errors, with exactly the warnings of its
+// golden .warn file (none when there is none), passes Validate, and
+// round-trips through Marshal/Parse unchanged.
 func TestParseGood(t *testing.T) {
 	files := glob(t, "testdata/good/*.yaml")
 	if len(files) < 8 {
@@ -49,10 +90,17 @@ func TestParseGood(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			o, err := Parse(file, readFile(t, file))
+			parsed, err := testParser.ParseFile(file, readFile(t, file))
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
+			for _, w := range parsed.Warnings {
+				if w.Severity != SeverityWarning || w.File != file || w.Line == 0 {
+					t.Errorf("warning %q: severity %v, no file or no line", w, w.Severity)
+				}
+			}
+			checkGolden(t, file+".warn", problemLines(parsed.Warnings))
+			o := parsed.Overlay
 			if ps := Validate(o); len(ps) > 0 {
 				t.Errorf("Validate of a parsed overlay: %v", ps)
 			}
@@ -98,6 +146,7 @@ func TestParseValues(t *testing.T) {
 		{"annotations.yaml", Overlay{Annotations: map[string]string{
 			"com.example.team": "platform-team", "com.example.build-timestamp": "2025-10-15T10:30:00Z",
 			"com.example.released": "2025-10-15", "org.example/owner": "sre",
+			"org.opencontainersx.build": "42", "dev.chainguardian": "guardian", "org.opencontainers": "bare",
 		}}},
 		{"accounts.yaml", Overlay{Accounts: Accounts{
 			RunAs: "appuser",
@@ -133,7 +182,6 @@ func TestParseValues(t *testing.T) {
 			},
 			RuntimeKeyring: []NamedContent{
 				{Name: "key-ee8fa0a3.rsa.pub", Content: pemFile(t, "apk-pkix.rsa.pub")},
-				{Name: "extras_pkcs1.rsa.pub", Content: pemFile(t, "apk-pkcs1.rsa.pub")},
 			},
 		}},
 		{"certificates.yaml", Overlay{
@@ -162,7 +210,8 @@ func TestParseValues(t *testing.T) {
 	}
 }
 
-// Every bad file gives exactly the problems in its golden .err file.
+// Every bad file gives exactly the problems in its golden .err file: its
+// errors and warnings, in file order.
 func TestParseBad(t *testing.T) {
 	files := glob(t, "testdata/bad/*.yaml")
 	if len(files) < 35 {
@@ -170,7 +219,7 @@ func TestParseBad(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			_, err := Parse(file, readFile(t, file))
+			parsed, err := testParser.ParseFile(file, readFile(t, file))
 			if err == nil {
 				t.Fatal("Parse accepted a bad file")
 			}
@@ -179,31 +228,46 @@ func TestParseBad(t *testing.T) {
 				t.Fatalf("error is %T, want Problems", err)
 			}
 			for i, p := range ps {
-				if p.File != file || p.Line == 0 {
-					t.Errorf("problem %q has no file or line", p)
+				if p.File != file || p.Line == 0 || p.Severity != SeverityError {
+					t.Errorf("problem %q has no file or line, or is not an error", p)
 				}
 				if i > 0 && (p.Line < ps[i-1].Line || (p.Line == ps[i-1].Line && p.Column < ps[i-1].Column)) {
 					t.Errorf("problems not sorted by position: %q after %q", p, ps[i-1])
 				}
 			}
-			got := err.Error() + "\n"
-			golden := file + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want := string(readFile(t, golden))
-			if diff := cmp.Diff(strings.Split(want, "\n"), strings.Split(got, "\n")); diff != "" {
-				t.Errorf("problems (-want +got):\n%s", diff)
-			}
+			checkGolden(t, file+".err", problemLines(append(ps, parsed.Warnings...).Sorted()))
 		})
 	}
 	// No golden without its input.
-	for _, golden := range glob(t, "testdata/bad/*.err") {
-		if _, err := os.Stat(strings.TrimSuffix(golden, ".err")); err != nil {
+	for _, golden := range append(glob(t, "testdata/bad/*.err"), glob(t, "testdata/good/*.warn")...) {
+		if _, err := os.Stat(strings.TrimSuffix(strings.TrimSuffix(golden, ".err"), ".warn")); err != nil {
 			t.Errorf("golden %s has no input", golden)
 		}
+	}
+}
+
+// Positions place every list item, fixed key and map key; the package
+// check places its problems with them.
+func TestParsePositions(t *testing.T) {
+	src := "contents:\n  packages:\n    - curl\n    - mongo-9.0\nenvironment:\n  PORT: \"3000\"\naccounts:\n  users: [{username: app, uid: 10}]\n"
+	parsed, err := ParseFile("ca-images-iac/python.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Position{
+		"contents":                   {2, 3},
+		"contents.packages":          {3, 5},
+		"contents.packages[0]":       {3, 7},
+		"contents.packages[1]":       {4, 7},
+		"environment":                {6, 3},
+		"environment.PORT":           {6, 3},
+		"accounts":                   {8, 3},
+		"accounts.users":             {8, 10},
+		"accounts.users[0]":          {8, 11},
+		"accounts.users[0].username": {8, 22},
+		"accounts.users[0].uid":      {8, 32},
+	}
+	if diff := cmp.Diff(want, parsed.Positions); diff != "" {
+		t.Errorf("Positions (-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -17,45 +18,51 @@ var privateKeyHeader = regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----
 
 // checkCertificate applies the server's rules to one certificates.additional
 // content: exactly one PEM CERTIFICATE block (text before it is allowed) that
-// parses as X.509, and no private key. It returns "" when the content is
-// fine.
-func checkCertificate(content string) string {
+// parses as X.509, and no private key. It returns the certificate, or why
+// the content is not one.
+func checkCertificate(content string) (*x509.Certificate, string) {
 	block, msg := onePEMBlock(content)
 	if msg != "" {
-		return msg
+		return nil, msg
 	}
 	if block.Type != "CERTIFICATE" {
-		return fmt.Sprintf(`PEM block is %q, want "CERTIFICATE"`, block.Type)
+		return nil, fmt.Sprintf(`PEM block is %s, want "CERTIFICATE"`, quote(block.Type))
 	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return fmt.Sprintf("not a valid X.509 certificate: %v", err)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Sprintf("not a valid X.509 certificate: %v", err)
 	}
-	return ""
+	return cert, ""
 }
 
-// checkPublicKey applies the server's rules to one runtime_keyring content:
-// exactly one PEM block holding an RSA public key, either PKIX ("PUBLIC
-// KEY") or PKCS #1 ("RSA PUBLIC KEY"), and no private key.
+// checkPublicKey applies the server's rules to one runtime_keyring content
+// (chainctl docs, "Key validation rules"; apko's parsePublicKey): exactly one
+// PEM "PUBLIC KEY" block holding a PKIX RSA key, with nothing but white space
+// before or after it, and no private key.
 func checkPublicKey(content string) string {
 	block, msg := onePEMBlock(content)
 	if msg != "" {
 		return msg
 	}
-	switch block.Type {
-	case "PUBLIC KEY":
-		pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return "not a valid PKIX public key"
-		}
-		if _, ok := pub.(*rsa.PublicKey); !ok {
-			return fmt.Sprintf("not an RSA public key (got %s)", keyType(pub))
-		}
-	case "RSA PUBLIC KEY":
-		if _, err := x509.ParsePKCS1PublicKey(block.Bytes); err != nil {
-			return "not a valid PKCS #1 RSA public key"
-		}
-	default:
-		return fmt.Sprintf(`PEM block is %q, want "PUBLIC KEY" or "RSA PUBLIC KEY"`, block.Type)
+	if block.Type != "PUBLIC KEY" {
+		return fmt.Sprintf(`PEM block is %s, want "PUBLIC KEY"`, quote(block.Type))
+	}
+	begin := strings.Index(content, "-----BEGIN")
+	if strings.TrimSpace(content[:begin]) != "" {
+		return "text before the PEM block; a runtime key is the PEM block alone"
+	}
+	// pem.Decode returns what follows the block; after a single block that
+	// is only what trails its END line.
+	_, rest := pem.Decode([]byte(content))
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return "text after the PEM block; a runtime key is the PEM block alone"
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return "not a valid PKIX public key"
+	}
+	if _, ok := pub.(*rsa.PublicKey); !ok {
+		return fmt.Sprintf("not an RSA public key (got %s)", keyType(pub))
 	}
 	return ""
 }

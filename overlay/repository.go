@@ -50,7 +50,7 @@ func checkRepository(repo string) string {
 	}
 	for _, s := range internalSuffixes {
 		if strings.HasSuffix(host, s) {
-			return fmt.Sprintf("host %q is not allowed (%q names are internal)", host, s)
+			return fmt.Sprintf("host %s is not allowed (%q names are internal)", quote(host), s)
 		}
 	}
 	addr, err := netip.ParseAddr(host)

@@ -3,9 +3,11 @@ package overlay
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -22,11 +24,15 @@ var (
 	safeFileName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]*$`)
 )
 
-// reservedEnvPrefix and reservedAnnotationPrefixes are keys the server keeps
-// for Chainguard.
-const reservedEnvPrefix = "CHAINGUARD_"
-
-var reservedAnnotationPrefixes = []string{"dev.chainguard", "org.opencontainers"}
+// reservedEnvPrefixes and reservedAnnotationPrefixes start keys the server
+// keeps for Chainguard: CHAINGUARD_ (SDK proto comments, chainctl docs) and
+// GUARDED_ (Guarded Entrypoint's settings, rejected by the newer service) for
+// environment keys; "dev.chainguard." and "org.opencontainers." with their
+// dot for annotations, so "org.opencontainersx.a" is a key like any other.
+var (
+	reservedEnvPrefixes        = []string{"CHAINGUARD_", "GUARDED_"}
+	reservedAnnotationPrefixes = []string{"dev.chainguard.", "org.opencontainers."}
+)
 
 // reservedKeyPrefixes may not start a runtime_keyring name (compared without
 // case): they would collide with Chainguard's and Wolfi's own signing keys.
@@ -58,6 +64,9 @@ func Validate(o Overlay) Problems {
 type checker struct {
 	// lint adds our own rules to the server's.
 	lint bool
+	// warn adds warnings; certificates are checked against now.
+	warn bool
+	now  time.Time
 	// skip, when set, names fields that could not be read from the file;
 	// their zero value is not checked.
 	skip func(field string) bool
@@ -71,6 +80,14 @@ func (c *checker) add(field, format string, args ...any) {
 		return
 	}
 	c.out = append(c.out, Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// warning adds a problem of severity warning, when warnings are wanted.
+func (c *checker) warning(field, format string, args ...any) {
+	if !c.warn || c.broken(field) {
+		return
+	}
+	c.out = append(c.out, Problem{Severity: SeverityWarning, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // overlay checks every section in file order.
@@ -100,9 +117,9 @@ func (c *checker) packages(pkgs []string) {
 		case strings.TrimSpace(p) == "":
 			c.add(f, "empty package name")
 		case strings.IndexFunc(p, unicode.IsSpace) >= 0:
-			c.add(f, "package name %q contains whitespace", p)
+			c.add(f, "package name %s contains whitespace", quote(p))
 		case seen[p]:
-			c.add(f, "duplicate package %q", p)
+			c.add(f, "duplicate package %s", quote(p))
 		default:
 			seen[p] = true
 		}
@@ -140,7 +157,7 @@ func (c *checker) keyring(keys []NamedContent) {
 			case msg != "":
 				c.add(name, "%s", msg)
 			case seen[k.Name]:
-				c.add(name, "duplicate name %q", k.Name)
+				c.add(name, "duplicate name %s", quote(k.Name))
 			case c.lint && !safeFileName.MatchString(k.Name):
 				c.add(name, "not a safe file name (letters, digits, \"_\", \"-\" and \".\")")
 			}
@@ -158,13 +175,23 @@ func (c *checker) keyring(keys []NamedContent) {
 func (c *checker) environment(env map[string]string) {
 	for _, k := range sortedKeys(env) {
 		f := keyField("environment", k)
-		switch {
-		case strings.HasPrefix(k, reservedEnvPrefix):
-			c.add(f, "key prefix %q is reserved", reservedEnvPrefix)
+		switch p := reservedPrefix(k, reservedEnvPrefixes); {
+		case p != "":
+			c.add(f, "key prefix %q is reserved", p)
 		case c.lint && !envName.MatchString(k):
 			c.add(f, "not a valid variable name (want [A-Za-z_][A-Za-z0-9_]*)")
 		}
 	}
+}
+
+// reservedPrefix returns the prefix of prefixes that key starts with, or "".
+func reservedPrefix(key string, prefixes []string) string {
+	for _, p := range prefixes {
+		if strings.HasPrefix(key, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func (c *checker) annotations(ann map[string]string) {
@@ -172,32 +199,26 @@ func (c *checker) annotations(ann map[string]string) {
 		if k == "" && c.lint {
 			c.add(keyField("annotations", k), "empty key")
 		}
-		for _, p := range reservedAnnotationPrefixes {
-			if strings.HasPrefix(k, p) {
-				c.add(keyField("annotations", k), "key prefix %q is reserved", p)
-				break
-			}
+		if p := reservedPrefix(k, reservedAnnotationPrefixes); p != "" {
+			c.add(keyField("annotations", k), "key prefix %q is reserved", p)
 		}
 	}
 }
 
 // accounts is lint only: apko's own checks (user names, uid 0, group names)
 // and consistency of uids, gids and names, which the server leaves to the
-// build.
+// build. run-as is not an error whatever it names: apko resolves a name
+// against the image's passwd and otherwise keeps it as given
+// (pkg/build/accounts.go), and a uid needs no passwd entry at all.
 func (c *checker) accounts(a Accounts) {
 	names, uids := map[string]bool{}, map[uint32]bool{}
-	// Whether every user name and uid could be read, so that run-as can
-	// be checked against them.
-	namesKnown, uidsKnown := !c.broken("accounts.users"), !c.broken("accounts.users")
 	for i, u := range a.Users {
 		f := indexField("accounts.users", i)
-		namesKnown = namesKnown && !c.broken(f+".username")
-		uidsKnown = uidsKnown && !c.broken(f+".uid")
 		switch {
 		case u.UserName == "":
 			c.add(f+".username", "required")
 		case names[u.UserName]:
-			c.add(f+".username", "duplicate user name %q", u.UserName)
+			c.add(f+".username", "duplicate user name %s", quote(u.UserName))
 		}
 		names[u.UserName] = true
 		if !c.broken(f + ".uid") {
@@ -219,7 +240,7 @@ func (c *checker) accounts(a Accounts) {
 		case g.GroupName == "":
 			c.add(f+".groupname", "required")
 		case groups[g.GroupName]:
-			c.add(f+".groupname", "duplicate group name %q", g.GroupName)
+			c.add(f+".groupname", "duplicate group name %s", quote(g.GroupName))
 		}
 		groups[g.GroupName] = true
 		if !c.broken(f + ".gid") {
@@ -236,60 +257,37 @@ func (c *checker) accounts(a Accounts) {
 			case m == "":
 				c.add(mf, "empty user name")
 			case members[m]:
-				c.add(mf, "duplicate member %q", m)
+				c.add(mf, "duplicate member %s", quote(m))
 			}
 			members[m] = true
 		}
 	}
 	if a.RunAs != "" {
-		c.runAs(a, namesKnown, uidsKnown, !c.broken("accounts.groups"))
+		c.runAs(a)
 	}
 }
 
-// runAs checks that run-as names a user this overlay defines, by name or uid,
-// optionally followed by ":group" naming a group it defines, by name or gid.
-// Root ("root" or 0) is always defined. A part is not checked when the users
-// or groups it would be looked up in could not all be read from the file.
-func (c *checker) runAs(a Accounts, namesKnown, uidsKnown, groupsKnown bool) {
+// runAs warns when run-as names a user (or ":group") by a name that neither
+// the file nor every Chainguard base image defines: apko keeps such a name
+// as given, and the container then starts only if the image's own passwd
+// (from a package) has it. Numbers are never warned about: a uid or gid
+// needs no entry. A part is not checked when the users or groups it would
+// be found in could not all be read from the file.
+func (c *checker) runAs(a Accounts) {
 	user, group, hasGroup := strings.Cut(a.RunAs, ":")
-	_, err := strconv.ParseUint(user, 10, 32)
-	numeric := err == nil
-	if ((numeric && uidsKnown) || (!numeric && namesKnown)) && !definedUser(a.Users, user) {
-		if numeric {
-			c.add("accounts.run-as", "uid %s is not defined in accounts.users", user)
-		} else {
-			c.add("accounts.run-as", "user %q is not defined in accounts.users", user)
-		}
+	if !isNumber(user) && !c.broken("accounts.users") && !slices.Contains(baseUsers, user) &&
+		!slices.ContainsFunc(a.Users, func(u User) bool { return u.UserName == user }) {
+		c.warning("accounts.run-as", "user %s is defined neither in accounts.users nor by Chainguard's base images (nonroot, root, nobody, ...); the container starts only if the image defines it", quote(user))
 	}
-	if hasGroup && groupsKnown && !definedGroup(a.Groups, group) {
-		c.add("accounts.run-as", "group %q is not defined in accounts.groups", group)
+	if hasGroup && !isNumber(group) && !c.broken("accounts.groups") && !slices.Contains(baseGroups, group) &&
+		!slices.ContainsFunc(a.Groups, func(g Group) bool { return g.GroupName == group }) {
+		c.warning("accounts.run-as", "group %s is defined neither in accounts.groups nor by Chainguard's base images; the container starts only if the image defines it", quote(group))
 	}
 }
 
-func definedUser(users []User, s string) bool {
-	if s == "root" || s == "0" {
-		return true
-	}
-	uid, err := strconv.ParseUint(s, 10, 32)
-	for _, u := range users {
-		if u.UserName == s || (err == nil && uint64(u.UID) == uid) {
-			return true
-		}
-	}
-	return false
-}
-
-func definedGroup(groups []Group, s string) bool {
-	if s == "root" || s == "0" {
-		return true
-	}
-	gid, err := strconv.ParseUint(s, 10, 32)
-	for _, g := range groups {
-		if g.GroupName == s || (err == nil && uint64(g.GID) == gid) {
-			return true
-		}
-	}
-	return false
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
 }
 
 func (c *checker) absolutePath(field, p string) {
@@ -313,18 +311,43 @@ func (c *checker) certificates(certs []NamedContent) {
 			case !safeFileName.MatchString(e.Name):
 				c.add(name, "not a safe file name (letters, digits, \"_\", \"-\" and \".\", not starting with \".\")")
 			case seen[e.Name]:
-				c.add(name, "duplicate name %q", e.Name)
+				c.add(name, "duplicate name %s", quote(e.Name))
 			}
 			seen[e.Name] = true
 		}
-		if msg := checkCertificate(e.Content); msg != "" {
+		cert, msg := checkCertificate(e.Content)
+		if msg != "" {
 			c.add(f+".content", "%s", msg)
+			continue
+		}
+		expiry := cert.NotAfter.UTC().Format(time.DateOnly)
+		if c.now.After(cert.NotAfter) {
+			c.warning(f+".content", "certificate expired on %s", expiry)
+		}
+		if !cert.BasicConstraintsValid || !cert.IsCA {
+			c.warning(f+".content", "not a CA certificate (no basic constraints CA:TRUE), it expires on %s", expiry)
 		}
 	}
 	if total > maxCertificatesBytes {
 		c.add(field, "total content size %d bytes exceeds the limit of %d bytes (50 KB)", total, maxCertificatesBytes)
 	}
 }
+
+// baseUsers and baseGroups are the accounts every Chainguard base image
+// defines: wolfi-baselayout's /etc/passwd and /etc/group, and nonroot
+// (65532), which apko adds to every image Chainguard builds.
+var (
+	baseUsers = []string{
+		"root", "bin", "daemon", "adm", "lp", "sync", "shutdown", "halt", "mail", "news", "uucp",
+		"operator", "man", "postmaster", "cron", "ftp", "sshd", "xfs", "nobody", "nonroot",
+	}
+	baseGroups = []string{
+		"root", "bin", "daemon", "sys", "adm", "tty", "disk", "lp", "mem", "kmem", "wheel", "floppy",
+		"mail", "news", "uucp", "man", "cron", "console", "audio", "cdrom", "dialout", "ftp", "sshd",
+		"input", "at", "tape", "video", "netdev", "readproc", "xfs", "kvm", "games", "shadow", "cdrw",
+		"usb", "ntp", "nofiles", "smmsp", "locate", "utmp", "nogroup", "nobody", "nonroot",
+	}
+)
 
 // checkKeyName applies the server's rules for runtime_keyring names.
 func checkKeyName(name string) string {

@@ -23,8 +23,8 @@ func TestServerRulesAndValidate(t *testing.T) {
 	key := pemFile(t, "apk-pkix.rsa.pub")
 	var bigKeyring []NamedContent
 	for i := range 130 {
-		// Text before the block is ignored by PEM, but counts toward the size.
-		bigKeyring = append(bigKeyring, NamedContent{Name: fmt.Sprintf("k%03d.rsa.pub", i), Content: strings.Repeat("x", 4096) + "\n" + key})
+		// White space around the block is allowed, and counts toward the size.
+		bigKeyring = append(bigKeyring, NamedContent{Name: fmt.Sprintf("k%03d.rsa.pub", i), Content: strings.Repeat(" ", 4096) + "\n" + key})
 	}
 	var bigCerts []NamedContent
 	for i := range 45 {
@@ -48,9 +48,14 @@ func TestServerRulesAndValidate(t *testing.T) {
 		{name: "annotations",
 			o: Overlay{Annotations: map[string]string{"org.opencontainers.image.title": "x", "dev.chainguard.x": "y", "com.example": "z"}},
 			server: []string{
-				`annotations.dev.chainguard.x: key prefix "dev.chainguard" is reserved`,
-				`annotations.org.opencontainers.image.title: key prefix "org.opencontainers" is reserved`,
+				`annotations.dev.chainguard.x: key prefix "dev.chainguard." is reserved`,
+				`annotations.org.opencontainers.image.title: key prefix "org.opencontainers." is reserved`,
 			}},
+		{name: "reserved annotation prefixes end in a dot",
+			o: Overlay{Annotations: map[string]string{"org.opencontainersx.a": "x", "dev.chainguardian": "y", "org.opencontainers": "z"}}},
+		{name: "GUARDED_ is reserved",
+			o:      Overlay{Environment: map[string]string{"GUARDED_DISABLE": "1", "GUARDEDX": "2"}},
+			server: []string{`environment.GUARDED_DISABLE: key prefix "GUARDED_" is reserved`}},
 		{name: "runtime repositories",
 			o: Overlay{RuntimeRepositories: []string{"http://localhost/apk", "https://ok.example/x", "https://ok.example/x"}},
 			server: []string{
@@ -85,7 +90,7 @@ func TestServerRulesAndValidate(t *testing.T) {
 			server: []string{
 				`contents.runtime_keyring[0].name: prefix "wolfi" is reserved`,
 				`contents.runtime_keyring[2].name: duplicate name "a.rsa.pub"`,
-				`contents.runtime_keyring[4].content: PEM block is "CERTIFICATE", want "PUBLIC KEY" or "RSA PUBLIC KEY"`,
+				`contents.runtime_keyring[4].content: PEM block is "CERTIFICATE", want "PUBLIC KEY"`,
 			},
 			lintOnly: []string{`contents.runtime_keyring[3].name: not a safe file name (letters, digits, "_", "-" and ".")`}},
 		{name: "runtime keyring over 512 KB in all", o: Overlay{RuntimeKeyring: bigKeyring},
@@ -95,11 +100,12 @@ func TestServerRulesAndValidate(t *testing.T) {
 			lintOnly: []string{
 				`accounts.users[1].username: duplicate user name "a"`,
 				"accounts.users[1].uid: duplicate uid 1",
-				`accounts.run-as: user "ghost" is not defined in accounts.users`,
 			}},
 		{name: "run-as root is always defined", o: Overlay{Accounts: Accounts{RunAs: "0"}}},
 		{name: "run-as root by name", o: Overlay{Accounts: Accounts{RunAs: "root:root"}}},
 		{name: "run-as by uid", o: Overlay{Accounts: Accounts{RunAs: "65532", Users: []User{{UserName: "nonroot", UID: 65532}}}}},
+		{name: "run-as a base account", o: Overlay{Accounts: Accounts{RunAs: "nonroot"}}},
+		{name: "run-as a uid no user has", o: Overlay{Accounts: Accounts{RunAs: "1234:4321"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server := ServerRules(tc.o)
@@ -147,10 +153,15 @@ func TestProblemString(t *testing.T) {
 		{Problem{File: "f.yaml", Field: "a", Message: "m"}, "f.yaml: a: m"},
 		{Problem{Field: "a", Message: "m"}, "a: m"},
 		{Problem{Message: "m"}, "m"},
+		{Problem{Severity: SeverityWarning, File: "f.yaml", Line: 3, Column: 5, Field: "a.b", Message: "m"}, "f.yaml:3:5: warning: a.b: m"},
+		{Problem{Severity: SeverityWarning, Field: "a", Message: "m"}, "warning: a: m"},
 	} {
 		if got := tc.p.String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)
 		}
+	}
+	if SeverityError.String() != "error" || SeverityWarning.String() != "warning" {
+		t.Errorf("severities are %q and %q", SeverityError, SeverityWarning)
 	}
 	if err := (Problems{}).Err(); err != nil {
 		t.Errorf("empty Problems.Err() = %v", err)
@@ -179,5 +190,32 @@ func TestFieldPaths(t *testing.T) {
 	}
 	if got := parentField("accounts.users[3]"); got != "accounts.users" {
 		t.Errorf("parentField = %q", got)
+	}
+}
+
+func TestNearest(t *testing.T) {
+	top := append(append([]string(nil), keysTop...), nestedKeys...)
+	for _, tc := range []struct {
+		key        string
+		candidates []string
+		want       string
+	}{
+		{"pkgs", keysContents, "packages"},
+		{"Packages", keysContents, "packages"},
+		{"packges", keysContents, "packages"},
+		{"runtimeKeyring", keysContents, "runtime_keyring"},
+		{"runtime_repos", keysContents, "runtime_repositories"},
+		{"runas", keysAccounts, "run-as"},
+		{"user", keysAccounts, "users"},
+		{"package", top, "contents.packages"},
+		{"envirnoment", top, "environment"},
+		{"labels", top, ""},
+		{"path", keysEntry, ""},
+		{"x", keysEntry, ""},
+		{"", keysEntry, ""},
+	} {
+		if got := nearest(tc.key, tc.candidates); got != tc.want {
+			t.Errorf("nearest(%q) = %q, want %q", tc.key, got, tc.want)
+		}
 	}
 }

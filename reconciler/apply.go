@@ -17,7 +17,9 @@ import (
 // apply writes every drifted, non-stalled change with at most
 // cfg.Concurrency writes in flight, retrying retryable failures with jittered
 // exponential backoff. Invalid, missing, orphan and in-sync repos are never
-// written.
+// written. It only writes and reports results: what follows from them
+// (status, metrics, logs, build watching) is the transition's and the
+// sinks' business.
 func (r *Reconciler) apply(ctx context.Context, plan Plan) map[string]WriteResult {
 	results := map[string]WriteResult{}
 	var mu sync.Mutex
@@ -66,36 +68,13 @@ func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
 		written = repo
 		return nil
 	}, policy)
-	res := WriteResult{Err: err, At: r.clock.Now()}
+	res := WriteResult{Err: err, At: r.clock.Now(), Attempts: attempt}
 	if err != nil {
-		r.metrics.Writes.WithLabelValues(c.Repo, "error").Inc()
-		r.log.Error("write failed", zap.String("repo", c.Repo), zap.String("file", c.File), zap.Int("attempts", attempt), zap.Error(err))
+		res.Transient = chainguard.Retryable(err) || errors.Is(err, context.Canceled)
 		return res
 	}
 	res.Converged = overlay.Equal(written.Overlay, c.Desired)
-	r.metrics.Writes.WithLabelValues(c.Repo, "success").Inc()
-	r.log.Info("repo written",
-		zap.String("repo", c.Repo),
-		zap.String("file", c.File),
-		zap.String("action", string(c.Action)),
-		zap.String("desired_hash", c.DesiredHash),
-		zap.Strings("diff", diffStrings(c.Diff)),
-		zap.Bool("converged", res.Converged))
-	if r.builds != nil {
-		r.builds.Watch(c.Repo, c.RepoID, res.At)
-	}
 	return res
-}
-
-// countsTowardStall reports whether a write outcome counts as a write that
-// did not converge: a successful write (convergence is judged on the next
-// read), or a permanent failure. Transient failures do not count, so an API
-// outage never stalls a repo.
-func countsTowardStall(w WriteResult) bool {
-	if w.Err == nil {
-		return true
-	}
-	return !chainguard.Retryable(w.Err) && !errors.Is(w.Err, context.Canceled)
 }
 
 func diffStrings(d []overlay.Change) []string {
@@ -106,7 +85,8 @@ func diffStrings(d []overlay.Change) []string {
 	return out
 }
 
-func joinErr(err error) string {
+// errText is an error's message for status and events, "" for nil.
+func errText(err error) string {
 	if err == nil {
 		return ""
 	}

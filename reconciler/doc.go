@@ -6,10 +6,19 @@
 // does not move), read every live repo of the organization (every cycle, so
 // Console edits are seen), compute a Plan with the pure function Compute (one
 // Change per repo, sorted), and in apply mode write only the repos that
-// drifted, with bounded concurrency and jittered retries. A repo whose writes
-// do not converge is marked stalled and left alone until its file changes.
+// drifted, with bounded concurrency and jittered retries.
 //
-// The package declares the two small interfaces it needs, Source and
-// Registry; production wires gitsource and chainguard, and tests wire the
-// same real types against local Git repos and the emulator.
+// What follows from a cycle is decided by a pure state machine, next: from a
+// repo's previous state (store.RepoState), its Change and its write's
+// result, it returns the new state and Events (drift detected, status
+// changed, written, write failed, stalled; repo gone for a repo no file names
+// any more). The new states go to the store (package store), which the build
+// watcher and the status page read; the events go to Sinks at the edge: the
+// metrics, the log, the build watcher, and whatever else is added with
+// WithSink. A repo whose writes do not converge is marked stalled and left
+// alone until its file changes.
+//
+// The package declares the small interfaces it needs, Source, Registry and
+// BuildWatcher; production wires gitsource, chainguard and buildwatch, and
+// tests wire the same real types against local Git repos and the emulator.
 package reconciler

@@ -5,17 +5,23 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 const (
@@ -34,8 +40,8 @@ func written(rep reconciler.Report) []string {
 	return out
 }
 
-func actions(p reconciler.Plan) map[string]reconciler.Action {
-	out := map[string]reconciler.Action{}
+func actions(p reconciler.Plan) map[string]vocab.Action {
+	out := map[string]vocab.Action{}
 	for _, c := range p.Changes {
 		out[c.Repo] = c.Action
 	}
@@ -56,7 +62,7 @@ func (w *world) updateCalls() int {
 // the Console or chainctl would.
 func (w *world) consoleEdit(name string, o overlay.Overlay) {
 	w.t.Helper()
-	ctx := ctxT(w.t)
+	ctx := w.t.Context()
 	if _, err := w.client.WriteOverlay(ctx, w.repos[name], o); err != nil {
 		w.t.Fatalf("console edit of %s: %v", name, err)
 	}
@@ -79,8 +85,8 @@ func TestEndToEnd(t *testing.T) {
 		"ca-images-iac/README.md":  "not an overlay",
 		"other/x.yaml":             "ignored: outside the folder",
 	})
-	h := w.reconciler(reconciler.ModeApply, nil, nil)
-	ctx := ctxT(t)
+	h := w.reconciler(vocab.ModeApply, nil, nil)
+	ctx := t.Context()
 
 	// First cycle: writes exactly the drifted repos, which then equal their files.
 	rep := h.r.RunOnce(ctx, "start")
@@ -90,9 +96,9 @@ func TestEndToEnd(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "c"}, written(rep)); diff != "" {
 		t.Errorf("first cycle wrote (-want +got):\n%s", diff)
 	}
-	wantActions := map[string]reconciler.Action{
-		"a": reconciler.ActionUpdate, "b": reconciler.ActionNoop, "c": reconciler.ActionUpdate,
-		"bad": reconciler.ActionInvalid, "ghost": reconciler.ActionMissing, "d": reconciler.ActionOrphan,
+	wantActions := map[string]vocab.Action{
+		"a": vocab.ActionUpdate, "b": vocab.ActionNoop, "c": vocab.ActionUpdate,
+		"bad": vocab.ActionInvalid, "ghost": vocab.ActionMissing, "d": vocab.ActionOrphan,
 	}
 	if diff := cmp.Diff(wantActions, actions(rep.Plan)); diff != "" {
 		t.Errorf("first plan (-want +got):\n%s", diff)
@@ -113,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// The invalid file and the missing repo are reported with file, line and reason.
 	st := h.r.Status()
-	byRepo := map[string]reconciler.RepoState{}
+	byRepo := map[string]store.RepoState{}
 	for _, s := range st.Repos {
 		byRepo[s.Repo] = s
 	}
@@ -123,7 +129,7 @@ func TestEndToEnd(t *testing.T) {
 	if got := byRepo["ghost"].Error; !strings.Contains(got, "ca-images-iac/ghost.yaml") || !strings.Contains(got, `repo "ghost" does not exist`) {
 		t.Errorf("ghost.yaml error = %q", got)
 	}
-	if st.Files != (reconciler.FileCounts{Valid: 4, Invalid: 1, Ignored: 1}) {
+	if st.Files != (store.FileCounts{Valid: 4, Invalid: 1, Ignored: 1}) {
 		t.Errorf("files = %+v, want 4 valid, 1 invalid, 1 ignored", st.Files)
 	}
 
@@ -141,7 +147,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := actions(plan)["b"]; got != reconciler.ActionUpdate {
+	if got := actions(plan)["b"]; got != vocab.ActionUpdate {
 		t.Errorf("plan after console edit: b = %q, want update", got)
 	}
 	for _, c := range plan.Changes {
@@ -153,7 +159,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("plan after console edit also drifts %s", c.Repo)
 		}
 	}
-	detect := w.reconciler(reconciler.ModeDetect, nil, nil)
+	detect := w.reconciler(vocab.ModeDetect, nil, nil)
 	before = w.updateCalls()
 	rep = detect.r.RunOnce(ctx, "start")
 	if len(rep.Writes) != 0 || w.updateCalls() != before {
@@ -187,7 +193,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(rep.Writes) != 0 {
 		t.Errorf("after deleting c.yml wrote %v", written(rep))
 	}
-	if got := actions(rep.Plan)["c"]; got != reconciler.ActionOrphan {
+	if got := actions(rep.Plan)["c"]; got != vocab.ActionOrphan {
 		t.Errorf("c after its file was deleted = %q, want orphan", got)
 	}
 	if !overlay.Equal(w.live("c"), mustParse(t, fileC)) {
@@ -209,8 +215,8 @@ func TestWriteKeepsEveryOtherField(t *testing.T) {
 	id := w.customRepo("a", overlay.Overlay{Environment: map[string]string{"OLD": "1"}})
 	before := proto.Clone(w.emu.Repo(id)).(*registryv1.Repo)
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
-	h := w.reconciler(reconciler.ModeApply, nil, nil)
-	if rep := h.r.RunOnce(ctxT(t), "start"); rep.Err != nil || len(rep.Writes) != 1 {
+	h := w.reconciler(vocab.ModeApply, nil, nil)
+	if rep := h.r.RunOnce(t.Context(), "start"); rep.Err != nil || len(rep.Writes) != 1 {
 		t.Fatalf("cycle: err=%v writes=%v", rep.Err, written(rep))
 	}
 	after := w.emu.Repo(id)
@@ -228,9 +234,9 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w := newWorld(t)
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
-	h := w.reconciler(reconciler.ModeApply, nil, nil)
+	h := w.reconciler(vocab.ModeApply, nil, nil)
 	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.Unavailable, 2)
-	rep := h.r.RunOnce(ctxT(t), "start")
+	rep := h.r.RunOnce(t.Context(), "start")
 	if res, ok := rep.Writes["a"]; !ok || res.Err != nil || !res.Converged {
 		t.Fatalf("write after two Unavailable = %+v, want success", res)
 	}
@@ -241,7 +247,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w.customRepo("b", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileB, "ca-images-iac/b.yaml": fileC})
 	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.PermissionDenied, 1)
-	rep = h.r.RunOnce(ctxT(t), "interval")
+	rep = h.r.RunOnce(t.Context(), "interval")
 	failed := 0
 	for repo, res := range rep.Writes {
 		if res.Err != nil {
@@ -264,10 +270,10 @@ func TestNoWritesWhenGitUnreadable(t *testing.T) {
 	w := newWorld(t)
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
-	h := w.reconciler(reconciler.ModeApply, nil, nil)
+	h := w.reconciler(vocab.ModeApply, nil, nil)
 	w.git.git("update-ref", "-d", "refs/heads/main") // the branch disappears
 	before := w.updateCalls()
-	rep := h.r.RunOnce(ctxT(t), "start")
+	rep := h.r.RunOnce(t.Context(), "start")
 	if rep.Err == nil || rep.Result != "error" {
 		t.Fatalf("cycle on unreadable Git: err=%v result=%s, want an error", rep.Err, rep.Result)
 	}
@@ -295,8 +301,8 @@ func TestNonConvergingRepoStalls(t *testing.T) {
 	w := newWorld(t)
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
-	h := w.reconciler(reconciler.ModeApply, nil, fightingRegistry{Client: w.client, w: w})
-	ctx := ctxT(t)
+	h := w.reconciler(vocab.ModeApply, nil, fightingRegistry{Client: w.client, w: w})
+	ctx := t.Context()
 	for i := 1; i <= 3; i++ {
 		if rep := h.r.RunOnce(ctx, "interval"); len(rep.Writes) != 1 {
 			t.Fatalf("cycle %d wrote %v, want a", i, written(rep))
@@ -306,7 +312,7 @@ func TestNonConvergingRepoStalls(t *testing.T) {
 	if len(rep.Writes) != 0 {
 		t.Errorf("fourth cycle wrote %v; a stalled repo must not be written", written(rep))
 	}
-	if st := stateOf(h.r, "a"); st.Status != reconciler.StatusStalled {
+	if st := stateOf(h.r, "a"); st.Status != vocab.StatusStalled {
 		t.Errorf("status = %q, want stalled", st.Status)
 	}
 	// A new file content un-stalls it.
@@ -316,11 +322,64 @@ func TestNonConvergingRepoStalls(t *testing.T) {
 	}
 }
 
-func stateOf(r *reconciler.Reconciler, repo string) reconciler.RepoState {
+func stateOf(r *reconciler.Reconciler, repo string) store.RepoState {
 	for _, s := range r.Status().Repos {
 		if s.Repo == repo {
 			return s
 		}
 	}
-	return reconciler.RepoState{}
+	return store.RepoState{}
+}
+
+// A cycle's events reach an added sink in order, and the reconciler writes
+// the store it is given: the one the build watcher and the page read.
+func TestEventsReachSinksAndTheSharedStore(t *testing.T) {
+	w := newWorld(t)
+	w.customRepo("a", overlay.Overlay{})
+	w.customRepo("b", mustParse(t, fileB))
+	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA, "ca-images-iac/b.yaml": fileB})
+	var got []string
+	sink := reconciler.SinkFunc(func(e reconciler.Event) { got = append(got, e.Repo+" "+string(e.Kind)) })
+	s := store.New()
+	r := reconciler.New(reconciler.Config{Org: "acme.example", Dir: "ca-images-iac", RetryInitial: time.Millisecond},
+		w.source(), w.client, zaptest.NewLogger(t), metrics.New(prometheus.NewRegistry(), "test"),
+		reconciler.WithStore(s), reconciler.WithSink(sink))
+	ctx := t.Context()
+	r.RunOnce(ctx, vocab.TriggerStart)
+	if diff := cmp.Diff([]string{"a drift_detected", "a written", "a status_changed", "b status_changed"}, got); diff != "" {
+		t.Errorf("first cycle's events (-want +got):\n%s", diff)
+	}
+	got = nil
+	r.RunOnce(ctx, vocab.TriggerInterval)
+	if len(got) != 0 {
+		t.Errorf("an idle cycle emitted %v", got)
+	}
+	w.consoleEdit("b", overlay.Overlay{Packages: []string{"console"}})
+	r.RunOnce(ctx, vocab.TriggerInterval)
+	if diff := cmp.Diff([]string{"b drift_detected", "b written"}, got); diff != "" {
+		t.Errorf("events after a Console edit (-want +got):\n%s", diff)
+	}
+	st, ok := s.Repo("a")
+	if !ok || st.Status != vocab.StatusSynced || st.RepoID != w.repos["a"] || st.LastWrite == nil {
+		t.Errorf("store's a = %+v", st)
+	}
+	if name, ok := s.RepoName(w.repos["b"]); !ok || name != "b" {
+		t.Errorf("store does not know b's id")
+	}
+	if diff := cmp.Diff(s.Status(), r.Status()); diff != "" {
+		t.Errorf("the reconciler's status is not the store's (-store +reconciler):\n%s", diff)
+	}
+	// The file removed and the repo holding an overlay: orphan; then
+	// cleared by hand: gone from the store.
+	w.git.commit(map[string]string{"-ca-images-iac/b.yaml": ""})
+	got = nil
+	r.RunOnce(ctx, vocab.TriggerInterval)
+	w.consoleEdit("b", overlay.Overlay{})
+	r.RunOnce(ctx, vocab.TriggerInterval)
+	if diff := cmp.Diff([]string{"b status_changed", "b repo_gone"}, got); diff != "" {
+		t.Errorf("events after b's file was removed (-want +got):\n%s", diff)
+	}
+	if _, ok := s.Repo("b"); ok {
+		t.Errorf("b still in the store")
+	}
 }

@@ -22,15 +22,16 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // gitRepo is a real Git repository on disk, driven with the git CLI.
 type gitRepo struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newGitRepo(t *testing.T) *gitRepo {
+func newGitRepo(t testing.TB) *gitRepo {
 	t.Helper()
 	g := &gitRepo{t: t, dir: t.TempDir()}
 	g.git("init", "-q", "-b", "main")
@@ -56,6 +57,7 @@ func (g *gitRepo) git(args ...string) string {
 // deletes) and commits them, returning the new revision.
 func (g *gitRepo) commit(files map[string]string) string {
 	g.t.Helper()
+	var added []string
 	for p, content := range files {
 		if strings.HasPrefix(p, "-") {
 			g.git("rm", "-q", strings.TrimPrefix(p, "-"))
@@ -68,7 +70,10 @@ func (g *gitRepo) commit(files map[string]string) string {
 		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
 			g.t.Fatal(err)
 		}
-		g.git("add", p)
+		added = append(added, p)
+	}
+	if len(added) > 0 {
+		g.git(append([]string{"add", "--"}, added...)...)
 	}
 	g.git("commit", "-q", "--allow-empty", "-m", "change")
 	return g.git("rev-parse", "HEAD")
@@ -76,7 +81,7 @@ func (g *gitRepo) commit(files map[string]string) string {
 
 // world is one emulator, one org, one Git repo and a client.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	emu    *emulator.Server
 	url    string
 	orgID  string
@@ -85,7 +90,7 @@ type world struct {
 	repos  map[string]string // name -> id
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond})
 	t.Cleanup(emu.Close)
@@ -153,7 +158,7 @@ type harness struct {
 	m   *metrics.Metrics
 }
 
-func (w *world) reconciler(mode reconciler.Mode, log *zap.Logger, reg reconciler.Registry) harness {
+func (w *world) reconciler(mode vocab.Mode, log *zap.Logger, reg reconciler.Registry) harness {
 	w.t.Helper()
 	if log == nil {
 		log = zaptest.NewLogger(w.t)
@@ -178,18 +183,11 @@ func (w *world) live(name string) overlay.Overlay {
 	return overlaypb.FromProto(w.emu.Repo(w.repos[name]).GetCustomOverlay())
 }
 
-func mustParse(t *testing.T, src string) overlay.Overlay {
+func mustParse(t testing.TB, src string) overlay.Overlay {
 	t.Helper()
 	o, err := overlay.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatalf("parsing %q: %v", src, err)
 	}
 	return o
-}
-
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }

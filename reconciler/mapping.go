@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // DesiredRepo is what one file (or a conflicting pair of files) asks for.
@@ -17,7 +20,9 @@ type DesiredRepo struct {
 	// File is the managing file's path in the Git repo. For a conflict it
 	// is the first of the conflicting files.
 	File string
-	// Overlay is the parsed overlay; meaningless when Err is set.
+	// Overlay is the parsed overlay; meaningless when Err is set. It may be
+	// shared with other Desired values (the parse cache): read it, never
+	// change it.
 	Overlay overlay.Overlay
 	// Hash is overlay.Hash(Overlay) for a valid file (Compute compares it
 	// with the live overlay's hash), and a hash of the content otherwise;
@@ -33,8 +38,32 @@ type Desired struct {
 	Revision string
 	// Repos maps repo name to what its file asks for.
 	Repos map[string]DesiredRepo
-	// Ignored lists files under the folder that manage nothing.
-	Ignored []string
+	// Ignored lists the entries under the folder that manage nothing, with
+	// why, sorted by path.
+	Ignored []store.IgnoredFile
+	// Err is set when the folder could not be read (an entry could not be
+	// listed or a file could not be read); Repos is then incomplete and
+	// nothing may be written from it.
+	Err error
+	// Parsed counts the files read and parsed; Reused those whose parse
+	// was reused because their blob did not change.
+	Parsed, Reused int
+
+	// names are the keys of Repos, sorted (set by MapFiles).
+	names []string
+}
+
+// sortedNames returns the repo names in order.
+func (d Desired) sortedNames() []string {
+	if len(d.names) == len(d.Repos) {
+		return d.names
+	}
+	names := make([]string, 0, len(d.Repos))
+	for n := range d.Repos {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Counts returns how many files are valid, invalid and ignored.
@@ -49,27 +78,92 @@ func (d Desired) Counts() (valid, invalid, ignored int) {
 	return valid, invalid, len(d.Ignored)
 }
 
-// MapFiles turns the files of a snapshot into desired state. dir is the
-// folder the files are relative to (for messages). A file NAME.yaml or
-// NAME.yml directly in dir manages repo NAME; anything else (nested folders,
-// other extensions, hidden files) is ignored. Two files naming one repo are
-// both errors and neither is applied.
-func MapFiles(dir string, snap gitsource.Snapshot) Desired {
-	d := Desired{Revision: snap.Revision, Repos: map[string]DesiredRepo{}}
-	byRepo := map[string][]gitsource.File{}
-	for _, f := range snap.Files {
-		name, ok := repoName(f.Path)
-		if !ok {
-			d.Ignored = append(d.Ignored, path.Join(dir, f.Path))
-			continue
+// BlobHasher is an fs.FS that knows the content hash of its files without
+// reading them (gitsource's commit tree: the Git blob id). MapFiles reuses
+// the parse of a file whose hash it has seen.
+type BlobHasher interface {
+	BlobHash(name string) (string, bool)
+}
+
+// MapFiles turns the folder fsys (the managed folder of one revision) into
+// desired state. dir is the folder's path in the repository, for messages.
+// A regular file NAME.yaml or NAME.yml directly in the folder manages repo
+// NAME; every other entry is ignored with a reason (nested folders, other
+// extensions, hidden files, symbolic links, which are never followed,
+// submodules, which fsys marks fs.ModeIrregular, and anything else that is
+// not a regular file). Two files naming one repo are both errors and
+// neither is applied.
+func MapFiles(dir string, fsys fs.FS) Desired {
+	return mapFiles(dir, fsys, nil)
+}
+
+// parsed is one file's parse, as the cache keeps it: the raw bytes are
+// dropped once parsed.
+type parsed struct {
+	overlay overlay.Overlay
+	hash    string
+	err     error
+}
+
+// parseCache keeps the parse of every file of the last mapped revision, by
+// path and blob hash, so that a new revision reads and parses only the
+// files whose blob changed. It holds the entries of one revision, so it is
+// bounded by the number of files; entries of files that changed or went
+// away are dropped at the next mapping.
+type parseCache struct {
+	entries map[string]parsed // path + "\x00" + blob hash
+}
+
+func cacheKey(p, blob string) string { return p + "\x00" + blob }
+
+// entry is a candidate file: a regular file directly in the folder.
+type entry struct {
+	name string // relative to the folder
+	repo string
+}
+
+func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
+	d := Desired{Repos: map[string]DesiredRepo{}}
+	var files []entry
+	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-		byRepo[name] = append(byRepo[name], f)
+		if p == "." {
+			return nil
+		}
+		if why := ignoreType(e.Type()); why != "" {
+			d.Ignored = append(d.Ignored, store.IgnoredFile{Path: path.Join(dir, p), Reason: why})
+			return nil
+		}
+		if e.IsDir() {
+			return nil // walked into: its files are nested
+		}
+		repo, why := repoName(p)
+		if why != "" {
+			d.Ignored = append(d.Ignored, store.IgnoredFile{Path: path.Join(dir, p), Reason: why})
+			return nil
+		}
+		files = append(files, entry{name: p, repo: repo})
+		return nil
+	})
+	if err != nil {
+		d.Err = fmt.Errorf("reading %s: %w", dir, err)
+		return d
 	}
-	for name, files := range byRepo {
-		if len(files) > 1 {
-			paths := make([]string, len(files))
-			for i, f := range files {
-				paths[i] = path.Join(dir, f.Path)
+	slices.SortFunc(d.Ignored, func(a, b store.IgnoredFile) int { return strings.Compare(a.Path, b.Path) })
+
+	byRepo := map[string][]string{}
+	for _, f := range files {
+		byRepo[f.repo] = append(byRepo[f.repo], f.name)
+	}
+	hasher, _ := fsys.(BlobHasher)
+	next := map[string]parsed{}
+	for name, names := range byRepo {
+		if len(names) > 1 {
+			paths := make([]string, len(names))
+			for i, n := range names {
+				paths[i] = path.Join(dir, n)
 			}
 			sort.Strings(paths)
 			d.Repos[name] = DesiredRepo{
@@ -79,34 +173,81 @@ func MapFiles(dir string, snap gitsource.Snapshot) Desired {
 			}
 			continue
 		}
-		file := path.Join(dir, files[0].Path)
-		o, err := overlay.Parse(file, files[0].Data)
-		dr := DesiredRepo{File: file, Overlay: o, Err: err}
-		if err != nil {
-			sum := sha256.Sum256(files[0].Data)
-			dr.Hash = "invalid:" + hex.EncodeToString(sum[:])
-		} else {
-			dr.Hash = overlay.Hash(o)
+		file := path.Join(dir, names[0])
+		var key string
+		if hasher != nil && cache != nil {
+			if blob, ok := hasher.BlobHash(names[0]); ok {
+				key = cacheKey(file, blob)
+			}
 		}
-		d.Repos[name] = dr
+		pr, hit := parsed{}, false
+		if key != "" {
+			pr, hit = cache.entries[key]
+		}
+		if hit {
+			d.Reused++
+		} else {
+			data, err := fs.ReadFile(fsys, names[0])
+			if err != nil {
+				d.Err = fmt.Errorf("reading %s: %w", file, err)
+				return d
+			}
+			pr = parse(file, data)
+			d.Parsed++
+		}
+		if key != "" {
+			next[key] = pr
+		}
+		d.Repos[name] = DesiredRepo{File: file, Overlay: pr.overlay, Hash: pr.hash, Err: pr.err}
 	}
-	sort.Strings(d.Ignored)
+	if cache != nil {
+		cache.entries = next
+	}
+	d.names = make([]string, 0, len(d.Repos))
+	for n := range d.Repos {
+		d.names = append(d.names, n)
+	}
+	slices.Sort(d.names)
 	return d
 }
 
+// parse parses one file; data is not kept.
+func parse(file string, data []byte) parsed {
+	o, err := overlay.Parse(file, data)
+	if err != nil {
+		sum := sha256.Sum256(data)
+		return parsed{err: err, hash: "invalid:" + hex.EncodeToString(sum[:])}
+	}
+	return parsed{overlay: o, hash: overlay.Hash(o)}
+}
+
+// ignoreType is why an entry of this type manages nothing, or "" for a
+// regular file or a folder.
+func ignoreType(m fs.FileMode) vocab.IgnoreReason {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return vocab.IgnoredSymlink
+	case m&fs.ModeIrregular != 0:
+		// gitsource marks submodules (gitlinks) this way.
+		return vocab.IgnoredSubmodule
+	case m.IsDir(), m.IsRegular():
+		return ""
+	}
+	return vocab.IgnoredIrregular
+}
+
 // repoName returns the repo a file path (relative to the managed folder)
-// names, and whether it names one at all.
-func repoName(p string) (string, bool) {
+// names, or why it names none.
+func repoName(p string) (string, vocab.IgnoreReason) {
 	if strings.Contains(p, "/") {
-		return "", false
+		return "", vocab.IgnoredNested
+	}
+	if strings.HasPrefix(p, ".") {
+		return "", vocab.IgnoredHidden
 	}
 	ext := path.Ext(p)
 	if ext != ".yaml" && ext != ".yml" {
-		return "", false
+		return "", vocab.IgnoredExtension
 	}
-	name := strings.TrimSuffix(p, ext)
-	if name == "" || strings.HasPrefix(name, ".") {
-		return "", false
-	}
-	return name, true
+	return strings.TrimSuffix(p, ext), ""
 }

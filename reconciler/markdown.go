@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // MarkdownMarker is the first line of the Markdown plan, a hidden HTML
@@ -150,11 +152,11 @@ func (p Plan) markdownSections(checks map[string][]Check) []string {
 	var orphans []string
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionInvalid, ActionMissing:
+		case vocab.ActionInvalid, vocab.ActionMissing:
 			errs = append(errs, changeSection(c, checks[c.Repo]))
-		case ActionUpdate, ActionReset:
+		case vocab.ActionUpdate, vocab.ActionReset:
 			writes = append(writes, changeSection(c, checks[c.Repo]))
-		case ActionOrphan:
+		case vocab.ActionOrphan:
 			orphans = append(orphans, c.Repo)
 		default:
 			for _, ch := range checks[c.Repo] {
@@ -180,7 +182,7 @@ func (p Plan) markdownSections(checks map[string][]Check) []string {
 func changeSection(c Change, checks []Check) string {
 	var b strings.Builder
 	label := string(c.Action)
-	if c.Action == ActionNoop {
+	if c.Action == vocab.ActionNoop {
 		label = "in sync"
 	}
 	b.WriteString("\n<details><summary><b>" + htmlText(label, markdownMaxName) + "</b> <code>" + htmlText(c.Repo, markdownMaxName) + "</code>")
@@ -212,7 +214,7 @@ func changeSection(c Change, checks []Check) string {
 	}
 	if len(c.Diff) > 0 {
 		codeBlock(&b, "diff", diffStrings(c.Diff))
-	} else if c.Action == ActionReset {
+	} else if c.Action == vocab.ActionReset {
 		b.WriteString("<p>The file is empty: the live overlay is cleared.</p>\n")
 	}
 	for _, ch := range checks {
@@ -220,7 +222,7 @@ func changeSection(c Change, checks []Check) string {
 		if !ch.Passed {
 			result = "failed"
 		}
-		if len(errLines) > 0 || len(c.Diff) > 0 || c.Action == ActionReset {
+		if len(errLines) > 0 || len(c.Diff) > 0 || c.Action == vocab.ActionReset {
 			b.WriteString("\n")
 		}
 		b.WriteString("<p>Check <b>" + htmlText(ch.Name, markdownMaxName) + "</b>: " + result + "</p>\n")

@@ -13,13 +13,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 var updateMarkdown = flag.Bool("update", false, "rewrite the golden testdata/markdown/*.md files (review every change)")
 
 // update builds an update change from live to desired.
 func updateChange(repo, file string, live, desired overlay.Overlay) Change {
-	return Change{Repo: repo, RepoID: "id-" + repo, File: file, Action: ActionUpdate, Live: live, Desired: desired, Diff: overlay.Diff(live, desired)}
+	return Change{Repo: repo, RepoID: "id-" + repo, File: file, Action: vocab.ActionUpdate, Live: live, Desired: desired, Diff: overlay.Diff(live, desired)}
 }
 
 func parseProblems(t *testing.T, file, data string) error {
@@ -42,28 +43,28 @@ func TestWriteMarkdown(t *testing.T) {
 		{
 			name: "in-sync",
 			plan: Plan{Revision: "0123456789abcdef0123456789abcdef01234567", Changes: []Change{
-				{Repo: "node", File: "ca-images-iac/node.yaml", Action: ActionNoop},
-				{Repo: "python", File: "ca-images-iac/python.yaml", Action: ActionNoop},
+				{Repo: "node", File: "ca-images-iac/node.yaml", Action: vocab.ActionNoop},
+				{Repo: "python", File: "ca-images-iac/python.yaml", Action: vocab.ActionNoop},
 			}},
 			opts: MarkdownOptions{Org: "acme.com"},
 		},
 		{
 			name: "mixed",
 			plan: Plan{Revision: "0123456789abcdef0123456789abcdef01234567", Changes: []Change{
-				{Repo: "bad", File: "ca-images-iac/bad.yaml", Action: ActionInvalid,
+				{Repo: "bad", File: "ca-images-iac/bad.yaml", Action: vocab.ActionInvalid,
 					Err: parseProblems(t, "ca-images-iac/bad.yaml", "environment:\n  CHAINGUARD_X: y\nentrypoint: {command: /bin/sh}\n")},
-				{Repo: "dup", File: "ca-images-iac/dup.yaml", Action: ActionInvalid,
+				{Repo: "dup", File: "ca-images-iac/dup.yaml", Action: vocab.ActionInvalid,
 					Err: errors.New(`files ca-images-iac/dup.yaml, ca-images-iac/dup.yml all manage repo "dup"; none of them is applied`)},
-				{Repo: "ghost", File: "ca-images-iac/ghost.yaml", Action: ActionMissing,
+				{Repo: "ghost", File: "ca-images-iac/ghost.yaml", Action: vocab.ActionMissing,
 					Err: errors.New(`ca-images-iac/ghost.yaml: repo "ghost" does not exist in the organization: not found`)},
-				{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Action: ActionReset, Live: overlay.Overlay{Packages: []string{"maven"}},
+				{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Action: vocab.ActionReset, Live: overlay.Overlay{Packages: []string{"maven"}},
 					Diff: overlay.Diff(overlay.Overlay{Packages: []string{"maven"}}, overlay.Overlay{})},
 				updateChange("nginx", "ca-images-iac/nginx.yaml",
 					overlay.Overlay{Environment: map[string]string{"LOG_LEVEL": "info"}},
 					overlay.Overlay{Packages: []string{"curl", "jq"}, Environment: map[string]string{"LOG_LEVEL": "debug"}}),
-				{Repo: "node", File: "ca-images-iac/node.yaml", Action: ActionNoop},
-				{Repo: "old", Action: ActionOrphan},
-				{Repo: "older", Action: ActionOrphan},
+				{Repo: "node", File: "ca-images-iac/node.yaml", Action: vocab.ActionNoop},
+				{Repo: "old", Action: vocab.ActionOrphan},
+				{Repo: "older", Action: vocab.ActionOrphan},
 			}},
 			opts: MarkdownOptions{Org: "acme.com", Checks: []Check{
 				{Repo: "nginx", Name: "packages", Passed: true},
@@ -97,7 +98,7 @@ func TestWriteMarkdown(t *testing.T) {
 						},
 						Annotations: map[string]string{"com.example/x": "a\n\n```\n</details>\nb\x00\xff"},
 					}),
-				{Repo: "`````", File: "ca-images-iac/`````.yaml", Action: ActionInvalid, Err: overlay.Problems{
+				{Repo: "`````", File: "ca-images-iac/`````.yaml", Action: vocab.ActionInvalid, Err: overlay.Problems{
 					{File: "ca-images-iac/`````.yaml", Line: 1, Column: 1, Field: "environment.A|B", Message: "```` breaks </details>\n\n# heading"},
 				}},
 			}},

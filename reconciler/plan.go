@@ -3,30 +3,12 @@ package reconciler
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-)
-
-// Action is what a cycle does (or would do) to one repo.
-type Action string
-
-// Actions, one per repo per cycle.
-const (
-	// ActionUpdate writes the file's overlay over a live overlay that differs.
-	ActionUpdate Action = "update"
-	// ActionReset clears a live overlay because the repo's file is empty.
-	ActionReset Action = "reset"
-	// ActionNoop leaves a repo that is in sync.
-	ActionNoop Action = "noop"
-	// ActionInvalid leaves a repo whose file cannot be applied.
-	ActionInvalid Action = "invalid"
-	// ActionMissing reports a file naming a repo that does not exist.
-	ActionMissing Action = "missing"
-	// ActionOrphan reports a repo with a live overlay that no file names; it
-	// is never written.
-	ActionOrphan Action = "orphan"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Change is the plan for one repo.
@@ -34,7 +16,7 @@ type Change struct {
 	Repo   string
 	RepoID string
 	File   string
-	Action Action
+	Action vocab.Action
 	// Desired and Live are the two sides compared (zero when absent).
 	Desired overlay.Overlay
 	Live    overlay.Overlay
@@ -53,7 +35,7 @@ type Change struct {
 }
 
 // Drifted reports whether the change would write.
-func (c Change) Drifted() bool { return c.Action == ActionUpdate || c.Action == ActionReset }
+func (c Change) Drifted() bool { return c.Action.Writes() }
 
 // Plan is the result of comparing desired and live state: one Change per
 // repo, sorted by repo name.
@@ -75,7 +57,7 @@ func (p Plan) HasChanges() bool {
 // HasErrors reports whether any file is invalid or names a missing repo.
 func (p Plan) HasErrors() bool {
 	for _, c := range p.Changes {
-		if c.Action == ActionInvalid || c.Action == ActionMissing {
+		if c.Action.Error() {
 			return true
 		}
 	}
@@ -89,49 +71,101 @@ func (p Plan) HasErrors() bool {
 // Each live overlay is canonicalized and hashed once; comparisons are by
 // hash (the desired hashes come with the parsed revision).
 func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string) Plan {
-	empty := overlay.Hash(overlay.Overlay{})
-	byName := make(map[string]chainguard.Repo, len(live))
-	liveHash := make(map[string]string, len(live))
-	for _, r := range live {
-		byName[r.Name] = r
-		liveHash[r.Name] = overlay.Hash(r.Overlay)
+	hashes := make([]string, len(live))
+	for i, r := range live {
+		hashes[i] = overlay.Hash(r.Overlay)
 	}
-	plan := Plan{Revision: desired.Revision}
-	for name, d := range desired.Repos {
-		c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
-		lr, exists := byName[name]
-		if exists {
-			c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash[name]
+	return compute(desired, live, hashes, stalled)
+}
+
+// compute is Compute with the live overlays' hashes given (liveHash[i] is
+// overlay.Hash(live[i].Overlay)), so that a cycle hashes only the overlays
+// that changed. It walks the desired names and the live repos in name order
+// side by side, so the plan comes out sorted without sorting it.
+func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled map[string]string) Plan {
+	empty := overlay.Hash(overlay.Overlay{})
+	names := desired.sortedNames()
+	order := liveOrder(live)
+	plan := Plan{Revision: desired.Revision, Changes: make([]Change, 0, max(len(names), len(live)))}
+	matched := ""
+	i, j := 0, 0
+	for i < len(names) || j < len(order) {
+		var lr *chainguard.Repo
+		lh := ""
+		if j < len(order) {
+			lr, lh = &live[order[j]], liveHash[order[j]]
 		}
 		switch {
-		case d.Err != nil:
-			c.Action, c.Err = ActionInvalid, d.Err
-		case !exists:
-			c.Action, c.Err = ActionMissing, fmt.Errorf("%s: repo %q does not exist in the organization: %w", d.File, name, chainguard.ErrNotFound)
-		case !lr.CustomAssembly:
-			c.Action, c.Err = ActionInvalid, fmt.Errorf("%s: repo %q is not a Custom Assembly image (custom_overlay can only be set for custom images)", d.File, name)
-		case d.Hash == c.LiveHash:
-			c.Action = ActionNoop
+		case lr != nil && lr.Name == matched && matched != "":
+			// a second live repo of a name already planned
+			j++
+		case lr == nil || (i < len(names) && names[i] < lr.Name):
+			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], nil, "", empty, stalled))
+			i++
+		case i == len(names) || lr.Name < names[i]:
+			if lh != empty {
+				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh})
+			}
+			j++
 		default:
-			c.Action = ActionUpdate
-			if d.Hash == empty {
-				c.Action = ActionReset
+			// The last live repo of a name wins, as a lookup by name would.
+			for j+1 < len(order) && live[order[j+1]].Name == lr.Name {
+				j++
+				lr, lh = &live[order[j]], liveHash[order[j]]
 			}
-			c.Diff = overlay.Diff(lr.Overlay, d.Overlay)
-			if h, ok := stalled[name]; ok && h == d.Hash {
-				c.Stalled = true
-			}
+			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], lr, lh, empty, stalled))
+			matched = names[i]
+			i++
+			j++
 		}
-		plan.Changes = append(plan.Changes, c)
 	}
-	for _, lr := range live {
-		if _, managed := desired.Repos[lr.Name]; managed || liveHash[lr.Name] == empty {
-			continue
-		}
-		plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: ActionOrphan, Live: lr.Overlay, LiveHash: liveHash[lr.Name]})
-	}
-	sort.Slice(plan.Changes, func(i, j int) bool { return plan.Changes[i].Repo < plan.Changes[j].Repo })
 	return plan
+}
+
+// desiredChange plans one file's repo; lr is nil when the repo does not
+// exist.
+func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash, empty string, stalled map[string]string) Change {
+	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
+	if lr != nil {
+		c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash
+	}
+	switch {
+	case d.Err != nil:
+		c.Action, c.Err = vocab.ActionInvalid, d.Err
+	case lr == nil:
+		c.Action, c.Err = vocab.ActionMissing, fmt.Errorf("%s: repo %q does not exist in the organization: %w", d.File, name, chainguard.ErrNotFound)
+	case !lr.CustomAssembly:
+		c.Action, c.Err = vocab.ActionInvalid, fmt.Errorf("%s: repo %q is not a Custom Assembly image (custom_overlay can only be set for custom images)", d.File, name)
+	case d.Hash == c.LiveHash:
+		c.Action = vocab.ActionNoop
+	default:
+		c.Action = vocab.ActionUpdate
+		if d.Hash == empty {
+			c.Action = vocab.ActionReset
+		}
+		c.Diff = overlay.Diff(lr.Overlay, d.Overlay)
+		if h, ok := stalled[name]; ok && h == d.Hash {
+			c.Stalled = true
+		}
+	}
+	return c
+}
+
+// liveOrder is the indexes of live in name order (stable): the identity
+// when the list is already sorted, as ListRepos returns it.
+func liveOrder(live []chainguard.Repo) []int {
+	order := make([]int, len(live))
+	sorted := true
+	for i := range live {
+		order[i] = i
+		if i > 0 && live[i].Name < live[i-1].Name {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(live[a].Name, live[b].Name) })
+	}
+	return order
 }
 
 // Problems returns the overlay problems behind an invalid change, if any.

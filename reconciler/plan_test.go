@@ -3,20 +3,22 @@ package reconciler
 import (
 	"errors"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
-	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-func snap(files map[string]string) gitsource.Snapshot {
-	s := gitsource.Snapshot{Revision: "r1"}
+func snap(files map[string]string) fstest.MapFS {
+	m := fstest.MapFS{}
 	for p, c := range files {
-		s.Files = append(s.Files, gitsource.File{Path: p, Data: []byte(c)})
+		m[p] = &fstest.MapFile{Data: []byte(c)}
 	}
-	return s
+	return m
 }
 
 func TestMapFiles(t *testing.T) {
@@ -47,7 +49,12 @@ func TestMapFiles(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("repos (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"ca-images-iac/.hidden.yaml", "ca-images-iac/README.md", "ca-images-iac/nested/x.yaml"}, d.Ignored); diff != "" {
+	wantIgnored := []store.IgnoredFile{
+		{Path: "ca-images-iac/.hidden.yaml", Reason: vocab.IgnoredHidden},
+		{Path: "ca-images-iac/README.md", Reason: vocab.IgnoredExtension},
+		{Path: "ca-images-iac/nested/x.yaml", Reason: vocab.IgnoredNested},
+	}
+	if diff := cmp.Diff(wantIgnored, d.Ignored); diff != "" {
 		t.Errorf("ignored (-want +got):\n%s", diff)
 	}
 	if got, want := d.Repos["dup"].Err.Error(), `files ca-images-iac/dup.yaml, ca-images-iac/dup.yml all manage repo "dup"; none of them is applied`; got != want {
@@ -85,7 +92,7 @@ func TestCompute(t *testing.T) {
 	stalled := map[string]string{"stalled": hc, "restart": "an older file"}
 	plan := Compute(desired, live, stalled)
 	type row struct {
-		Action  Action
+		Action  vocab.Action
 		ID      string
 		Stalled bool
 		Diff    []string
@@ -98,15 +105,15 @@ func TestCompute(t *testing.T) {
 		got[c.Repo] = row{Action: c.Action, ID: c.RepoID, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Err: c.Err != nil}
 	}
 	want := map[string]row{
-		"sync":    {Action: ActionNoop, ID: "o/1", Diff: []string{}},
-		"drift":   {Action: ActionUpdate, ID: "o/2", Diff: []string{"+ package curl", "- package jq"}},
-		"clear":   {Action: ActionReset, ID: "o/3", Diff: []string{"- package curl"}},
-		"bad":     {Action: ActionInvalid, ID: "o/4", Diff: []string{}, Err: true},
-		"ghost":   {Action: ActionMissing, Diff: []string{}, Err: true},
-		"plain":   {Action: ActionInvalid, ID: "o/5", Diff: []string{}, Err: true},
-		"orphan":  {Action: ActionOrphan, ID: "o/6", Diff: []string{}},
-		"stalled": {Action: ActionUpdate, ID: "o/8", Stalled: true, Diff: []string{"+ package curl"}},
-		"restart": {Action: ActionUpdate, ID: "o/9", Diff: []string{"+ package curl"}},
+		"sync":    {Action: vocab.ActionNoop, ID: "o/1", Diff: []string{}},
+		"drift":   {Action: vocab.ActionUpdate, ID: "o/2", Diff: []string{"+ package curl", "- package jq"}},
+		"clear":   {Action: vocab.ActionReset, ID: "o/3", Diff: []string{"- package curl"}},
+		"bad":     {Action: vocab.ActionInvalid, ID: "o/4", Diff: []string{}, Err: true},
+		"ghost":   {Action: vocab.ActionMissing, Diff: []string{}, Err: true},
+		"plain":   {Action: vocab.ActionInvalid, ID: "o/5", Diff: []string{}, Err: true},
+		"orphan":  {Action: vocab.ActionOrphan, ID: "o/6", Diff: []string{}},
+		"stalled": {Action: vocab.ActionUpdate, ID: "o/8", Stalled: true, Diff: []string{"+ package curl"}},
+		"restart": {Action: vocab.ActionUpdate, ID: "o/9", Diff: []string{"+ package curl"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)

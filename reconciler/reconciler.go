@@ -2,27 +2,26 @@ package reconciler
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"sync"
+	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-)
-
-// Mode says whether drift is corrected or only reported.
-type Mode string
-
-// Modes.
-const (
-	ModeApply  Mode = "apply"
-	ModeDetect Mode = "detect"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Source yields snapshots of the desired state (gitsource.Source).
@@ -43,11 +42,6 @@ type Registry interface {
 	WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (chainguard.Repo, error)
 }
 
-// BuildWatcher follows the builds that a write starts.
-type BuildWatcher interface {
-	Watch(repo, repoID string, since time.Time)
-}
-
 // Config configures a Reconciler.
 type Config struct {
 	// Org is the organization's name or id.
@@ -57,7 +51,7 @@ type Config struct {
 	// Ref is the Git ref being followed, for status.
 	Ref string
 	// Mode is apply (default) or detect.
-	Mode Mode
+	Mode vocab.Mode
 	// Interval between cycles (jittered by up to Jitter, a fraction).
 	Interval time.Duration
 	Jitter   float64
@@ -78,7 +72,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Mode == "" {
-		c.Mode = ModeApply
+		c.Mode = vocab.ModeApply
 	}
 	if c.Interval <= 0 {
 		c.Interval = time.Minute
@@ -109,34 +103,37 @@ type Reconciler struct {
 	reg     Registry
 	log     *zap.Logger
 	metrics *metrics.Metrics
-	clock   Clock
-	builds  BuildWatcher
-	trigger chan string
+	clock   clock.Clock
+	store   *store.Store
+	sinks   []Sink
+	trigger chan vocab.Trigger
 	rand    *rand.Rand
 
 	cycleMu sync.Mutex // one cycle at a time; guards the fields below
 	orgID   string
 	desired *Desired
-	writes  map[string]writeCount // repo -> writes of one desired hash
-
-	mu     sync.Mutex // guards status
-	status Status
-	states map[string]*RepoState
-}
-
-type writeCount struct {
-	hash string
-	n    int
+	cache   parseCache
+	live    *liveHashes
 }
 
 // Option customizes a Reconciler.
 type Option func(*Reconciler)
 
 // WithClock sets the clock (default the wall clock).
-func WithClock(c Clock) Option { return func(r *Reconciler) { r.clock = c } }
+func WithClock(c clock.Clock) Option { return func(r *Reconciler) { r.clock = c } }
 
 // WithBuildWatcher sets who follows builds after writes.
-func WithBuildWatcher(w BuildWatcher) Option { return func(r *Reconciler) { r.builds = w } }
+func WithBuildWatcher(w BuildWatcher) Option {
+	return func(r *Reconciler) { r.sinks = append(r.sinks, buildSink{w}) }
+}
+
+// WithStore sets the store the reconciler writes (default a new one): the
+// daemon shares one with the build watcher and the status page.
+func WithStore(s *store.Store) Option { return func(r *Reconciler) { r.store = s } }
+
+// WithSink adds a consumer of the cycle's events, after the metrics and
+// the log.
+func WithSink(s Sink) Option { return func(r *Reconciler) { r.sinks = append(r.sinks, s) } }
 
 // WithRand sets the random source used for jitter.
 func WithRand(rnd *rand.Rand) Option { return func(r *Reconciler) { r.rand = rnd } }
@@ -150,22 +147,25 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		reg:     reg,
 		log:     log,
 		metrics: m,
-		clock:   RealClock{},
-		trigger: make(chan string, 1),
+		clock:   clock.Real{},
+		trigger: make(chan vocab.Trigger, 1),
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		writes:  map[string]writeCount{},
-		states:  map[string]*RepoState{},
+		sinks:   []Sink{metricsSink{m}, logSink{log}},
+		live:    newLiveHashes(),
 	}
-	r.status = Status{Org: cfg.Org, Mode: cfg.Mode, Ref: cfg.Ref, Verified: true}
 	for _, o := range opts {
 		o(r)
 	}
+	if r.store == nil {
+		r.store = store.New()
+	}
+	r.store.Update(func(h *store.Status) { h.Org, h.Mode, h.Ref = cfg.Org, cfg.Mode, cfg.Ref })
 	return r
 }
 
 // Trigger asks for a cycle as soon as possible. It never blocks: while one
 // trigger is pending, more are coalesced into it.
-func (r *Reconciler) Trigger(reason string) {
+func (r *Reconciler) Trigger(reason vocab.Trigger) {
 	select {
 	case r.trigger <- reason:
 	default:
@@ -175,7 +175,7 @@ func (r *Reconciler) Trigger(reason string) {
 // Run runs a cycle at start and then every jittered interval or on Trigger,
 // until ctx is done. Errors of a cycle are logged and reported, never fatal.
 func (r *Reconciler) Run(ctx context.Context) error {
-	reason := "start"
+	reason := vocab.TriggerStart
 	for {
 		r.RunOnce(ctx, reason)
 		wait := r.nextInterval()
@@ -183,7 +183,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-r.clock.After(wait):
-			reason = "interval"
+			reason = vocab.TriggerInterval
 		case reason = <-r.trigger:
 		}
 	}
@@ -198,7 +198,7 @@ func (r *Reconciler) nextInterval() time.Duration {
 
 // Report is the outcome of one cycle.
 type Report struct {
-	Trigger  string
+	Trigger  vocab.Trigger
 	Revision string
 	Plan     Plan
 	// Writes are the results of the writes made, by repo.
@@ -207,26 +207,38 @@ type Report struct {
 	// written then.
 	Err error
 	// Result is success, partial or error.
-	Result string
+	Result vocab.CycleResult
+	// Parsed and Reused count the files this cycle read and parsed, and
+	// those whose parse it reused (unchanged blobs); both are zero while
+	// the revision does not move.
+	Parsed, Reused int
+	// LiveHashed counts the live overlays this cycle canonicalized and
+	// hashed: only those that changed since the previous cycle.
+	LiveHashed int
+	// Events counts the events the cycle's transitions emitted.
+	Events int
 }
 
 // WriteResult is the outcome of writing one repo.
 type WriteResult struct {
 	Err error
+	// Transient is set when Err is a transient failure (the API was
+	// unavailable, the cycle was cancelled): it does not count toward
+	// stalling the repo, so an outage never stalls anything.
+	Transient bool
 	// Converged is true when the repo read back equals the file.
 	Converged bool
-	At        time.Time
+	// At is when the write finished.
+	At time.Time
+	// Attempts is how many calls the write took (retries included).
+	Attempts int
 }
 
-// Status returns what the reconciler knows now.
-func (r *Reconciler) Status() Status {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.status
-	s.Repos = sortedStates(r.states)
-	s.Ignored = append([]string(nil), r.status.Ignored...)
-	return s
-}
+// Status returns what the store knows now.
+func (r *Reconciler) Status() store.Status { return r.store.Status() }
+
+// Store is the store the reconciler writes.
+func (r *Reconciler) Store() *store.Store { return r.store }
 
 // Plan runs a read-only cycle: it reads Git and the API and returns the plan,
 // writing nothing and changing no status or metric.
@@ -238,6 +250,9 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 		return Plan{}, fmt.Errorf("reading desired state: %w", err)
 	}
 	desired := r.parse(snap)
+	if desired.Err != nil {
+		return Plan{}, fmt.Errorf("reading desired state: %w", desired.Err)
+	}
 	live, err := r.readLive(ctx)
 	if err != nil {
 		return Plan{}, err
@@ -247,28 +262,28 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 
 // RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
 // webhook).
-func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
+func (r *Reconciler) RunOnce(ctx context.Context, trigger vocab.Trigger) Report {
 	r.cycleMu.Lock()
 	defer r.cycleMu.Unlock()
 	start := r.clock.Now()
-	rep := r.cycle(ctx, trigger)
+	rep := r.cycle(ctx)
 	rep.Trigger = trigger
 	end := r.clock.Now()
-	r.metrics.ReconcileDuration.WithLabelValues("total").Observe(end.Sub(start).Seconds())
-	r.metrics.Reconciles.WithLabelValues(trigger, rep.Result).Inc()
+	r.metrics.ReconcileDuration.WithLabelValues(string(vocab.PhaseTotal)).Observe(end.Sub(start).Seconds())
+	r.metrics.Reconciles.WithLabelValues(string(trigger), string(rep.Result)).Inc()
 	r.metrics.LastReconcile.Set(float64(end.Unix()))
-	if rep.Result == "success" {
+	if rep.Result == vocab.CycleSuccess {
 		r.metrics.LastSuccessfulReconcile.Set(float64(end.Unix()))
 	}
-	info := &CycleInfo{Trigger: trigger, Started: start, Finished: end, Result: rep.Result, Revision: rep.Revision, Writes: len(rep.Writes)}
+	info := &store.CycleInfo{Trigger: trigger, Started: start, Finished: end, Result: rep.Result, Revision: rep.Revision, Writes: len(rep.Writes)}
 	if rep.Err != nil {
 		info.Error = rep.Err.Error()
 	}
-	r.mu.Lock()
-	r.status.LastCycle = info
-	r.status.Ready = true
-	r.mu.Unlock()
-	fields := []zap.Field{zap.String("trigger", trigger), zap.String("result", rep.Result), zap.String("revision", rep.Revision), zap.Int("writes", len(rep.Writes)), zap.Duration("duration", end.Sub(start))}
+	r.store.Update(func(h *store.Status) {
+		h.LastCycle = info
+		h.Ready = true
+	})
+	fields := []zap.Field{zap.String("trigger", string(trigger)), zap.String("result", string(rep.Result)), zap.String("revision", rep.Revision), zap.Int("writes", len(rep.Writes)), zap.Duration("duration", end.Sub(start))}
 	if rep.Err != nil {
 		r.log.Error("reconcile failed", append(fields, zap.Error(rep.Err))...)
 	} else {
@@ -277,12 +292,12 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger string) Report {
 	return rep
 }
 
-func (r *Reconciler) phase(name string, start time.Time) {
-	r.metrics.ReconcileDuration.WithLabelValues(name).Observe(r.clock.Now().Sub(start).Seconds())
+func (r *Reconciler) phase(name vocab.Phase, start time.Time) {
+	r.metrics.ReconcileDuration.WithLabelValues(string(name)).Observe(r.clock.Now().Sub(start).Seconds())
 }
 
-func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
-	rep := Report{Result: "error"}
+func (r *Reconciler) cycle(ctx context.Context) Report {
+	rep := Report{Result: vocab.CycleError}
 	for _, w := range r.cfg.Warnings {
 		r.log.Warn(w)
 	}
@@ -291,10 +306,10 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 	t := r.clock.Now()
 	snap, res, err := r.src.Fetch(ctx)
 	r.metrics.GitFetchDuration.Observe(r.clock.Now().Sub(t).Seconds())
-	r.phase("fetch", t)
+	r.phase(vocab.PhaseFetch, t)
 	verified := true
 	if err != nil {
-		r.metrics.GitFetches.WithLabelValues("error").Inc()
+		r.metrics.GitFetches.WithLabelValues(string(vocab.FetchError)).Inc()
 		vs, ok := r.src.(verifiedSource)
 		if !errors.Is(err, gitsource.ErrUnverified) || !ok {
 			rep.Err = fmt.Errorf("reading desired state: %w", err)
@@ -310,31 +325,41 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 		}
 		snap, verified = last, false
 	} else {
-		r.metrics.GitFetches.WithLabelValues(string(res)).Inc()
+		r.metrics.GitFetches.WithLabelValues(string(fetchResult(res))).Inc()
 		r.metrics.SourceVerified.Set(1)
 	}
 	r.setVerified(verified)
 	rep.Revision = snap.Revision
 	r.metrics.SetSource(r.cfg.Ref, snap.Revision, float64(snap.CommitTime.Unix()))
-	r.mu.Lock()
-	r.status.Revision = snap.Revision
-	if verified {
-		r.status.LastFetch = r.clock.Now()
-	}
-	r.mu.Unlock()
+	fetched := r.clock.Now()
+	r.store.Update(func(h *store.Status) {
+		h.Revision = snap.Revision
+		if verified {
+			h.LastFetch = fetched
+		}
+	})
 
 	// parse (reused while the revision is unchanged)
 	t = r.clock.Now()
 	previous := r.desired
 	desired := r.parse(snap)
+	r.phase(vocab.PhaseParse, t)
+	if previous == nil || previous.Revision != desired.Revision {
+		rep.Parsed, rep.Reused = desired.Parsed, desired.Reused
+	}
+	if desired.Err != nil {
+		rep.Err = fmt.Errorf("reading desired state: %w", desired.Err)
+		return rep
+	}
 	r.desired = &desired
-	r.phase("parse", t)
-	fresh := previous == nil || previous.Revision != desired.Revision
+	if previous == nil || previous.Revision != desired.Revision {
+		r.recordFiles(previous, desired)
+	}
 
 	// read live
 	t = r.clock.Now()
 	live, err := r.readLive(ctx)
-	r.phase("read_live", t)
+	r.phase(vocab.PhaseReadLive, t)
 	if err != nil {
 		rep.Err = err
 		return rep
@@ -342,39 +367,134 @@ func (r *Reconciler) cycle(ctx context.Context, trigger string) Report {
 
 	// plan
 	t = r.clock.Now()
-	stalled := map[string]string{}
-	for repo, w := range r.writes {
-		if w.n >= r.cfg.MaxWrites {
-			stalled[repo] = w.hash
-		}
-	}
-	plan := Compute(desired, live, stalled)
+	plan := compute(desired, live, r.live.hashes(live), r.stalled())
+	rep.LiveHashed = r.live.hashed
 	rep.Plan = plan
-	r.phase("plan", t)
+	r.phase(vocab.PhasePlan, t)
 
 	// apply
 	t = r.clock.Now()
-	if r.cfg.Mode == ModeApply {
+	if r.cfg.Mode == vocab.ModeApply {
 		rep.Writes = r.apply(ctx, plan)
 	}
-	r.phase("apply", t)
+	r.phase(vocab.PhaseApply, t)
 
-	r.record(desired, previous, fresh, snap, plan, rep.Writes)
+	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
 
 func (r *Reconciler) setVerified(v bool) {
-	r.mu.Lock()
-	r.status.Verified = v
-	r.mu.Unlock()
+	r.store.Update(func(h *store.Status) { h.Verified = v })
+}
+
+// stalled maps every repo whose writes reached the limit to the desired
+// hash they were of.
+func (r *Reconciler) stalled() map[string]string {
+	out := map[string]string{}
+	r.store.Each(func(st store.RepoState) {
+		if st.Writes >= r.cfg.MaxWrites {
+			out[st.Repo] = st.WritesOf
+		}
+	})
+	return out
+}
+
+// record runs every repo's transition, stores the states that changed,
+// forgets the repos the plan no longer names, hands the events to the sinks
+// and returns how many there were.
+func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit time.Time) int {
+	f := facts{now: r.clock.Now(), commit: commit}
+	var events []Event
+	seen := make(map[string]bool, len(plan.Changes))
+	for _, c := range plan.Changes {
+		seen[c.Repo] = true
+		prev, _ := r.store.Repo(c.Repo)
+		var w *WriteResult
+		if res, ok := writes[c.Repo]; ok {
+			w = &res
+		}
+		st, evs := next(prev, c, w, f)
+		if !st.Equal(prev) {
+			r.store.PutRepo(st)
+		}
+		events = append(events, evs...)
+	}
+	for _, st := range r.store.Retain(func(name string) bool { return seen[name] }) {
+		events = append(events, gone(st)...)
+	}
+	dispatch(r.sinks, events)
+	return len(events)
+}
+
+// recordFiles publishes the file counts of a newly parsed revision, and logs
+// every ignored entry that the previous revision did not have.
+func (r *Reconciler) recordFiles(prev *Desired, d Desired) {
+	valid, invalid, ignored := d.Counts()
+	r.metrics.Files.WithLabelValues(string(vocab.FileValid)).Set(float64(valid))
+	r.metrics.Files.WithLabelValues(string(vocab.FileInvalid)).Set(float64(invalid))
+	r.metrics.Files.WithLabelValues(string(vocab.FileIgnored)).Set(float64(ignored))
+	byReason := map[vocab.IgnoreReason]int{}
+	known := map[store.IgnoredFile]bool{}
+	if prev != nil {
+		for _, f := range prev.Ignored {
+			known[f] = true
+		}
+	}
+	for _, f := range d.Ignored {
+		byReason[f.Reason]++
+		if !known[f] {
+			r.log.Info("file ignored", zap.String("file", f.Path), zap.String("reason", string(f.Reason)), zap.String("why", f.Reason.Describe()))
+		}
+	}
+	for _, why := range vocab.IgnoreReasons() {
+		r.metrics.IgnoredFiles.WithLabelValues(string(why)).Set(float64(byReason[why]))
+	}
+	r.log.Info("revision parsed", zap.String("revision", d.Revision), zap.Int("files_parsed", d.Parsed), zap.Int("files_reused", d.Reused),
+		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored))
+	r.store.Update(func(h *store.Status) {
+		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored}
+		h.Ignored = slices.Clone(d.Ignored)
+	})
 }
 
 func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	if r.desired != nil && r.desired.Revision == snap.Revision {
 		return *r.desired
 	}
-	return MapFiles(r.cfg.Dir, snap)
+	d := mapFiles(r.cfg.Dir, snapshotFS(snap), &r.cache)
+	d.Revision = snap.Revision
+	return d
+}
+
+// snapshotFS is the snapshot's managed folder as an fs.FS with blob
+// hashes.
+//
+// TODO(gitsource): use snap.FS, the lazily read commit tree, once gitsource
+// offers it; until then the files gitsource read are served from memory,
+// each with the Git blob id of its content.
+func snapshotFS(snap gitsource.Snapshot) fs.FS {
+	m := memFS{MapFS: make(fstest.MapFS, len(snap.Files)), blobs: make(map[string]string, len(snap.Files))}
+	for _, f := range snap.Files {
+		m.MapFS[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+		h := sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", len(f.Data))
+		h.Write(f.Data)
+		m.blobs[f.Path] = hex.EncodeToString(h.Sum(nil))
+	}
+	return m
+}
+
+// memFS is files in memory, with their Git blob ids.
+type memFS struct {
+	fstest.MapFS
+	blobs map[string]string
+}
+
+// BlobHash is the Git blob id of a file.
+func (m memFS) BlobHash(name string) (string, bool) {
+	h, ok := m.blobs[name]
+	return h, ok
 }
 
 func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
@@ -384,9 +504,7 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 			return nil, fmt.Errorf("reading live state: %w", err)
 		}
 		r.orgID = org.ID
-		r.mu.Lock()
-		r.status.OrgID = org.ID
-		r.mu.Unlock()
+		r.store.Update(func(h *store.Status) { h.OrgID = org.ID })
 	}
 	live, err := r.reg.ListRepos(ctx, r.orgID)
 	if err != nil {
@@ -398,17 +516,25 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 // cycleResult is success when every repo was handled as the mode asks
 // (written and converged in apply mode, reported in detect mode; orphans are
 // only reported), partial when some repo could not be reconciled.
-func cycleResult(plan Plan, writes map[string]WriteResult, mode Mode) string {
+func cycleResult(plan Plan, writes map[string]WriteResult, mode vocab.Mode) vocab.CycleResult {
 	for _, c := range plan.Changes {
 		switch {
-		case c.Action == ActionInvalid, c.Action == ActionMissing:
-			return "partial"
-		case c.Drifted() && mode == ModeApply:
+		case c.Action.Error():
+			return vocab.CyclePartial
+		case c.Drifted() && mode == vocab.ModeApply:
 			w, ok := writes[c.Repo]
 			if !ok || w.Err != nil || !w.Converged {
-				return "partial"
+				return vocab.CyclePartial
 			}
 		}
 	}
-	return "success"
+	return vocab.CycleSuccess
+}
+
+// fetchResult names a Git source's answer in the shared vocabulary.
+func fetchResult(r gitsource.Result) vocab.FetchResult {
+	if r == gitsource.Unchanged {
+		return vocab.FetchUnchanged
+	}
+	return vocab.FetchUpdated
 }

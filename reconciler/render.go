@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Summary counts a plan's changes by action.
@@ -23,17 +25,17 @@ func (p Plan) Summary() Summary {
 	var s Summary
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionUpdate:
+		case vocab.ActionUpdate:
 			s.Update++
-		case ActionReset:
+		case vocab.ActionReset:
 			s.Reset++
-		case ActionNoop:
+		case vocab.ActionNoop:
 			s.Noop++
-		case ActionInvalid:
+		case vocab.ActionInvalid:
 			s.Invalid++
-		case ActionMissing:
+		case vocab.ActionMissing:
 			s.Missing++
-		case ActionOrphan:
+		case vocab.ActionOrphan:
 			s.Orphan++
 		}
 		if c.Stalled {
@@ -52,9 +54,9 @@ func (p Plan) WriteText(w io.Writer) error {
 	}
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionNoop:
+		case vocab.ActionNoop:
 			fmt.Fprintf(&b, "= %s (%s): in sync\n", c.Repo, c.File)
-		case ActionUpdate, ActionReset:
+		case vocab.ActionUpdate, vocab.ActionReset:
 			stalled := ""
 			if c.Stalled {
 				stalled = ", stalled: not written again until the file changes"
@@ -63,12 +65,12 @@ func (p Plan) WriteText(w io.Writer) error {
 			for _, d := range c.Diff {
 				fmt.Fprintf(&b, "    %s\n", d)
 			}
-		case ActionInvalid, ActionMissing:
+		case vocab.ActionInvalid, vocab.ActionMissing:
 			fmt.Fprintf(&b, "! %s (%s): %s\n", c.Repo, c.File, c.Action)
 			for _, line := range errorLines(c) {
 				fmt.Fprintf(&b, "    %s\n", line)
 			}
-		case ActionOrphan:
+		case vocab.ActionOrphan:
 			fmt.Fprintf(&b, "? %s: orphan: the repo has an overlay but no file names it; left untouched\n", c.Repo)
 		}
 	}
@@ -94,15 +96,15 @@ func errorLines(c Change) []string {
 }
 
 type jsonChange struct {
-	Repo        string   `json:"repo"`
-	RepoID      string   `json:"repo_id,omitempty"`
-	File        string   `json:"file,omitempty"`
-	Action      Action   `json:"action"`
-	Stalled     bool     `json:"stalled,omitempty"`
-	DesiredHash string   `json:"desired_hash,omitempty"`
-	LiveHash    string   `json:"live_hash,omitempty"`
-	Diff        []string `json:"diff,omitempty"`
-	Errors      []string `json:"errors,omitempty"`
+	Repo        string       `json:"repo"`
+	RepoID      string       `json:"repo_id,omitempty"`
+	File        string       `json:"file,omitempty"`
+	Action      vocab.Action `json:"action"`
+	Stalled     bool         `json:"stalled,omitempty"`
+	DesiredHash string       `json:"desired_hash,omitempty"`
+	LiveHash    string       `json:"live_hash,omitempty"`
+	Diff        []string     `json:"diff,omitempty"`
+	Errors      []string     `json:"errors,omitempty"`
 }
 
 // WriteJSON prints the plan as one JSON object.
@@ -115,7 +117,7 @@ func (p Plan) WriteJSON(w io.Writer) error {
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
 	for _, c := range p.Changes {
 		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash}
-		if c.Action != ActionInvalid && c.Action != ActionOrphan {
+		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}
 		if len(jc.Diff) == 0 {

@@ -85,7 +85,7 @@ func TestUnverifiedHeadWritesNothing(t *testing.T) {
 	}
 	m := metrics.New(prometheus.NewRegistry(), "test")
 	r := reconciler.New(reconciler.Config{Org: "acme.example", Dir: "ca-images-iac"}, src, w.client, zaptest.NewLogger(t), m)
-	ctx := ctxT(t)
+	ctx := t.Context()
 	if rep := r.RunOnce(ctx, "start"); rep.Err != nil || len(rep.Writes) != 1 {
 		t.Fatalf("signed head: err=%v writes=%v", rep.Err, written(rep))
 	}

@@ -1,5 +1,5 @@
-// Package statuspage renders what ca-reconciler knows (the reconciler's
-// Status, served as JSON at /status) as one plain HTML page at /, for people
+// Package statuspage renders what ca-reconciler knows (the store's Status,
+// served as JSON at /status) as one plain HTML page at /, for people
 // who have no Grafana: the revision being reconciled, the last cycle, and
 // each repo's file, status, desired and live overlay hashes, diff, last
 // write and last build.
@@ -16,11 +16,12 @@ import (
 	"html/template"
 	"io"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // DefaultRefresh is how often the page reloads itself.
@@ -43,14 +44,6 @@ type Page struct {
 	opts Options
 }
 
-// statuses are the known repo statuses, in the order the summary shows them.
-func statuses() []string {
-	return []string{
-		reconciler.StatusSynced, reconciler.StatusDrifted, reconciler.StatusFailed, reconciler.StatusStalled,
-		reconciler.StatusInvalid, reconciler.StatusMissing, reconciler.StatusOrphan,
-	}
-}
-
 // New parses the page's template.
 func New(opts Options) (*Page, error) {
 	if opts.Refresh == 0 {
@@ -66,7 +59,8 @@ func New(opts Options) (*Page, error) {
 		"short":       short,
 		"seconds":     seconds,
 		"statusClass": statusClass,
-		"resultClass": resultClass,
+		"cycleClass":  cycleClass,
+		"buildClass":  buildClass,
 	}
 	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
@@ -78,7 +72,7 @@ func New(opts Options) (*Page, error) {
 
 // view is what the template sees.
 type view struct {
-	reconciler.Status
+	store.Status
 	Summary      []count
 	Refresh      int
 	Version      string
@@ -88,12 +82,12 @@ type view struct {
 }
 
 type count struct {
-	Status string
+	Status vocab.Status
 	N      int
 }
 
 // Render writes the page for s.
-func (p *Page) Render(w io.Writer, s reconciler.Status) error {
+func (p *Page) Render(w io.Writer, s store.Status) error {
 	v := view{Status: s, Version: p.opts.Version, Generated: p.opts.Now()}
 	if p.opts.Refresh > 0 {
 		v.Refresh = int(p.opts.Refresh.Round(time.Second) / time.Second)
@@ -104,24 +98,24 @@ func (p *Page) Render(w io.Writer, s reconciler.Status) error {
 	if s.LastCycle != nil {
 		v.CycleSeconds = s.LastCycle.Finished.Sub(s.LastCycle.Started).Seconds()
 	}
-	n := map[string]int{}
+	n := map[vocab.Status]int{}
 	for _, r := range s.Repos {
 		n[r.Status]++
-		if r.Status != reconciler.StatusOrphan {
+		if r.Status.Managed() {
 			v.ManagedRepos++
 		}
 	}
-	for _, st := range statuses() {
+	for _, st := range vocab.Statuses() {
 		if n[st] > 0 {
 			v.Summary = append(v.Summary, count{st, n[st]})
 		}
 		delete(n, st)
 	}
-	var other []string
+	var other []vocab.Status
 	for st := range n {
 		other = append(other, st)
 	}
-	sort.Strings(other)
+	slices.Sort(other)
 	for _, st := range other {
 		v.Summary = append(v.Summary, count{st, n[st]})
 	}
@@ -132,7 +126,7 @@ func (p *Page) Render(w io.Writer, s reconciler.Status) error {
 }
 
 // Handler serves the page for the status status returns.
-func (p *Page) Handler(status func() reconciler.Status) http.Handler {
+func (p *Page) Handler(status func() store.Status) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		var buf bytes.Buffer
 		if err := p.Render(&buf, status()); err != nil {
@@ -201,23 +195,29 @@ func seconds(s float64) string {
 
 // statusClass maps a repo status to a CSS class; only known statuses get
 // their own.
-func statusClass(s string) string {
-	for _, st := range statuses() {
-		if s == st {
-			return "st-" + s
-		}
+func statusClass(s vocab.Status) string {
+	if s.Known() {
+		return "st-" + string(s)
 	}
 	return "st-unknown"
 }
 
-// resultClass maps a cycle or build result to a CSS class.
-func resultClass(r string) string {
+// cycleClass maps a cycle result to a CSS class.
+func cycleClass(r vocab.CycleResult) string {
 	switch r {
-	case "success":
+	case vocab.CycleSuccess:
 		return "ok"
-	case "partial":
+	case vocab.CyclePartial:
 		return "warn"
 	default:
 		return "bad"
 	}
+}
+
+// buildClass maps a build result to a CSS class.
+func buildClass(r vocab.BuildResult) string {
+	if r.Failed() {
+		return "bad"
+	}
+	return "ok"
 }

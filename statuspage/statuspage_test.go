@@ -10,8 +10,9 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/statuspage"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -21,21 +22,21 @@ func at(d time.Duration) *time.Time {
 	return &t
 }
 
-func sample() reconciler.Status {
-	return reconciler.Status{
-		Org: "acme.example", OrgID: "c0ffee", Mode: reconciler.ModeApply, Ref: "main",
+func sample() store.Status {
+	return store.Status{
+		Org: "acme.example", OrgID: "c0ffee", Mode: vocab.ModeApply, Ref: "main",
 		Revision: "0123456789abcdef0123456789abcdef01234567", Verified: true, Ready: true,
 		LastFetch: now.Add(-30 * time.Second),
-		LastCycle: &reconciler.CycleInfo{Trigger: "interval", Started: now.Add(-32 * time.Second), Finished: now.Add(-30 * time.Second), Result: "partial", Writes: 1},
-		Files:     reconciler.FileCounts{Valid: 4, Invalid: 1, Ignored: 1},
-		Ignored:   []string{"ca-images-iac/README.md"},
-		Repos: []reconciler.RepoState{
+		LastCycle: &store.CycleInfo{Trigger: "interval", Started: now.Add(-32 * time.Second), Finished: now.Add(-30 * time.Second), Result: "partial", Writes: 1},
+		Files:     store.FileCounts{Valid: 4, Invalid: 1, Ignored: 1},
+		Ignored:   []store.IgnoredFile{{Path: "ca-images-iac/README.md", Reason: vocab.IgnoredExtension}},
+		Repos: []store.RepoState{
 			{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Status: "failed", DesiredHash: "sha256:aaaaaaaaaaaaaaaaaaaa", LiveHash: "bbbbbbbbbbbbbbbbbbbb",
 				Diff: []string{"contents.packages: + jq"}, DriftSince: at(10 * time.Minute), WriteError: "writing jdk: PermissionDenied"},
 			{Repo: "nginx", File: "ca-images-iac/nginx.yaml", Status: "drifted", DesiredHash: "cccccccccccccccccccc", LiveHash: "dddddddddddddddddddd",
 				Diff: []string{"environment.APP_ENV: production → staging"}, DriftSince: at(5 * time.Minute)},
 			{Repo: "node", File: "ca-images-iac/node.yaml", Status: "synced", DesiredHash: "eeeeeeeeeeeeeeeeeeee", LiveHash: "eeeeeeeeeeeeeeeeeeee",
-				LastWrite: at(2 * time.Hour), LastBuild: &reconciler.BuildInfo{ID: "b1", Result: "failure", Finished: now.Add(-90 * time.Minute), Seconds: 312}},
+				LastWrite: at(2 * time.Hour), LastBuild: &store.BuildInfo{ID: "b1", Result: "failure", Finished: now.Add(-90 * time.Minute), Seconds: 312}},
 			{Repo: "old", Status: "orphan", LiveHash: "ffffffffffffffffffff"},
 			{Repo: "ghost", File: "ca-images-iac/ghost.yaml", Status: "missing", Error: "ca-images-iac/ghost.yaml: repo ghost does not exist in acme.example"},
 			{Repo: "python", File: "ca-images-iac/python.yaml", Status: "stalled", Writes: 3},
@@ -43,7 +44,7 @@ func sample() reconciler.Status {
 	}
 }
 
-func render(t *testing.T, s reconciler.Status) (string, *html.Node) {
+func render(t *testing.T, s store.Status) (string, *html.Node) {
 	t.Helper()
 	p, err := statuspage.New(statuspage.Options{Now: func() time.Time { return now }, Version: "v1.2.3"})
 	if err != nil {
@@ -173,6 +174,7 @@ func TestRendersEachRepo(t *testing.T) {
 		"Last Git read 2030-01-02 03:03:35 UTC (30s ago)",
 		"Last cycle partial 2030-01-02 03:03:35 UTC (30s ago), trigger interval, took 2s, 1 write",
 		"Files 4 valid, 1 invalid, 1 ignored",
+		"ca-images-iac/README.md: not a .yaml or .yml file",
 		"ca-reconciler v1.2.3",
 	} {
 		if !strings.Contains(body, p) {
@@ -199,11 +201,11 @@ func TestEscapesHostileValues(t *testing.T) {
 	s.Org = hostile[4]
 	s.Revision = hostile[0]
 	s.LastCycle.Error = hostile[2]
-	s.Ignored = []string{hostile[1]}
-	s.Repos = append(s.Repos, reconciler.RepoState{
-		Repo: hostile[0], File: hostile[1], Status: hostile[1], DesiredHash: hostile[3], LiveHash: hostile[0],
+	s.Ignored = []store.IgnoredFile{{Path: hostile[1], Reason: vocab.IgnoreReason(hostile[2])}}
+	s.Repos = append(s.Repos, store.RepoState{
+		Repo: hostile[0], File: hostile[1], Status: vocab.Status(hostile[1]), DesiredHash: hostile[3], LiveHash: hostile[0],
 		Diff: []string{hostile[2], hostile[3], hostile[4]}, Error: hostile[2], WriteError: hostile[1],
-		LastBuild: &reconciler.BuildInfo{Result: hostile[1]},
+		LastBuild: &store.BuildInfo{Result: vocab.BuildResult(hostile[1])},
 	})
 	out, doc := render(t, s)
 	noActiveContent(t, doc)
@@ -225,7 +227,7 @@ func TestEscapesHostileValues(t *testing.T) {
 }
 
 func TestBeforeTheFirstCycle(t *testing.T) {
-	out, doc := render(t, reconciler.Status{Org: "acme.example", Mode: reconciler.ModeDetect, Verified: true})
+	out, doc := render(t, store.Status{Org: "acme.example", Mode: vocab.ModeDetect, Verified: true})
 	if !strings.Contains(out, "<title>ca-reconciler: acme.example</title>") {
 		t.Errorf("no title")
 	}

@@ -49,7 +49,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <dt>Last Git read</dt><dd>{{if .LastFetch.IsZero}}<span class="muted">never</span>{{else}}{{when .LastFetch}} ({{ago .LastFetch}}){{end}}</dd>
 <dt>Ready</dt><dd>{{if .Ready}}yes{{else}}<span class="badge warn">no: first cycle not finished</span>{{end}}</dd>
 {{- with .LastCycle}}
-<dt>Last cycle</dt><dd><span class="badge {{resultClass .Result}}">{{.Result}}</span> {{when .Finished}} ({{ago .Finished}}), trigger {{.Trigger}}, took {{seconds $.CycleSeconds}}, {{.Writes}} write{{if ne .Writes 1}}s{{end}}
+<dt>Last cycle</dt><dd><span class="badge {{cycleClass .Result}}">{{.Result}}</span> {{when .Finished}} ({{ago .Finished}}), trigger {{.Trigger}}, took {{seconds $.CycleSeconds}}, {{.Writes}} write{{if ne .Writes 1}}s{{end}}
 {{- if .Revision}}, revision <code>{{short .Revision}}</code>{{end}}</dd>
 {{- if .Error}}
 <dt>Cycle error</dt><dd><pre class="err">{{.Error}}</pre></dd>
@@ -58,7 +58,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <dt>Last cycle</dt><dd><span class="muted">none finished yet</span></dd>
 {{- end}}
 <dt>Files</dt><dd>{{.Files.Valid}} valid, {{.Files.Invalid}} invalid, {{.Files.Ignored}} ignored
-{{- if .Ignored}} <details><summary>ignored files</summary><ul>{{range .Ignored}}<li><code>{{.}}</code></li>{{end}}</ul></details>{{end}}</dd>
+{{- if .Ignored}} <details><summary>ignored files</summary><ul>{{range .Ignored}}<li><code>{{.Path}}</code>: {{.Reason.Describe}}</li>{{end}}</ul></details>{{end}}</dd>
 </dl>
 
 <h2>Repos</h2>
@@ -75,7 +75,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 {{if .LiveHash}}<code title="{{.LiveHash}}"{{if and .DesiredHash (ne .DesiredHash .LiveHash)}} class="mismatch"{{end}}>{{short .LiveHash}}</code>{{else}}<span class="muted">-</span>{{end}}</td>
 <td>{{with .DriftSince}}{{when .}} ({{ago .}}){{else}}<span class="muted">-</span>{{end}}</td>
 <td>{{with .LastWrite}}{{when .}} ({{ago .}}){{else}}<span class="muted">never</span>{{end}}{{if .WriteError}}<pre class="err">{{.WriteError}}</pre>{{end}}</td>
-<td>{{with .LastBuild}}<span class="badge {{resultClass .Result}}">{{.Result}}</span> {{when .Finished}} ({{ago .Finished}}), took {{seconds .Seconds}}{{else}}<span class="muted">none seen</span>{{end}}</td>
+<td>{{with .LastBuild}}<span class="badge {{buildClass .Result}}">{{.Result}}</span> {{when .Finished}} ({{ago .Finished}}), took {{seconds .Seconds}}{{else}}<span class="muted">none seen</span>{{end}}</td>
 </tr>
 {{- if or .Diff .Error}}
 <tr class="detail"><td></td><td colspan="6">

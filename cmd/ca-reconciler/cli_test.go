@@ -179,11 +179,18 @@ func TestConfigurationErrors(t *testing.T) {
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--api", "http://api.example.com"}, `use https:// or pass --insecure`},
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--mode", "yolo"}, `--mode "yolo": want apply or detect`},
 		{[]string{"plan", "--git-url", ".", "--org", "x", "-o", "yaml"}, `-o "yaml": want text, json or markdown`},
+		{[]string{"run", "--once", "--git-url", "https://bob:hunter2@example.com/r.git", "--org", "x", "--api", f.url},
+			"--git-url https://bob:REDACTED@example.com/r.git embeds a password; put it in --git-password-file instead"},
+		{[]string{"run", "--once", "--git-url", "https://example.com/r.git", "--git-username", "bob", "--org", "x", "--api", f.url},
+			"--git-username is set without --git-password-file"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr, f.getenv)
 		if code != 1 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+		if strings.Contains(stderr.String(), "hunter2") {
+			t.Errorf("%v: stderr holds the password: %s", tc.args, stderr.String())
 		}
 	}
 }

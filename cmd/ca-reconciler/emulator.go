@@ -17,19 +17,21 @@ func newEmulatorCommand(getenv env) *cobra.Command {
 		listen        string
 		seedFile      string
 		buildDuration time.Duration
+		latency       time.Duration
 		token         string
 	)
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the Chainguard API emulator alone, for demos and other clients",
-		Long: `Run an in-memory gRPC server speaking the Chainguard API (IAM groups, registry repos,
-build reports) as the SDK's clients call it. Point ca-reconciler (or any SDK client) at
-http://ADDR. With --token, every call must carry it as a bearer token.
+		Long: `Run an in-memory gRPC server speaking the Chainguard API (IAM groups, registry repos in v1
+and v2, build reports) as the SDK's clients call it. Point ca-reconciler (or any SDK client) at
+http://ADDR. With --token, every call must carry it as a bearer token; --latency delays every
+call, to show wall time as against the real API.
 On exit it prints the number of requests per method and code.`,
 		Example: `  ca-reconciler emulator --listen 127.0.0.1:8080 --seed examples/seed.yaml`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := emulator.Options{BuildDuration: buildDuration, Token: token}
+			opts := emulator.Options{BuildDuration: buildDuration, Token: token, Latency: latency}
 			emu := emulator.New(opts)
 			defer emu.Close()
 			if seedFile != "" {
@@ -64,6 +66,7 @@ On exit it prints the number of requests per method and code.`,
 	cmd.Flags().StringVar(&seedFile, "seed", "", "YAML file of orgs, repos and package catalogs to load at start")
 	cmd.Flags().StringVar(&token, "token", "", "require this bearer token on every call")
 	cmd.Flags().DurationVar(&buildDuration, "build-duration", 5*time.Second, "how long a simulated build takes")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "fixed delay added to every call, to stand for the real API's round trip (e.g. 50ms)")
 	bindEnv(cmd, getenv)
 	return cmd
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
+//go:generate go test -count=1 -run TestREADMEIsCurrent . -update
+
 var update = flag.Bool("update", false, "rewrite the generated README sections")
 
 // flagTable renders a command's flags as the README documents them.
@@ -56,7 +58,7 @@ func generatedSections(t *testing.T) map[string]string {
 	t.Helper()
 	root := newRootCommand(func(string) (string, bool) { return "", false })
 	out := map[string]string{}
-	for _, name := range []string{"run", "plan", "emulator"} {
+	for _, name := range []string{"run", "plan", "validate", "emulator"} {
 		cmd, _, err := root.Find([]string{name})
 		if err != nil {
 			t.Fatalf("finding command %s: %v", name, err)
@@ -91,5 +93,5 @@ func TestREADMEIsCurrent(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's generated tables differ from the binary's flags and metrics; run: go test ./cmd/ca-reconciler -run TestREADMEIsCurrent -update")
+	t.Errorf("README.md's generated tables differ from the binary's flags and metrics; run: go generate ./...")
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 func newRunCommand(getenv env) *cobra.Command {
@@ -54,7 +56,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 	if o.once {
 		rep := d.reconciler.RunOnce(ctx, "start")
-		return exitFor(rep, reconciler.Mode(o.mode))
+		return exitFor(rep, vocab.Mode(o.mode))
 	}
 
 	var hooks map[string]http.Handler
@@ -65,8 +67,10 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		hooks = gitsource.WebhookHandlers(gitsource.WebhookConfig{
 			SecretFile: o.webhookSecretFile,
 			Trigger:    d.reconciler.Trigger,
-			Observe:    func(p, r string) { d.metrics.WebhookRequests.WithLabelValues(p, r).Inc() },
-			Logger:     d.log.Named("webhook"),
+			Observe: func(p vocab.WebhookProvider, r vocab.WebhookResult) {
+				d.metrics.WebhookRequests.WithLabelValues(string(p), string(r)).Inc()
+			},
+			Logger: d.log.Named("webhook"),
 		})
 	}
 	routes, err := statusPageRoute(d, hooks)
@@ -76,9 +80,10 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	srv, err := metrics.Listen(metrics.ServerConfig{
 		Addr:     o.listen,
 		Gatherer: d.registry,
-		Status:   func() any { return d.reconciler.Status() },
-		Ready:    readiness(d.reconciler.Status, o.interval, time.Now),
+		Status:   func() any { return d.store.Status() },
+		Ready:    readiness(d.store.Status, o.interval, time.Now),
 		Handlers: routes,
+		Pprof:    o.pprof,
 		Logger:   d.log,
 	})
 	if err != nil {
@@ -106,7 +111,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 // readiness is ready once the first cycle finished and the last successful
 // Git read is no older than three intervals.
-func readiness(status func() reconciler.Status, interval time.Duration, now func() time.Time) metrics.Readiness {
+func readiness(status func() store.Status, interval time.Duration, now func() time.Time) metrics.Readiness {
 	return func() (bool, string) {
 		s := status()
 		if !s.Ready {
@@ -121,7 +126,7 @@ func readiness(status func() reconciler.Status, interval time.Duration, now func
 
 // exitFor maps a --once cycle to the exit code: 0 every managed repo in sync,
 // 2 drift left (detect mode), 1 any error.
-func exitFor(rep reconciler.Report, mode reconciler.Mode) error {
+func exitFor(rep reconciler.Report, mode vocab.Mode) error {
 	if rep.Err != nil || rep.Plan.HasErrors() {
 		return exitError{1}
 	}
@@ -133,7 +138,7 @@ func exitFor(rep reconciler.Report, mode reconciler.Mode) error {
 		if c.Stalled {
 			return exitError{1}
 		}
-		if mode == reconciler.ModeDetect {
+		if mode == vocab.ModeDetect {
 			drift = true
 			continue
 		}

@@ -5,8 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // validate prints exactly the overlay package's golden problem lines for
@@ -62,5 +66,141 @@ func TestValidateFolders(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"validate", filepath.Join(dir, "missing")}, &stdout, &stderr, nope); code != 1 {
 		t.Errorf("missing path: exit %d", code)
+	}
+}
+
+// runValidate runs the validate command and returns its exit code, stdout
+// and stderr.
+func runValidate(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), append([]string{"validate"}, args...), &stdout, &stderr, func(string) (string, bool) { return "", false })
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Warnings print and are counted, but fail only with --strict.
+func TestValidateWarnings(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"app.yaml": "accounts:\n  run-as: ghost\n"})
+	file := filepath.Join(dir, "app.yaml")
+	wantOut := file + `:2:11: warning: accounts.run-as: user "ghost" is defined neither in accounts.users nor by Chainguard's base images (nonroot, root, nobody, ...); the container starts only if the image defines it` + "\n"
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{file}, 0},
+		{[]string{dir}, 0},
+		{[]string{"--strict", file}, 1},
+		{[]string{"--strict", dir}, 1},
+	} {
+		code, stdout, stderr := runValidate(t, tc.args...)
+		if code != tc.code || stdout != wantOut || stderr != "0 error(s), 1 warning(s), 0 ignored\n" {
+			t.Errorf("validate %v: exit %d (want %d)\nstdout %q\nwant   %q\nstderr %q", tc.args, code, tc.code, stdout, wantOut, stderr)
+		}
+	}
+	if code, _, stderr := runValidate(t, "-o", "yaml", file); code != 1 || !strings.Contains(stderr, `--output "yaml": want text or github`) {
+		t.Errorf("bad --output: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// A folder with hostile file names and messages, symbolic links and a named
+// pipe, in both output formats, compared with golden files.
+func TestValidateGolden(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		// Properties escape "%", ":" and ",", and CR/LF.
+		"ca-images-iac/we,ird:name%25.yaml": "environment:\n  CHAINGUARD_X: y\naccounts:\n  run-as: ghost\n",
+		// Two files for one repo, whose names hold a newline: the message
+		// names them raw, and the data escaping keeps it one line.
+		"ca-images-iac/two\nlines.yaml": "contents:\n  packages: [curl]\n",
+		"ca-images-iac/two\nlines.yml":  "contents:\n  packages: [jq]\n",
+		// Messages holding "%", "::" and a quoted newline.
+		"ca-images-iac/msgs.yaml":  "environment:\n  \"A%0AB\": x\n  \"X\\nY::error::Z\": x\nbad%key: 1\n",
+		"ca-images-iac/ok.yaml":    "contents:\n  packages: [curl]\n",
+		"ca-images-iac/README.md":  "ignored, not reported",
+		"ca-images-iac/sub/a.yaml": "contents:\n  packages: [curl]\n",
+	})
+	iac := filepath.Join(dir, "ca-images-iac")
+	if err := os.Symlink("ok.yaml", filepath.Join(iac, "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/passwd", filepath.Join(iac, "outside.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(iac, "pipe.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, tc := range []struct{ golden, output string }{
+		{"validate-text.golden", "text"},
+		{"validate-github.golden", "github"},
+	} {
+		t.Run(tc.output, func(t *testing.T) {
+			code, stdout, stderr := runValidate(t, "-o", tc.output, "ca-images-iac")
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if want := "5 error(s), 1 warning(s), 3 ignored\n"; stderr != want {
+				t.Errorf("stderr %q, want %q", stderr, want)
+			}
+			if strings.Count(stdout, "\n") != 9 {
+				t.Errorf("want 9 lines, one per finding:\n%s", stdout)
+			}
+			golden := filepath.Join(testdataDir(t), tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(stdout, "\n")); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", tc.golden, diff)
+			}
+		})
+	}
+}
+
+// testdataDir is this package's testdata folder, whatever the working
+// directory now is.
+func testdataDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller")
+	}
+	return filepath.Join(filepath.Dir(file), "testdata")
+}
+
+func TestGitHubEscaping(t *testing.T) {
+	for _, tc := range []struct {
+		f    finding
+		want string
+	}{
+		{finding{kind: findingError, file: "a,b:c%d\r\ne.yaml", line: 3, column: 4, field: "f", message: "100% bad\r\nreally: yes, ::x::"},
+			"::error file=a%2Cb%3Ac%25d%0D%0Ae.yaml,line=3,col=4::f: 100%25 bad%0D%0Areally: yes, ::x::"},
+		{finding{kind: findingWarning, file: "f.yaml", line: 2, message: "m"}, "::warning file=f.yaml,line=2::m"},
+		{finding{kind: findingNotice, file: "l.yaml", message: "ignored: symbolic link"}, "::notice file=l.yaml::ignored: symbolic link"},
+		{finding{kind: findingError, message: "no file"}, "::error::no file"},
+	} {
+		if got := writeGitHub(tc.f); got != tc.want {
+			t.Errorf("writeGitHub(%+v)\n = %q\nwant %q", tc.f, got, tc.want)
+		}
 	}
 }

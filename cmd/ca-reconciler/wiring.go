@@ -22,6 +22,8 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // daemon is everything run and plan wire together.
@@ -31,6 +33,7 @@ type daemon struct {
 	metrics    *metrics.Metrics
 	api        *chainguard.Client
 	source     *gitsource.Source
+	store      *store.Store
 	reconciler *reconciler.Reconciler
 	builds     *buildwatch.Watcher
 	plaintext  bool
@@ -50,7 +53,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{log: log, registry: prometheus.NewRegistry()}
+	d := &daemon{log: log, registry: prometheus.NewRegistry(), store: store.New()}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -123,6 +126,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		},
 		Keyring: keyring,
 		Logger:  log.Named("git"),
+		Names:   gitFlagNames(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Git source: %w", err)
@@ -141,12 +145,12 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		Org:         o.org,
 		Dir:         o.path,
 		Ref:         o.ref,
-		Mode:        reconciler.Mode(o.mode),
+		Mode:        vocab.Mode(o.mode),
 		Interval:    o.interval,
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics, reconciler.WithBuildWatcher(d.builds))
+	}, d.source, d.api, log, d.metrics, reconciler.WithStore(d.store), reconciler.WithBuildWatcher(d.builds))
 	return d, nil
 }
 
@@ -191,4 +195,22 @@ func tokenSource(o *options, getenv env) (chainguard.TokenSource, error) {
 		}, nil
 	}
 	return nil, nil
+}
+
+// gitFlagNames names the flags behind gitsource's settings, for its messages.
+func gitFlagNames() map[gitsource.Field]string {
+	return map[gitsource.Field]string{
+		gitsource.FieldURL:                      "--git-url",
+		gitsource.FieldRef:                      "--ref",
+		gitsource.FieldPath:                     "--path",
+		gitsource.FieldCacheDir:                 "--cache-dir",
+		gitsource.FieldTimeout:                  "--git-timeout",
+		gitsource.FieldUsername:                 "--git-username",
+		gitsource.FieldPasswordFile:             "--git-password-file",
+		gitsource.FieldSSHKeyFile:               "--git-ssh-key-file",
+		gitsource.FieldSSHKeyPassphraseFile:     "--git-ssh-key-passphrase-file",
+		gitsource.FieldKnownHostsFile:           "--git-known-hosts-file",
+		gitsource.FieldInsecureSkipHostKeyCheck: "--git-insecure-skip-host-key-check",
+		gitsource.FieldKeyring:                  "--verify-commits-keyring",
+	}
 }

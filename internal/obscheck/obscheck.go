@@ -1,5 +1,5 @@
 // Package obscheck reads the Grafana dashboard and the Prometheus alert
-// rules shipped under deploy/, and finds the Prometheus binaries, for the
+// rules shipped in the Helm chart under deploy/, and finds the Prometheus binaries, for the
 // tests that check them against the metrics the daemon really exports:
 // offline with promtool, and live against a real Prometheus scraping the
 // daemon. Only tests import it.
@@ -21,9 +21,9 @@ import (
 
 // Paths of the shipped files, relative to the module root.
 const (
-	DashboardFile  = "deploy/grafana/ca-reconciler.json"
-	AlertsFile     = "deploy/prometheus/alerts.yaml"
-	AlertTestsFile = "deploy/prometheus/alerts_test.yaml"
+	DashboardFile  = "deploy/helm/ca-reconciler/grafana/ca-reconciler.json"
+	AlertsFile     = "deploy/helm/ca-reconciler/prometheus/alerts.yaml"
+	AlertTestsFile = "deploy/helm/ca-reconciler/prometheus/alerts_test.yaml"
 )
 
 // Root returns the module root: the nearest parent of the working directory

@@ -1,5 +1,5 @@
 // Package testbin builds the real ca-reconciler binary for the deploy tests,
-// the way deploy/Dockerfile and .ko.yaml build it: CGO_ENABLED=0, -trimpath,
+// the way .ko.yaml builds it: CGO_ENABLED=0, -trimpath,
 // version stamped with -ldflags "-X main.version=...".
 package testbin
 
@@ -9,10 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ca-reconciler/ca-reconciler/deploy/internal/tools"
 )
 
-// ModuleRoot returns the directory holding go.mod.
-func ModuleRoot(t testing.TB) string {
+// RepoRoot returns the repository's root: the parent of the deploy
+// module's folder, which holds the daemon's module (go.mod) and every path
+// the tests name (deploy/..., examples/..., cmd/ca-reconciler).
+func RepoRoot(t testing.TB) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -20,9 +24,13 @@ func ModuleRoot(t testing.TB) string {
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside the ca-reconciler module")
+		t.Fatal("not inside the ca-reconciler deploy module")
 	}
-	return filepath.Dir(gomod)
+	root := filepath.Dir(filepath.Dir(gomod))
+	if _, err := os.Stat(filepath.Join(root, "cmd", "ca-reconciler")); err != nil {
+		t.Fatalf("%s is not the ca-reconciler repository: %v", root, err)
+	}
+	return root
 }
 
 // Build compiles ./cmd/ca-reconciler into a temporary directory with version
@@ -32,14 +40,12 @@ func Build(t testing.TB, version string) string {
 	return BuildPackage(t, "./cmd/ca-reconciler", version)
 }
 
-// BuildPackage compiles a main package of the module (e.g. ./cmd/build-image,
-// a static binary that always builds, for tests that need any one) the same
-// way.
+// BuildPackage compiles a main package of the daemon's module the same way.
 func BuildPackage(t testing.TB, pkg, version string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.version="+version, "-o", bin, pkg)
-	cmd.Dir = ModuleRoot(t)
+	cmd.Dir = RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", pkg, err, out)
@@ -54,35 +60,17 @@ func CI() bool {
 	return v == "true" || v == "1"
 }
 
-// NeedTool returns the path of a command line tool, from PATH or from where
-// `go install` puts it (GOBIN, GOPATH/bin), skipping the test when it is
-// missing outside CI and failing it in CI.
+// NeedTool returns the path of a command line tool (tools.Look), skipping
+// the test when it is missing outside CI and failing it in CI.
 func NeedTool(t testing.TB, name, install string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
+	p, err := tools.Look(name)
+	if err == nil {
 		return p
 	}
-	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
-		lines := strings.Split(string(out), "\n") // GOBIN, GOPATH; either may be empty
-		var dirs []string
-		if len(lines) > 0 && strings.TrimSpace(lines[0]) != "" {
-			dirs = append(dirs, strings.TrimSpace(lines[0]))
-		}
-		if len(lines) > 1 {
-			for _, gp := range filepath.SplitList(strings.TrimSpace(lines[1])) {
-				dirs = append(dirs, filepath.Join(gp, "bin"))
-			}
-		}
-		for _, d := range dirs {
-			p := filepath.Join(d, name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return p
-			}
-		}
-	}
 	if CI() {
-		t.Fatalf("%s not found on PATH and CI=true: %s", name, install)
+		t.Fatalf("%v and CI=true: %s", err, install)
 	}
-	t.Skipf("%s not found on PATH (%s); with CI=true this fails", name, install)
+	t.Skipf("%v (%s); with CI=true this fails", err, install)
 	return ""
 }

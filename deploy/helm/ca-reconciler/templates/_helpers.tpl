@@ -176,18 +176,11 @@ containers:
     args: ["run"]
     envFrom:
       - configMapRef:
-          name: {{ include "ca-reconciler.fullname" . }}
+          name: {{ include "ca-reconciler.fullname" . }}-config
       {{- with .Values.extraEnvFrom }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
     env:
-      {{- if .Values.resources.limits.memory }}
-      - name: GOMEMLIMIT
-        valueFrom:
-          resourceFieldRef:
-            containerName: ca-reconciler
-            resource: limits.memory
-      {{- end }}
       {{- if .Values.git.https.existingSecret }}
       - name: CA_RECONCILER_GIT_USERNAME
         valueFrom:

@@ -1,0 +1,108 @@
+package reconciler
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
+)
+
+// Sink consumes the events of a cycle, in the order the transitions
+// returned them. Sinks run after the cycle's states are in the store, one at
+// a time, on the cycle's goroutine: a sink that does slow work (a network
+// call) hands it to its own goroutine.
+type Sink interface {
+	Handle(e Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Handle calls f(e).
+func (f SinkFunc) Handle(e Event) { f(e) }
+
+// dispatch hands every event to every sink.
+func dispatch(sinks []Sink, events []Event) {
+	for _, e := range events {
+		for _, s := range sinks {
+			s.Handle(e)
+		}
+	}
+}
+
+// metricsSink keeps the per-repo series: a repo's series change only when an
+// event says something changed.
+type metricsSink struct{ m *metrics.Metrics }
+
+func (s metricsSink) Handle(e Event) {
+	switch e.Kind {
+	case vocab.EventStatusChanged:
+		s.m.SetRepoStatus(e.Repo, e.To)
+	case vocab.EventDriftDetected:
+		s.m.DriftDetected.WithLabelValues(e.Repo).Inc()
+	case vocab.EventWritten:
+		s.m.Writes.WithLabelValues(e.Repo, string(vocab.WriteSuccess)).Inc()
+		if !e.Commit.IsZero() {
+			s.m.CommitToWrite.Observe(e.At.Sub(e.Commit).Seconds())
+		}
+	case vocab.EventWriteFailed:
+		s.m.Writes.WithLabelValues(e.Repo, string(vocab.WriteError)).Inc()
+	case vocab.EventRepoGone:
+		s.m.DeleteRepo(e.Repo)
+	}
+}
+
+// logSink writes one line per event that a person needs to see, with
+// constant messages and typed fields.
+type logSink struct{ log *zap.Logger }
+
+func (s logSink) Handle(e Event) {
+	fields := []zap.Field{zap.String("repo", e.Repo), zap.String("file", e.File)}
+	switch e.Kind {
+	case vocab.EventDriftDetected:
+		s.log.Info("drift detected", append(fields, zap.Strings("diff", e.Diff))...)
+	case vocab.EventWritten:
+		s.log.Info("repo written", append(fields,
+			zap.String("action", string(e.Action)),
+			zap.String("desired_hash", e.DesiredHash),
+			zap.Strings("diff", e.Diff),
+			zap.Bool("converged", e.Converged))...)
+	case vocab.EventWriteFailed:
+		s.log.Error("write failed", append(fields, zap.Int("attempts", e.Attempts), zap.String("error", e.Reason))...)
+	case vocab.EventStalled:
+		s.log.Error("repo stalled: writes do not converge; not writing again until its file changes",
+			append(fields, zap.String("status", string(vocab.StatusStalled)), zap.Int("writes", e.Writes), zap.Strings("diff", e.Diff))...)
+	case vocab.EventRepoGone:
+		s.log.Info("repo no longer managed", zap.String("repo", e.Repo))
+	case vocab.EventStatusChanged:
+		fields = append(fields, zap.String("status", string(e.To)))
+		switch e.To {
+		case vocab.StatusInvalid, vocab.StatusMissing:
+			s.log.Error("repo cannot be reconciled", append(fields, zap.String("reason", e.Reason))...)
+		case vocab.StatusStalled:
+			// logged by the stalled event, which follows
+		case vocab.StatusFailed:
+			s.log.Error("repo write failed", append(fields, zap.String("reason", e.Reason))...)
+		case vocab.StatusOrphan:
+			s.log.Warn("repo has an overlay but no file; leaving it untouched", fields...)
+		default:
+			s.log.Info("repo status changed", fields...)
+		}
+	}
+}
+
+// BuildWatcher follows the builds that a write starts.
+type BuildWatcher interface {
+	Watch(repo, repoID string, since time.Time)
+}
+
+// buildSink tells the build watcher about every successful write.
+type buildSink struct{ w BuildWatcher }
+
+func (s buildSink) Handle(e Event) {
+	if e.Kind == vocab.EventWritten {
+		s.w.Watch(e.Repo, e.RepoID, e.At)
+	}
+}

@@ -1,0 +1,285 @@
+// Package store holds what the daemon knows, in one place: the source being
+// reconciled and the last cycle, the files under --path, and per repo its
+// state, its id and its last build.
+//
+// Three parties share it, each through its own methods: the reconciler
+// writes repo states (computed by its pure transition) and the cycle's
+// header after every cycle; the build watcher reads the repo ids
+// (RepoIDs) to attribute builds and records build results (RecordBuild);
+// the status page and /status read a consistent snapshot (Status). A
+// repo's LastBuild belongs to the build watcher: PutRepo keeps the stored
+// one, so a build recorded while a cycle runs is never lost.
+//
+// Every value the store hands out is a copy; it holds no secrets, only
+// names, hashes, diffs and error messages that are built without
+// credentials.
+package store
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
+)
+
+// Status is a snapshot of what the daemon knows, served as /status.
+type Status struct {
+	Org      string     `json:"org"`
+	OrgID    string     `json:"org_id,omitempty"`
+	Mode     vocab.Mode `json:"mode"`
+	Ref      string     `json:"ref,omitempty"`
+	Revision string     `json:"revision,omitempty"`
+	Verified bool       `json:"verified"`
+	// Ready is set once the first cycle finished.
+	Ready     bool       `json:"ready"`
+	LastCycle *CycleInfo `json:"last_cycle,omitempty"`
+	// LastFetch is when Git was last read successfully (and the head
+	// verified, when that is required).
+	LastFetch time.Time `json:"last_successful_fetch,omitempty"`
+	// LastLiveRead is when the Chainguard API last listed the repos
+	// successfully.
+	LastLiveRead time.Time     `json:"last_successful_api_read,omitempty"`
+	Files        FileCounts    `json:"files"`
+	Ignored      []IgnoredFile `json:"ignored_files,omitempty"`
+	Repos        []RepoState   `json:"repos"`
+}
+
+// FileCounts counts the entries under the managed folder by state.
+type FileCounts struct {
+	Valid   int `json:"valid"`
+	Invalid int `json:"invalid"`
+	Ignored int `json:"ignored"`
+}
+
+// IgnoredFile is an entry under the managed folder that manages no repo.
+type IgnoredFile struct {
+	Path   string             `json:"path"`
+	Reason vocab.IgnoreReason `json:"reason"`
+}
+
+// CycleInfo describes one finished cycle.
+type CycleInfo struct {
+	Trigger  vocab.Trigger     `json:"trigger"`
+	Started  time.Time         `json:"started"`
+	Finished time.Time         `json:"finished"`
+	Result   vocab.CycleResult `json:"result"`
+	Revision string            `json:"revision,omitempty"`
+	// Error is why the cycle could not read Git or the API.
+	Error string `json:"error,omitempty"`
+	// FailedDependency names what Error is about: "git" or "api".
+	FailedDependency string `json:"failed_dependency,omitempty"`
+	Writes           int    `json:"writes"`
+}
+
+// RepoState is what the daemon knows about one repo.
+type RepoState struct {
+	Repo        string       `json:"repo"`
+	RepoID      string       `json:"repo_id,omitempty"`
+	File        string       `json:"file,omitempty"`
+	Status      vocab.Status `json:"status"`
+	DesiredHash string       `json:"desired_hash,omitempty"`
+	LiveHash    string       `json:"live_hash,omitempty"`
+	Diff        []string     `json:"diff,omitempty"`
+	// Error is why the file cannot be applied (invalid, missing).
+	Error      string     `json:"error,omitempty"`
+	DriftSince *time.Time `json:"drift_since,omitempty"`
+	LastWrite  *time.Time `json:"last_write,omitempty"`
+	WriteError string     `json:"last_write_error,omitempty"`
+	// Writes counts the writes of the desired overlay WritesOf that did
+	// not (yet) converge; it stalls the repo at --max-writes.
+	Writes   int    `json:"writes_of_this_revision,omitempty"`
+	WritesOf string `json:"-"`
+	// LastBuild is the last finished build, set by the build watcher.
+	LastBuild *BuildInfo `json:"last_build,omitempty"`
+}
+
+// BuildInfo is the last build result seen for a repo.
+type BuildInfo struct {
+	ID       string            `json:"id"`
+	Result   vocab.BuildResult `json:"result"`
+	Finished time.Time         `json:"finished"`
+	Seconds  float64           `json:"duration_seconds"`
+}
+
+// Store is safe for concurrent use. The zero value is not usable; call New.
+type Store struct {
+	mu    sync.RWMutex
+	head  Status               // Repos is always nil here
+	repos map[string]RepoState // by name
+	byID  map[string]string    // repo id -> name
+}
+
+// New returns an empty store; Verified starts true (nothing was refused).
+func New() *Store {
+	return &Store{
+		head:  Status{Verified: true},
+		repos: map[string]RepoState{},
+		byID:  map[string]string{},
+	}
+}
+
+// Status returns a snapshot: the header and every repo, sorted by name.
+func (s *Store) Status() Status {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := s.head
+	out.Ignored = slices.Clone(s.head.Ignored)
+	if s.head.LastCycle != nil {
+		c := *s.head.LastCycle
+		out.LastCycle = &c
+	}
+	out.Repos = make([]RepoState, 0, len(s.repos))
+	for _, st := range s.repos {
+		out.Repos = append(out.Repos, st.clone())
+	}
+	slices.SortFunc(out.Repos, func(a, b RepoState) int { return strings.Compare(a.Repo, b.Repo) })
+	return out
+}
+
+// Update changes the header under the store's lock. f sees Repos as nil
+// and must not keep h.
+func (s *Store) Update(f func(h *Status)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.head)
+	s.head.Repos = nil
+}
+
+// Repo returns a repo's state.
+func (s *Store) Repo(name string) (RepoState, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st, ok := s.repos[name]
+	return st.clone(), ok
+}
+
+// Len is the number of repos the store knows.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.repos)
+}
+
+// PutRepo stores a repo's state, keeping the LastBuild already stored.
+func (s *Store) PutRepo(st RepoState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st = st.clone()
+	if old, ok := s.repos[st.Repo]; ok {
+		st.LastBuild = old.LastBuild
+		if old.RepoID != st.RepoID {
+			delete(s.byID, old.RepoID)
+		}
+	} else {
+		st.LastBuild = nil
+	}
+	if st.RepoID != "" {
+		s.byID[st.RepoID] = st.Repo
+	}
+	s.repos[st.Repo] = st
+}
+
+// Retain forgets every repo for which keep is false, build included, and
+// returns the states it forgot, sorted by name.
+func (s *Store) Retain(keep func(name string) bool) []RepoState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var gone []RepoState
+	for name, st := range s.repos {
+		if keep(name) {
+			continue
+		}
+		gone = append(gone, st)
+		delete(s.repos, name)
+		if s.byID[st.RepoID] == name {
+			delete(s.byID, st.RepoID)
+		}
+	}
+	slices.SortFunc(gone, func(a, b RepoState) int { return strings.Compare(a.Repo, b.Repo) })
+	return gone
+}
+
+// Each calls f with every repo's state, in no particular order, under the
+// read lock: f must not call the store.
+func (s *Store) Each(f func(RepoState)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, st := range s.repos {
+		f(st)
+	}
+}
+
+// RepoIDs maps the id of every repo the store knows (managed or orphan) to
+// its name, so that builds Chainguard starts on its own can be attributed.
+func (s *Store) RepoIDs() map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]string, len(s.byID))
+	for id, name := range s.byID {
+		out[id] = name
+	}
+	return out
+}
+
+// RepoName returns the name of the repo with this id, if the store knows it.
+func (s *Store) RepoName(id string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	name, ok := s.byID[id]
+	return name, ok
+}
+
+// RecordBuild stores the last build of a repo and reports whether the
+// store knows the repo; a repo it does not know is ignored.
+func (s *Store) RecordBuild(repo string, b BuildInfo) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.repos[repo]
+	if !ok {
+		return false
+	}
+	st.LastBuild = &b
+	s.repos[repo] = st
+	return true
+}
+
+// clone copies the slices and pointers of a state, so that callers never
+// share memory with the store.
+func (st RepoState) clone() RepoState {
+	st.Diff = slices.Clone(st.Diff)
+	st.DriftSince = clonePtr(st.DriftSince)
+	st.LastWrite = clonePtr(st.LastWrite)
+	st.LastBuild = clonePtr(st.LastBuild)
+	return st
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// Equal reports whether two states hold the same values (LastBuild
+// included).
+func (st RepoState) Equal(o RepoState) bool {
+	return st.Repo == o.Repo && st.RepoID == o.RepoID && st.File == o.File && st.Status == o.Status &&
+		st.DesiredHash == o.DesiredHash && st.LiveHash == o.LiveHash && slices.Equal(st.Diff, o.Diff) &&
+		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
+		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
+		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
+}
+
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func buildEqual(a, b BuildInfo) bool {
+	return a.ID == b.ID && a.Result == b.Result && a.Finished.Equal(b.Finished) && a.Seconds == b.Seconds
+}
