@@ -179,7 +179,7 @@ func TestConfigurationErrors(t *testing.T) {
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--api", "grpc://api.example.com"}, `scheme must be https or http`},
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--api", "http://api.example.com"}, `use https:// or pass --insecure`},
 		{[]string{"run", "--once", "--git-url", ".", "--org", "x", "--mode", "yolo"}, `--mode "yolo": want apply or detect`},
-		{[]string{"plan", "--git-url", ".", "--org", "x", "-o", "yaml"}, `-o "yaml": want text or json`},
+		{[]string{"plan", "--git-url", ".", "--org", "x", "-o", "yaml"}, `-o "yaml": want text, json or markdown`},
 		{[]string{"run", "--once", "--git-url", "https://bob:hunter2@example.com/r.git", "--org", "x", "--api", f.url},
 			"--git-url https://bob:REDACTED@example.com/r.git embeds a password; put it in --git-password-file instead"},
 		{[]string{"run", "--once", "--git-url", "https://example.com/r.git", "--git-username", "bob", "--org", "x", "--api", f.url},
