@@ -264,7 +264,7 @@ func TestResults(t *testing.T) {
 
 	broken := e.result("broken")
 	if broken.Result != vocab.BuildFailure || !broken.Completed || len(broken.LogTail) == 0 ||
-		broken.LogTail[len(broken.LogTail)-1] != `ERROR: package "nosuch" not found in catalog` {
+		broken.LogTail[len(broken.LogTail)-1] != `    required by: world[nosuch]` {
 		t.Errorf("broken result %+v: want a completed failure whose log ends with the missing package", broken)
 	}
 	slow := e.result("slow")
@@ -275,7 +275,7 @@ func TestResults(t *testing.T) {
 	if len(failed) != 1 {
 		t.Fatalf("%d \"build failed\" logs for broken, want 1", len(failed))
 	}
-	if tail := fmt.Sprint(failed[0].ContextMap()["log_tail"]); !strings.Contains(tail, `ERROR: package "nosuch" not found in catalog`) {
+	if tail := fmt.Sprint(failed[0].ContextMap()["log_tail"]); !strings.Contains(tail, `nosuch (no such package):`) {
 		t.Errorf("logged log_tail %s: want the catalog error", tail)
 	}
 	if n := e.logs.FilterMessage("build timed out; no longer following it").FilterField(zap.String("repo", "slow")).Len(); n != 1 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc/codes"
 
@@ -56,7 +57,7 @@ func TestErrorClasses(t *testing.T) {
 			_, err := c.WriteOverlay(ctx, a.GetId(), overlay.Overlay{})
 			return err
 		},
-		fault:     registryv1.Registry_UpdateRepo_FullMethodName,
+		fault:     registryv2.ReposService_UpdateRepo_FullMethodName,
 		code:      codes.ResourceExhausted,
 		retryable: true,
 		message:   `^updating repo a \(` + regexp.QuoteMeta(a.GetId()) + `\): rpc error: code = ResourceExhausted desc = injected fault$`,

@@ -1,5 +1,5 @@
 // Package deploy holds how ca-reconciler is shipped and run: the container
-// image (Dockerfile, and package image for a pure-Go build), the Kubernetes
+// image's test (the image is defined by ../.ko.yaml), the Kubernetes
 // manifests (a kustomize base and an emulator overlay), the Helm chart, the
 // Grafana dashboard and the Prometheus alert rules. It has no Go API; its
 // tests render every manifest offline (kubectl kustomize, helm template),

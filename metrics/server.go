@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +30,9 @@ type ServerConfig struct {
 	Ready Readiness
 	// Handlers are extra routes (e.g. webhooks), by pattern.
 	Handlers map[string]http.Handler
-	Logger   *zap.Logger
+	// Pprof serves net/http/pprof's profiles under /debug/pprof/.
+	Pprof  bool
+	Logger *zap.Logger
 	// Limits bound what one client can hold; zero fields take the
 	// defaults (DefaultLimits()).
 	Limits Limits
@@ -121,6 +124,13 @@ func NewMux(cfg ServerConfig) *http.ServeMux {
 	})
 	for pattern, h := range cfg.Handlers {
 		mux.Handle(pattern, h)
+	}
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+//go:generate go test -count=1 -run ^TestParse(Good|Bad)$ . -update
+
 var update = flag.Bool("update", false, "rewrite the golden testdata/bad/*.yaml.err and testdata/good/*.yaml.warn files (review every change)")
 
 // testParser checks certificates against a fixed day, so that the goldens
@@ -253,6 +255,7 @@ func TestParsePositions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]Position{
+		"":                           {1, 1},
 		"contents":                   {2, 3},
 		"contents.packages":          {3, 5},
 		"contents.packages[0]":       {3, 7},

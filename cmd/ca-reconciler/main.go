@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -16,7 +17,15 @@ import (
 // version is stamped at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)) }
+func main() {
+	// The Go runtime's soft memory limit: 90% of the container's cgroup
+	// memory limit (cgroup v2 or v1), so the collector works harder before the
+	// kernel kills the process; GOMEMLIMIT or AUTOMEMLIMIT in the environment
+	// override it, and with no limit (outside a container) nothing changes.
+	// On error the runtime keeps its default (no limit).
+	_, _ = memlimit.Set()
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
 
 // env looks up an environment variable.
 type env func(string) (string, bool)

@@ -56,6 +56,7 @@ type options struct {
 	interval    time.Duration
 	mode        string
 	listen      string
+	pprof       bool
 	once        bool
 	concurrency int
 	maxWrites   int
@@ -100,6 +101,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.interval, "interval", time.Minute, "time between cycles (jittered by up to 10%; at least 1s)")
 	fs.StringVar(&o.mode, "mode", "apply", "apply (write drifted repos) or detect (only report drift)")
 	fs.StringVar(&o.listen, "listen", ":9090", "address for /metrics, /healthz, /readyz, /status and /")
+	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on --listen (CPU, heap, goroutines; for diagnosing, keep it off otherwise)")
 	fs.DurationVar(&o.buildTimeout, "build-timeout", time.Hour, "build limit: a build pending longer counts as timed out and is no longer followed")
 	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization; at least 1s)")
 	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")

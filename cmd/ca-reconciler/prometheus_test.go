@@ -407,7 +407,7 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 		}
 	}
 	d.stop()
-	if !strings.Contains(d.stderr.String(), `ERROR: package \"nosuch\" not found in catalog`) {
+	if !strings.Contains(d.stderr.String(), `nosuch (no such package):`) {
 		t.Errorf("the failed build's log tail was not logged:\n%s", d.stderr.String())
 	}
 }

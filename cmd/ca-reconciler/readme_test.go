@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
+//go:generate go test -count=1 -run TestREADMEIsCurrent . -update
+
 var update = flag.Bool("update", false, "rewrite the generated README sections")
 
 // flagTable renders a command's flags as the README documents them.
@@ -91,5 +93,5 @@ func TestREADMEIsCurrent(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's generated tables differ from the binary's flags and metrics; run: go test ./cmd/ca-reconciler -run TestREADMEIsCurrent -update")
+	t.Errorf("README.md's generated tables differ from the binary's flags and metrics; run: go generate ./...")
 }

@@ -84,6 +84,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Status:   func() any { return d.store.Status() },
 		Ready:    readiness(d.store.Status, o.interval, time.Now),
 		Handlers: routes,
+		Pprof:    o.pprof,
 		Logger:   d.log,
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package testbin builds the real ca-reconciler binary for the deploy tests,
-// the way deploy/Dockerfile and .ko.yaml build it: CGO_ENABLED=0, -trimpath,
+// the way .ko.yaml builds it: CGO_ENABLED=0, -trimpath,
 // version stamped with -ldflags "-X main.version=...".
 package testbin
 

@@ -181,13 +181,6 @@ containers:
       {{- toYaml . | nindent 6 }}
       {{- end }}
     env:
-      {{- if .Values.resources.limits.memory }}
-      - name: GOMEMLIMIT
-        valueFrom:
-          resourceFieldRef:
-            containerName: ca-reconciler
-            resource: limits.memory
-      {{- end }}
       {{- if .Values.git.https.existingSecret }}
       - name: CA_RECONCILER_GIT_USERNAME
         valueFrom:
