@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
 )
 
 func newPlanCommand(getenv env) *cobra.Command {
@@ -16,14 +18,15 @@ func newPlanCommand(getenv env) *cobra.Command {
 Exit status: 0 every managed repo in sync, 2 drift, 1 an error (an invalid file, a missing repo,
 Git or the API unreadable).`,
 		Example: `  ca-reconciler plan --git-url . --org acme.com
-  ca-reconciler plan --git-url . --org acme.com -o json`,
+  ca-reconciler plan --git-url . --org acme.com -o json
+  ca-reconciler plan --git-url . --org acme.com -o markdown >> "$GITHUB_STEP_SUMMARY"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.check(); err != nil {
 				return err
 			}
-			if output != "text" && output != "json" {
-				return fmt.Errorf("-o %q: want text or json", output)
+			if output != "text" && output != "json" && output != "markdown" {
+				return fmt.Errorf("-o %q: want text, json or markdown", output)
 			}
 			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv)
 			if err != nil {
@@ -34,9 +37,12 @@ Git or the API unreadable).`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			switch output {
+			case "json":
 				err = plan.WriteJSON(cmd.OutOrStdout())
-			} else {
+			case "markdown":
+				err = plan.WriteMarkdown(cmd.OutOrStdout(), reconciler.MarkdownOptions{Org: o.org})
+			default:
 				err = plan.WriteText(cmd.OutOrStdout())
 			}
 			if err != nil {
@@ -57,7 +63,7 @@ Git or the API unreadable).`,
 	cmd.Flags().Lookup("log-level").DefValue = "warn"
 	_ = cmd.Flags().Set("log-level", "warn")
 	cmd.Flags().Lookup("log-level").Changed = false
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json, or markdown (a pull-request comment: counts, then a collapsible section per repo)")
 	bindEnv(cmd, getenv)
 	return cmd
 }

@@ -1,0 +1,251 @@
+// Package cgevents receives Chainguard's own CloudEvents at
+// POST /hooks/chainguard, so that a change made in the Console (or by
+// anyone, through the API) is seen at once instead of at the next poll, and
+// with who made it.
+//
+// Every delivery is verified by the SDK's own receiver
+// (chainguard.dev/sdk/events/receiver): the Authorization header carries an
+// OIDC token from the platform's issuer (--issuer), with audience
+// "customer", subject "webhook:<group>" for the organization's group, and a
+// claim holding the SHA-256 of the event's data. A delivery that fails any
+// check, or has no token, is refused with 401 and triggers nothing.
+//
+// A verified dev.chainguard.api.platform.registry.repo.updated.v1 event for
+// a repo the daemon manages hands the event's actor to an ActorNoter (so
+// the drift it caused is logged, counted and notified with who made it)
+// and triggers a cycle at once; the reconciler's Trigger coalesces bursts.
+// Other events, and repos the daemon does not manage, are accepted and
+// ignored. The payload is used only to name the repo and the actor: what to
+// write is always decided from Git and the live API.
+package cgevents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+
+	"chainguard.dev/sdk/events"
+	"chainguard.dev/sdk/events/receiver"
+	eventsregistry "chainguard.dev/sdk/events/registry"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.uber.org/zap"
+)
+
+// Path is where the handler is served.
+const Path = "/hooks/chainguard"
+
+// MaxBody is the largest delivery accepted (1 MiB).
+const MaxBody = 1 << 20
+
+// TriggerReason is the reason given to Trigger.
+const TriggerReason = "chainguard-event"
+
+// Results, as counted by Config.Observe.
+const (
+	ResultAccepted     = "accepted"     // a managed repo changed: cycle triggered
+	ResultIgnored      = "ignored"      // verified, but another event type or an unmanaged repo
+	ResultUnauthorized = "unauthorized" // no token, or the token failed verification
+	ResultBadRequest   = "bad_request"  // not a CloudEvent, or a repo event without a repo
+	ResultTooLarge     = "too_large"
+	ResultBadMethod    = "bad_method"
+	ResultUnavailable  = "unavailable" // the issuer could not be reached to verify
+)
+
+// ActorNoter is told who changed a repo, before the cycle that sees the
+// change runs. The reconciler (or its store) implements it.
+type ActorNoter interface {
+	NoteActor(repoID, actor string)
+}
+
+// Config configures the handler.
+type Config struct {
+	// Issuer is the platform's OIDC issuer that signs deliveries
+	// (--issuer, https://issuer.enforce.dev).
+	Issuer string
+	// Group is the organization's group id (UIDP): deliveries must be
+	// addressed to it.
+	Group string
+	// Managed reports whether the daemon manages the repo with this id
+	// and, if so, its name.
+	Managed func(repoID string) (name string, ok bool)
+	// Actors is told the actor of each accepted event; nil to ignore.
+	Actors ActorNoter
+	// Trigger asks for a cycle; it must not block.
+	Trigger func(reason string)
+	// Observe counts each request by result.
+	Observe func(result string)
+	Logger  *zap.Logger
+}
+
+// Handler serves POST /hooks/chainguard. It connects to the issuer (OIDC
+// discovery) on the first delivery, and again after a failure, so that an
+// issuer that is down at start does not stop the daemon.
+type Handler struct {
+	cfg Config
+
+	mu     sync.Mutex
+	verify receiver.Handler
+}
+
+// New returns the handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Issuer == "":
+		return nil, errors.New("chainguard events: no issuer")
+	case cfg.Group == "":
+		return nil, errors.New("chainguard events: no group")
+	case cfg.Managed == nil || cfg.Trigger == nil:
+		return nil, errors.New("chainguard events: Managed and Trigger are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+// verified is what the SDK's receiver passes on after verification.
+type verified struct {
+	result string
+	repoID string
+	repo   string
+	actor  string
+}
+
+type verifiedKey struct{}
+
+// verifier returns the SDK's verifying handler, making it on first use.
+func (h *Handler) verifier(ctx context.Context) (receiver.Handler, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.verify != nil {
+		return h.verify, nil
+	}
+	v, err := receiver.New(ctx, h.cfg.Issuer, h.cfg.Group, func(ctx context.Context, e cloudevents.Event) error {
+		out, _ := ctx.Value(verifiedKey{}).(*verified)
+		if out == nil {
+			return errors.New("no result slot on the context")
+		}
+		*out = h.classify(e)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.verify = v
+	return v, nil
+}
+
+// classify reads a verified event: which repo, which actor.
+func (h *Handler) classify(e cloudevents.Event) verified {
+	if e.Type() != eventsregistry.RepoUpdatedEventType {
+		return verified{result: ResultIgnored}
+	}
+	var repo registryv1.Repo
+	if err := events.DecodeInto(e, &repo); err != nil {
+		return verified{result: ResultBadRequest}
+	}
+	id := repo.GetId()
+	if id == "" {
+		id = e.Subject()
+	}
+	if id == "" {
+		return verified{result: ResultBadRequest}
+	}
+	name, ok := h.cfg.Managed(id)
+	if !ok {
+		return verified{result: ResultIgnored, repoID: id, repo: repo.GetName()}
+	}
+	return verified{result: ResultAccepted, repoID: id, repo: name, actor: actorOf(e)}
+}
+
+// actorOf names who made the change: the actor's email when the event
+// carries one, else its subject (an identity id).
+func actorOf(e cloudevents.Event) string {
+	var env struct {
+		Actor *events.Actor `json:"actor"`
+	}
+	if err := json.Unmarshal(e.Data(), &env); err != nil || env.Actor == nil {
+		return ""
+	}
+	if email := env.Actor.Actor["email"]; email != "" {
+		return email
+	}
+	return env.Actor.Subject
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v, status := h.handle(r)
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(v.result)
+	}
+	fields := []zap.Field{zap.String("result", v.result), zap.String("remote", r.RemoteAddr)}
+	if v.repoID != "" {
+		fields = append(fields, zap.String("repo_id", v.repoID), zap.String("repo", v.repo))
+	}
+	if v.actor != "" {
+		fields = append(fields, zap.String("actor", v.actor))
+	}
+	h.cfg.Logger.Info("chainguard event", fields...)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
+}
+
+func (h *Handler) handle(r *http.Request) (verified, int) {
+	if r.Method != http.MethodPost {
+		return verified{result: ResultBadMethod}, http.StatusMethodNotAllowed
+	}
+	if r.Header.Get("Authorization") == "" {
+		return verified{result: ResultUnauthorized}, http.StatusUnauthorized
+	}
+	if r.ContentLength > MaxBody {
+		return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
+	event, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
+		}
+		return verified{result: ResultBadRequest}, http.StatusBadRequest
+	}
+	verify, err := h.verifier(r.Context())
+	if err != nil {
+		h.cfg.Logger.Error("chainguard events: the issuer cannot be reached to verify deliveries", zap.String("issuer", h.cfg.Issuer), zap.Error(err))
+		return verified{result: ResultUnavailable}, http.StatusServiceUnavailable
+	}
+	var out verified
+	ctx := context.WithValue(cehttp.WithRequestDataAtContext(r.Context(), r), verifiedKey{}, &out)
+	if err := verify(ctx, *event); err != nil {
+		var res *cehttp.Result
+		if errors.As(err, &res) && (res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden) {
+			// The SDK answers 403 for a token that fails verification;
+			// to the sender both mean "not authenticated as Chainguard
+			// for this group".
+			h.cfg.Logger.Warn("chainguard event refused", zap.Error(err))
+			return verified{result: ResultUnauthorized}, http.StatusUnauthorized
+		}
+		h.cfg.Logger.Error("chainguard event not verified", zap.Error(err))
+		return verified{result: ResultBadRequest}, http.StatusBadRequest
+	}
+	switch out.result {
+	case ResultAccepted:
+		if h.cfg.Actors != nil && out.actor != "" {
+			h.cfg.Actors.NoteActor(out.repoID, out.actor)
+		}
+		h.cfg.Trigger(TriggerReason)
+		return out, http.StatusAccepted
+	case ResultBadRequest:
+		return out, http.StatusBadRequest
+	}
+	return out, http.StatusOK
+}

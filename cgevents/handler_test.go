@@ -1,0 +1,296 @@
+package cgevents
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chainguard.dev/go-oidctest/pkg/oidctest"
+	"chainguard.dev/sdk/events"
+	eventsregistry "chainguard.dev/sdk/events/registry"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+const (
+	group      = "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff"
+	otherGroup = "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"
+	pythonID   = group + "/1111111111111111"
+	strangerID = group + "/2222222222222222"
+)
+
+// mint signs a delivery token as Chainguard's webhook component does: for
+// subject webhook:GROUP, audience customer, with the data's digest.
+func mint(t *testing.T, signer jose.Signer, issuer, subject string, data []byte, expiry time.Time) string {
+	t.Helper()
+	tok, err := jwt.Signed(signer).Claims(jwt.Claims{
+		Issuer: issuer, Subject: subject, Audience: jwt.Audience{"customer"},
+		IssuedAt: jwt.NewNumericDate(expiry.Add(-time.Hour)), Expiry: jwt.NewNumericDate(expiry),
+	}).Claims(map[string]any{"webhook": map[string]string{"digest": fmt.Sprintf("sha256:%x", sha256.Sum256(data))}}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// repoEvent is the CloudEvent the platform sends when a repo is updated:
+// an Occurrence (actor and body, the Repo as protojson).
+func repoEvent(t *testing.T, typ, repoID, name string, actor *events.Actor) cloudevents.Event {
+	t.Helper()
+	body, err := protojson.Marshal(&registryv1.Repo{Id: repoID, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(map[string]any{"actor": actor, "body": json.RawMessage(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cloudevents.NewEvent()
+	e.SetID("9f0d204d-9579-4e03-89d3-33810a5d4dd6")
+	e.SetType(typ)
+	e.SetSource("https://console-api.enforce.dev")
+	e.SetSubject(repoID)
+	e.SetExtension(events.GroupKey, group)
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// deliver posts e in CloudEvents binary mode (structured when asked) with
+// the token, to the handler behind a real HTTP server.
+func deliver(t *testing.T, url string, e cloudevents.Event, token string, structured bool) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if structured {
+		ctx = binding.WithForceStructured(ctx)
+	}
+	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&e), req); err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+// recorder is the daemon's side: it records triggers, actors and results.
+type recorder struct {
+	mu       sync.Mutex
+	triggers []string
+	actors   []string
+	results  []string
+}
+
+func (r *recorder) NoteActor(repoID, actor string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.actors = append(r.actors, repoID+" "+actor)
+}
+
+func (r *recorder) trigger(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.triggers = append(r.triggers, reason)
+}
+
+func (r *recorder) observe(result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results = append(r.results, result)
+}
+
+func managed(id string) (string, bool) {
+	if id == pythonID {
+		return "python", true
+	}
+	return "", false
+}
+
+func serve(t *testing.T, issuer string) (*recorder, string) {
+	t.Helper()
+	rec := &recorder{}
+	h, err := New(Config{Issuer: issuer, Group: group, Managed: managed, Actors: rec, Trigger: rec.trigger, Observe: rec.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Path, h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return rec, srv.URL + Path
+}
+
+func TestHandler(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	otherSigner, otherIssuer := oidctest.NewIssuer(t)
+	alice := &events.Actor{Subject: "c0ffee/aaaa", Actor: map[string]string{"email": "alice@example.com"}}
+	robot := &events.Actor{Subject: "c0ffee/robot"}
+	later := time.Now().Add(time.Hour)
+	updated := eventsregistry.RepoUpdatedEventType
+	good := repoEvent(t, updated, pythonID, "python", alice)
+	tampered := repoEvent(t, updated, pythonID, "python", robot)
+	for _, tc := range []struct {
+		name       string
+		event      cloudevents.Event
+		token      string
+		structured bool
+		want       int
+		result     string
+		triggered  bool
+		actor      string
+	}{
+		{name: "a Console edit of a managed repo", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "structured mode", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later), structured: true,
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "an actor without email is named by its id", event: repoEvent(t, updated, pythonID, "python", robot),
+			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, pythonID, "python", robot).Data(), later),
+			want:  http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " c0ffee/robot"},
+		{name: "a repo the daemon does not manage", event: repoEvent(t, updated, strangerID, "busybox", alice),
+			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, strangerID, "busybox", alice).Data(), later),
+			want:  http.StatusOK, result: ResultIgnored},
+		{name: "another event type", event: repoEvent(t, eventsregistry.RepoCreatedEventType, pythonID, "python", alice),
+			token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+			want:  http.StatusOK, result: ResultIgnored},
+		{name: "no token", event: good, want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "another group's event", event: good, token: mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "not from the webhook component", event: good, token: mint(t, signer, issuer, "user:"+group, good.Data(), later),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "signed by another issuer", event: good, token: mint(t, otherSigner, otherIssuer, "webhook:"+group, good.Data(), later),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "signed by another key claiming the issuer", event: good, token: mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "body changed after signing", event: tampered, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "expired token", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), time.Now().Add(-time.Minute)),
+			want: http.StatusUnauthorized, result: ResultUnauthorized},
+		{name: "garbage token", event: good, token: "not.a.jwt", want: http.StatusUnauthorized, result: ResultUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, url := serve(t, issuer)
+			if got := deliver(t, url, tc.event, tc.token, tc.structured); got != tc.want {
+				t.Errorf("status %d, want %d", got, tc.want)
+			}
+			var wantTriggers, wantActors []string
+			if tc.triggered {
+				wantTriggers = []string{TriggerReason}
+			}
+			if tc.actor != "" {
+				wantActors = []string{tc.actor}
+			}
+			if diff := cmp.Diff(wantTriggers, rec.triggers); diff != "" {
+				t.Errorf("triggers (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantActors, rec.actors); diff != "" {
+				t.Errorf("actors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{tc.result}, rec.results); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHandlerBadRequests(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	rec, url := serve(t, issuer)
+	post := func(method, contentType, auth string, body []byte) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tok := mint(t, signer, issuer, "webhook:"+group, []byte("{}"), time.Now().Add(time.Hour))
+	for _, tc := range []struct {
+		name string
+		got  int
+		want int
+	}{
+		{"GET", post(http.MethodGet, "application/json", tok, nil), http.StatusMethodNotAllowed},
+		{"not a CloudEvent", post(http.MethodPost, "application/json", tok, []byte("{}")), http.StatusBadRequest},
+		{"too large", post(http.MethodPost, "application/json", tok, bytes.Repeat([]byte("x"), MaxBody+1)), http.StatusRequestEntityTooLarge},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+	if len(rec.triggers) != 0 {
+		t.Errorf("triggered %v", rec.triggers)
+	}
+	if diff := cmp.Diff([]string{ResultBadMethod, ResultBadRequest, ResultTooLarge}, rec.results); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}
+
+// TestIssuerUnreachable: while the issuer cannot be reached nothing can be
+// verified: 503 and nothing triggered (the handler tries discovery again
+// on the next delivery).
+func TestIssuerUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + l.Addr().String()
+	_ = l.Close()
+	rec, url := serve(t, issuer)
+	signer, realIssuer := oidctest.NewIssuer(t)
+	e := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", nil)
+	if got := deliver(t, url, e, mint(t, signer, realIssuer, "webhook:"+group, e.Data(), time.Now().Add(time.Hour)), false); got != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", got)
+	}
+	if len(rec.triggers) != 0 || !strings.Contains(strings.Join(rec.results, ","), ResultUnavailable) {
+		t.Errorf("triggers %v, results %v", rec.triggers, rec.results)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	trig := func(string) {}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Group: group, Managed: managed, Trigger: trig}, "chainguard events: no issuer"},
+		{Config{Issuer: "https://issuer.enforce.dev", Managed: managed, Trigger: trig}, "chainguard events: no group"},
+		{Config{Issuer: "https://issuer.enforce.dev", Group: group}, "chainguard events: Managed and Trigger are required"},
+	} {
+		if _, err := New(tc.cfg); err == nil || err.Error() != tc.want {
+			t.Errorf("New: %v, want %q", err, tc.want)
+		}
+	}
+}
