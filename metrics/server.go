@@ -50,12 +50,14 @@ type Limits struct {
 }
 
 // DefaultLimits are the server's limits: a slow client sending one byte a
-// second is cut off after 10s, and 256 connections at most are served at
-// once.
+// second is cut off after 15s, and 256 connections at most are served at
+// once. They match gitsource.WebhookServerTimeouts (whose handlers stop
+// reading a body after 10s, so the server's own cut-off comes later and the
+// handler can count the request as timed out).
 func DefaultLimits() Limits {
 	return Limits{
 		ReadHeader:     5 * time.Second,
-		Read:           10 * time.Second,
+		Read:           15 * time.Second,
 		Write:          30 * time.Second,
 		Idle:           60 * time.Second,
 		MaxHeaderBytes: 64 << 10,

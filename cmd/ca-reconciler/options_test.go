@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"testing"
+
+	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/metrics"
 )
 
 // The intervals have a floor of 1s, with an error naming the flag, the
@@ -27,5 +30,30 @@ func TestIntervalFloor(t *testing.T) {
 	o := &options{gitURL: ".", org: "x", apiTimeout: 1, gitTimeout: 1, mode: "apply", interval: 1e9, buildTimeout: 1, buildPollInterval: 1e9, concurrency: 1, maxWrites: 1}
 	if err := o.checkRun(); err != nil {
 		t.Errorf("1s intervals: %v", err)
+	}
+}
+
+// With hooks, the server takes gitsource's recommended timeouts (its
+// handlers' body timeout must end before the server's read timeout), and
+// never a shorter write timeout than its own.
+func TestServerLimits(t *testing.T) {
+	hooks := gitsource.WebhookServerTimeouts()
+	for _, tc := range []struct {
+		hooks bool
+		want  metrics.Limits
+	}{
+		{false, metrics.DefaultLimits()},
+		{true, func() metrics.Limits {
+			l := metrics.DefaultLimits()
+			l.ReadHeader, l.Read, l.Idle, l.Write = hooks.ReadHeader, hooks.Read, hooks.Idle, max(l.Write, hooks.Write)
+			return l
+		}()},
+	} {
+		if got := serverLimits(tc.hooks); got != tc.want {
+			t.Errorf("serverLimits(%v) = %+v, want %+v", tc.hooks, got, tc.want)
+		}
+	}
+	if l := serverLimits(true); l.Read <= gitsource.DefaultWebhookBodyTimeout {
+		t.Errorf("the server's read timeout %v does not outlast the hooks' body timeout %v", l.Read, gitsource.DefaultWebhookBodyTimeout)
 	}
 }

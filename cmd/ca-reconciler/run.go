@@ -86,6 +86,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Handlers: routes,
 		Pprof:    o.pprof,
 		Logger:   d.log,
+		Limits:   serverLimits(hooks != nil),
 	})
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
@@ -159,6 +160,18 @@ func short(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// serverLimits are the --listen server's limits: metrics.DefaultLimits, with
+// gitsource's recommended timeouts when it serves the hooks.
+func serverLimits(hooks bool) metrics.Limits {
+	l := metrics.DefaultLimits()
+	if hooks {
+		t := gitsource.WebhookServerTimeouts()
+		l.ReadHeader, l.Read, l.Idle = t.ReadHeader, t.Read, t.Idle
+		l.Write = max(l.Write, t.Write)
+	}
+	return l
 }
 
 // exitFor maps a --once cycle to the exit code: 0 every managed repo in sync,
