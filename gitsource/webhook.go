@@ -97,9 +97,12 @@ type WebhookConfig struct {
 // already seen within ReplayWindow 200 without a cycle (replayed); missing or
 // wrong signature 401; a body over MaxWebhookBody 413; a body not sent within
 // BodyTimeout 408; a method other than POST 405; more than MaxConcurrent
-// requests at once 503 with Retry-After, the body unread. Every request is
-// counted (Observe); accepted ones are logged at info and the rest at debug,
-// each kind at most once a second, with the number of lines suppressed.
+// requests at once 503 with Retry-After, the body unread. Every answer
+// closes its connection (at once when the body was not read), so the hooks
+// hold at most MaxConcurrent of the server's connections, each for at most
+// BodyTimeout. Every request is counted (Observe); accepted ones are logged
+// at info and the rest at debug, each kind at most once a second, with the
+// number of lines suppressed.
 //
 // A delivery is recognised again by GitHub's X-GitHub-Delivery id (one per
 // event, kept by redeliveries) and, because that header is not signed, also
@@ -175,13 +178,16 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
+	// Every hook answer ends its connection: deliveries come one per
+	// connection, and a kept-alive one would sit idle holding one of the
+	// server's connections for its idle timeout.
+	w.Header().Set("Connection", "close")
 	if !a.bodyRead {
 		// A request answered before its body was read to the end (busy,
-		// too large, too slow, a bad method) ends its connection with the
-		// answer. Otherwise the server, to reuse the connection, would
-		// drain the rest of the body from a slow client after the handler
-		// returns, for as long as the client keeps sending.
-		w.Header().Set("Connection", "close")
+		// too large, too slow, a bad method) is cut off with the answer.
+		// Otherwise the server would drain the rest of the body from a
+		// slow client after the handler returns, for as long as the client
+		// keeps sending.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -375,7 +375,8 @@ func TestWebhookServerTimeouts(t *testing.T) {
 // own, a client that keeps trickling its body is cut off with its answer,
 // both when its body timed out (408) and when it was refused unread because
 // the hooks were busy (503): the server does not drain the rest of the body
-// for as long as the client sends it.
+// for as long as the client sends it. Every other answer closes its
+// connection too.
 func TestWebhookRefusedConnectionsClose(t *testing.T) {
 	h := newHookServer(t, gitsource.WebhookConfig{MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
 	trickle := func() (net.Conn, chan struct{}) {
@@ -434,5 +435,19 @@ func TestWebhookRefusedConnectionsClose(t *testing.T) {
 	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
 	if _, observed := h.snapshot(); observed["github timeout"] != 1 || observed["github busy"] != 1 {
 		t.Errorf("counted %v, want one github timeout and one github busy", observed)
+	}
+	// An accepted push and an unauthorized one close their connections
+	// too: none is left idle holding a connection of the server.
+	for _, sig := range []string{sign("{}", hookSecret), "sha256=00"} {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+"/hooks/github", strings.NewReader("{}"))
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !resp.Close {
+			t.Errorf("answer %d keeps its connection open", resp.StatusCode)
+		}
 	}
 }
