@@ -273,9 +273,12 @@ func (c *child) fds() int {
 func (c *child) url(path string) string { return "http://" + c.addr + path }
 
 // get reads path from the daemon with a deadline, returning the body, the
-// status code (0 when the request failed) and the error.
+// status code (0 when the request failed) and the error. Each request opens
+// a new connection, as a kubelet probe or a Prometheus scrape of a
+// restarted target does: a kept-alive one would hide a server that accepts
+// no more connections.
 func (c *child) get(path string, timeout time.Duration) (string, int, error) {
-	cl := &http.Client{Timeout: timeout}
+	cl := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := cl.Get(c.url(path))
 	if err != nil {
 		return "", 0, err
