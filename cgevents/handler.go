@@ -67,9 +67,11 @@ type Config struct {
 	// Issuer is the platform's OIDC issuer that signs deliveries
 	// (--issuer, https://issuer.enforce.dev).
 	Issuer string
-	// Group is the organization's group id (UIDP): deliveries must be
-	// addressed to it.
-	Group string
+	// Group returns the organization's group id (UIDP), which deliveries
+	// must be addressed to; "" while it is not known yet (the daemon
+	// resolves the organization in its first cycle), and then deliveries
+	// are answered 503.
+	Group func() string
 	// Managed reports whether the daemon manages the repo with this id
 	// and, if so, its name.
 	Managed func(repoID string) (name string, ok bool)
@@ -97,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("chainguard events: no issuer")
-	case cfg.Group == "":
+	case cfg.Group == nil:
 		return nil, errors.New("chainguard events: no group")
 	case cfg.Managed == nil || cfg.Trigger == nil:
 		return nil, errors.New("chainguard events: Managed and Trigger are required")
@@ -125,7 +127,11 @@ func (h *Handler) verifier(ctx context.Context) (receiver.Handler, error) {
 	if h.verify != nil {
 		return h.verify, nil
 	}
-	v, err := receiver.New(ctx, h.cfg.Issuer, h.cfg.Group, func(ctx context.Context, e cloudevents.Event) error {
+	group := h.cfg.Group()
+	if group == "" {
+		return nil, errors.New("the organization's group id is not known yet")
+	}
+	v, err := receiver.New(context.WithoutCancel(ctx), h.cfg.Issuer, group, func(ctx context.Context, e cloudevents.Event) error {
 		out, _ := ctx.Value(verifiedKey{}).(*verified)
 		if out == nil {
 			return errors.New("no result slot on the context")

@@ -133,7 +133,7 @@ func managed(id string) (string, bool) {
 func serve(t *testing.T, issuer string) (*recorder, string) {
 	t.Helper()
 	rec := &recorder{}
-	h, err := New(Config{Issuer: issuer, Group: group, Managed: managed, Actors: rec, Trigger: rec.trigger, Observe: rec.observe})
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Actors: rec, Trigger: rec.trigger, Observe: rec.observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,9 +285,9 @@ func TestNewErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Group: group, Managed: managed, Trigger: trig}, "chainguard events: no issuer"},
+		{Config{Group: func() string { return group }, Managed: managed, Trigger: trig}, "chainguard events: no issuer"},
 		{Config{Issuer: "https://issuer.enforce.dev", Managed: managed, Trigger: trig}, "chainguard events: no group"},
-		{Config{Issuer: "https://issuer.enforce.dev", Group: group}, "chainguard events: Managed and Trigger are required"},
+		{Config{Issuer: "https://issuer.enforce.dev", Group: func() string { return group }}, "chainguard events: Managed and Trigger are required"},
 	} {
 		if _, err := New(tc.cfg); err == nil || err.Error() != tc.want {
 			t.Errorf("New: %v, want %q", err, tc.want)

@@ -19,6 +19,7 @@ func newBuildWatcher(d *daemon, o *options) (*buildwatch.Watcher, error) {
 		PollInterval:  o.buildPollInterval,
 		SweepInterval: o.interval,
 		Timeout:       o.buildTimeout,
+		OnResult:      d.feedback.build,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the build watcher: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/cgevents"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
@@ -73,6 +74,16 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			Logger: d.log.Named("webhook"),
 		})
 	}
+	if o.feedback.chainguardEvents {
+		h, err := d.feedback.chainguardHook(d, o.issuer)
+		if err != nil {
+			return fmt.Errorf("--chainguard-events: %w", err)
+		}
+		if hooks == nil {
+			hooks = map[string]http.Handler{}
+		}
+		hooks[cgevents.Path] = h
+	}
 	routes, err := statusPageRoute(d, hooks)
 	if err != nil {
 		return err
@@ -95,6 +106,11 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			d.log.Error("HTTP server stopped", zap.Error(err))
 		}
 	}()
+	feedbackDone := make(chan struct{})
+	go func() {
+		defer close(feedbackDone)
+		d.feedback.run(ctx)
+	}()
 	buildsDone := make(chan struct{})
 	go func() {
 		defer close(buildsDone)
@@ -102,6 +118,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	}()
 	err = d.reconciler.Run(ctx)
 	<-buildsDone
+	<-feedbackDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)

@@ -36,6 +36,7 @@ type daemon struct {
 	store      *store.Store
 	reconciler *reconciler.Reconciler
 	builds     *buildwatch.Watcher
+	feedback   *feedback
 	plaintext  bool
 	closers    []func()
 }
@@ -136,6 +137,10 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	if d.plaintext && o.api != "local" && !isLoopbackURL(apiURL) {
 		warnings = append(warnings, "the Chainguard API connection is plaintext (--insecure): tokens and overlays cross the network unencrypted")
 	}
+	d.feedback, err = newFeedback(d, o, func(repoID string) bool { return d.builds != nil && d.builds.Busy(repoID) })
+	if err != nil {
+		return nil, err
+	}
 	d.builds, err = newBuildWatcher(d, o)
 	if err != nil {
 		return nil, err
@@ -150,7 +155,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics, reconciler.WithStore(d.store), reconciler.WithBuildWatcher(d.builds))
+	}, d.source, d.api, log, d.metrics, append([]reconciler.Option{reconciler.WithStore(d.store), reconciler.WithBuildWatcher(d.builds)}, d.feedback.reconcilerOptions()...)...)
 	return d, nil
 }
 
