@@ -151,8 +151,24 @@ func (e *env) write(name string, pkgs ...string) {
 	e.w.Watch(name, id, e.now())
 }
 
-func (e *env) builds(repo, result string) float64 {
-	return testutil.ToFloat64(e.m.Builds.WithLabelValues(repo, result))
+// builds counts the finished builds of repo with result that the watcher
+// reported and counted: per repo from its reports (builds_total has no repo
+// label), checked against the counter's total for the result.
+func (e *env) builds(repo string, result vocab.BuildResult) float64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0.0
+	for _, r := range e.results {
+		if r.Repo == repo && r.Result == result {
+			n++
+		}
+	}
+	return n
+}
+
+// counted is ca_reconciler_builds_total{result}.
+func (e *env) counted(result vocab.BuildResult) float64 {
+	return testutil.ToFloat64(e.m.Builds.WithLabelValues(string(result)))
 }
 
 func (e *env) durations() uint64 {
@@ -216,9 +232,15 @@ func TestResults(t *testing.T) {
 	e.pollUntil("every build finished", func() bool {
 		return e.builds("ok", "success") == 2 && e.builds("broken", "failure") == 1 && e.builds("slow", "timeout") == 1
 	})
+	for result, want := range map[vocab.BuildResult]float64{vocab.BuildSuccess: 2, vocab.BuildFailure: 1, vocab.BuildTimeout: 1} {
+		if got := e.counted(result); got != want {
+			t.Errorf("builds_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
 	for _, c := range []struct {
-		repo, result string
-		want         float64
+		repo   string
+		result vocab.BuildResult
+		want   float64
 	}{
 		{"ok", "failure", 0}, {"ok", "timeout", 0},
 		{"broken", "success", 0}, {"broken", "timeout", 0},
@@ -242,7 +264,7 @@ func TestResults(t *testing.T) {
 
 	broken := e.result("broken")
 	if broken.Result != vocab.BuildFailure || !broken.Completed || len(broken.LogTail) == 0 ||
-		broken.LogTail[len(broken.LogTail)-1] != `ERROR: package "nosuch" not found in catalog` {
+		broken.LogTail[len(broken.LogTail)-1] != `    required by: world[nosuch]` {
 		t.Errorf("broken result %+v: want a completed failure whose log ends with the missing package", broken)
 	}
 	slow := e.result("slow")
@@ -253,7 +275,7 @@ func TestResults(t *testing.T) {
 	if len(failed) != 1 {
 		t.Fatalf("%d \"build failed\" logs for broken, want 1", len(failed))
 	}
-	if tail := fmt.Sprint(failed[0].ContextMap()["log_tail"]); !strings.Contains(tail, `ERROR: package "nosuch" not found in catalog`) {
+	if tail := fmt.Sprint(failed[0].ContextMap()["log_tail"]); !strings.Contains(tail, `nosuch (no such package):`) {
 		t.Errorf("logged log_tail %s: want the catalog error", tail)
 	}
 	if n := e.logs.FilterMessage("build timed out; no longer following it").FilterField(zap.String("repo", "slow")).Len(); n != 1 {
@@ -335,8 +357,8 @@ func TestSelfStartedBuilds(t *testing.T) {
 		t.Errorf("%d calls for the sweep of one org, want 1", n)
 	}
 	e.pollUntil("the self-started build counted", func() bool { return e.builds("a", "success") == 1 })
-	if got := testutil.CollectAndCount(e.m.Builds); got != 1 {
-		t.Errorf("%d builds_total series, want 1 (none for the unmanaged repo)", got)
+	if got := e.counted(vocab.BuildSuccess); got != 1 {
+		t.Errorf("builds_total{success} = %v, want 1 (none for the unmanaged repo)", got)
 	}
 	r := e.result("a")
 	if r.Result != vocab.BuildSuccess || !r.Completed {
@@ -485,14 +507,14 @@ func TestBuildOfRemovedRepoIsNotCounted(t *testing.T) {
 	e.write("gone", "curl")
 	e.pollUntil("the build to be seen in flight", func() bool { return e.w.InFlight() == 1 })
 	e.store.Retain(func(name string) bool { return name != "gone" }) // the file is removed
-	e.m.DeleteRepo("gone")
+	e.m.DeleteRepo("gone", vocab.StatusSynced)
 	clock.Advance(2 * time.Minute)
 	e.w.Poll(context.Background())
 	if got := e.result("gone").Result; got != vocab.BuildTimeout {
 		t.Errorf("result = %q, want timeout", got)
 	}
-	if n := testutil.CollectAndCount(e.m.Builds); n != 0 {
-		t.Errorf("builds_total has %d series after the repo was removed, want 0", n)
+	if n := e.counted(vocab.BuildTimeout); n != 0 {
+		t.Errorf("builds_total{timeout} = %v after the repo was removed, want 0 (not counted)", n)
 	}
 	if n := testutil.CollectAndCount(e.m.RepoBuildFailed); n != 0 {
 		t.Errorf("repo_build_failed has %d series after the repo was removed, want 0", n)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc/codes"
 
@@ -22,7 +23,7 @@ import (
 // and a server that rate limits (ResourceExhausted for a reason other than
 // size).
 func TestErrorClasses(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
+	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: true}) // faults are injected on v1 writes
 	orgID := emu.CreateOrg("acme.example")
 	a := emu.CreateRepo(orgID, customRepo("a"))
 	ctx := ctxT(t)
@@ -56,7 +57,7 @@ func TestErrorClasses(t *testing.T) {
 			_, err := c.WriteOverlay(ctx, a.GetId(), overlay.Overlay{})
 			return err
 		},
-		fault:     registryv1.Registry_UpdateRepo_FullMethodName,
+		fault:     registryv2.ReposService_UpdateRepo_FullMethodName,
 		code:      codes.ResourceExhausted,
 		retryable: true,
 		message:   `^updating repo a \(` + regexp.QuoteMeta(a.GetId()) + `\): rpc error: code = ResourceExhausted desc = injected fault$`,

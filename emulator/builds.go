@@ -3,16 +3,15 @@ package emulator
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"chainguard.dev/apko/pkg/apk/apk"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -41,6 +40,7 @@ type outcome struct {
 	result registryv1.BuildReport_Result
 	log    string
 	digest string
+	locked string // the locked configuration of a success
 }
 
 func newBuilder(st *store, now func() time.Time, duration, timeout time.Duration, hang []string) *builder {
@@ -55,12 +55,13 @@ func newBuilder(st *store, now func() time.Time, duration, timeout time.Duration
 	}
 }
 
-// startLocked starts one build of repo per active tag ("latest" when there
-// is none), each a pending report that completes on a timer.
-func (b *builder) startLocked(repo *registryv1.Repo) {
+// startLocked starts one build of a repo per active tag ("latest" when
+// there is none), each a pending report that completes on a timer.
+func (b *builder) startLocked(rec *repoRecord) {
 	if b.closed {
 		return
 	}
+	repo := rec.repo
 	tags := repo.GetActiveTags()
 	if len(tags) == 0 {
 		tags = []string{"latest"}
@@ -68,11 +69,11 @@ func (b *builder) startLocked(repo *registryv1.Repo) {
 	for _, tag := range tags {
 		id := string(uidp.NewUIDP(uidp.UIDP(repo.GetId())))
 		b.seq++
-		out, after := b.planLocked(repo, tag, id)
+		out, after := b.planLocked(rec, tag, id)
 		b.st.addReportLocked(repo.GetId(), id, &registryv1.BuildReport{
 			Id:          id,
 			MediaType:   "application/vnd.oci.image.index.v1+json",
-			Config:      buildConfig(repo, tag),
+			Config:      buildConfig(rec),
 			Result:      registryv1.BuildReport_Unknown,
 			ApkoVersion: apkoVersion,
 			StartedAt:   timestamppb.New(b.now()),
@@ -86,74 +87,57 @@ func (b *builder) startLocked(repo *registryv1.Repo) {
 }
 
 // planLocked decides how a build ends and after how long: a timeout when
-// the repo or a package hangs (whether or not it is in the catalog), failure
-// when a package is missing from the org's catalog, success otherwise.
-func (b *builder) planLocked(repo *registryv1.Repo, tag, id string) (outcome, time.Duration) {
-	pkgs := repo.GetCustomOverlay().GetContents().GetPackages()
+// the repo or a package hangs (whether or not it resolves), failure when
+// apko's resolver cannot install the world from the org's catalog (with
+// apk's explanation as the log's last lines), success otherwise, with the
+// locked configuration.
+func (b *builder) planLocked(rec *repoRecord, tag, id string) (outcome, time.Duration) {
+	repo := rec.repo
+	w := world(rec)
 	var log strings.Builder
-	fmt.Fprintf(&log, "emulator: building %s:%s (build %s)\n", repo.GetName(), tag, id)
-	if src := repo.GetSyncConfig().GetSource(); src != "" {
-		fmt.Fprintf(&log, "emulator: source image %s\n", src)
+	line := func(level, format string, args ...any) {
+		fmt.Fprintf(&log, "%s[%s]%s\n", b.now().UTC().Format(time.RFC3339), level, fmt.Sprintf(format, args...))
 	}
-	fmt.Fprintf(&log, "emulator: adding packages: %s\n", strings.Join(pkgs, ", "))
+	line("INFO", "Building %s:%s (build %s) for %s", repo.GetName(), tag, id, strings.Join(archsOf(rec), ", "))
+	if src := repo.GetSyncConfig().GetSource(); src != "" {
+		line("INFO", "Source image %s", src)
+	}
+	line("INFO", "Base packages: %s", strings.Join(rec.basePackages, ", "))
+	line("INFO", "Adding packages: %s", strings.Join(repo.GetCustomOverlay().GetContents().GetPackages(), ", "))
 
 	hangs := b.hangRepos[repo.GetName()]
-	for _, p := range pkgs {
-		hangs = hangs || b.hang[packageName(p)]
+	for _, p := range w {
+		hangs = hangs || b.hang[apk.ResolvePackageNameVersionPin(p).Name]
 	}
 	if hangs {
 		fmt.Fprintf(&log, "ERROR: build timed out after %s\n", b.timeout)
 		return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.timeout
 	}
 
-	var missing []string
-	if o := b.st.orgOfLocked(repo.GetId()); o != nil && o.catalog != nil {
-		for _, p := range pkgs {
-			if !o.catalog[packageName(p)] {
-				missing = append(missing, p)
-			}
-		}
+	var c *catalog
+	if o := b.st.orgOfLocked(repo.GetId()); o != nil {
+		c = o.catalog
 	}
-	if len(missing) > 0 {
-		for _, p := range missing {
-			fmt.Fprintf(&log, "ERROR: package %q not found in catalog\n", packageName(p))
+	res := resolveBuild(c, rec)
+	if res.failed != "" {
+		line("ERROR", "Failed to build layer image for %q: %s", res.failed, strings.ReplaceAll(res.solver, "\n", " "))
+		if len(res.problems) > 0 {
+			log.WriteString("ERROR: unable to select packages:\n" + strings.Join(res.problems, "\n") + "\n")
+		} else {
+			log.WriteString("ERROR: " + res.solver + "\n")
 		}
 		return outcome{result: registryv1.BuildReport_Failure, log: log.String()}, b.duration
 	}
+	locked := lockedConfig(rec, res.locked)
+	line("INFO", "Building image with locked configuration: %s", locked)
 	sum := sha256.New()
-	fmt.Fprintf(sum, "%s\x00%s\x00%d\x00", repo.GetId(), tag, b.seq)
+	fmt.Fprintf(sum, "%s\x00%s\x00%d\x00%s\x00", repo.GetId(), tag, b.seq, locked)
 	if raw, err := (proto.MarshalOptions{Deterministic: true}).Marshal(repo.GetCustomOverlay()); err == nil {
 		sum.Write(raw)
 	}
 	digest := "sha256:" + hex.EncodeToString(sum.Sum(nil))
-	fmt.Fprintf(&log, "emulator: built %s:%s@%s\n", repo.GetName(), tag, digest)
-	return outcome{result: registryv1.BuildReport_Success, log: log.String(), digest: digest}, b.duration
-}
-
-// packageName strips a version constraint: "curl=8.1" is "curl".
-func packageName(p string) string {
-	if i := strings.IndexAny(p, "=<>~"); i >= 0 {
-		return p[:i]
-	}
-	return p
-}
-
-// buildConfig is the report's config: what was built, as JSON.
-func buildConfig(repo *registryv1.Repo, tag string) string {
-	ov, err := protojson.Marshal(repo.GetCustomOverlay())
-	if err != nil || len(ov) == 0 {
-		ov = []byte("{}")
-	}
-	cfg, err := json.Marshal(struct {
-		Repo    string          `json:"repo"`
-		Tag     string          `json:"tag"`
-		Source  string          `json:"source,omitempty"`
-		Overlay json.RawMessage `json:"overlay"`
-	}{repo.GetName(), tag, repo.GetSyncConfig().GetSource(), ov})
-	if err != nil {
-		return "{}"
-	}
-	return string(cfg)
+	line("INFO", "Built %s:%s@%s", repo.GetName(), tag, digest)
+	return outcome{result: registryv1.BuildReport_Success, log: log.String(), digest: digest, locked: locked}, b.duration
 }
 
 // complete ends a pending build with its outcome.
@@ -171,6 +155,7 @@ func (b *builder) complete(id string, out outcome) {
 	r.Result = out.result
 	r.Log = out.log
 	r.Digest = out.digest
+	r.LockedConfig = out.locked
 	r.CompletedAt = timestamppb.New(b.now())
 }
 
@@ -324,7 +309,7 @@ func (s *Server) TriggerRebuild(repoID string) error {
 	if !ok {
 		return fmt.Errorf("rebuilding %s: repo not found", repoID)
 	}
-	s.builds.startLocked(rec.repo)
+	s.builds.startLocked(rec)
 	return nil
 }
 

@@ -15,6 +15,17 @@
 //     ones included. v1 and v2 messages differ in field numbers, so they are
 //     mapped field by field, by name. Options.DisableRegistryV2, the seed's
 //     registry_v2 and SetRegistryV2 turn it off (Unimplemented).
+//   - APK: ListAPKs of each organization's catalog (APKFilter and its
+//     pagination); PermissionDenied for an organization without one.
+//   - Events Subscriptions: Create, List and Delete. Every repo change
+//     through the API or ConsoleEdit (v1 or v2 UpdateRepo, CreateRepo,
+//     DeleteRepo) is delivered, in the background and retried, as the
+//     platform's CloudEvent (dev.chainguard.api.platform.registry.repo.
+//     updated.v1, ...; the Occurrence with the actor) to each subscription
+//     of the repo's group or a group above it, with a token signed by the
+//     emulator's own OIDC issuer, whose discovery document and JWKS it
+//     serves over HTTP on the same address (IssuerURL), so that
+//     chainguard.dev/sdk/events/receiver verifies deliveries for real.
 //   - OIDC SecurityTokenService (when Options.Issuers is set): Exchange and
 //     ExchangeRefreshToken, as chainguard.dev/sdk/sts calls them with the
 //     emulator's URL as the issuer. It verifies the presented OIDC token
@@ -30,8 +41,13 @@
 // emulator's own statement of them, written from Chainguard's documentation
 // and never shared with the daemon: a dependency test keeps every daemon
 // package out of the emulator). Every successful update starts one simulated
-// build per active tag, which succeeds after Options.BuildDuration, fails when
-// the overlay names a package missing from the organization's catalog, or
+// build per active tag, which installs the repo's base packages and the
+// overlay's from the organization's catalog (the packages APK.ListAPKs
+// serves) with apko's own resolver, for each of the repo's architectures:
+// it fails for the reasons apk gives (a missing package or dependency, a
+// version nothing satisfies, a conflict, a package not built for one of the
+// architectures) with apk's explanation as the log's last lines, or
+// succeeds after Options.BuildDuration with a locked_config; or it
 // hangs until Options.BuildTimeout when it names a package listed as slow.
 //
 // CreateRepo with sync_config.source creates a Custom Assembly repo from a
@@ -54,7 +70,8 @@
 // For tests it offers fault injection (InjectFault, InjectLatency), request
 // counts per method and code (Counts, WriteCounts, CountsHandler), optional
 // bearer-token authentication, and admin methods that bypass the API
-// (CreateOrg, CreateRepo, SetCatalog, Repo, BuildReports, TriggerRebuild).
+// (CreateOrg, CreateRepo, SetCatalog, SetCatalogPackages, SetBaseImage,
+// SetSourceImages, Repo, BuildReports, TriggerRebuild).
 //
 // A typical test:
 //

@@ -143,23 +143,3 @@ func (s *Server) SetEntitlements(orgID string, entitlements ...string) error {
 	o.entitlements = setOf(entitlements)
 	return nil
 }
-
-// SetCatalog sets the packages an organization may install. Builds of an
-// overlay naming any other package fail. A nil pkgs removes the catalog, so
-// every package resolves again (the default). It returns an error when orgID
-// is not an organization.
-func (s *Server) SetCatalog(orgID string, pkgs []string) error {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	o, ok := st.orgs[orgID]
-	if !ok {
-		return fmt.Errorf("setting catalog: organization %q not found", orgID)
-	}
-	if pkgs == nil {
-		o.catalog = nil
-	} else {
-		o.catalog = setOf(pkgs)
-	}
-	return nil
-}

@@ -268,8 +268,9 @@ func jwkKey(kty, n, e, crv, x, y string) (crypto.PublicKey, error) {
 	}
 }
 
-// signES256 makes a compact JWS of claims signed with key.
-func signES256(key *ecdsa.PrivateKey, kid string, claims jwtClaims) (string, error) {
+// signES256 makes a compact JWS of claims (jwtClaims, or a struct that
+// embeds it) signed with key.
+func signES256(key *ecdsa.PrivateKey, kid string, claims any) (string, error) {
 	header, err := json.Marshal(map[string]string{"alg": "ES256", "typ": "JWT", "kid": kid})
 	if err != nil {
 		return "", fmt.Errorf("encoding JWT header: %w", err)

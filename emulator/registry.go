@@ -3,6 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
@@ -27,8 +28,13 @@ type registryService struct {
 // repo syncing from it, with the sync_config the server completes, and its
 // builds start. A non-empty custom_overlay is checked as UpdateRepo checks
 // it.
-func (r *registryService) CreateRepo(_ context.Context, req *registryv1.CreateRepoRequest) (*registryv1.Repo, error) {
-	return r.s.createRepo(req.GetParentId(), req.GetRepo(), createOptions{preventExisting: req.GetPreventExisting(), check: true})
+func (r *registryService) CreateRepo(ctx context.Context, req *registryv1.CreateRepoRequest) (*registryv1.Repo, error) {
+	repo, err := r.s.createRepo(req.GetParentId(), req.GetRepo(), createOptions{preventExisting: req.GetPreventExisting(), check: true})
+	if err != nil {
+		return nil, err
+	}
+	r.s.events.emit(newEvent(EventRepoCreated, repo.GetId(), actorOf(ctx), repo))
+	return repo, nil
 }
 
 // ListRepos returns the repos matching every field set in the filter: uidp
@@ -48,15 +54,16 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 // UpdateRepo is a full PUT: the repo is stored exactly as sent, unknown
 // fields included byte for byte, except id and create_time, which the
 // server owns. See update.
-func (r *registryService) UpdateRepo(_ context.Context, repo *registryv1.Repo) (*registryv1.Repo, error) {
-	return r.s.update(repo)
+func (r *registryService) UpdateRepo(ctx context.Context, repo *registryv1.Repo) (*registryv1.Repo, error) {
+	return r.s.update(actorOf(ctx), repo)
 }
 
 // DeleteRepo deletes a repo and its build reports, stopping its builds.
-func (r *registryService) DeleteRepo(_ context.Context, req *registryv1.DeleteRepoRequest) (*emptypb.Empty, error) {
+func (r *registryService) DeleteRepo(ctx context.Context, req *registryv1.DeleteRepoRequest) (*emptypb.Empty, error) {
 	if err := r.s.deleteRepo(req.GetId()); err != nil {
 		return nil, err
 	}
+	r.s.events.emit(newEvent(EventRepoDeleted, req.GetId(), actorOf(ctx), req))
 	return &emptypb.Empty{}, nil
 }
 
@@ -71,10 +78,11 @@ func (r *registryService) GetBuildStatus(_ context.Context, f *registryv1.BuildR
 	return r.s.builds.status(f, r.s.opts.ReportRetention), nil
 }
 
-// update is a v1 UpdateRepo: next is stored over the repo with the same id
-// after checkUpdate, exactly as sent but for id and create_time, and builds
-// start. The unknown fields of v2 messages that still exist are kept.
-func (s *Server) update(next *registryv1.Repo) (*registryv1.Repo, error) {
+// update is a v1 UpdateRepo by actor: next is stored over the repo with
+// the same id after checkUpdate, exactly as sent but for id and
+// create_time, builds start, and the repo.updated event goes out. The
+// unknown fields of v2 messages that still exist are kept.
+func (s *Server) update(actor Actor, next *registryv1.Repo) (*registryv1.Repo, error) {
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -101,7 +109,9 @@ func (s *Server) update(next *registryv1.Repo) (*registryv1.Repo, error) {
 		}
 	}
 	s.commitLocked(rec, repo)
-	return proto.Clone(repo).(*registryv1.Repo), nil
+	out := proto.Clone(repo).(*registryv1.Repo)
+	s.events.emit(newEvent(EventRepoUpdated, id, actor, out))
+	return out, nil
 }
 
 // checkNameLocked checks a repo's new name: required, and unique in its
@@ -128,7 +138,7 @@ func (s *Server) commitLocked(rec *repoRecord, repo *registryv1.Repo) {
 	rec.repo = repo
 	rec.updated = s.now()
 	s.store.renameLocked(rec, old)
-	s.builds.startLocked(repo)
+	s.builds.startLocked(rec)
 }
 
 // createOptions are the choices of one create.
@@ -160,12 +170,16 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	if in.GetName() == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo name is required")
 	}
+	if opts.preventExisting && st.repoByNameLocked(parent, in.GetName()) != nil {
+		return nil, status.Errorf(codes.AlreadyExists, "repo %q already exists in %s", in.GetName(), parent)
+	}
+	var src *repoRecord // the org repo it is created from, if any
 	if opts.check && in.GetSyncConfig() != nil {
 		if in.GetSyncConfig().GetSource() == "" {
 			return nil, status.Error(codes.InvalidArgument, "sync_config.source is required")
 		}
 		var err error
-		if in, err = s.fromSourceLocked(parent, in); err != nil {
+		if in, src, err = s.fromSourceLocked(parent, in); err != nil {
 			return nil, err
 		}
 	}
@@ -189,12 +203,15 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 		rec = &repoRecord{repo: repo, updated: s.now(), v2unknown: opts.v2unknown}
 		st.addRepoLocked(rec)
 	}
+	if src != nil {
+		rec.basePackages, rec.archs = slices.Clone(src.basePackages), slices.Clone(src.archs)
+	}
 	if opts.check {
 		if repo.CustomOverlay == nil && repo.GetSyncConfig().GetApkoOverlay() != "" {
 			repo.CustomOverlay = &registryv1.CustomOverlay{}
 		}
 		if repo.GetSyncConfig().GetApkoOverlay() != "" {
-			s.builds.startLocked(repo) // a new Custom Assembly image builds
+			s.builds.startLocked(rec) // a new Custom Assembly image builds
 		}
 	}
 	return rec, nil
@@ -238,16 +255,22 @@ func (s *Server) Repo(id string) *registryv1.Repo {
 }
 
 // ConsoleEdit replaces a repo's overlay the way a person in the Console
-// would: through the same checks as UpdateRepo, starting builds. co
-// replaces the overlay as a whole, unknown fields included; every other
-// field of the repo is kept. The error is the gRPC status the API would
-// return, unwrapped.
+// would: through the same checks as UpdateRepo, starting builds, and
+// emitting the repo.updated event with ConsoleActor. co replaces the
+// overlay as a whole, unknown fields included; every other field of the
+// repo is kept. The error is the gRPC status the API would return,
+// unwrapped.
 func (s *Server) ConsoleEdit(repoID string, co *registryv1.CustomOverlay) error {
+	return s.ConsoleEditBy(ConsoleActor, repoID, co)
+}
+
+// ConsoleEditBy is ConsoleEdit by a given person: the actor of the event.
+func (s *Server) ConsoleEditBy(actor Actor, repoID string, co *registryv1.CustomOverlay) error {
 	current := s.Repo(repoID)
 	if current == nil {
 		return status.Errorf(codes.NotFound, "repo %q not found", repoID)
 	}
 	current.CustomOverlay = proto.Clone(co).(*registryv1.CustomOverlay)
-	_, err := s.update(current)
+	_, err := s.update(actor, current)
 	return err
 }

@@ -43,10 +43,13 @@ type SeedOrg struct {
 	Name string `yaml:"name"`
 	// Entitlements: "certificates", "runtime_repositories".
 	Entitlements []string `yaml:"entitlements"`
-	// Catalog is the packages the org may install. When absent, every
-	// package resolves; when present (even empty), builds of overlays naming
-	// other packages fail.
-	Catalog []string `yaml:"catalog"`
+	// Catalog is the packages the org may install, and ListAPKs lists: each
+	// a name (version 1.0-r0 on x86_64 and aarch64) or a mapping {name,
+	// version, arch, depends, provides}. When absent, every package
+	// resolves and ListAPKs answers PermissionDenied; when present (even
+	// empty), builds resolve against it with apko's resolver and fail as
+	// apk would.
+	Catalog []Package `yaml:"catalog"`
 	// SourceImages are the Chainguard catalog images (by name, e.g. "node")
 	// the org is entitled to: CreateRepo takes them as sync_config.source,
 	// besides the org's own repos.
@@ -61,17 +64,43 @@ type SeedOrg struct {
 // unknown_fields (see decodeUnknown), fields the SDK does not know, which
 // the emulator stores and returns byte for byte. id and create_time are the
 // server's and cannot be seeded.
+//
+// Two keys beside the Repo's fields are the emulator's, for its builds:
+// archs (the architectures the image builds for; default x86_64 and
+// aarch64) and base_packages (the source image's packages, which every
+// build installs besides the overlay's and lists in its locked_config).
 type SeedRepo struct {
-	Repo *registryv1.Repo
+	Repo         *registryv1.Repo
+	Archs        []string
+	BasePackages []string
 }
 
-// UnmarshalYAML reads the repo with the SDK's schema.
+// seedRepoKeys are the emulator's own keys of a seed repo.
+var seedRepoKeys = map[string]bool{"archs": true, "base_packages": true}
+
+// UnmarshalYAML reads the repo with the SDK's schema, and the emulator's
+// keys.
 func (sr *SeedRepo) UnmarshalYAML(n *yaml.Node) error {
 	r := &registryv1.Repo{}
-	if err := decodeMessage(n, r.ProtoReflect(), "", nil); err != nil {
+	if err := decodeMessage(n, r.ProtoReflect(), "", seedRepoKeys); err != nil {
 		return err
 	}
 	sr.Repo = r
+	n = resolve(n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var dst *[]string
+		switch n.Content[i].Value {
+		case "archs":
+			dst = &sr.Archs
+		case "base_packages":
+			dst = &sr.BasePackages
+		default:
+			continue
+		}
+		if err := n.Content[i+1].Decode(dst); err != nil {
+			return errAt(n.Content[i+1], n.Content[i].Value, "want a list of names")
+		}
+	}
 	return nil
 }
 
@@ -145,9 +174,9 @@ func (sd Seed) Validate() error {
 				add(fmt.Sprintf("%s.entitlements[%d]", p, k), "unknown entitlement %q (known: %s, %s)", e, EntitlementCertificates, EntitlementRuntimeRepositories)
 			}
 		}
-		for k, pkg := range so.Catalog {
-			if strings.TrimSpace(pkg) == "" {
-				add(fmt.Sprintf("%s.catalog[%d]", p, k), "empty package name")
+		if so.Catalog != nil {
+			if _, err := newCatalog(so.Catalog); err != nil {
+				errs = append(errs, fmt.Errorf("%s.%w", p, err))
 			}
 		}
 		for k, img := range so.SourceImages {
@@ -176,6 +205,16 @@ func (sd Seed) Validate() error {
 			}
 			if err := checkOverlay(o, r.GetSyncConfig(), r.GetCustomOverlay(), false, false); err != nil {
 				add(rp+".custom_overlay", "%s", status.Convert(err).Message())
+			}
+			for k, a := range sr.Archs {
+				if a != ArchX86_64 && a != ArchAarch64 {
+					add(fmt.Sprintf("%s.archs[%d]", rp, k), "unknown architecture %q (known: %s, %s)", a, ArchX86_64, ArchAarch64)
+				}
+			}
+			for k, b := range sr.BasePackages {
+				if strings.TrimSpace(b) == "" {
+					add(fmt.Sprintf("%s.base_packages[%d]", rp, k), "empty package name")
+				}
 			}
 		}
 	}
@@ -220,7 +259,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 			return fmt.Errorf("applying seed: %w", err) // unreachable: checked above
 		}
 		if so.Catalog != nil {
-			st.orgs[id].catalog = setOf(so.Catalog)
+			st.orgs[id].catalog, _ = newCatalog(so.Catalog) // checked by Validate
 		}
 		st.orgs[id].sourceImages = setOf(so.SourceImages)
 		for _, sr := range so.Repos {
@@ -230,7 +269,7 @@ func (s *Server) ApplySeed(sd Seed) error {
 			if r.CustomOverlay == nil && r.GetSyncConfig().GetApkoOverlay() != "" {
 				r.CustomOverlay = &registryv1.CustomOverlay{}
 			}
-			st.addRepoLocked(&repoRecord{repo: r, updated: s.now()})
+			st.addRepoLocked(&repoRecord{repo: r, updated: s.now(), archs: sr.Archs, basePackages: sr.BasePackages})
 		}
 	}
 	for _, p := range sd.SlowPackages {

@@ -3,9 +3,11 @@ package emulator_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -110,6 +112,30 @@ func TestLoadSeedExample(t *testing.T) {
 	if got, want := byName["node"].GetCustomOverlay().ProtoReflect().GetUnknown(), []byte{0x82, 0x01, 2, 8, 1}; string(got) != string(want) {
 		t.Errorf("node overlay unknown fields = %x, want %x", got, want)
 	}
+	// The index is served, and builds resolve against it on the repo's
+	// base: python builds curl with its dependency, and mongo-8.0 (x86_64
+	// only) fails on aarch64.
+	apks, err := c.APK().APK().ListAPKs(ctx, &apkv1.APKFilter{Uidp: &commonv1.UIDPFilter{DescendantsOf: org}, Architecture: "aarch64", MostRecentlyUpdated: true})
+	if err != nil || apks.GetTotalCount() != 14 {
+		t.Errorf("ListAPKs of example-org on aarch64, newest = %d packages, %v; want 14", apks.GetTotalCount(), err)
+	}
+	setPackages(t, emu, python.GetId(), "curl", "jq")
+	setPackages(t, emu, byName["jdk"].GetId(), "mongo-8.0")
+	eventually(t, "python and jdk to build", func() bool {
+		p, j := emu.BuildReports(python.GetId()), emu.BuildReports(byName["jdk"].GetId())
+		return len(p) == 2 && p[1].GetCompletedAt() != nil && len(j) == 2 && j[1].GetCompletedAt() != nil
+	})
+	for _, b := range emu.BuildReports(python.GetId()) {
+		if b.GetResult() != registryv1.BuildReport_Success || !strings.Contains(b.GetLockedConfig(), `"packages":["busybox=1.0-r0","curl=8.11.1-r0","jq=1.0-r0","libcurl-openssl4=8.11.1-r0","python-3.13=3.13.1-r0"]`) {
+			t.Errorf("python build %s, locked_config %s", b.GetResult(), b.GetLockedConfig())
+		}
+	}
+	for _, b := range emu.BuildReports(byName["jdk"].GetId()) {
+		if !strings.HasSuffix(b.GetLog(), "ERROR: unable to select packages:\n  mongo-8.0 (no such package):\n    required by: world[mongo-8.0]\n") {
+			t.Errorf("jdk build log:\n%s", b.GetLog())
+		}
+	}
+
 	// Entitlements apply: example-org may use certificates.
 	cert := &registryv1.CustomOverlay{Certificates: &registryv1.CustomOverlay_Certificates{
 		Additional: []*registryv1.CustomOverlay_Certificates_AdditionalEntry{{Name: "ca", Content: newPEM(t).cert}},
@@ -239,7 +265,7 @@ func TestLoadSeedErrors(t *testing.T) {
 		{"reserved environment", "orgs:\n  - name: a\n    repos:\n      - name: r\n        sync_config: {apko_overlay: x}\n        custom_overlay: {environment: {GUARDED_MODE: on}}\n",
 			`orgs[0].repos[0].custom_overlay: custom_overlay.environment: environment variable "GUARDED_MODE" uses reserved prefix "GUARDED_"`},
 		{"empty names", "orgs:\n  - name: a\n    catalog: ['']\nslow_packages: ['']\nslow_repos: [' ']\n",
-			"orgs[0].catalog[0]: empty package name\nslow_packages[0]: empty package name\nslow_repos[0]: empty repo name"},
+			"orgs[0].catalog[0]: \"\" is not a package name\nslow_packages[0]: empty package name\nslow_repos[0]: empty repo name"},
 		{"source images", "orgs:\n  - name: a\n    source_images: [go, '', chainguard/node]\n",
 			"orgs[0].source_images[1]: \"\" is not an image name\norgs[0].source_images[2]: \"chainguard/node\" is not an image name"},
 	} {

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
+	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
+	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	oidcv1 "chainguard.dev/sdk/proto/platform/oidc/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -78,6 +81,17 @@ type Options struct {
 	// SetLatency change it later.
 	Latency time.Duration
 
+	// EventsIssuer is the iss claim of event delivery tokens and the issuer
+	// URL of the discovery document the emulator serves. Default the URL of
+	// the first address it serves (see IssuerURL).
+	EventsIssuer string
+	// EventAttempts is how many times a delivery is tried before it is
+	// dropped. Default 5.
+	EventAttempts int
+	// EventRetryDelay is the wait before the second attempt; it doubles
+	// after each. Default 200ms.
+	EventRetryDelay time.Duration
+
 	// DisableRegistryV2 makes every call of the v2 ReposService
 	// (chainguard.platform.registry.v2) fail with Unimplemented, as a server
 	// without it does, so that a client's fallback to v1 can be tested. The
@@ -98,8 +112,12 @@ type Server struct {
 	faults *faults
 	counts *counter
 
-	v2Off atomic.Bool // the v2 ReposService answers Unimplemented
+	v2Off  atomic.Bool // the v2 ReposService answers Unimplemented
+	events *events
+	http   *http.Server // the events issuer, on the gRPC address
 
+	mu      sync.Mutex
+	splits  []*split // the served addresses
 	serving sync.WaitGroup
 	once    sync.Once
 }
@@ -130,6 +148,8 @@ func New(opts Options) *Server {
 	s.builds = newBuilder(s.store, now, opts.BuildDuration, opts.BuildTimeout, opts.HangPackages)
 	s.builds.hangRepos = setOf(opts.HangRepos)
 	s.v2Off.Store(opts.DisableRegistryV2)
+	s.events = newEvents(opts, now)
+	s.http = &http.Server{Handler: s.events.issuerHandler(), ReadHeaderTimeout: 10 * time.Second}
 	s.faults.base = max(opts.Latency, 0)
 	s.grpc = grpc.NewServer(
 		grpc.WaitForHandlers(true),
@@ -138,6 +158,8 @@ func New(opts Options) *Server {
 	iamv1.RegisterGroupsServer(s.grpc, &groupsService{s: s})
 	registryv1.RegisterRegistryServer(s.grpc, &registryService{s: s})
 	registryv2.RegisterReposServiceServer(s.grpc, &reposV2Service{s: s})
+	apkv1.RegisterAPKServer(s.grpc, &apkService{s: s})
+	eventsv1.RegisterSubscriptionsServer(s.grpc, &subscriptionsService{s: s})
 	if s.tokens != nil {
 		oidcv1.RegisterSecurityTokenServiceServer(s.grpc, &stsService{s: s})
 	}
@@ -146,7 +168,18 @@ func New(opts Options) *Server {
 
 // Serve serves the API on lis until Close. It returns nil after Close.
 func (s *Server) Serve(lis net.Listener) error {
-	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	url := "http://" + lis.Addr().String()
+	s.events.setIssuer(url)
+	sp := newSplit(lis)
+	s.mu.Lock()
+	s.splits = append(s.splits, sp)
+	s.mu.Unlock()
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		_ = s.http.Serve(sp.http) // ends with Close
+	}()
+	if err := s.grpc.Serve(sp.grpc); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serving the emulator on %s: %w", lis.Addr(), err)
 	}
 	return nil
@@ -154,6 +187,7 @@ func (s *Server) Serve(lis net.Listener) error {
 
 // Start listens on addr (default "127.0.0.1:0"), serves in the background
 // until Close, and returns the URL to give the SDK: "http://HOST:PORT".
+// The same address serves the events issuer (IssuerURL).
 func (s *Server) Start(addr string) (string, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -162,22 +196,33 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("starting the emulator: %w", err)
 	}
+	url := "http://" + lis.Addr().String()
+	s.events.setIssuer(url)
 	s.serving.Add(1)
 	go func() {
 		defer s.serving.Done()
 		_ = s.Serve(lis)
 	}()
-	return "http://" + lis.Addr().String(), nil
+	return url, nil
 }
 
 // Close stops serving (cancelling calls in flight and waiting for their
-// handlers), stops every pending build, and waits for all goroutines the
-// Server started. It is safe to call more than once.
+// handlers), stops every pending build and event delivery, and waits for
+// all goroutines the Server started. It is safe to call more than once.
 func (s *Server) Close() {
 	s.once.Do(func() {
 		s.grpc.Stop()
+		_ = s.http.Close()
+		s.mu.Lock()
+		splits := s.splits
+		s.mu.Unlock()
+		for _, sp := range splits {
+			sp.close()
+			<-sp.done
+		}
 		s.serving.Wait()
 		s.builds.close()
+		s.events.close()
 	})
 }
 

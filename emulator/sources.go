@@ -60,9 +60,9 @@ func catalogImageID(name string) string {
 
 // source is what a sync_config.source resolved to.
 type source struct {
-	id   string           // stored as sync_config.source
-	name string           // for build logs
-	repo *registryv1.Repo // the org's repo, or nil for a catalog image
+	id   string      // stored as sync_config.source
+	name string      // for build logs
+	rec  *repoRecord // the org's repo, or nil for a catalog image
 }
 
 // resolveSourceLocked resolves ref for a repo created under parent.
@@ -82,7 +82,7 @@ func (st *store) resolveSourceLocked(parent, ref string) (source, error) {
 			if uidp.Root(ref) != root {
 				return source{}, status.Errorf(codes.PermissionDenied, "organization %q is not entitled to source repository %q", orgName, ref)
 			}
-			return source{id: ref, name: rec.repo.GetName(), repo: rec.repo}, nil
+			return source{id: ref, name: rec.repo.GetName(), rec: rec}, nil
 		}
 		for name := range st.publishedLocked() {
 			if catalogImageID(name) == ref {
@@ -101,7 +101,7 @@ func (st *store) resolveSourceLocked(parent, ref string) (source, error) {
 		return source{}, status.Errorf(codes.NotFound, "source repository %q not found", ref)
 	}
 	if rec := st.repoByNameLocked(parent, name); rec != nil {
-		return source{id: rec.repo.GetId(), name: name, repo: rec.repo}, nil
+		return source{id: rec.repo.GetId(), name: name, rec: rec}, nil
 	}
 	var found []*repoRecord
 	for _, rec := range st.reposLocked("", name, nil) {
@@ -111,7 +111,7 @@ func (st *store) resolveSourceLocked(parent, ref string) (source, error) {
 	}
 	switch len(found) {
 	case 1:
-		return source{id: found[0].repo.GetId(), name: name, repo: found[0].repo}, nil
+		return source{id: found[0].repo.GetId(), name: name, rec: found[0]}, nil
 	case 0:
 		return catalog(name)
 	}
@@ -144,11 +144,12 @@ func (st *store) publishedLocked() map[string]bool {
 // by the server as for a Custom Assembly repo (the caller keeps only the
 // destinations google, amazon and azure), and the fields a syncing repo
 // inherits (tier, bundles, aliases, active tags, and the description when
-// none is given) taken from the source repo.
-func (s *Server) fromSourceLocked(parent string, in *registryv1.Repo) (*registryv1.Repo, error) {
+// none is given) taken from the source repo, whose record it returns (nil
+// for a catalog image) so that the new repo builds on the same base.
+func (s *Server) fromSourceLocked(parent string, in *registryv1.Repo) (*registryv1.Repo, *repoRecord, error) {
 	src, err := s.store.resolveSourceLocked(parent, in.GetSyncConfig().GetSource())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := &registryv1.Repo{
 		Name:          in.GetName(),
@@ -175,7 +176,8 @@ func (s *Server) fromSourceLocked(parent string, in *registryv1.Repo) (*registry
 	}
 	out.ProtoReflect().SetUnknown(in.ProtoReflect().GetUnknown())
 	out.SyncConfig.ProtoReflect().SetUnknown(in.GetSyncConfig().ProtoReflect().GetUnknown())
-	if r := src.repo; r != nil {
+	if src.rec != nil {
+		r := src.rec.repo
 		out.CatalogTier = r.GetCatalogTier()
 		out.Bundles = r.GetBundles()
 		out.Aliases = r.GetAliases()
@@ -184,7 +186,7 @@ func (s *Server) fromSourceLocked(parent string, in *registryv1.Repo) (*registry
 			out.Description = r.GetDescription()
 		}
 	}
-	return out, nil
+	return out, src.rec, nil
 }
 
 // SetSourceImages replaces the Chainguard catalog images an organization

@@ -50,14 +50,19 @@ type repoRecord struct {
 	v2unknown map[string][]byte
 	// updated is when the repo was last written (v2 update_time).
 	updated time.Time
+	// basePackages and archs are what the repo's source image holds: the
+	// packages every build installs besides the overlay's, and the
+	// architectures it builds for (nil: x86_64 and aarch64).
+	basePackages, archs []string
 }
 
 // org is what the emulator knows of an organization beyond its group.
 type org struct {
 	entitlements map[string]bool
-	// catalog is the set of packages the org may install; nil means no
-	// catalog is configured and every package resolves.
-	catalog map[string]bool
+	// catalog is the packages the org may install, which ListAPKs lists;
+	// nil means no catalog is configured: every package resolves and
+	// ListAPKs answers PermissionDenied.
+	catalog *catalog
 	// sourceImages are the Chainguard catalog images the org is entitled
 	// to, by name: the sources CreateRepo takes besides the org's repos.
 	sourceImages map[string]bool
@@ -154,7 +159,7 @@ func (st *store) reposLocked(id, name string, f *commonv1.UIDPFilter) []*repoRec
 	return out
 }
 
-// sortedReposLocked returns copies of the repos among recs matching keep, by
+// sortedRepos returns copies of the repos among recs matching keep, by
 // name then id.
 func sortedRepos(recs []*repoRecord, keep func(*registryv1.Repo) bool) []*registryv1.Repo {
 	var out []*registryv1.Repo

@@ -303,19 +303,27 @@ func (t *tokens) spendRefresh(raw string, now time.Time) (refreshGrant, error) {
 }
 
 // acceptAccess reports whether raw is an unexpired access token this
-// emulator issued for an identity that still exists.
-func (t *tokens) acceptAccess(raw string, now time.Time) bool {
+// emulator issued for an identity that still exists, and returns the
+// identity as an actor.
+func (t *tokens) acceptAccess(raw string, now time.Time) (Actor, bool) {
 	tok, err := parseJWT(raw)
 	if err != nil || tok.claims.Issuer != TokenIssuer || tok.alg != "ES256" {
-		return false
+		return Actor{}, false
 	}
 	if verifySignature("ES256", &t.key.PublicKey, tok.signed, tok.signature) != nil || tok.claims.checkTimes(now) != nil {
-		return false
+		return Actor{}, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, ok := t.identities[tok.claims.Subject]
-	return ok
+	id, ok := t.identities[tok.claims.Subject]
+	if !ok {
+		return Actor{}, false
+	}
+	claims := map[string]string{"iss": id.issuer}
+	if id.subject != "" {
+		claims["sub"] = id.subject
+	}
+	return Actor{Subject: tok.claims.Subject, Claims: claims}, true
 }
 
 // CreateIdentity registers an identity under a group that OIDC tokens with

@@ -2,15 +2,8 @@ package emulator
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"slices"
-	"sort"
 	"strings"
-	"time"
 
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -29,9 +22,6 @@ const reposV2Prefix = "/chainguard.platform.registry.v2.ReposService/"
 const (
 	defaultPageSize = 50
 	maxPageSize     = 200
-	// pageTokenTTL is how long a page token stays valid ("Opaque token with
-	// 3-day expiration").
-	pageTokenTTL = 72 * time.Hour
 )
 
 // reposV2Service is chainguard.platform.registry.v2.ReposService over the
@@ -82,50 +72,16 @@ func (x *reposV2Service) GetRepo(_ context.Context, req *registryv2.GetRepoReque
 	return v2RepoLocked(rec), nil
 }
 
-// pageToken is the opaque cursor of ListRepos: the sort key of the last
-// repo returned, what the request was (a token is only good for the same
-// filter and order), how many were skipped so far, and when it was made.
-type pageToken struct {
-	After   []string `json:"a"`
-	Request string   `json:"r"`
-	Skipped int32    `json:"s"`
-	Issued  int64    `json:"t"`
-}
-
 // ListRepos lists the repos matching the filter (uidp as
 // common.UIDPFilter, name exactly), ordered by order_by ("uid", "name",
 // "create_time" or "update_time", then "asc" or "desc"; default "uid asc"),
 // page_size at a time (default 50, at most 200: more is clamped), from the
-// cursor of page_token, after skipping skip more.
+// cursor of page_token, after skipping skip more (see paging.go).
 func (x *reposV2Service) ListRepos(_ context.Context, req *registryv2.ListReposRequest) (*registryv2.ListReposResponse, error) {
-	field, desc, err := parseOrderBy(req.GetOrderBy())
+	field, desc, err := parseOrderBy(req.GetOrderBy(), "uid", "name", "create_time", "update_time")
 	if err != nil {
 		return nil, err
 	}
-	if req.GetPageSize() < 0 {
-		return nil, status.Error(codes.InvalidArgument, "page_size must not be negative")
-	}
-	if req.GetSkip() < 0 {
-		return nil, status.Error(codes.InvalidArgument, "skip must not be negative")
-	}
-	size := int(req.GetPageSize())
-	switch {
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
-	}
-	fingerprint := listFingerprint(req)
-	var tok pageToken
-	if req.GetPageToken() != "" {
-		if tok, err = decodePageToken(req.GetPageToken()); err != nil || tok.Request != fingerprint {
-			return nil, status.Error(codes.InvalidArgument, "invalid page_token: it does not belong to this filter and order_by")
-		}
-		if x.s.now().Sub(time.Unix(tok.Issued, 0)) > pageTokenTTL {
-			return nil, status.Error(codes.InvalidArgument, "invalid page_token: expired")
-		}
-	}
-
 	st := x.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -140,65 +96,31 @@ func (x *reposV2Service) ListRepos(_ context.Context, req *registryv2.ListReposR
 		all = append(all, rec)
 	}
 	key := func(rec *repoRecord) []string { return sortKey(rec, field) }
-	sort.Slice(all, func(i, j int) bool {
-		c := slices.Compare(key(all[i]), key(all[j]))
-		if desc {
-			return c > 0
-		}
-		return c < 0
-	})
-	rest := all
-	if tok.After != nil {
-		i := sort.Search(len(all), func(i int) bool {
-			c := slices.Compare(key(all[i]), tok.After)
-			if desc {
-				return c < 0
-			}
-			return c > 0
-		})
-		rest = all[i:]
+	sortByKey(all, key, desc)
+	page, err := paginate(all, key, desc, pageRequest{
+		size:        req.GetPageSize(),
+		skip:        req.GetSkip(),
+		token:       req.GetPageToken(),
+		defaultSize: defaultPageSize,
+		maxSize:     maxPageSize,
+		fingerprint: fingerprint(&registryv2.ListReposRequest{Uidp: req.GetUidp(), Name: req.Name, OrderBy: req.GetOrderBy()}),
+	}, x.s.now())
+	if err != nil {
+		return nil, err
 	}
-	skip := min(int(req.GetSkip()), len(rest))
-	rest = rest[skip:]
-	page := rest[:min(size, len(rest))]
 	resp := &registryv2.ListReposResponse{
-		TotalCount: proto.Int64(int64(len(all))),
-		Skipped:    tok.Skipped + int32(skip),
+		TotalCount:    proto.Int64(int64(len(all))),
+		Skipped:       page.skipped,
+		NextPageToken: page.next,
 	}
-	for _, rec := range page {
+	for _, rec := range page.items {
 		resp.Repos = append(resp.Repos, v2RepoLocked(rec))
-	}
-	if len(rest) > len(page) {
-		resp.NextPageToken = encodePageToken(pageToken{
-			After:   key(page[len(page)-1]),
-			Request: fingerprint,
-			Skipped: resp.Skipped,
-			Issued:  x.s.now().Unix(),
-		})
 	}
 	return resp, nil
 }
 
-// parseOrderBy reads "field [asc|desc]".
-func parseOrderBy(s string) (field string, desc bool, err error) {
-	parts := strings.Fields(s)
-	if len(parts) == 0 {
-		return "uid", false, nil
-	}
-	field = parts[0]
-	switch field {
-	case "uid", "name", "create_time", "update_time":
-	default:
-		return "", false, status.Errorf(codes.InvalidArgument, "order_by: unknown field %q (known: uid, name, create_time, update_time)", field)
-	}
-	switch {
-	case len(parts) == 1 || (len(parts) == 2 && parts[1] == "asc"):
-		return field, false, nil
-	case len(parts) == 2 && parts[1] == "desc":
-		return field, true, nil
-	}
-	return "", false, status.Errorf(codes.InvalidArgument, "order_by: want \"field [asc|desc]\", got %q", s)
-}
+// sortableTime formats times so that they sort as strings.
+const sortableTime = "2006-01-02T15:04:05.000000000Z"
 
 // sortKey orders repos by field, then uid, so that the order is total.
 func sortKey(rec *repoRecord, field string) []string {
@@ -207,43 +129,17 @@ func sortKey(rec *repoRecord, field string) []string {
 	case "name":
 		return []string{rec.repo.GetName(), id}
 	case "create_time":
-		return []string{rec.repo.GetCreateTime().AsTime().UTC().Format(time.RFC3339Nano), id}
+		return []string{rec.repo.GetCreateTime().AsTime().UTC().Format(sortableTime), id}
 	case "update_time":
-		return []string{rec.updated.UTC().Format(time.RFC3339Nano), id}
+		return []string{rec.updated.UTC().Format(sortableTime), id}
 	}
 	return []string{id}
-}
-
-// listFingerprint identifies the filter and order of a ListRepos request.
-func listFingerprint(req *registryv2.ListReposRequest) string {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(&registryv2.ListReposRequest{
-		Uidp: req.GetUidp(), Name: req.Name, OrderBy: req.GetOrderBy(),
-	})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
-}
-
-func encodePageToken(t pageToken) string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodePageToken(s string) (pageToken, error) {
-	var t pageToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return t, fmt.Errorf("decoding page token: %w", err)
-	}
-	if err := json.Unmarshal(b, &t); err != nil {
-		return t, fmt.Errorf("decoding page token: %w", err)
-	}
-	return t, nil
 }
 
 // CreateRepo creates req.repo under the group req.parent, checked as v1
 // checks it; a name already taken in the group is AlreadyExists. The
 // request's unknown fields are kept for v2 reads.
-func (x *reposV2Service) CreateRepo(_ context.Context, req *registryv2.CreateRepoRequest) (*registryv2.Repo, error) {
+func (x *reposV2Service) CreateRepo(ctx context.Context, req *registryv2.CreateRepoRequest) (*registryv2.Repo, error) {
 	st := x.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -255,14 +151,17 @@ func (x *reposV2Service) CreateRepo(_ context.Context, req *registryv2.CreateRep
 	if err != nil {
 		return nil, err
 	}
-	return v2RepoLocked(rec), nil
+	out := v2RepoLocked(rec)
+	x.s.events.emit(newEvent(EventRepoCreated, out.GetUid(), actorOf(ctx), out))
+	return out, nil
 }
 
 // DeleteRepo deletes a repo by uid.
-func (x *reposV2Service) DeleteRepo(_ context.Context, req *registryv2.DeleteRepoRequest) (*emptypb.Empty, error) {
+func (x *reposV2Service) DeleteRepo(ctx context.Context, req *registryv2.DeleteRepoRequest) (*emptypb.Empty, error) {
 	if err := x.s.deleteRepo(req.GetUid()); err != nil {
 		return nil, err
 	}
+	x.s.events.emit(newEvent(EventRepoDeleted, req.GetUid(), actorOf(ctx), req))
 	return &emptypb.Empty{}, nil
 }
 
@@ -271,11 +170,11 @@ func (x *reposV2Service) DeleteRepo(_ context.Context, req *registryv2.DeleteRep
 // its unknown fields included, and the result passes the same rules as a
 // v1 write. Output-only fields in the mask are ignored; fields a syncing
 // repo inherits from its source cannot change, nor can sync_config.source.
-func (x *reposV2Service) UpdateRepo(_ context.Context, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
-	return x.s.patch(req)
+func (x *reposV2Service) UpdateRepo(ctx context.Context, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
+	return x.s.patch(actorOf(ctx), req)
 }
 
-func (s *Server) patch(req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
+func (s *Server) patch(actor Actor, req *registryv2.UpdateRepoRequest) (*registryv2.Repo, error) {
 	uid := req.GetRepo().GetUid()
 	if uid == "" {
 		return nil, status.Error(codes.InvalidArgument, "repo.uid is required")
@@ -318,7 +217,9 @@ func (s *Server) patch(req *registryv2.UpdateRepoRequest) (*registryv2.Repo, err
 	}
 	rec.v2unknown = v2unknown
 	s.commitLocked(rec, next)
-	return v2RepoLocked(rec), nil
+	out := v2RepoLocked(rec)
+	s.events.emit(newEvent(EventRepoUpdated, uid, actor, out))
+	return out, nil
 }
 
 // hasOverlayUnknown reports whether v2 unknown fields sit in the overlay.

@@ -147,3 +147,47 @@ func globSize(b *testing.B, s *Source, pattern string) int64 {
 	}
 	return n
 }
+
+// BenchmarkEverPaths computes the paths history ever held at 5,000 files and
+// 200 commits: from nothing (the first Fetch after a start) and for one new
+// commit.
+func BenchmarkEverPaths(b *testing.B) {
+	s, up := benchSource(b)
+	tip, err := localTip(s.repo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("whole history", func(b *testing.B) {
+		for b.Loop() {
+			paths, err := newHistory("ca-images-iac").everPaths(s.repo.Storer, tip)
+			if err != nil || len(paths) != 5019 {
+				b.Fatalf("%d paths, %v", len(paths), err)
+			}
+		}
+	})
+	b.Run("one new commit", func(b *testing.B) {
+		if out, err := exec.Command("git", "-C", up.dir, "reset", "-q", "--hard").CombinedOutput(); err != nil {
+			b.Fatalf("%v %s", err, out)
+		}
+		h := newHistory("ca-images-iac")
+		if _, err := h.everPaths(s.repo.Storer, tip); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cmd := exec.Command("sh", "-c", fmt.Sprintf("echo 'x: %d' >> ca-images-iac/repo-0007.yaml && git commit -qam push", i))
+			cmd.Dir, cmd.Env = up.dir, gitEnv()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v %s", err, out)
+			}
+			if _, _, err := s.Fetch(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			next, _ := localTip(s.repo)
+			b.StartTimer()
+			if paths, err := h.everPaths(s.repo.Storer, next); err != nil || len(paths) != 5019 {
+				b.Fatalf("%d paths, %v", len(paths), err)
+			}
+		}
+	})
+}

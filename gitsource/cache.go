@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"go.uber.org/zap"
 )
 
@@ -29,13 +32,15 @@ const (
 func (s *Source) repoDir() string { return filepath.Join(s.cfg.cacheDir, repoDirName) }
 
 // openCache opens the clone in CacheDir. It returns nil, nil when there is
-// none, and removes (with a log line) one that cannot be read.
+// none, and removes (with a log line) one that cannot be read, or anything
+// else in its place.
 func (s *Source) openCache() (*git.Repository, error) {
+	if err := s.prepareCacheDir(); err != nil {
+		return nil, err
+	}
 	dir := s.repoDir()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("opening cache %s: %w", dir, err)
 	}
 	repo, err := checkCache(dir)
 	if err != nil {
@@ -48,7 +53,7 @@ func (s *Source) openCache() (*git.Repository, error) {
 // checkCache opens a cached clone and checks that HEAD and the fetched ref
 // resolve to a commit whose tree can be read.
 func checkCache(dir string) (*git.Repository, error) {
-	repo, err := git.PlainOpen(dir)
+	repo, err := openRepo(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -76,28 +81,92 @@ func checkCache(dir string) (*git.Repository, error) {
 // clones afresh. It returns an error only when the removal fails.
 func (s *Source) discardCache(reason error) error {
 	s.repo = nil
+	s.gen.Add(1)
 	dir := s.repoDir()
 	s.log.Warn("cache is unusable; removing it and cloning again",
 		zap.String("dir", dir), zap.String("reason", cleanText(reason, nil)))
-	if err := os.RemoveAll(dir); err != nil {
+	if err := forceRemove(dir); err != nil {
 		return fmt.Errorf("removing unusable cache %s: %w", dir, err)
 	}
 	return nil
+}
+
+// prepareCacheDir makes Config.CacheDir a folder this process can use: a
+// file (or anything but a folder) in its place is removed, and a folder its
+// owner may not read, write or enter gets those permissions back, each with a
+// log line. It fails, naming the folder, only when neither helps.
+func (s *Source) prepareCacheDir() error {
+	dir := s.cfg.cacheDir
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err == nil && !fi.IsDir():
+		s.log.Warn("cache folder is not a folder; replacing it", zap.String("dir", dir), zap.Stringer("mode", fi.Mode()))
+		if err := forceRemove(dir); err != nil {
+			return s.cacheDirError(err)
+		}
+	case err != nil:
+		return s.cacheDirError(err)
+	case fi.Mode().Perm()&0o700 != 0o700:
+		s.log.Warn("cache folder lacks permissions; restoring them", zap.String("dir", dir), zap.Stringer("mode", fi.Mode().Perm()))
+		if err := os.Chmod(dir, fi.Mode().Perm()|0o700); err != nil {
+			return s.cacheDirError(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return s.cacheDirError(err)
+	}
+	// The folder must take a new file.
+	f, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return s.cacheDirError(err)
+	}
+	_ = f.Close()
+	return os.Remove(f.Name())
+}
+
+func (s *Source) cacheDirError(err error) error {
+	return fmt.Errorf("cache folder %s (%s) is not usable: %w", s.cfg.cacheDir, s.cfg.names.of(FieldCacheDir), err)
+}
+
+// forceRemove removes path and everything below it, giving folders their
+// owner's permissions first when that is what stops the removal.
+func forceRemove(path string) error {
+	err := os.RemoveAll(path)
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	makeRemovable(path)
+	return os.RemoveAll(path)
+}
+
+// makeRemovable gives path, when it is a folder, and every folder below it
+// read, write and search permission for their owner, top down.
+func makeRemovable(path string) {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.IsDir() {
+		return
+	}
+	_ = os.Chmod(path, 0o700)
+	entries, _ := os.ReadDir(path)
+	for _, e := range entries {
+		makeRemovable(filepath.Join(path, e.Name()))
+	}
 }
 
 // tempRepo creates an empty bare repository next to the cache, with HEAD
 // pointing to localRef, after removing clones that an earlier run left
 // unfinished.
 func (s *Source) tempRepo() (*git.Repository, string, error) {
-	if err := os.MkdirAll(s.cfg.cacheDir, 0o750); err != nil {
-		return nil, "", fmt.Errorf("creating cache dir: %w", err)
+	if err := s.prepareCacheDir(); err != nil {
+		return nil, "", err
 	}
 	s.removeTemps()
 	dir, err := os.MkdirTemp(s.cfg.cacheDir, tempPrefix)
 	if err != nil {
 		return nil, "", fmt.Errorf("creating clone dir: %w", err)
 	}
-	repo, err := git.PlainInit(dir, true)
+	repo, err := git.Init(newStorage(dir), nil)
 	if err == nil {
 		err = repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, localRef))
 	}
@@ -128,14 +197,15 @@ func (s *Source) removeTemps() {
 // install replaces the cache with the complete clone in dir.
 func (s *Source) install(dir string) (*git.Repository, error) {
 	s.repo = nil
+	s.gen.Add(1)
 	target := s.repoDir()
-	if err := os.RemoveAll(target); err != nil {
+	if err := forceRemove(target); err != nil {
 		return nil, fmt.Errorf("removing old cache %s: %w", target, err)
 	}
 	if err := os.Rename(dir, target); err != nil {
 		return nil, fmt.Errorf("installing clone as %s: %w", target, err)
 	}
-	repo, err := git.PlainOpen(target)
+	repo, err := openRepo(target)
 	if err != nil {
 		return nil, fmt.Errorf("opening new clone %s: %w", target, err)
 	}
@@ -164,4 +234,24 @@ func (s *Source) packCount() int {
 		}
 	}
 	return n
+}
+
+// cacheObjects bounds the decoded objects the cache's storage keeps (go-git's
+// default is 96 MiB, which a history walk over 200 revisions of a 5,000-file
+// folder fills with 40 MB of trees).
+const cacheObjects = 8 * cache.MiByte
+
+// newStorage is the storage of the bare repository in dir.
+func newStorage(dir string) *filesystem.Storage {
+	return filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(cacheObjects))
+}
+
+// openRepo opens the bare repository in dir.
+func openRepo(dir string) (*git.Repository, error) {
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
+	return git.Open(newStorage(dir), nil)
 }

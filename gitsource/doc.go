@@ -8,7 +8,11 @@
 //     the full history of the one ref, without tags, into a bare repository.
 //     A cache that cannot be read (truncated objects, a garbage HEAD, a
 //     shallow clone made by an earlier version, ...) is removed and cloned
-//     again, with a log line.
+//     again, with a log line; so is anything that is not a usable folder
+//     where the cache or Config.CacheDir should be (a file, a folder whose
+//     owner lost its permissions, which are given back so it can be
+//     removed). Only a CacheDir that cannot be made at all (under a file, on
+//     a read-only disk) fails the Fetch, naming the folder.
 //   - Every call first lists the remote's refs (git ls-remote). When the ref
 //     still points where it did, Fetch returns the previous Snapshot with
 //     [Unchanged] and fetches nothing.
@@ -33,7 +37,28 @@
 // background; Fetch returns at the deadline regardless, and the cache stays
 // locked until the straggler ends.
 //
-// Snapshots are all or nothing: any error while reading a file fails the Fetch.
+// A Snapshot's FS is the commit's tree under Config.Path, a [*Tree] read
+// lazily from the cache: it holds no file content, lists every entry with its
+// type (symbolic links and submodules included, never followed), and gives
+// each regular file's blob id ([Tree.BlobHash]) so that a caller can reuse
+// what it parsed from an unchanged file without reading it. It stays
+// readable across later Fetches until the cache is cloned afresh; then its
+// reads fail with [ErrSnapshotGone].
+//
+// With Config.History, a Snapshot also carries EverPaths: the names of the
+// files that any commit reachable from its revision held directly under
+// Config.Path, so a caller knows a deleted file was once there (ownership for
+// pruning). The first Fetch walks the whole history (0.15 s at 5,000 files
+// and 200 commits), later ones only the new commits (2 ms for one); a
+// force-push to a history without the last revision walks it all again. The
+// answer is kept in memory only: after a restart, or with a fresh cache
+// folder, it is recomputed from the clone, which always has full history.
+//
+// Fetch reads only the commit and the folders down to Config.Path; files are
+// read when the FS is. A read that finds an object of the cache missing or
+// corrupt fails (callers must treat the snapshot as unreadable, not as
+// missing that file), and the next Fetch clones the cache afresh, even when
+// the ref has not moved.
 // When Config.Keyring is set, the commit must carry an OpenPGP signature made by
 // one of its keys; otherwise Fetch fails with an error matching [ErrUnverified]
 // and [Source.LastVerified] keeps returning the last snapshot that passed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -63,7 +64,11 @@ func ExampleSource_Fetch() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(result, snap.Ref, len(snap.Files), "file(s)")
+		names, err := fs.Glob(snap.FS, "*.yaml")
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(result, snap.Ref, len(names), "file(s)")
 	}
 	commit("ca-images-iac/node.yaml", "contents:\n  packages: [nodejs]\n")
 	snap, result, err := src.Fetch(ctx)
@@ -71,13 +76,21 @@ func ExampleSource_Fetch() {
 		panic(err)
 	}
 	fmt.Println(result)
-	for _, f := range snap.Files {
-		fmt.Println(f.Path)
+	entries, err := fs.ReadDir(snap.FS, ".")
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range entries {
+		data, err := fs.ReadFile(snap.FS, e.Name())
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: %d bytes\n", e.Name(), len(data))
 	}
 	// Output:
 	// updated refs/heads/master 1 file(s)
 	// unchanged refs/heads/master 1 file(s)
 	// updated
-	// node.yaml
-	// python.yaml
+	// node.yaml: 31 bytes
+	// python.yaml: 32 bytes
 }

@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -141,18 +144,30 @@ func fetchErr(t *testing.T, s *Source) error {
 	if err == nil {
 		t.Fatalf("Fetch succeeded with %s %s, want an error", res, snap.Revision)
 	}
-	if snap.Revision != "" || snap.Files != nil || res != "" {
+	if snap.Revision != "" || snap.FS != nil || res != "" {
 		t.Errorf("Fetch returned %q and a snapshot %+v with its error", res, snap)
 	}
 	return err
 }
 
-// files turns a snapshot's files into a map, for cmp.Diff.
+// files reads a snapshot's regular files into a map, for cmp.Diff.
 func files(s Snapshot) map[string]string {
 	m := map[string]string{}
-	for _, f := range s.Files {
-		m[f.Path] = string(f.Data)
-	}
+	_ = fs.WalkDir(s.FS, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			m[name] = "<error: " + err.Error() + ">"
+			return nil
+		}
+		if d.Type().IsRegular() {
+			data, err := fs.ReadFile(s.FS, name)
+			if err != nil {
+				m[name] = "<error: " + err.Error() + ">"
+				return nil
+			}
+			m[name] = string(data)
+		}
+		return nil
+	})
 	return m
 }
 
@@ -166,4 +181,40 @@ func (s *Source) counts() counts {
 // hasLog reports whether a log entry with message msg was written.
 func hasLog(logs *observer.ObservedLogs, msg string) bool {
 	return logs.FilterMessage(msg).Len() > 0
+}
+
+// treeEntries walks a snapshot's FS: regular files map to their content,
+// other entries to their type.
+func treeEntries(t *testing.T, fsys fs.FS) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || name == "." {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			m[name] = "<folder>"
+		case d.Type().IsRegular():
+			data, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return err
+			}
+			m[name] = string(data)
+		default:
+			m[name] = "<" + d.Type().String() + ">"
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking the snapshot's FS: %v", err)
+	}
+	return m
+}
+
+// diffSnapshots compares two snapshots, their trees by what they hold
+// (two Sources' trees read different caches).
+func diffSnapshots(t *testing.T, a, b Snapshot) string {
+	t.Helper()
+	return cmp.Diff(a, b, cmpopts.IgnoreFields(Snapshot{}, "FS")) + cmp.Diff(treeEntries(t, a.FS), treeEntries(t, b.FS))
 }

@@ -99,8 +99,8 @@ func TestHTTPAnonymous(t *testing.T) {
 		t.Run(cfg.URL[:strings.Index(cfg.URL, ":")], func(t *testing.T) {
 			s, _ := newTestSource(t, cfg)
 			snap, _ := fetch(t, s)
-			if snap.Revision != up.head() || len(snap.Files) != 3 {
-				t.Fatalf("snapshot %s with %d files, want %s with 3", snap.Revision, len(snap.Files), up.head())
+			if snap.Revision != up.head() || len(files(snap)) != 3 {
+				t.Fatalf("snapshot %s with %d files, want %s with 3", snap.Revision, len(files(snap)), up.head())
 			}
 			posts := backend.posts.Load()
 			if _, res := fetch(t, s); res != Unchanged {

@@ -3,17 +3,21 @@ package gitsource
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var seedFiles = map[string]string{
@@ -41,9 +45,6 @@ func TestFetchFollowsBranch(t *testing.T) {
 	}
 	if d := cmp.Diff(want, files(snap)); d != "" {
 		t.Errorf("first snapshot files (-want +got):\n%s", d)
-	}
-	if !slices.IsSortedFunc(snap.Files, func(a, b File) int { return cmpString(a.Path, b.Path) }) {
-		t.Errorf("files not sorted: %v", snap.Files)
 	}
 	if snap.Revision != up.head() || snap.Ref != "refs/heads/main" || snap.Author != "Ada Author <ada@example.com>" || snap.CommitTime.IsZero() {
 		t.Errorf("snapshot metadata = %q %q %q %v, want %q refs/heads/main", snap.Revision, snap.Ref, snap.Author, snap.CommitTime, up.head())
@@ -242,7 +243,7 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	if res != Updated {
 		t.Errorf("first Fetch after restart: %q, want %q", res, Updated)
 	}
-	if d := cmp.Diff(snap1, snap2); d != "" {
+	if d := diffSnapshots(t, snap1, snap2); d != "" {
 		t.Errorf("snapshot after restart differs (-before +after):\n%s", d)
 	}
 	if got := second.counts(); got != (counts{Lists: 1}) {
@@ -277,6 +278,7 @@ func TestCorruptCacheIsRecloned(t *testing.T) {
 				t.Fatal("no pack to truncate")
 			}
 			for _, p := range m {
+				chmod(t, p, 0o644) // packs are read-only, which stops all but root
 				if err := os.Truncate(p, 40); err != nil {
 					t.Fatal(err)
 				}
@@ -303,6 +305,7 @@ func TestCorruptCacheIsRecloned(t *testing.T) {
 			cache := t.TempDir()
 			good, _ := newTestSource(t, Config{URL: up.dir, Path: "ca-images-iac", CacheDir: cache})
 			want, _ := fetch(t, good)
+			wantFiles := files(want)
 			corrupt(t, good.repoDir())
 
 			s, logs := newTestSource(t, Config{URL: up.dir, Path: "ca-images-iac", CacheDir: cache})
@@ -310,7 +313,22 @@ func TestCorruptCacheIsRecloned(t *testing.T) {
 			if res != Updated {
 				t.Errorf("result %q", res)
 			}
-			if d := cmp.Diff(want, got); d != "" {
+			if name == "corrupt blob" {
+				// Fetch reads no file: the damage shows when the file is
+				// read, and the next Fetch clones afresh.
+				if hasLog(logs, "cache is unusable; removing it and cloning again") {
+					t.Error("the cache was found broken before any file was read")
+				}
+				if _, err := fs.ReadFile(got.FS, "python.yaml"); err == nil {
+					t.Fatal("reading the garbled file succeeded")
+				}
+				var again Result
+				got, again = fetch(t, s)
+				if again != Updated {
+					t.Errorf("Fetch after the damage: %q, want %q", again, Updated)
+				}
+			}
+			if d := cmp.Diff(want, got, cmpopts.IgnoreFields(Snapshot{}, "FS")) + cmp.Diff(wantFiles, files(got)); d != "" {
 				t.Errorf("snapshot after recovery (-want +got):\n%s", d)
 			}
 			if !hasLog(logs, "cache is unusable; removing it and cloning again") {
@@ -347,6 +365,7 @@ func garbleObject(t *testing.T, repo string, h plumbing.Hash) {
 		if err != nil {
 			continue
 		}
+		chmod(t, strings.TrimSuffix(name, ".idx")+".pack", 0o644)
 		pack, err := os.OpenFile(strings.TrimSuffix(name, ".idx")+".pack", os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -412,6 +431,64 @@ func TestSymlinksAndSubmodulesAreSkipped(t *testing.T) {
 	snap, _ := fetch(t, s)
 	if d := cmp.Diff(map[string]string{"real.yaml": "r\n", "run.sh": "#!/bin/sh\n"}, files(snap)); d != "" {
 		t.Errorf("files (-want +got):\n%s", d)
+	}
+
+	// The FS has every entry, with its type.
+	entries, err := fs.ReadDir(snap.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, e := range entries {
+		info, _ := e.Info()
+		listed = append(listed, fmt.Sprintf("%s %v %v", e.Name(), e.Type(), info.Mode()))
+	}
+	want := []string{"link.yaml L--------- Lrwxrwxrwx", "real.yaml ---------- -rw-r--r--", "run.sh ---------- -rwxr-xr-x", "sub ?--------- ?---------"}
+	if d := cmp.Diff(want, listed); d != "" {
+		t.Errorf("entries (-want +got):\n%s", d)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"link.yaml", "read link.yaml: not a regular file: symbolic link, never followed"},
+		{"sub", "read sub: not a regular file: submodule, its files are in another repository"},
+		{"sub/s", "read sub/s: file does not exist"},
+		{"missing.yaml", "read missing.yaml: file does not exist"},
+		{"../d/real.yaml", "read ../d/real.yaml: invalid argument"},
+	} {
+		_, err := fs.ReadFile(snap.FS, tc.name)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("ReadFile(%s): %v, want %s", tc.name, err, tc.want)
+		}
+		if _, err := snap.FS.Open(tc.name); err == nil {
+			t.Errorf("Open(%s) succeeded", tc.name)
+		}
+	}
+	if _, err := snap.FS.Open("link.yaml"); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("Open(link.yaml): %v, want ErrNotRegular", err)
+	}
+	tree := snap.FS.(*Tree)
+	for name, want := range map[string]string{
+		"real.yaml": runGit(t, up.dir, "rev-parse", "HEAD:d/real.yaml"),
+		"run.sh":    runGit(t, up.dir, "rev-parse", "HEAD:d/run.sh"),
+		"link.yaml": "", "sub": "", ".": "", "nope": "",
+	} {
+		got, ok := tree.BlobHash(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("BlobHash(%s) = %q %v, want %q", name, got, ok, want)
+		}
+	}
+}
+
+// TestTreeFS runs the standard library's file system checks on a snapshot's
+// tree: nested folders and an executable.
+func TestTreeFS(t *testing.T) {
+	up := newUpstream(t, map[string]string{
+		"cfg/a.yaml": "a\n", "cfg/b/c.yaml": "c\n", "cfg/b/d/e.yml": "e\n", "cfg/run.sh": "#!/bin/sh\n",
+		"other/x": "x\n",
+	})
+	s, _ := newTestSource(t, Config{URL: up.dir, Path: "cfg"})
+	snap, _ := fetch(t, s)
+	if err := fstest.TestFS(snap.FS, "a.yaml", "b/c.yaml", "b/d/e.yml", "run.sh"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -1,13 +1,18 @@
 package gitsource
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // countingHandler counts the bytes of upload-pack responses (the packs and
@@ -130,10 +135,88 @@ func TestRefMovesBackWithoutFetching(t *testing.T) {
 	fetch(t, s)
 	runGit(t, up.dir, "reset", "-q", "--hard", first)
 	snap, res := fetch(t, s)
-	if res != Updated || snap.Revision != first || len(snap.Files) != 3 {
-		t.Errorf("after reset: %s %s with %d files, want %s with 3", res, snap.Revision, len(snap.Files), first)
+	if res != Updated || snap.Revision != first || len(files(snap)) != 3 {
+		t.Errorf("after reset: %s %s with %d files, want %s with 3", res, snap.Revision, len(files(snap)), first)
 	}
 	if c := s.counts(); c != (counts{Lists: 3, Fetches: 2, Clones: 1}) {
 		t.Errorf("counts %+v, want no fetch for the reset", c)
+	}
+}
+
+// TestTreeLifetime: a snapshot's tree stays readable across later fetches
+// and the packing of loose objects, and refuses reads once the cache has been
+// cloned afresh.
+func TestTreeLifetime(t *testing.T) {
+	up := newUpstream(t, map[string]string{"a": "0\n"})
+	s, _ := newTestSource(t, Config{URL: up.dir})
+	s.cfg.maxLoose, s.cfg.maxPacks = 3, 3
+	snap0, _ := fetch(t, s)
+	var snaps []Snapshot
+	for i := range 2 { // each push's objects are packed at once
+		up.commit("change", map[string]string{"a": fmt.Sprintf("%d\n", i+1)})
+		snap, _ := fetch(t, s)
+		snaps = append(snaps, snap)
+	}
+	for i, snap := range append([]Snapshot{snap0}, snaps...) {
+		if got, err := fs.ReadFile(snap.FS, "a"); err != nil || string(got) != fmt.Sprintf("%d\n", i) {
+			t.Errorf("snapshot %d after later fetches: %q %v", i, got, err)
+		}
+	}
+	if c := s.counts(); c.Clones != 1 || packs(t, s) != 3 {
+		t.Fatalf("counts %+v, %d packs; want one clone and 3 packs", c, packs(t, s))
+	}
+
+	up.commit("change", map[string]string{"a": "3\n"})
+	last, _ := fetch(t, s) // 3 packs: cloned afresh
+	if c := s.counts(); c.Clones != 2 {
+		t.Fatalf("counts %+v, want a second clone", c)
+	}
+	_, err := fs.ReadFile(snap0.FS, "a")
+	if !errors.Is(err, ErrSnapshotGone) || err.Error() != "read a: the cache this snapshot was read from has been cloned afresh; fetch again" {
+		t.Errorf("reading an old snapshot after a fresh clone: %v", err)
+	}
+	if _, err := fs.ReadDir(snaps[1].FS, "."); !errors.Is(err, ErrSnapshotGone) {
+		t.Errorf("listing an old snapshot after a fresh clone: %v", err)
+	}
+	if got, err := fs.ReadFile(last.FS, "a"); err != nil || string(got) != "3\n" {
+		t.Errorf("the new snapshot: %q %v", got, err)
+	}
+}
+
+// TestTreeReadsDuringFetch reads an old snapshot's tree from several
+// goroutines while Fetch brings in new commits (run with -race).
+func TestTreeReadsDuringFetch(t *testing.T) {
+	up := newUpstream(t, seedFiles)
+	s, _ := newTestSource(t, Config{URL: up.dir, Path: "ca-images-iac"})
+	s.cfg.maxLoose = 4
+	old, _ := fetch(t, s)
+	want := treeEntries(t, old.FS)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := fs.ReadFile(old.FS, "team/go.yaml"); err != nil {
+					t.Errorf("reading during a fetch: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 5 {
+		up.commit("change", map[string]string{"ca-images-iac/node.yaml": fmt.Sprintf("n: %d\n", i)})
+		fetch(t, s)
+	}
+	close(done)
+	wg.Wait()
+	if d := cmp.Diff(want, treeEntries(t, old.FS)); d != "" {
+		t.Errorf("old snapshot changed (-before +after):\n%s", d)
 	}
 }

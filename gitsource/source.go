@@ -24,10 +24,17 @@ type Source struct {
 	stats   stats
 	signers signerCache
 
+	// gen counts the caches this Source has used: it goes up whenever the
+	// cache folder is removed, which makes older snapshots' trees refuse
+	// reads (ErrSnapshotGone).
+	gen atomic.Int64
+
 	// Owned by whoever holds busy.
 	repo     *git.Repository
-	current  *accepted  // the snapshot the last successful Fetch returned
-	rejected *rejection // the last revision that failed verification
+	reader   *objectReader // reads snapshots' trees from the cache
+	history  *history      // with Config.History
+	current  *accepted     // the snapshot the last successful Fetch returned
+	rejected *rejection    // the last revision that failed verification
 
 	mu           sync.Mutex
 	lastVerified *Snapshot
@@ -99,6 +106,9 @@ func New(cfg Config) (*Source, error) {
 		log:  st.logger.With(zap.String("git_url", st.display)),
 		busy: make(chan struct{}, 1),
 	}
+	if st.history {
+		s.history = newHistory(st.path)
+	}
 	if st.protocol == "ssh" {
 		// Read the key files now, so that a bad key is a configuration
 		// error; the parsed key is cached for the first Fetch.
@@ -126,7 +136,7 @@ func (s *Source) LastVerified() (Snapshot, bool) {
 // now. See the package documentation for what it does on the network. The
 // Result is Unchanged, with the previous Snapshot, when the ref has not moved
 // since the last successful Fetch. Errors never come with a partial Snapshot,
-// and never contain credentials. Callers must not modify the returned Files.
+// and never contain credentials. Callers must not modify EverPaths.
 //
 // Each network operation is bounded by Config.Timeout, and one Fetch makes at
 // most three: ls-remote, a fetch into the cache, and a fresh clone when that
@@ -146,6 +156,16 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 }
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
+	if s.reader != nil && s.reader.gen == s.gen.Load() {
+		if damage := s.reader.damageFound(); damage != nil {
+			// A snapshot's read found the cache broken: clone it again,
+			// even if the ref has not moved.
+			if err := s.discardCache(damage); err != nil {
+				return Snapshot{}, "", err
+			}
+			s.current = nil
+		}
+	}
 	if s.cfg.insecureHost {
 		s.log.Warn(insecureWarning, zap.String("setting", s.cfg.names.of(FieldInsecureSkipHostKeyCheck)))
 	}
@@ -376,11 +396,40 @@ func (s *Source) read(repo *git.Repository) (content, error) {
 	if err != nil {
 		return content{}, fmt.Errorf("reading %s from cache: %w", tip, err)
 	}
-	snap, err := readSnapshot(repo.Storer, commit, s.cfg.path)
+	snap, err := readSnapshot(s.objectReader(), commit, s.cfg.path)
 	if err != nil {
 		return content{}, fmt.Errorf("reading files of %s at %s: %w", s.cfg.display, commit.Hash, err)
 	}
+	if s.history != nil {
+		if snap.EverPaths, err = s.history.everPaths(repo.Storer, commit.Hash); err != nil {
+			return content{}, fmt.Errorf("reading the history of %s at %s: %w", s.cfg.display, commit.Hash, err)
+		}
+	}
 	return content{tip: tip, commit: commit, snap: snap}, nil
+}
+
+// objectReader returns the reader of the current cache, made afresh after
+// the cache was replaced.
+func (s *Source) objectReader() *objectReader {
+	if gen := s.gen.Load(); s.reader == nil || s.reader.gen != gen {
+		if s.reader != nil {
+			s.reader.close()
+		}
+		s.reader = newObjectReader(s.repoDir(), gen, &s.gen)
+		// The last verified snapshot may be served again (when a later head
+		// is refused): let it read the new cache, which holds the same
+		// history.
+		s.mu.Lock()
+		if lv := s.lastVerified; lv != nil {
+			if t, ok := lv.FS.(*Tree); ok && s.reader.st.HasEncodedObject(t.root) == nil {
+				moved := *lv
+				moved.FS = &Tree{r: s.reader, root: t.root}
+				s.lastVerified = &moved
+			}
+		}
+		s.mu.Unlock()
+	}
+	return s.reader
 }
 
 // accept checks the signature (when a keyring is set) and makes got the
@@ -406,7 +455,7 @@ func (s *Source) accept(got content, name plumbing.ReferenceName) (Snapshot, Res
 	s.lastVerified = &snap
 	s.mu.Unlock()
 	s.log.Info("new revision",
-		zap.String("ref", string(name)), zap.String("revision", snap.Revision), zap.Int("files", len(snap.Files)))
+		zap.String("ref", string(name)), zap.String("revision", snap.Revision))
 	return snap, Updated, nil
 }
 

@@ -26,8 +26,8 @@ func TestSSH(t *testing.T) {
 
 	s, logs := newTestSource(t, Config{URL: srv.url(up.dir), Ref: "main", Path: "ca-images-iac", Auth: auth})
 	snap, res := fetch(t, s)
-	if res != Updated || snap.Revision != up.head() || len(snap.Files) != 3 {
-		t.Fatalf("over ssh: %q %s with %d files", res, snap.Revision, len(snap.Files))
+	if res != Updated || snap.Revision != up.head() || len(files(snap)) != 3 {
+		t.Fatalf("over ssh: %q %s with %d files", res, snap.Revision, len(files(snap)))
 	}
 	if _, res := fetch(t, s); res != Unchanged {
 		t.Errorf("second Fetch: %q", res)

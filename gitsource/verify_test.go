@@ -113,7 +113,7 @@ func TestSignedCommits(t *testing.T) {
 	if after := s.counts(); after.Fetches != before.Fetches {
 		t.Errorf("the same unverified head was fetched again: %+v -> %+v", before, after)
 	}
-	if last, _ := s.LastVerified(); last.Revision != good || string(last.Files[0].Data) != "2\n" {
+	if last, _ := s.LastVerified(); last.Revision != good || files(last)["a.yaml"] != "2\n" {
 		t.Errorf("LastVerified after refusal = %s, want %s", last.Revision, good)
 	}
 	if !hasLog(logs, "refusing commit without a trusted signature") {

@@ -21,7 +21,6 @@ type Metrics struct {
 	ReconcileDuration       *prometheus.HistogramVec
 	LastReconcile           prometheus.Gauge
 	LastSuccessfulReconcile prometheus.Gauge
-	RepoDrifted             *prometheus.GaugeVec
 	RepoStatus              *prometheus.GaugeVec
 	DriftDetected           *prometheus.CounterVec
 	Writes                  *prometheus.CounterVec
@@ -47,7 +46,9 @@ type Metrics struct {
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
-// combination, from the lists in package vocab.
+// combination, from the lists in package vocab. Series labelled by repo are
+// not pre-initialised: a repo has at most SeriesPerRepo of them, each made
+// when it first has a value.
 func New(reg prometheus.Registerer, version string) *Metrics {
 	f := promauto.With(reg)
 	m := &Metrics{
@@ -68,26 +69,22 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "last_successful_reconcile_timestamp_seconds",
 			Help: "Unix time the last fully successful reconcile cycle finished.",
 		}),
-		RepoDrifted: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "repo_drifted",
-			Help: "1 when the repo's live overlay differs from its file, else 0.",
-		}, []string{"repo"}),
 		RepoStatus: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "repo_status",
-			Help: "The repo's status, one-hot: 1 for the current status, 0 for the others.",
+			Help: "1 for each repo, labelled with its current status (one series per repo; drifted, failed and stalled mean the live overlay differs from the file).",
 		}, []string{"repo", "status"}),
 		DriftDetected: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "drift_detected_total",
-			Help: "Times the repo was found drifted after being in sync (or on first sight).",
+			Help: "Times the repo was found drifted after being in sync (or on first sight); the series appears at the first drift.",
 		}, []string{"repo"}),
 		Writes: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "writes_total",
-			Help: "Overlay writes by repo and result.",
-		}, []string{"repo", "result"}),
+			Help: "Overlay writes by result (per repo: /status and the logs).",
+		}, []string{"result"}),
 		Builds: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "builds_total",
-			Help: "Completed builds by repo and result.",
-		}, []string{"repo", "result"}),
+			Help: "Completed builds by result (per repo: repo_build_failed, /status and the logs).",
+		}, []string{"result"}),
 		BuildDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "build_duration_seconds",
 			Help:    "Duration of completed builds.",
@@ -176,6 +173,12 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	for _, s := range vocab.FileStates() {
 		m.Files.WithLabelValues(string(s))
 	}
+	for _, r := range vocab.WriteResults() {
+		m.Writes.WithLabelValues(string(r))
+	}
+	for _, r := range vocab.BuildResults() {
+		m.Builds.WithLabelValues(string(r))
+	}
 	for _, r := range vocab.IgnoreReasons() {
 		m.IgnoredFiles.WithLabelValues(string(r))
 	}
@@ -198,47 +201,39 @@ func (m *Metrics) ObserveAPIRequest(method, code string, seconds float64) {
 	m.APIRequestDuration.WithLabelValues(method).Observe(seconds)
 }
 
-// SetRepoStatus sets the repo's one-hot status and drifted gauges, and
-// pre-initialises its write and build counters.
-func (m *Metrics) SetRepoStatus(repo string, status vocab.Status) {
-	for _, s := range vocab.Statuses() {
-		v := 0.0
-		if s == status {
-			v = 1
-		}
-		m.RepoStatus.WithLabelValues(repo, string(s)).Set(v)
+// SetRepoStatus moves a repo's status series from status from (empty for a
+// repo seen for the first time) to status to: each repo has one series, for
+// its current status.
+func (m *Metrics) SetRepoStatus(repo string, from, to vocab.Status) {
+	if from != "" && from != to {
+		m.RepoStatus.DeleteLabelValues(repo, string(from))
 	}
-	d := 0.0
-	if status.Drifted() {
-		d = 1
-	}
-	m.RepoDrifted.WithLabelValues(repo).Set(d)
-	m.DriftDetected.WithLabelValues(repo)
-	for _, r := range vocab.WriteResults() {
-		m.Writes.WithLabelValues(repo, string(r))
-	}
-	for _, r := range vocab.BuildResults() {
-		m.Builds.WithLabelValues(repo, string(r))
-	}
+	m.RepoStatus.WithLabelValues(repo, string(to)).Set(1)
 }
 
-// DeleteRepo removes every series of a repo that is no longer managed.
-func (m *Metrics) DeleteRepo(repo string) {
-	l := prometheus.Labels{"repo": repo}
-	m.RepoStatus.DeletePartialMatch(l)
-	m.RepoDrifted.DeletePartialMatch(l)
-	m.DriftDetected.DeletePartialMatch(l)
-	m.Writes.DeletePartialMatch(l)
-	m.Builds.DeletePartialMatch(l)
-	m.RepoBuildFailed.DeletePartialMatch(l)
+// ObserveWrite counts one overlay write.
+func (m *Metrics) ObserveWrite(result vocab.WriteResult) {
+	m.Writes.WithLabelValues(string(result)).Inc()
 }
+
+// DeleteRepo removes every series of a repo that is no longer managed;
+// status is its current status.
+func (m *Metrics) DeleteRepo(repo string, status vocab.Status) {
+	m.RepoStatus.DeleteLabelValues(repo, string(status))
+	m.DriftDetected.DeleteLabelValues(repo)
+	m.RepoBuildFailed.DeleteLabelValues(repo)
+}
+
+// SeriesPerRepo is the most series one repo has: its status, its last
+// build (once one finished) and its drift counter (once it drifted).
+const SeriesPerRepo = 3
 
 // ObserveBuild records one finished build of a repo: its result (success,
 // failure or timeout) and its duration in seconds, negative for a build that
 // never completed (declared timed out while still pending), which is not
 // observed.
 func (m *Metrics) ObserveBuild(repo string, result vocab.BuildResult, seconds float64) {
-	m.Builds.WithLabelValues(repo, string(result)).Inc()
+	m.Builds.WithLabelValues(string(result)).Inc()
 	if seconds >= 0 {
 		m.BuildDuration.Observe(seconds)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/internal/obscheck"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // families returns every family metrics.New registers, by name, with every
@@ -22,8 +23,9 @@ func families(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
-	m.SetRepoStatus("r", "synced")
-	m.ObserveBuild("r", "failure", 10)
+	m.SetRepoStatus("r", "", vocab.StatusSynced)
+	m.DriftDetected.WithLabelValues("r").Inc()
+	m.ObserveBuild("r", vocab.BuildFailure, 10)
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)
 	fams, err := reg.Gather()
@@ -100,7 +102,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 	}
 	// Every family the issue asks the dashboard for is on it.
 	for _, want := range []string{
-		"ca_reconciler_repo_status", "ca_reconciler_repo_drifted", "ca_reconciler_drift_detected_total",
+		"ca_reconciler_repo_status", "ca_reconciler_repo_build_failed", "ca_reconciler_drift_detected_total",
 		"ca_reconciler_writes_total", "ca_reconciler_builds_total", "ca_reconciler_reconcile_duration_seconds",
 		"ca_reconciler_git_fetches_total", "ca_reconciler_api_requests_total", "ca_reconciler_commit_to_write_seconds",
 	} {
@@ -145,8 +147,8 @@ func TestDashboardLayout(t *testing.T) {
 	}
 	// The views the issue asks for.
 	for _, want := range []string{
-		"Repos by status", "Repo status", "Drifted repos", "Drift events", "Writes per repo",
-		"Build results per repo", "Reconcile duration by phase (p90)", "Git fetch results",
+		"Repos by status", "Repo status", "Drifted repos", "Drift events", "Writes by result",
+		"Build results", "Last build failed", "Reconcile duration by phase (p90)", "Git fetch results",
 		"API errors by method and code", "Commit to write",
 	} {
 		if !titles[want] {

@@ -141,3 +141,37 @@ func TestHashStable(t *testing.T) {
 		t.Error("Hash confuses environment with annotations")
 	}
 }
+
+// IsZero is Equal(o, Overlay{}) for nil, {}, empty sections and anything
+// else.
+func TestIsZero(t *testing.T) {
+	gid := uint32(0)
+	for _, tc := range []struct {
+		name string
+		o    Overlay
+		want bool
+	}{
+		{"zero value", Overlay{}, true},
+		{"empty slices and maps", Overlay{Packages: []string{}, RuntimeRepositories: []string{}, RuntimeKeyring: []NamedContent{},
+			Environment: map[string]string{}, Annotations: map[string]string{}, Accounts: Accounts{Users: []User{}, Groups: []Group{}},
+			Certificates: []NamedContent{}, CertificateProviders: []string{}}, true},
+		{"a package", Overlay{Packages: []string{"curl"}}, false},
+		{"an empty package name", Overlay{Packages: []string{""}}, false},
+		{"a runtime repository", Overlay{RuntimeRepositories: []string{"https://a"}}, false},
+		{"a runtime key", Overlay{RuntimeKeyring: []NamedContent{{}}}, false},
+		{"an environment entry", Overlay{Environment: map[string]string{"A": ""}}, false},
+		{"an annotation", Overlay{Annotations: map[string]string{"": ""}}, false},
+		{"run-as", Overlay{Accounts: Accounts{RunAs: "nonroot"}}, false},
+		{"a user", Overlay{Accounts: Accounts{Users: []User{{GID: &gid}}}}, false},
+		{"a group", Overlay{Accounts: Accounts{Groups: []Group{{}}}}, false},
+		{"a certificate", Overlay{Certificates: []NamedContent{{Name: "c"}}}, false},
+		{"a provider", Overlay{CertificateProviders: []string{"p"}}, false},
+	} {
+		if got := tc.o.IsZero(); got != tc.want {
+			t.Errorf("%s: IsZero = %v, want %v", tc.name, got, tc.want)
+		}
+		if eq := Equal(tc.o, Overlay{}); eq != tc.want {
+			t.Errorf("%s: Equal(o, {}) = %v, IsZero would disagree", tc.name, eq)
+		}
+	}
+}

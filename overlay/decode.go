@@ -1,10 +1,8 @@
 package overlay
 
 import (
-	"encoding/base64"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -64,8 +62,8 @@ func (d *decoder) overlay(root *yaml.Node, o *Overlay) {
 	d.fields(root, "", keysTop, unsupportedTop, handlers{
 		"contents": func(v *yaml.Node, f string) {
 			d.fields(v, f, keysContents, unsupportedContents, handlers{
-				"packages":             func(v *yaml.Node, f string) { o.Packages = d.strings(v, f) },
-				"runtime_repositories": func(v *yaml.Node, f string) { o.RuntimeRepositories = d.strings(v, f) },
+				"packages":             func(v *yaml.Node, f string) { o.Packages = d.strings(v, f, MaxNameBytes) },
+				"runtime_repositories": func(v *yaml.Node, f string) { o.RuntimeRepositories = d.strings(v, f, MaxValueBytes) },
 				"runtime_keyring":      func(v *yaml.Node, f string) { o.RuntimeKeyring = d.entries(v, f) },
 			})
 		},
@@ -75,7 +73,7 @@ func (d *decoder) overlay(root *yaml.Node, o *Overlay) {
 		"certificates": func(v *yaml.Node, f string) {
 			d.fields(v, f, keysCertificates, nil, handlers{
 				"additional": func(v *yaml.Node, f string) { o.Certificates = d.entries(v, f) },
-				"providers":  func(v *yaml.Node, f string) { o.CertificateProviders = d.strings(v, f) },
+				"providers":  func(v *yaml.Node, f string) { o.CertificateProviders = d.strings(v, f, MaxNameBytes) },
 			})
 		},
 	})
@@ -83,17 +81,17 @@ func (d *decoder) overlay(root *yaml.Node, o *Overlay) {
 
 func (d *decoder) accounts(n *yaml.Node, field string, a *Accounts) {
 	d.fields(n, field, keysAccounts, nil, handlers{
-		"run-as": func(v *yaml.Node, f string) { a.RunAs = d.string(v, f) },
+		"run-as": func(v *yaml.Node, f string) { a.RunAs = d.string(v, f, MaxNameBytes) },
 		"users": func(v *yaml.Node, f string) {
 			d.list(v, f, func(item *yaml.Node, f string) {
 				var u User
 				d.fields(item, f, keysUser, nil, handlers{
-					"username":  func(v *yaml.Node, f string) { u.UserName = d.string(v, f) },
+					"username":  func(v *yaml.Node, f string) { u.UserName = d.string(v, f, MaxNameBytes) },
 					"uid":       func(v *yaml.Node, f string) { u.UID, _ = d.uint32(v, f) },
 					"gid":       func(v *yaml.Node, f string) { u.GID = d.optionalUint32(v, f) },
-					"groupname": func(v *yaml.Node, f string) { u.GroupName = d.string(v, f) },
-					"shell":     func(v *yaml.Node, f string) { u.Shell = d.string(v, f) },
-					"homedir":   func(v *yaml.Node, f string) { u.HomeDir = d.string(v, f) },
+					"groupname": func(v *yaml.Node, f string) { u.GroupName = d.string(v, f, MaxNameBytes) },
+					"shell":     func(v *yaml.Node, f string) { u.Shell = d.string(v, f, MaxValueBytes) },
+					"homedir":   func(v *yaml.Node, f string) { u.HomeDir = d.string(v, f, MaxValueBytes) },
 				})
 				a.Users = append(a.Users, u)
 			})
@@ -102,9 +100,9 @@ func (d *decoder) accounts(n *yaml.Node, field string, a *Accounts) {
 			d.list(v, f, func(item *yaml.Node, f string) {
 				var g Group
 				d.fields(item, f, keysGroup, nil, handlers{
-					"groupname": func(v *yaml.Node, f string) { g.GroupName = d.string(v, f) },
+					"groupname": func(v *yaml.Node, f string) { g.GroupName = d.string(v, f, MaxNameBytes) },
 					"gid":       func(v *yaml.Node, f string) { g.GID, _ = d.uint32(v, f) },
-					"members":   func(v *yaml.Node, f string) { g.Members = d.strings(v, f) },
+					"members":   func(v *yaml.Node, f string) { g.Members = d.strings(v, f, MaxNameBytes) },
 				})
 				a.Groups = append(a.Groups, g)
 			})
@@ -119,8 +117,8 @@ func (d *decoder) entries(n *yaml.Node, field string) []NamedContent {
 	d.list(n, field, func(item *yaml.Node, f string) {
 		var e NamedContent
 		d.fields(item, f, keysEntry, nil, handlers{
-			"name":    func(v *yaml.Node, f string) { e.Name = d.string(v, f) },
-			"content": func(v *yaml.Node, f string) { e.Content = d.string(v, f) },
+			"name":    func(v *yaml.Node, f string) { e.Name = d.string(v, f, MaxNameBytes) },
+			"content": func(v *yaml.Node, f string) { e.Content = d.string(v, f, 0) },
 		})
 		out = append(out, e)
 	})
@@ -169,6 +167,10 @@ func (d *decoder) mapping(n *yaml.Node, field string, each func(key, f string, k
 		d.wrongType(n, field, "a mapping")
 		return
 	}
+	if n := len(m.Content) / 2; n > MaxItems {
+		d.tooMany(m, field, n, "entries")
+		return
+	}
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
@@ -198,7 +200,11 @@ func (d *decoder) key(k *yaml.Node, field string) (string, bool) {
 		d.errorAt(k, keyField(field, "<<"), "merge keys are not supported")
 		return "", false
 	}
-	return d.text(r, field)
+	if len(r.Value) > MaxNameBytes {
+		d.errorAt(k, field, "key %s is over the limit of %d bytes", abbreviate(r.Value), MaxNameBytes)
+		return "", false
+	}
+	return d.text(r), true
 }
 
 // list reads a sequence, calling item for each entry with its path. A null
@@ -212,6 +218,10 @@ func (d *decoder) list(n *yaml.Node, field string, item func(n *yaml.Node, field
 		d.wrongType(n, field, "a list")
 		return
 	}
+	if len(s.Content) > MaxItems {
+		d.tooMany(n, field, len(s.Content), "items")
+		return
+	}
 	for i, it := range s.Content {
 		f := indexField(field, i)
 		d.at(f, it)
@@ -219,12 +229,13 @@ func (d *decoder) list(n *yaml.Node, field string, item func(n *yaml.Node, field
 	}
 }
 
-// strings reads a list of strings. An item that is not a scalar is reported
-// and kept as "" so that later items keep their index.
-func (d *decoder) strings(n *yaml.Node, field string) []string {
+// strings reads a list of strings of at most limit bytes each. An item
+// that cannot be read is reported and kept as "" so that later items keep
+// their index.
+func (d *decoder) strings(n *yaml.Node, field string, limit int) []string {
 	var out []string
 	d.list(n, field, func(it *yaml.Node, f string) {
-		out = append(out, d.string(it, f))
+		out = append(out, d.string(it, f, limit))
 	})
 	return out
 }
@@ -246,25 +257,31 @@ func (d *decoder) stringMap(n *yaml.Node, field string) map[string]string {
 			out[key] = ""
 			return
 		}
-		out[key], _ = d.text(sv, f)
+		if len(sv.Value) > MaxValueBytes {
+			d.errorAt(v, f, "value %s is over the limit of %d bytes", showLong(f, sv.Value), MaxValueBytes)
+			out[key] = ""
+			return
+		}
+		out[key] = d.text(sv)
 	})
 	return out
 }
 
 // string reads a scalar as text: any scalar is taken with its literal text
 // ("3000", "true"), as yaml.v3 does when decoding into a string; null is "".
-// Lists and mappings are type errors, and the field is broken.
-func (d *decoder) string(n *yaml.Node, field string) string {
+// Lists and mappings are type errors, and so is text over limit bytes
+// (0: no limit of its own); the field is then broken.
+func (d *decoder) string(n *yaml.Node, field string, limit int) string {
 	s := deref(n)
 	if s.Kind != yaml.ScalarNode {
 		d.wrongType(n, field, "a string")
 		return ""
 	}
-	v, ok := d.text(s, field)
-	if !ok {
-		d.broken[field] = true
+	if limit > 0 && len(s.Value) > limit {
+		d.tooLong(n, field, s.Value, limit)
+		return ""
 	}
-	return v
+	return d.text(s)
 }
 
 // uint32 reads an integer from 0 to 2^32-1. null is 0 and not present.
@@ -277,8 +294,9 @@ func (d *decoder) uint32(n *yaml.Node, field string) (v uint32, present bool) {
 		d.wrongType(n, field, "an integer")
 		return 0, false
 	}
+	// A scalar decodes in bounded time (aliases are already followed).
 	if err := s.Decode(&v); err != nil {
-		d.errorAt(n, field, "expected an integer from 0 to 4294967295, got %s", s.Value)
+		d.errorAt(n, field, "expected an integer from 0 to 4294967295, got %s", shown(s.Value))
 		d.broken[field] = true
 		return 0, false
 	}
@@ -313,22 +331,14 @@ func isNull(n *yaml.Node) bool {
 	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
 }
 
-// text is a scalar's value as a string: null is "", !!binary is the decoded
-// bytes, which must be UTF-8 text as the API's strings are, and anything
-// else its literal text. ok is false, and the problem reported, otherwise.
-func (d *decoder) text(n *yaml.Node, field string) (string, bool) {
-	switch n.ShortTag() {
-	case "!!null":
-		return "", true
-	case "!!binary":
-		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), ""))
-		if err != nil || !utf8.Valid(b) {
-			d.errorAt(n, field, "expected a string, got binary data that is not UTF-8 text")
-			return "", false
-		}
-		return string(b), true
+// text is a scalar's value as a string: null is "", anything else its
+// literal text. Explicit tags other than the core schema's never get here
+// (limits refuses them).
+func (d *decoder) text(n *yaml.Node) string {
+	if n.ShortTag() == "!!null" {
+		return ""
 	}
-	return n.Value, true
+	return n.Value
 }
 
 // kindOf names what a node holds, for type errors.

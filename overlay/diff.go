@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // Change is one difference between two overlays, for humans and logs.
@@ -20,7 +22,10 @@ import (
 // the item. Before and After are the values, empty when not applicable.
 // Certificate and key contents appear only as a short SHA-256
 // ("sha256:0123456789ab…"), and credentials in repository URLs are masked, so
-// a Change is safe to log.
+// a Change is safe to log. Key, Before and After otherwise hold the values
+// as they are, which a live overlay does not bound; String shows a value
+// longer than 128 bytes by prefix, length and hash, so a rendered change is
+// always short.
 type Change struct {
 	Op            byte // '+' added, '-' removed, '~' changed
 	Field, Key    string
@@ -72,7 +77,7 @@ func (c Change) String() string {
 	b.WriteString(c.Field)
 	if c.Key != "" || c.Field != "runtime_repositories" {
 		b.WriteByte(' ')
-		b.WriteString(quoteIfNeeded(c.Key))
+		b.WriteString(show(c.Key))
 	}
 	sep := ": "
 	if c.Field == "certificate" || c.Field == "runtime_key" {
@@ -83,11 +88,11 @@ func (c Change) String() string {
 	switch c.Op {
 	case '+':
 		if c.After != "" || valued {
-			b.WriteString(sep + quoteIfNeeded(c.After))
+			b.WriteString(sep + show(c.After))
 		}
 	case '-':
 		if c.Before != "" || valued {
-			b.WriteString(sep + quoteIfNeeded(c.Before))
+			b.WriteString(sep + show(c.Before))
 		}
 	default:
 		before, after := c.Before, c.After
@@ -96,12 +101,33 @@ func (c Change) String() string {
 			if attr, _, ok := strings.Cut(before, " "); ok && strings.HasPrefix(after, attr+" ") {
 				after = after[len(attr)+1:]
 			}
-			b.WriteString(": " + before + " -> " + after)
+			b.WriteString(": " + bounded(before) + " -> " + bounded(after))
 			break
 		}
-		b.WriteString(": " + quoteIfNeeded(before) + " -> " + quoteIfNeeded(after))
+		b.WriteString(": " + show(before) + " -> " + show(after))
 	}
 	return b.String()
+}
+
+// maxShown is the longest value a diff line shows whole.
+const maxShown = 128
+
+// show is s as a diff line shows it: quoted when needed, and by prefix,
+// length and hash when longer than maxShown.
+func show(s string) string {
+	if len(s) > maxShown {
+		return abbreviate(s)
+	}
+	return quoteIfNeeded(s)
+}
+
+// bounded is s, or its abbreviation when longer than maxShown (user and
+// group attributes, shown unquoted).
+func bounded(s string) string {
+	if len(s) > maxShown {
+		return abbreviate(s)
+	}
+	return s
 }
 
 // quoteIfNeeded quotes s when it would not read back unambiguously on a
@@ -163,8 +189,10 @@ func joinRepositories(list []string) string {
 	return strings.Join(out, ", ")
 }
 
-// redactRepository masks the user information of a repository URL, which
-// may be a token.
+// redactRepository masks what in a repository URL may be a credential:
+// its whole user-info (a mirror's token is often the user name alone, which
+// redact.URL keeps) and, through redact.URL, query values and anything
+// credential-shaped, with the one placeholder redact.Placeholder.
 func redactRepository(repo string) string {
 	tag, raw := "", repo
 	if strings.HasPrefix(repo, "@") {
@@ -173,17 +201,16 @@ func redactRepository(repo string) string {
 		}
 	}
 	if u, err := url.Parse(raw); err == nil {
-		if u.User == nil {
-			return repo
+		if u.User != nil {
+			u.User = url.User(redact.Placeholder)
 		}
-		u.User = url.User("xxxxx")
-		return tag + u.String()
+		return tag + redact.URL(u.String())
 	}
 	// Unparsable: mask anything between "://" and the last "@".
 	if i, j := strings.Index(raw, "://"), strings.LastIndex(raw, "@"); i >= 0 && j > i {
-		return tag + raw[:i+3] + "xxxxx" + raw[j:]
+		raw = raw[:i+3] + redact.Placeholder + raw[j:]
 	}
-	return repo
+	return tag + redact.String(raw)
 }
 
 // mapDiff compares environment or annotations.

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,8 +77,8 @@ func TestDiff(t *testing.T) {
 			Overlay{RuntimeRepositories: []string{"https://b", "https://a", "https://c"}},
 			[]string{"+ runtime_repository https://c", "~ runtime_repositories: https://a, https://b -> https://b, https://a, https://c"}},
 		{"runtime repository credentials masked", Overlay{},
-			Overlay{RuntimeRepositories: []string{"https://user:s3cret@apk.example.com/x", "@t https://tok3n@apk.example.com/y"}},
-			[]string{"+ runtime_repository @t https://xxxxx@apk.example.com/y", "+ runtime_repository https://xxxxx@apk.example.com/x"}},
+			Overlay{RuntimeRepositories: []string{"https://user:s3cret@apk.example.com/x", "@t https://tok3n@apk.example.com/y", "https://apk.example.com/z?token=s3cret", "https://a b@c/%zz"}},
+			[]string{"+ runtime_repository @t https://REDACTED@apk.example.com/y", "+ runtime_repository https://REDACTED@apk.example.com/x", "+ runtime_repository https://REDACTED@c/%zz", "+ runtime_repository https://apk.example.com/z?token=REDACTED"}},
 		{"providers", Overlay{CertificateProviders: []string{"a"}}, Overlay{CertificateProviders: []string{"b"}},
 			[]string{"- certificate_provider a", "+ certificate_provider b"}},
 		{"empty package name is shown", Overlay{}, Overlay{Packages: []string{""}}, []string{`+ package ""`}},
@@ -149,5 +150,36 @@ func TestDiffHidesSecrets(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A diff line stays short whatever the values: a live overlay (a Console
+// edit) is bounded by no file limit.
+func TestDiffBoundsValues(t *testing.T) {
+	big := strings.Repeat("v", 5<<20)
+	before := Overlay{
+		Packages:            []string{big},
+		Environment:         map[string]string{"A": "small", big: "x"},
+		Annotations:         map[string]string{"com.x": big},
+		RuntimeRepositories: []string{"https://a.example/" + big, "https://b.example"},
+		Accounts:            Accounts{RunAs: big, Users: []User{{UserName: "u", UID: 1, Shell: big}}, Groups: []Group{{GroupName: "g", Members: []string{big}}}},
+	}
+	after := Overlay{
+		Environment:         map[string]string{"A": big},
+		RuntimeRepositories: []string{"https://b.example", "https://a.example/" + big},
+		Accounts:            Accounts{Users: []User{{UserName: "u", UID: 1}}, Groups: []Group{{GroupName: "g"}}},
+	}
+	lines := diffStrings(Diff(before, after))
+	if len(lines) != 8 {
+		t.Errorf("%d changes, want 8:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if len(l) > 300 {
+			t.Errorf("diff line of %d bytes: %.100s…", len(l), l)
+		}
+	}
+	want := `~ environment A: small -> "vvvvvvvvvvvvvvvvvvvvvvvv"… (5242880 bytes, sha256:` + abbreviate(big)[len(`"vvvvvvvvvvvvvvvvvvvvvvvv"… (5242880 bytes, sha256:`):]
+	if !slices.Contains(lines, want) {
+		t.Errorf("no line %q in\n%s", want, strings.Join(lines, "\n"))
 	}
 }

@@ -30,6 +30,9 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		if o.IsZero() != Equal(o, Overlay{}) {
+			t.Fatalf("IsZero = %v disagrees with Equal(o, Overlay{})", o.IsZero())
+		}
 		if ps := Validate(o); len(ps) > 0 {
 			t.Fatalf("Parse accepted what Validate rejects: %v", ps)
 		}

@@ -25,6 +25,11 @@
 //     overlay, which is valid and clears the repo's customization. A second
 //     YAML document, even an empty one, is an error.
 //   - Anchors and aliases are resolved; "<<" merge keys are an error.
+//   - Only the YAML core schema's explicit tags are accepted (!!str, !!int,
+//     !!float, !!bool, !!null, !!map, !!seq, and the non-specific "!");
+//     any other (!!binary, !!timestamp, !!set, !custom) is an error rather
+//     than a value one reader decodes and another does not. An untagged
+//     2025-10-15 is a timestamp to YAML and its text here.
 //   - YAML syntax errors are placed at the character where the shortest
 //     failing prefix of the file ends: yaml.v3 gives no column and, for
 //     parser errors, a line that is often one early.
@@ -40,6 +45,11 @@
 //     annotations.
 //   - run-as is never an error: apko resolves a name against the image's
 //     passwd and otherwise keeps it as given, and a uid needs no entry.
+//   - Warnings (SeverityWarning: the service accepts them and the file is
+//     applied) are a run-as user or group that neither the file nor
+//     Chainguard's base images define (wolfi-baselayout's accounts and
+//     nonroot; numbers never warn), and a certificate that has expired or
+//     is not a CA, naming its expiry date (checked against Parser.Now).
 //     Group members are not checked against users: a group may name users
 //     of the base image. Members must not be empty or repeated.
 //   - Keys of features the live service has and this version's SDK lacks
@@ -53,6 +63,29 @@
 //     not 0, group name required) and absolute homedir and shell.
 //   - Canonical keeps the order of runtime repositories (apk reads them in
 //     order) and sorts everything else that is a set.
+//
+// # Limits
+//
+// A file is untrusted input that reaches the daemon's memory, logs,
+// metrics, /status, the page and the API, so its cost is bounded. Each
+// limit is checked before what it bounds is expanded or stored, and breaking
+// one is a problem at the line and column where the file crosses it:
+//
+//	MaxFileBytes      1 MiB    the file (the service's largest contents are 512 KiB of keys and 50 KiB of certificates)
+//	MaxExpandedBytes  1 MiB    scalar text plus one byte per node, with every alias replaced by what it names
+//	MaxAliases        1,000    alias uses, counting those inside aliased nodes (a billion laughs)
+//	MaxItems          1,000    entries of any one list or map
+//	MaxNameBytes      256      each key and name (packages, entry, user and group names, run-as, members)
+//	MaxValueBytes     16 KiB   each other string but certificate and key contents (bounded by their sections)
+//	MaxEncodedBytes   1 MiB    the protobuf encoding (EncodedSize); grpc-go refuses requests over 4 MiB
+//	MaxProblems       100      problems reported per file, then a count of the rest
+//
+// Aliases are measured once per node, not per use, so the check itself is
+// linear in the file. A message shows a value by at most a short quoted
+// prefix, its length and a SHA-256 prefix, and Change.String does the same
+// for values over 128 bytes, so no file or live overlay can make a message,
+// a diff line, a log line or a page large. (A file at the very edge of the
+// limits may marshal to more than MaxFileBytes.)
 //
 // The package does no I/O.
 package overlay
@@ -79,6 +112,16 @@ type Overlay struct {
 	// CertificateProviders is certificates.providers, kept so that a live
 	// overlay round-trips exactly.
 	CertificateProviders []string
+}
+
+// IsZero reports whether o is the empty overlay: nil, {} and all-empty
+// sections are all zero, as they are the same overlay to the service (a
+// cleared overlay reads back as an empty message). It equals
+// Equal(o, Overlay{}) without building canonical forms.
+func (o Overlay) IsZero() bool {
+	return len(o.Packages) == 0 && len(o.RuntimeRepositories) == 0 && len(o.RuntimeKeyring) == 0 &&
+		len(o.Environment) == 0 && len(o.Annotations) == 0 && o.Accounts.IsZero() &&
+		len(o.Certificates) == 0 && len(o.CertificateProviders) == 0
 }
 
 // NamedContent is a certificate or key: a file name and its PEM content.

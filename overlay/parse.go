@@ -78,7 +78,7 @@ func (p Parser) ParseFile(file string, data []byte) (Parsed, error) {
 	root, ok := d.document(data)
 	if !ok {
 		sortByPosition(d.problems)
-		return Parsed{Positions: d.pos}, d.problems.Err()
+		return Parsed{Positions: d.pos}, capProblems(d.problems).Err()
 	}
 	return d.finish(root, p.now())
 }
@@ -98,6 +98,9 @@ func (p Parser) ParseNode(file string, n *yaml.Node) (Parsed, error) {
 	d := newDecoder(file)
 	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
+	}
+	if n != nil && !d.limits(n) {
+		return Parsed{Positions: d.pos}, d.problems.Err()
 	}
 	root := deref(n)
 	switch {
@@ -119,6 +122,7 @@ func newDecoder(file string) *decoder {
 func (d *decoder) finish(root *yaml.Node, now time.Time) (Parsed, error) {
 	var o Overlay
 	if root != nil {
+		d.at("", root)
 		d.overlay(root, &o)
 	}
 	c := checker{lint: true, warn: true, now: now, skip: d.isBroken}
@@ -128,7 +132,7 @@ func (d *decoder) finish(root *yaml.Node, now time.Time) (Parsed, error) {
 	}
 	sortByPosition(d.problems)
 	errs, warnings := d.problems.bySeverity()
-	return Parsed{Overlay: o, Warnings: warnings, Positions: d.pos}, errs.Err()
+	return Parsed{Overlay: o, Warnings: capProblems(warnings), Positions: d.pos}, capProblems(errs).Err()
 }
 
 // decoder walks one file's YAML tree into an Overlay, collecting problems and
@@ -168,6 +172,9 @@ func (d *decoder) document(data []byte) (root *yaml.Node, ok bool) {
 			return nil, true
 		}
 		d.syntax(data, err)
+		return nil, false
+	}
+	if !d.limits(&doc) {
 		return nil, false
 	}
 	var next yaml.Node

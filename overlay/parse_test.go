@@ -255,6 +255,7 @@ func TestParsePositions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]Position{
+		"":                           {1, 1},
 		"contents":                   {2, 3},
 		"contents.packages":          {3, 5},
 		"contents.packages[0]":       {3, 7},

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -32,6 +33,21 @@ func abbreviate(s string) string {
 	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
 		n--
 	}
+	return strconv.Quote(s[:n]) + "… " + fingerprint(s)
+}
+
+// fingerprint shows s by its length and a short SHA-256 only:
+// "(52740 bytes, sha256:0123456789ab)".
+func fingerprint(s string) string {
 	sum := sha256.Sum256([]byte(s))
-	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes, sha256:" + hex.EncodeToString(sum[:6]) + ")"
+	return "(" + strconv.Itoa(len(s)) + " bytes, sha256:" + hex.EncodeToString(sum[:6]) + ")"
+}
+
+// shown is s as it is when short and printable (a number in a message),
+// and otherwise quoted as quote does.
+func shown(s string) string {
+	if len(s) <= shortValue && strconv.CanBackquote(s) && !strings.ContainsAny(s, "`") {
+		return s
+	}
+	return quote(s)
 }

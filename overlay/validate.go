@@ -103,6 +103,9 @@ func (c *checker) overlay(o Overlay) {
 		c.accounts(o.Accounts)
 	}
 	c.certificates(o.Certificates)
+	if n := EncodedSize(o); n > MaxEncodedBytes {
+		c.add("", "the overlay encodes to %d bytes, over the limit of %d bytes (1 MiB; the API refuses a request over 4 MiB)", n, MaxEncodedBytes)
+	}
 }
 
 // packages is lint only: the server checks packages against the org's

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -235,7 +236,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 	w.customRepo("a", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
 	h := w.reconciler(vocab.ModeApply, nil, nil)
-	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.Unavailable, 2)
+	w.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, codes.Unavailable, 2)
 	rep := h.r.RunOnce(t.Context(), "start")
 	if res, ok := rep.Writes["a"]; !ok || res.Err != nil || !res.Converged {
 		t.Fatalf("write after two Unavailable = %+v, want success", res)
@@ -246,7 +247,7 @@ func TestTransientAndPermanentWriteErrors(t *testing.T) {
 
 	w.customRepo("b", overlay.Overlay{})
 	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileB, "ca-images-iac/b.yaml": fileC})
-	w.emu.InjectFault("/chainguard.platform.registry.Registry/UpdateRepo", codes.PermissionDenied, 1)
+	w.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, codes.PermissionDenied, 1)
 	rep = h.r.RunOnce(t.Context(), "interval")
 	failed := 0
 	for repo, res := range rep.Writes {

@@ -39,18 +39,18 @@ type metricsSink struct{ m *metrics.Metrics }
 func (s metricsSink) Handle(e Event) {
 	switch e.Kind {
 	case vocab.EventStatusChanged:
-		s.m.SetRepoStatus(e.Repo, e.To)
+		s.m.SetRepoStatus(e.Repo, e.From, e.To)
 	case vocab.EventDriftDetected:
 		s.m.DriftDetected.WithLabelValues(e.Repo).Inc()
 	case vocab.EventWritten:
-		s.m.Writes.WithLabelValues(e.Repo, string(vocab.WriteSuccess)).Inc()
+		s.m.ObserveWrite(vocab.WriteSuccess)
 		if !e.Commit.IsZero() {
 			s.m.CommitToWrite.Observe(e.At.Sub(e.Commit).Seconds())
 		}
 	case vocab.EventWriteFailed:
-		s.m.Writes.WithLabelValues(e.Repo, string(vocab.WriteError)).Inc()
+		s.m.ObserveWrite(vocab.WriteError)
 	case vocab.EventRepoGone:
-		s.m.DeleteRepo(e.Repo)
+		s.m.DeleteRepo(e.Repo, e.From)
 	}
 }
 

@@ -38,27 +38,33 @@ func TestSinks(t *testing.T) {
 		with(func(e *Event) { e.Kind, e.At = vocab.EventWritten, at }), // a Console edit put back: no commit time
 		with(func(e *Event) { e.Kind, e.Reason, e.Attempts = vocab.EventWriteFailed, "denied", 1 }),
 		with(func(e *Event) {
-			e.Kind, e.From, e.To, e.Reason = vocab.EventStatusChanged, vocab.StatusDrifted, vocab.StatusFailed, "denied"
+			e.Kind, e.From, e.To, e.Reason = vocab.EventStatusChanged, vocab.StatusSynced, vocab.StatusFailed, "denied"
 		}),
 		with(func(e *Event) {
 			e.Kind, e.From, e.To = vocab.EventStatusChanged, vocab.StatusFailed, vocab.StatusStalled
 		}),
 		with(func(e *Event) { e.Kind, e.Writes = vocab.EventStalled, 3 }),
 		with(func(e *Event) {
-			e.Kind, e.To, e.Reason = vocab.EventStatusChanged, vocab.StatusInvalid, "f/web.yaml:1:1: bad"
+			e.Kind, e.From, e.To, e.Reason = vocab.EventStatusChanged, vocab.StatusStalled, vocab.StatusInvalid, "f/web.yaml:1:1: bad"
 		}),
-		with(func(e *Event) { e.Kind, e.To = vocab.EventStatusChanged, vocab.StatusOrphan }),
+		with(func(e *Event) {
+			e.Kind, e.From, e.To = vocab.EventStatusChanged, vocab.StatusInvalid, vocab.StatusOrphan
+		}),
 	})
+	// One status series, for the last status.
 	if got := testutil.ToFloat64(m.RepoStatus.WithLabelValues("web", "orphan")); got != 1 {
 		t.Errorf("repo_status{orphan} = %v, want 1 (the last status)", got)
+	}
+	if n := testutil.CollectAndCount(m.RepoStatus); n != 1 {
+		t.Errorf("%d repo_status series, want 1", n)
 	}
 	for _, c := range []struct {
 		c    prometheus.Collector
 		want float64
 	}{
 		{m.DriftDetected.WithLabelValues("web"), 1},
-		{m.Writes.WithLabelValues("web", "success"), 2},
-		{m.Writes.WithLabelValues("web", "error"), 1},
+		{m.Writes.WithLabelValues("success"), 2},
+		{m.Writes.WithLabelValues("error"), 1},
 	} {
 		if got := testutil.ToFloat64(c.c); got != c.want {
 			t.Errorf("%v = %v, want %v", c.c, got, c.want)
@@ -110,8 +116,8 @@ ca_reconciler_commit_to_write_seconds_count 1
 	}
 
 	// A repo gone loses every series and is logged.
-	dispatch(sinks, []Event{with(func(e *Event) { e.Kind = vocab.EventRepoGone })})
-	for _, name := range []string{"ca_reconciler_repo_status", "ca_reconciler_writes_total", "ca_reconciler_drift_detected_total"} {
+	dispatch(sinks, []Event{with(func(e *Event) { e.Kind, e.From = vocab.EventRepoGone, vocab.StatusOrphan })})
+	for _, name := range []string{"ca_reconciler_repo_status", "ca_reconciler_drift_detected_total"} {
 		if n := testutil.CollectAndCount(reg, name); n != 0 {
 			t.Errorf("%s has %d series after the repo was gone", name, n)
 		}

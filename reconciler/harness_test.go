@@ -92,7 +92,8 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond})
+	// v1 writes: these tests count and fault v1 UpdateRepo calls.
+	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond, DisableRegistryV2: true})
 	t.Cleanup(emu.Close)
 	url, err := emu.Start("127.0.0.1:0")
 	if err != nil {

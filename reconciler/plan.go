@@ -83,7 +83,6 @@ func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string)
 // that changed. It walks the desired names and the live repos in name order
 // side by side, so the plan comes out sorted without sorting it.
 func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled map[string]string) Plan {
-	empty := overlay.Hash(overlay.Overlay{})
 	names := desired.sortedNames()
 	order := liveOrder(live)
 	plan := Plan{Revision: desired.Revision, Changes: make([]Change, 0, max(len(names), len(live)))}
@@ -100,10 +99,10 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 			// a second live repo of a name already planned
 			j++
 		case lr == nil || (i < len(names) && names[i] < lr.Name):
-			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], nil, "", empty, stalled))
+			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], nil, "", stalled))
 			i++
 		case i == len(names) || lr.Name < names[i]:
-			if lh != empty {
+			if !lr.Overlay.IsZero() {
 				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh})
 			}
 			j++
@@ -113,7 +112,7 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 				j++
 				lr, lh = &live[order[j]], liveHash[order[j]]
 			}
-			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], lr, lh, empty, stalled))
+			plan.Changes = append(plan.Changes, desiredChange(names[i], desired.Repos[names[i]], lr, lh, stalled))
 			matched = names[i]
 			i++
 			j++
@@ -124,7 +123,7 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 
 // desiredChange plans one file's repo; lr is nil when the repo does not
 // exist.
-func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash, empty string, stalled map[string]string) Change {
+func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash string, stalled map[string]string) Change {
 	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
 	if lr != nil {
 		c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash
@@ -140,7 +139,7 @@ func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash, em
 		c.Action = vocab.ActionNoop
 	default:
 		c.Action = vocab.ActionUpdate
-		if d.Hash == empty {
+		if d.Overlay.IsZero() {
 			c.Action = vocab.ActionReset
 		}
 		c.Diff = overlay.Diff(lr.Overlay, d.Overlay)

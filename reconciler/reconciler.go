@@ -2,15 +2,11 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"testing/fstest"
 	"time"
 
 	"go.uber.org/zap"
@@ -473,39 +469,9 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	if r.desired != nil && r.desired.Revision == snap.Revision {
 		return *r.desired
 	}
-	d := mapFiles(r.cfg.Dir, snapshotFS(snap), &r.cache)
+	d := mapFiles(r.cfg.Dir, snap.FS, &r.cache)
 	d.Revision = snap.Revision
 	return d
-}
-
-// snapshotFS is the snapshot's managed folder as an fs.FS with blob
-// hashes.
-//
-// TODO(gitsource): use snap.FS, the lazily read commit tree, once gitsource
-// offers it; until then the files gitsource read are served from memory,
-// each with the Git blob id of its content.
-func snapshotFS(snap gitsource.Snapshot) fs.FS {
-	m := memFS{MapFS: make(fstest.MapFS, len(snap.Files)), blobs: make(map[string]string, len(snap.Files))}
-	for _, f := range snap.Files {
-		m.MapFS[f.Path] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
-		h := sha1.New()
-		fmt.Fprintf(h, "blob %d\x00", len(f.Data))
-		h.Write(f.Data)
-		m.blobs[f.Path] = hex.EncodeToString(h.Sum(nil))
-	}
-	return m
-}
-
-// memFS is files in memory, with their Git blob ids.
-type memFS struct {
-	fstest.MapFS
-	blobs map[string]string
-}
-
-// BlobHash is the Git blob id of a file.
-func (m memFS) BlobHash(name string) (string, bool) {
-	h, ok := m.blobs[name]
-	return h, ok
 }
 
 func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {

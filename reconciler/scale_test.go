@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ca-reconciler/ca-reconciler/vocab"
@@ -49,8 +51,8 @@ func BenchmarkIdleCycle(b *testing.B) {
 }
 
 const (
-	listRepos  = "/chainguard.platform.registry.Registry/ListRepos"
-	updateRepo = "/chainguard.platform.registry.Registry/UpdateRepo"
+	listRepos  = registryv1.Registry_ListRepos_FullMethodName
+	updateRepo = registryv2.ReposService_UpdateRepo_FullMethodName
 )
 
 // repoSeries renders every series with a repo label, as a scrape shows them.

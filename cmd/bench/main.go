@@ -1,34 +1,107 @@
-// Package main is the bench command. It measures ca-reconciler side by side with the baselines it
-// replaces, in one run, and writes the results as ratios to BENCHMARKS.md:
+// Package main is the bench command. It measures ca-reconciler at scale with
+// the daemon and the Chainguard API emulator as separate processes (both the
+// real binary, talking over loopback), side by side with the baseline it
+// replaces, and writes BENCHMARKS.md:
 //
-//   - a push that changes one of N files: ca-reconciler's cycle against the
-//     CI job that re-applies every file on every push (what teams do today
-//     with `chainctl image repo build apply`), counted in API calls, writes,
-//     builds started, wall time and allocated bytes;
-//   - a poll of an unchanged repository, against the same CI job re-run;
-//   - push-to-write latency through a webhook, against polling on an
-//     interval.
+//	go run ./cmd/bench                                  # the scale table, N = 500 ... 5,000
+//	go run ./cmd/bench -sizes 200 -cycles 1,20 -o /tmp/b.md   # a quick check
+//	go run ./cmd/bench soak -repos 1000 -cycles 1000     # RSS, heap, goroutines over K cycles
 //
-// Everything runs on loopback: the emulator over real gRPC with the SDK's
-// client, and real Git repositories driven by the git CLI.
-//
-//	go run ./cmd/bench -repos 200 -pushes 10 -o BENCHMARKS.md
+// Per size N it seeds the emulator with N Custom Assembly repos, commits one
+// overlay file per repo to a bare Git repository served by `git http-backend`
+// behind a counting proxy, and runs the daemon twice: once polling every
+// second (the first full cycle with N writes, idle CPU per cycle from
+// /proc/PID/stat, RSS from /proc/PID/status after 1, 100, ... cycles, an idle
+// CPU and heap profile), then with webhooks only (one-file pushes: push to
+// write through the webhook, bytes fetched, a push CPU and heap profile). The
+// baseline is the CI job that applies every file on every push
+// (`chainctl image repo build apply -f FILE` per file). The same push case
+// runs again against an emulator that adds API latency (-latency), when the
+// emulator supports --latency. Cycles and writes are read from the daemon's
+// own log lines ("reconcile finished", "repo written") and metrics; counts
+// are exact, wall times depend on the machine's load.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 )
 
 func main() {
-	repos := flag.Int("repos", 200, "number of managed repos (and files)")
-	pushes := flag.Int("pushes", 10, "pushes measured for each latency case")
-	interval := flag.Duration("poll-interval", 2_000_000_000, "interval of the polling baseline")
-	out := flag.String("o", "BENCHMARKS.md", "report file")
-	flag.Parse()
-	if err := run(*repos, *pushes, *interval, *out); err != nil {
+	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+func run(args []string) error {
+	mode := "scale"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		mode, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("bench "+mode, flag.ContinueOnError)
+	var o options
+	sizes := fs.String("sizes", "500,1000,2000,5000", "scale: numbers of repos (and files), comma separated")
+	defCycles := "1,100"
+	if mode == "soak" {
+		defCycles = "1,100,1000"
+	}
+	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~17 min)")
+	fs.IntVar(&o.repos, "repos", 1000, "soak: number of repos")
+	fs.IntVar(&o.pushes, "pushes", 10, "one-file pushes measured per size")
+	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "API latency of the latency case (0 skips it)")
+	fs.IntVar(&o.latencyRepos, "latency-repos", 500, "number of repos of the latency case")
+	defOut := "BENCHMARKS.md"
+	if mode == "soak" {
+		defOut = "bench-soak.md"
+	}
+	fs.StringVar(&o.out, "o", defOut, "report file")
+	fs.StringVar(&o.profiles, "profiles", "bench-profiles", "folder for the CPU and heap profiles (next to the report)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (logs, repositories) for inspection")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.sizes, err = ints(*sizes); err != nil {
+		return fmt.Errorf("-sizes: %w", err)
+	}
+	if o.cycles, err = ints(*cycles); err != nil {
+		return fmt.Errorf("-cycles: %w", err)
+	}
+	switch mode {
+	case "scale":
+		return scale(o)
+	case "soak":
+		return soak(o)
+	default:
+		return fmt.Errorf("unknown mode %q (scale or soak)", mode)
+	}
+}
+
+type options struct {
+	sizes, cycles []int
+	repos, pushes int
+	latency       time.Duration
+	latencyRepos  int
+	out, profiles string
+	keep          bool
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("%q: numbers must increase", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

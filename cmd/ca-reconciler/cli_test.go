@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
@@ -148,7 +149,7 @@ func TestRunOnceExitCodes(t *testing.T) {
 	if code != 2 {
 		t.Errorf("detect with drift: exit %d\n%s", code, errOut)
 	}
-	if n := f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName); n != 0 {
+	if n := f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName) + f.emu.Calls(registryv2.ReposService_UpdateRepo_FullMethodName); n != 0 {
 		t.Errorf("detect wrote %d times", n)
 	}
 	// apply: written and in sync, exit 0.
@@ -337,7 +338,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 	// Make a write fail with a transient error too, so retries are logged.
 	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [jq]\n"})
-	f.emu.InjectFault(registryv1.Registry_UpdateRepo_FullMethodName, 14 /* Unavailable */, 1)
+	f.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, 14 /* Unavailable */, 1)
 	time.Sleep(500 * time.Millisecond)
 	d.stop()
 	everything := strings.Join(append(served, d.stdout.String(), d.stderr.String()), "\n")

@@ -26,7 +26,9 @@ func newEmulatorCommand(getenv env) *cobra.Command {
 		Long: `Run an in-memory gRPC server speaking the Chainguard API (IAM groups, registry repos in v1
 and v2, build reports) as the SDK's clients call it. Point ca-reconciler (or any SDK client) at
 http://ADDR. With --token, every call must carry it as a bearer token; --latency delays every
-call, to show wall time as against the real API.
+call, to show wall time as against the real API. Subscriptions created through its
+events Subscriptions service receive the platform's CloudEvents for every repo change,
+signed by the emulator's own OIDC issuer, served at the same address.
 On exit it prints the number of requests per method and code.`,
 		Example: `  ca-reconciler emulator --listen 127.0.0.1:8080 --seed examples/seed.yaml`,
 		Args:    cobra.NoArgs,
@@ -49,7 +51,7 @@ On exit it prints the number of requests per method and code.`,
 			if err != nil {
 				return fmt.Errorf("--listen %s: %w", listen, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "emulator listening on http://%s\n", lis.Addr())
+			fmt.Fprintf(cmd.OutOrStdout(), "emulator listening on http://%s (events issuer http://%s)\n", lis.Addr(), lis.Addr())
 			errc := make(chan error, 1)
 			go func() { errc <- emu.Serve(lis) }()
 			select {

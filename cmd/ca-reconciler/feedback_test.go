@@ -352,7 +352,7 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 		t.Fatalf("push webhook: %v %v", resp, err)
 	}
 	waitFor(t, "the build failed notification", func() bool { return sink.find("build_failed") != nil })
-	if tail := fmt.Sprint(sink.find("build_failed")["log_tail"]); !strings.Contains(tail, `package "nosuch" not found in catalog`) {
+	if tail := fmt.Sprint(sink.find("build_failed")["log_tail"]); !strings.Contains(tail, "ERROR") || !strings.Contains(tail, "nosuch") {
 		t.Errorf("log tail %s", tail)
 	}
 	if diff := cmp.Diff([]string{"drift_corrected python", "build_failed python"}, sink.kinds()); diff != "" {

@@ -19,7 +19,8 @@ func metricsTable(t *testing.T) string {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	// Touch the label-less-until-used vectors so that every family is gathered.
-	m.SetRepoStatus("r", "synced")
+	m.SetRepoStatus("r", "", "synced")
+	m.DriftDetected.WithLabelValues("r")
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)
 	m.ObserveBuild("r", "success", 1)

@@ -204,3 +204,30 @@ func TestGitHubEscaping(t *testing.T) {
 		}
 	}
 }
+
+// Issue 10: a file of one 100 KB anchored scalar and 2,000 aliases made
+// validate print gigabytes, and a 5 MB annotation value passed. Both end
+// in one short error line.
+func TestValidateHostileFiles(t *testing.T) {
+	big := strings.Repeat("x", 100<<10)
+	var aliases strings.Builder
+	aliases.WriteString("annotations:\n  a: &big " + big + "\n  list: [")
+	for i := range 2000 {
+		if i > 0 {
+			aliases.WriteString(", ")
+		}
+		aliases.WriteString("*big")
+	}
+	aliases.WriteString("]\n")
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"aliases.yaml": aliases.String(),
+		"huge.yaml":    "annotations:\n  com.example.blob: " + strings.Repeat("a", 5<<20) + "\n",
+	})
+	code, stdout, _ := runValidate(t, dir)
+	want := dir + "/aliases.yaml:3:64: annotations.list[9]: the file expands to more than 1048576 bytes with its aliases replaced (limit 1 MiB)\n" +
+		dir + "/huge.yaml:2:1048564: file is larger than the limit of 1048576 bytes (1 MiB)\n"
+	if code != 1 || stdout != want {
+		t.Errorf("exit %d, printed:\n%s\nwant:\n%s", code, stdout, want)
+	}
+}

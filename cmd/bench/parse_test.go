@@ -1,0 +1,94 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseStat(t *testing.T) {
+	// Field 2 may hold spaces and parentheses; utime 250 and stime 30 ticks.
+	got, err := parseStat("4242 (ca re(con)ciler) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 9 0 100 1000 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2800 * time.Millisecond; got != want {
+		t.Errorf("parseStat = %v, want %v", got, want)
+	}
+	if _, err := parseStat("garbage"); err == nil || err.Error() != `unexpected /proc stat "garbage"` {
+		t.Errorf("parseStat(garbage) error %v", err)
+	}
+}
+
+func TestParseRSS(t *testing.T) {
+	got, err := parseRSS("Name:\tca-reconciler\nVmPeak:\t  900 kB\nVmRSS:\t   65536 kB\nThreads:\t9\n")
+	if err != nil || got != 64<<20 {
+		t.Errorf("parseRSS = %d, %v; want %d", got, err, 64<<20)
+	}
+	if _, err := parseRSS("Name:\tx\n"); err == nil || err.Error() != "no VmRSS in /proc status" {
+		t.Errorf("parseRSS without VmRSS: error %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := parseMetrics(`# HELP ca_reconciler_api_requests_total x
+# TYPE ca_reconciler_api_requests_total counter
+ca_reconciler_api_requests_total{code="OK",method="ListRepos"} 7
+ca_reconciler_api_requests_total{code="OK",method="UpdateRepo"} 3
+ca_reconciler_api_requests_total{code="Unavailable",method="ListRepos"} 1
+ca_reconciler_repo_drifted{repo="repo-0001"} 0
+ca_reconciler_repo_status{repo="repo-0001",status="synced"} 1
+go_goroutines 12
+`)
+	for _, tc := range []struct {
+		name, match string
+		want        float64
+	}{
+		{"ca_reconciler_api_requests_total", `ListRepos"`, 8},
+		{"ca_reconciler_api_requests_total", "", 11},
+		{"go_goroutines", "", 12},
+		{"ca_reconciler_api", "", 0}, // a prefix is not a name
+	} {
+		if got := sum(m, tc.name, tc.match); got != tc.want {
+			t.Errorf("sum(%s, %q) = %v, want %v", tc.name, tc.match, got, tc.want)
+		}
+	}
+	if got := series(m, "ca_reconciler_", `repo="repo-0001"`); got != 2 {
+		t.Errorf("series of repo-0001 = %d, want 2", got)
+	}
+}
+
+func TestPct(t *testing.T) {
+	d := []time.Duration{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 5}, {0.9, 9}, {1, 10}, {0, 1}} {
+		if got := pct(d, tc.q); got != tc.want {
+			t.Errorf("pct(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if got := pct(nil, 0.5); got != 0 {
+		t.Errorf("pct(nil) = %v", got)
+	}
+}
+
+func TestInts(t *testing.T) {
+	got, err := ints("500, 1000,5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]int{500, 1000, 5000}, got); d != "" {
+		t.Errorf("ints (-want +got):\n%s", d)
+	}
+	for in, want := range map[string]string{
+		"1,x":   `"x" is not a positive number`,
+		"0":     `"0" is not a positive number`,
+		"100,5": `"100,5": numbers must increase`,
+	} {
+		if _, err := ints(in); err == nil || err.Error() != want {
+			t.Errorf("ints(%q) error %v, want %q", in, err, want)
+		}
+	}
+}
