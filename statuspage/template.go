@@ -68,7 +68,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <tbody>
 {{- range .Repos}}
 <tr id="repo-{{.Repo}}">
-<td><strong>{{.Repo}}</strong></td>
+<td><strong><a href="repos/{{pathEscape .Repo}}">{{.Repo}}</a></strong></td>
 <td><span class="badge {{statusClass .Status}}">{{.Status}}</span>{{if .Writes}} <span class="muted">({{.Writes}} write{{if ne .Writes 1}}s{{end}} of this file)</span>{{end}}</td>
 <td>{{if .File}}<code>{{.File}}</code>{{else}}<span class="muted">none</span>{{end}}</td>
 <td>{{if .DesiredHash}}<code title="{{.DesiredHash}}">{{short .DesiredHash}}</code>{{else}}<span class="muted">-</span>{{end}} /

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ca-reconciler/ca-reconciler/buildwatch"
+	"github.com/ca-reconciler/ca-reconciler/repopage"
 	"github.com/ca-reconciler/ca-reconciler/statuspage"
 )
 
@@ -37,5 +38,10 @@ func statusPageRoute(d *daemon, routes map[string]http.Handler) (map[string]http
 		routes = map[string]http.Handler{}
 	}
 	routes["GET /{$}"] = page.Handler(d.store.Status)
+	repos, err := repopage.New(repopage.Options{Version: version, Org: d.store.Status().Org})
+	if err != nil {
+		return nil, err
+	}
+	routes[repopage.Pattern] = repos.Handler(d.store, d.feedback.history)
 	return routes, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -17,7 +18,9 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/cgevents"
 	"github.com/ca-reconciler/ca-reconciler/commitstatus"
 	"github.com/ca-reconciler/ca-reconciler/notify"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/repopage"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -127,12 +130,13 @@ type feedback struct {
 	notifier *notify.Notifier
 	actors   *actorBook
 	url      string
+	history  *repopage.History
 }
 
 // newFeedback builds what the flags ask for; busy tells whether the build
 // watcher still follows a repo's builds.
 func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedback, error) {
-	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/")}
+	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory()}
 	if cfg, ok := o.feedback.commitStatusConfig(o.org); ok {
 		cfg.Logger = d.log.Named("commit-status")
 		cfg.Observe = func(result string) { d.metrics.CommitStatusReports.WithLabelValues(result).Inc() }
@@ -174,14 +178,7 @@ func (f *feedbackOptions) commitStatusConfig(org string) (commitstatus.Config, b
 
 // reconcilerOptions plug the feedback into the reconciler.
 func (f *feedback) reconcilerOptions() []reconciler.Option {
-	var out []reconciler.Option
-	if f.tracker != nil {
-		out = append(out, reconciler.WithCycleObserver(f.cycle))
-	}
-	if f.notifier != nil || f.actors != nil {
-		out = append(out, reconciler.WithSink(f))
-	}
-	return out
+	return []reconciler.Option{reconciler.WithCycleObserver(f.cycle), reconciler.WithSink(f)}
 }
 
 // run delivers commit statuses and notifications until ctx ends.
@@ -199,6 +196,10 @@ func (f *feedback) run(ctx context.Context) {
 // cycle turns a cycle's report into the tracker's input.
 func (f *feedback) cycle(rep reconciler.Report) {
 	if rep.Err != nil {
+		return
+	}
+	f.recordOverlays(rep)
+	if f.tracker == nil {
 		return
 	}
 	var repos []commitstatus.CycleRepo
@@ -233,8 +234,27 @@ func (f *feedback) cycle(rep reconciler.Report) {
 	f.tracker.Cycle(rep.Revision, repos)
 }
 
+// recordOverlays gives the repo pages each repo's two overlays.
+func (f *feedback) recordOverlays(rep reconciler.Report) {
+	for i := range rep.Plan.Changes {
+		c := &rep.Plan.Changes[i]
+		var desired, live *overlay.Overlay
+		switch c.Action {
+		case vocab.ActionInvalid:
+		case vocab.ActionOrphan:
+		default:
+			desired = &c.Desired
+		}
+		if c.RepoID != "" {
+			live = &c.Live
+		}
+		f.history.Overlays(c.Repo, c.File, rep.Revision, c.DesiredHash, desired, live)
+	}
+}
+
 // build is the build watcher's OnResult.
 func (f *feedback) build(r buildwatch.Result) {
+	f.history.AddBuild(r.Repo, repopage.Build{ID: r.BuildID, Result: string(r.Result), Started: r.Started, Finished: r.Finished, LogTail: r.LogTail})
 	if f.tracker != nil {
 		res := commitstatus.BuildSuccess
 		switch r.Result {
@@ -264,10 +284,19 @@ func (f *feedback) Handle(e reconciler.Event) {
 			f.log.Info("drift made by", zap.String("repo", e.Repo), zap.String("actor", actor))
 		}
 	case vocab.EventWritten:
+		f.history.AddWrite(e.Repo, repopage.Write{At: e.At, Action: string(e.Action), Attempts: e.Attempts, Converged: e.Converged, Diff: e.Diff})
 		actor, _ := f.actors.take(e.RepoID)
 		if e.Commit.IsZero() && f.notifier != nil {
 			f.notifier.Notify(notify.Event{Kind: notify.KindDriftCorrected, Org: f.org, Repo: e.Repo, Diff: e.Diff, Actor: actor, URL: f.repoURL(e.Repo)})
 		}
+	case vocab.EventWriteFailed:
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		f.history.AddWrite(e.Repo, repopage.Write{At: at, Action: string(e.Action), Attempts: e.Attempts, Error: e.Reason, Diff: e.Diff})
+	case vocab.EventRepoGone:
+		f.history.Forget(e.Repo)
 	case vocab.EventStalled:
 		if f.notifier != nil {
 			f.notifier.Notify(notify.Event{Kind: notify.KindStalled, Org: f.org, Repo: e.Repo, Diff: e.Diff,
@@ -284,7 +313,7 @@ func (f *feedback) repoURL(repo string) string {
 	if f.url == "" {
 		return ""
 	}
-	return f.url + "/"
+	return f.url + "/repos/" + url.PathEscape(repo)
 }
 
 // chainguardHook is POST /hooks/chainguard for the organization's group.

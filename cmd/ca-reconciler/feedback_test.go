@@ -153,8 +153,19 @@ func TestCommitStatusesEndToEnd(t *testing.T) {
 	})
 	page, _ := get(t, "http://"+d.addr+"/")
 	status, _ := get(t, "http://"+d.addr+"/status")
+	// The per-repo page: linked from the overview, with both overlays, the
+	// writes, and the failed build's log tail.
+	repoPage, code := get(t, "http://"+d.addr+"/repos/nginx")
+	if code != http.StatusOK || !strings.Contains(page, `href="repos/nginx"`) {
+		t.Errorf("/repos/nginx: %d; overview links it: %v", code, strings.Contains(page, `href="repos/nginx"`))
+	}
+	for _, want := range []string{"ca-images-iac/nginx.yaml", "revision <code id=\"set-by\" title=\"" + rev2 + "\">", "    - nosuch", ">failure<", "nosuch", ">written<"} {
+		if !strings.Contains(repoPage, want) {
+			t.Errorf("/repos/nginx lacks %q:\n%s", want, repoPage)
+		}
+	}
 	d.stop()
-	for name, text := range map[string]string{"logs": d.stderr.String(), "metrics": metricsText, "page": page, "status": status} {
+	for name, text := range map[string]string{"logs": d.stderr.String(), "metrics": metricsText, "page": page, "status": status, "repo page": repoPage} {
 		if strings.Contains(text, token) {
 			t.Errorf("the commit status token appears in the %s", name)
 		}
