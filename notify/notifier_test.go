@@ -169,7 +169,7 @@ func TestPayloads(t *testing.T) {
 			"build_id": "b-1", "log_tail": ["ERROR: package \"nope\" not found"], "time": "2026-12-02T10:00:00Z"}`},
 		{"json signature", FormatJSON, Event{Kind: KindSignatureRefused, Org: "acme.com", Revision: "fedcba9876543210fedcba9876543210fedcba98", Reason: "no valid signature"}, `{
 			"version": 1, "kind": "signature_refused", "org": "acme.com", "revision": "fedcba9876543210fedcba9876543210fedcba98",
-			"summary": "Revision fedcba987654 refused by commit signature verification (acme.com); the last verified revision is kept",
+			"summary": "The head commit was refused by commit signature verification (acme.com); the last verified revision fedcba987654 is kept",
 			"reason": "no valid signature", "time": "2026-12-02T10:00:00Z"}`},
 		{"slack drift", FormatSlack, hostile, `{
 			"text": "Drift corrected in py&lt;thon&gt;&amp;` + "`x`" + ` (acme.com): the change by alice@example.com was put back",

@@ -21,6 +21,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/repopage"
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -131,6 +132,8 @@ type feedback struct {
 	actors   *actorBook
 	url      string
 	history  *repopage.History
+	// verified reports whether the head passed signature verification.
+	verified func() bool
 }
 
 // newFeedback builds what the flags ask for; busy tells whether the build
@@ -149,6 +152,11 @@ func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedbac
 		}
 		f.reporter = rep
 		f.tracker = commitstatus.NewTracker(rep, busy)
+	}
+	f.verified = func() bool {
+		v := true
+		d.store.Update(func(h *store.Status) { v = h.Verified })
+		return v
 	}
 	if len(o.feedback.notify) > 0 {
 		f.notifier = notify.New(notify.Config{
@@ -195,6 +203,10 @@ func (f *feedback) run(ctx context.Context) {
 
 // cycle turns a cycle's report into the tracker's input.
 func (f *feedback) cycle(rep reconciler.Report) {
+	if f.notifier != nil && f.verified != nil && !f.verified() {
+		f.notifier.Notify(notify.Event{Kind: notify.KindSignatureRefused, Org: f.org, Revision: rep.Revision,
+			Reason: "the head commit is not signed by a trusted key (--verify-commits-keyring); the daemon keeps reconciling the last verified revision", URL: f.url})
+	}
 	if rep.Err != nil {
 		return
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,9 @@ import (
 	"chainguard.dev/go-oidctest/pkg/oidctest"
 	eventsregistry "chainguard.dev/sdk/events/registry"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -383,5 +387,43 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 	d.stop()
 	if strings.Contains(d.stderr.String(), "/hook") && strings.Contains(d.stderr.String(), srv.URL) {
 		t.Errorf("the notify URL appears in the logs")
+	}
+}
+
+// TestSignatureRefusedNotified: with a keyring and an unsigned head, the
+// daemon writes nothing and says so once, however many cycles run.
+func TestSignatureRefusedNotified(t *testing.T) {
+	e, err := openpgp.NewEntity("Trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyring bytes.Buffer
+	w, err := armor.Encode(&keyring, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "keys.asc")
+	if err := os.WriteFile(keyFile, keyring.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.repo("python", overlay.Overlay{})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1s", "--verify-commits-keyring", keyFile, "--notify-url", srv.URL}, f.getenv)
+	waitFor(t, "two cycles", func() bool { return strings.Count(d.stderr.String(), `"reconcile failed"`) >= 2 })
+	waitFor(t, "the notification", func() bool { return sink.find("signature_refused") != nil })
+	d.stop()
+	if diff := cmp.Diff([]string{"signature_refused <nil>"}, sink.kinds()); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
 }
