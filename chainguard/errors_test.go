@@ -23,7 +23,7 @@ import (
 // and a server that rate limits (ResourceExhausted for a reason other than
 // size).
 func TestErrorClasses(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: true}) // faults are injected on v1 writes
+	emu, url := startEmulator(t, emulator.Options{})
 	orgID := emu.CreateOrg("acme.example")
 	a := emu.CreateRepo(orgID, customRepo("a"))
 	ctx := ctxT(t)

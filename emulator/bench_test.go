@@ -68,3 +68,38 @@ func BenchmarkListRepos(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuildResolve is the emulator's cost of one build (one tag, two
+// architectures) of an overlay of 3 packages on 2 base packages, against
+// an index of 5,000 packages on both architectures, resolved with apko.
+func BenchmarkBuildResolve(b *testing.B) {
+	for _, oneArchOnly := range []bool{false, true} {
+		b.Run(fmt.Sprintf("arch-specific-package=%v", oneArchOnly), func(b *testing.B) {
+			emu := emulator.New(emulator.Options{BuildDuration: 1})
+			b.Cleanup(emu.Close)
+			org := emu.CreateOrg("acme.example")
+			pkgs := make([]emulator.Package, 5000)
+			for i := range pkgs {
+				pkgs[i] = emulator.Package{Name: fmt.Sprintf("pkg-%04d", i), Version: "1.2.3-r0", Depends: []string{fmt.Sprintf("pkg-%04d", (i+1)%5000)}}
+			}
+			pkgs[4999].Depends = nil
+			if oneArchOnly {
+				pkgs = append(pkgs, emulator.Package{Name: "x86-only", Archs: []string{emulator.ArchX86_64}})
+			}
+			if err := emu.SetCatalogPackages(org, pkgs); err != nil {
+				b.Fatal(err)
+			}
+			r := customRepo("nginx")
+			r.ActiveTags = []string{"latest"}
+			id := emu.CreateRepo(org, r).GetId()
+			if err := emu.SetBaseImage(id, []string{"pkg-4990", "pkg-4995"}); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := emu.ConsoleEdit(id, &registryv1.CustomOverlay{Contents: &registryv1.ImageContents{Packages: []string{"pkg-4980", "pkg-4985", "pkg-4998"}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -73,6 +73,15 @@
 // Config.Names lets a command line name its flags in messages
 // ("--git-password-file" rather than Auth.PasswordFile).
 //
+// [WebhookHandlers] serve push webhooks (GitHub, GitLab, generic HMAC) that
+// only ask for a cycle. They bound what a client can hold: a body must arrive
+// within BodyTimeout (a read deadline the handler sets on the connection), at
+// most MaxConcurrent requests are served at once (more are refused unread,
+// 503), refusals are logged at debug and every kind of line at most once a
+// second; [WebhookServerTimeouts] are the server settings to go with them. A
+// delivery seen again within ReplayWindow (GitHub's delivery id or signed
+// body, GitLab's event id) is answered but triggers nothing.
+//
 // One Source owns its CacheDir; Fetch calls on one Source are serialized.
 // The package knows nothing about what the files contain.
 package gitsource

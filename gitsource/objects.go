@@ -19,21 +19,40 @@ import (
 // (BenchmarkCompactPushes).
 const defaultMaxLoose = 256
 
+// maxStaged bounds the bytes of blobs and trees a fetch holds in memory
+// before it writes them to the cache directly (a force-push to an unrelated
+// history brings the whole repository).
+const maxStaged = 32 << 20
+
 // stagedObjects is the storage a thin pack is parsed into. New objects stay in
 // memory until the whole pack has been read and its deltas resolved; reads
 // fall through to the cache, whose objects the deltas refer to. write then
-// stores them in the cache. A fetch that breaks off halfway leaves nothing
-// behind.
+// stores them in the cache. A fetch that breaks off halfway leaves no commit
+// behind, so the cache never holds a commit without all it refers to; past
+// limit bytes, blobs and trees go to the cache at once (harmless leftovers
+// when the fetch breaks off), commits and tags still wait for the end.
 type stagedObjects struct {
 	*memory.ObjectStorage
-	cache storer.EncodedObjectStorer
+	cache  storer.EncodedObjectStorer
+	limit  int64
+	staged int64
 }
 
-func newStagedObjects(cache storer.EncodedObjectStorer) stagedObjects {
-	return stagedObjects{ObjectStorage: &memory.NewStorage().ObjectStorage, cache: cache}
+func newStagedObjects(cache storer.EncodedObjectStorer) *stagedObjects {
+	return &stagedObjects{ObjectStorage: &memory.NewStorage().ObjectStorage, cache: cache, limit: maxStaged}
 }
 
-func (s stagedObjects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+// SetEncodedObject stages o, or stores it in the cache when it is a blob or
+// tree and the staged bytes would pass the limit.
+func (s *stagedObjects) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	if t := o.Type(); (t == plumbing.BlobObject || t == plumbing.TreeObject) && s.staged+o.Size() > s.limit {
+		return s.cache.SetEncodedObject(o)
+	}
+	s.staged += o.Size()
+	return s.ObjectStorage.SetEncodedObject(o)
+}
+
+func (s *stagedObjects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
 	o, err := s.ObjectStorage.EncodedObject(t, h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return s.cache.EncodedObject(t, h)
@@ -41,14 +60,14 @@ func (s stagedObjects) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (pl
 	return o, err
 }
 
-func (s stagedObjects) HasEncodedObject(h plumbing.Hash) error {
+func (s *stagedObjects) HasEncodedObject(h plumbing.Hash) error {
 	if err := s.ObjectStorage.HasEncodedObject(h); err == nil {
 		return nil
 	}
 	return s.cache.HasEncodedObject(h)
 }
 
-func (s stagedObjects) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+func (s *stagedObjects) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	n, err := s.ObjectStorage.EncodedObjectSize(h)
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return s.cache.EncodedObjectSize(h)
@@ -59,7 +78,7 @@ func (s stagedObjects) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 // write stores the staged objects in the cache (loose): blobs, trees,
 // commits, then tags, so that the cache never holds a commit without its
 // tree, even when the write is interrupted. It returns how many it wrote.
-func (s stagedObjects) write() (int, error) {
+func (s *stagedObjects) write() (int, error) {
 	n := 0
 	for _, group := range []map[plumbing.Hash]plumbing.EncodedObject{s.Blobs, s.Trees, s.Commits, s.Tags} {
 		for h, o := range group {

@@ -11,14 +11,56 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // MaxWebhookBody is the largest webhook body accepted (1 MiB).
 const MaxWebhookBody = 1 << 20
+
+// Webhook defaults, used where WebhookConfig leaves a field zero.
+const (
+	// DefaultWebhookBodyTimeout bounds reading one request's body; the
+	// handler sets it as the connection's read deadline itself, whatever
+	// the server's timeouts. GitHub gives up on a delivery after 10 s.
+	DefaultWebhookBodyTimeout = 10 * time.Second
+	// DefaultMaxConcurrentWebhooks is how many hook requests are served
+	// at once; more are refused unread (503, result busy).
+	DefaultMaxConcurrentWebhooks = 16
+	// DefaultReplayWindow is how long a delivery is remembered: the same
+	// delivery again within it is answered but triggers nothing.
+	DefaultReplayWindow = time.Hour
+)
+
+// maxRemembered bounds the deliveries remembered for replay protection; the
+// oldest are forgotten first.
+const maxRemembered = 10_000
+
+// logEvery is the least time between two log lines of one kind (accepted,
+// refused) from the hooks; lines in between are counted, and the next line
+// says how many were suppressed.
+const logEvery = time.Second
+
+// ServerTimeouts are the http.Server settings a server that serves the
+// hooks should use (see WebhookServerTimeouts).
+type ServerTimeouts struct {
+	ReadHeader, Read, Write, Idle time.Duration
+}
+
+// WebhookServerTimeouts returns the timeouts recommended for the server the
+// hooks are mounted on: a client must send its headers within 5 s and its
+// whole request within 15 s (the body alone within the handler's
+// BodyTimeout), the answer must be written within 15 s, and an idle
+// keep-alive connection is closed after 60 s. None of them gets in the way
+// of /metrics scrapes, status reads or the page.
+func WebhookServerTimeouts() ServerTimeouts {
+	return ServerTimeouts{ReadHeader: 5 * time.Second, Read: 15 * time.Second, Write: 15 * time.Second, Idle: 60 * time.Second}
+}
 
 // WebhookConfig configures the push webhook receiver.
 type WebhookConfig struct {
@@ -31,70 +73,169 @@ type WebhookConfig struct {
 	// Observe counts each request by provider and result.
 	Observe func(provider vocab.WebhookProvider, result vocab.WebhookResult)
 	Logger  *zap.Logger
+	// BodyTimeout bounds reading a request's body; DefaultWebhookBodyTimeout
+	// when zero.
+	BodyTimeout time.Duration
+	// MaxConcurrent is how many requests, over all providers, are served at
+	// once; DefaultMaxConcurrentWebhooks when zero.
+	MaxConcurrent int
+	// ReplayWindow is how long deliveries are remembered;
+	// DefaultReplayWindow when zero.
+	ReplayWindow time.Duration
+	// Clock is the time replay windows and log spacing are measured in;
+	// the wall clock when nil. (Connection deadlines are always wall time.)
+	Clock clock.Clock
 }
 
 // WebhookHandlers returns the handlers for POST /hooks/github (header
 // X-Hub-Signature-256: sha256=HMAC), /hooks/gitlab (X-Gitlab-Token: SECRET)
 // and /hooks/generic (X-Signature-256: sha256=HMAC), keyed by path. A valid
 // call only triggers a cycle: the payload is never used as data. Signatures
-// are compared in constant time. Missing or wrong signature: 401; body over
-// MaxWebhookBody: 413; a method other than POST: 405; a GitHub ping: 200
-// without a cycle.
+// are compared in constant time.
+//
+// Answers: a valid push 202; a GitHub ping 200 without a cycle; a delivery
+// already seen within ReplayWindow 200 without a cycle (replayed); missing or
+// wrong signature 401; a body over MaxWebhookBody 413; a body not sent within
+// BodyTimeout 408; a method other than POST 405; more than MaxConcurrent
+// requests at once 503 with Retry-After, the body unread. Every request is
+// counted (Observe); accepted ones are logged at info and the rest at debug,
+// each kind at most once a second, with the number of lines suppressed.
+//
+// A delivery is recognised again by GitHub's X-GitHub-Delivery id (one per
+// event, kept by redeliveries) and, because that header is not signed, also
+// by the signed body itself; by GitLab's X-Gitlab-Event-UUID and
+// Idempotency-Key. Generic hooks have no delivery id and may sign the same
+// body for every push, so they are not checked for replays.
 func WebhookHandlers(cfg WebhookConfig) map[string]http.Handler {
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultWebhookBodyTimeout
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrentWebhooks
+	}
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	shared := &hooks{
+		cfg:      cfg,
+		slots:    make(chan struct{}, cfg.MaxConcurrent),
+		seen:     &replayGuard{window: cfg.ReplayWindow, at: map[string]time.Time{}},
+		accepted: &logLimiter{every: logEvery},
+		refused:  &logLimiter{every: logEvery},
+	}
 	out := map[string]http.Handler{}
 	for _, p := range vocab.WebhookProviders() {
-		out["/hooks/"+string(p)] = &webhook{cfg: cfg, provider: p}
+		out["/hooks/"+string(p)] = &webhook{hooks: shared, provider: p}
 	}
 	return out
 }
 
+// hooks is what the handlers of all providers share.
+type hooks struct {
+	cfg               WebhookConfig
+	slots             chan struct{} // one per request being served
+	seen              *replayGuard
+	accepted, refused *logLimiter
+}
+
 type webhook struct {
-	cfg      WebhookConfig
+	*hooks
 	provider vocab.WebhookProvider
 }
 
-func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	result, status, msg := h.handle(r)
-	if h.cfg.Observe != nil {
-		h.cfg.Observe(h.provider, result)
-	}
-	if h.cfg.Logger != nil {
-		h.cfg.Logger.Info("webhook", zap.String("provider", string(h.provider)), zap.String("result", string(result)), zap.String("remote", r.RemoteAddr))
-	}
-	if status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
+// answer is how a request was answered.
+type answer struct {
+	result vocab.WebhookResult
+	status int
+	msg    string
 }
 
-func (h *webhook) handle(r *http.Request) (result vocab.WebhookResult, status int, msg string) {
+func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var a answer
+	select {
+	case h.slots <- struct{}{}:
+		a = h.handle(w, r)
+		<-h.slots
+	default:
+		a = answer{vocab.WebhookBusy, http.StatusServiceUnavailable, "busy, retry later"}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+	}
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(h.provider, a.result)
+	}
+	h.log(r, a.result)
+	switch a.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", http.MethodPost)
+	case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
+		w.Header().Set("Connection", "close")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(a.status)
+	_, _ = io.WriteString(w, a.msg+"\n")
+}
+
+// log writes one line per request, rate limited: accepted pushes and pings
+// at info, everything else at debug.
+func (h *webhook) log(r *http.Request, result vocab.WebhookResult) {
+	lim, level := h.refused, zap.DebugLevel
+	if result == vocab.WebhookAccepted || result == vocab.WebhookPing {
+		lim, level = h.accepted, zap.InfoLevel
+	}
+	ok, suppressed := lim.allow(h.cfg.Clock.Now())
+	if !ok {
+		return
+	}
+	if ce := h.cfg.Logger.Check(level, "webhook"); ce != nil {
+		ce.Write(zap.String("provider", string(h.provider)), zap.String("result", string(result)),
+			zap.String("remote", r.RemoteAddr), zap.Int("suppressed", suppressed))
+	}
+}
+
+func (h *webhook) handle(w http.ResponseWriter, r *http.Request) answer {
 	if r.Method != http.MethodPost {
-		return vocab.WebhookBadMethod, http.StatusMethodNotAllowed, "only POST"
+		return answer{vocab.WebhookBadMethod, http.StatusMethodNotAllowed, "only POST"}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
-	if err != nil {
-		return vocab.WebhookBadRequest, http.StatusBadRequest, "unreadable body"
+	// A read deadline on the connection bounds a client that sends its body
+	// slowly, even on a server without timeouts. Connection deadlines are
+	// wall time.
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
-	if len(body) > MaxWebhookBody {
-		return vocab.WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large"
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return answer{vocab.WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return answer{vocab.WebhookTimeout, http.StatusRequestTimeout, "body not sent in time"}
+	case err != nil:
+		return answer{vocab.WebhookBadRequest, http.StatusBadRequest, "unreadable body"}
 	}
 	secret, err := readSecret(h.cfg.SecretFile)
 	if err != nil {
-		if h.cfg.Logger != nil {
-			h.cfg.Logger.Error("webhook secret unreadable", zap.Error(err))
-		}
-		return vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
+		h.cfg.Logger.Error("webhook secret unreadable", zap.Error(err))
+		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"}
 	}
 	if !h.authentic(r.Header, body, secret) {
-		return vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"
+		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"}
 	}
 	if h.provider == vocab.WebhookGitHub && r.Header.Get("X-GitHub-Event") == "ping" {
-		return vocab.WebhookPing, http.StatusOK, "pong"
+		return answer{vocab.WebhookPing, http.StatusOK, "pong"}
+	}
+	if h.seen.again(deliveryKeys(h.provider, r.Header, body), h.cfg.Clock.Now()) {
+		return answer{vocab.WebhookReplayed, http.StatusOK, "delivery already seen"}
 	}
 	h.cfg.Trigger(vocab.TriggerWebhook)
-	return vocab.WebhookAccepted, http.StatusAccepted, "cycle triggered"
+	return answer{vocab.WebhookAccepted, http.StatusAccepted, "cycle triggered"}
 }
 
 func (h *webhook) authentic(hdr http.Header, body, secret []byte) bool {
@@ -107,6 +248,86 @@ func (h *webhook) authentic(hdr http.Header, body, secret []byte) bool {
 	default:
 		return validHMAC(hdr.Get("X-Signature-256"), body, secret)
 	}
+}
+
+// deliveryKeys are what recognises an authentic delivery when it comes again.
+func deliveryKeys(p vocab.WebhookProvider, hdr http.Header, body []byte) []string {
+	var keys []string
+	add := func(kind, v string) {
+		if v != "" {
+			keys = append(keys, string(p)+" "+kind+" "+v)
+		}
+	}
+	switch p {
+	case vocab.WebhookGitHub:
+		add("delivery", hdr.Get("X-GitHub-Delivery"))
+		sum := sha256.Sum256(body)
+		add("body", hex.EncodeToString(sum[:]))
+	case vocab.WebhookGitLab:
+		add("event", hdr.Get("X-Gitlab-Event-UUID"))
+		add("idempotency", hdr.Get("Idempotency-Key"))
+	}
+	return keys
+}
+
+// replayGuard remembers deliveries for a window.
+type replayGuard struct {
+	window time.Duration
+
+	mu    sync.Mutex
+	at    map[string]time.Time // when each key was first seen
+	order []string             // keys, oldest first
+}
+
+// again reports whether any of keys was seen within the window, and
+// remembers them when none was.
+func (g *replayGuard) again(keys []string, now time.Time) bool {
+	if len(keys) == 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for len(g.order) > 0 && now.Sub(g.at[g.order[0]]) >= g.window {
+		delete(g.at, g.order[0])
+		g.order = g.order[1:]
+	}
+	for _, k := range keys {
+		if _, ok := g.at[k]; ok {
+			return true
+		}
+	}
+	for _, k := range keys {
+		g.at[k] = now
+		g.order = append(g.order, k)
+	}
+	for len(g.order) > maxRemembered {
+		delete(g.at, g.order[0])
+		g.order = g.order[1:]
+	}
+	return false
+}
+
+// logLimiter lets one log line through per interval and counts the rest.
+type logLimiter struct {
+	every time.Duration
+
+	mu         sync.Mutex
+	next       time.Time
+	suppressed int
+}
+
+// allow reports whether a line may be written now, and how many were
+// suppressed since the last one.
+func (l *logLimiter) allow(now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Before(l.next) {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.next, l.suppressed = now.Add(l.every), 0
+	return true, n
 }
 
 // validHMAC checks a "sha256=<hex>" signature of body in constant time.

@@ -92,8 +92,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	// v1 writes: these tests count and fault v1 UpdateRepo calls.
-	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond, DisableRegistryV2: true})
+	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond})
 	t.Cleanup(emu.Close)
 	url, err := emu.Start("127.0.0.1:0")
 	if err != nil {

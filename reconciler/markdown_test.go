@@ -16,6 +16,8 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
+//go:generate go test -count=1 -run ^TestWriteMarkdown$ . -update
+
 var updateMarkdown = flag.Bool("update", false, "rewrite the golden testdata/markdown/*.md files (review every change)")
 
 // update builds an update change from live to desired.

@@ -341,11 +341,20 @@ const (
 	WebhookBadMethod WebhookResult = "bad_method"
 	// WebhookBadRequest: an unreadable body.
 	WebhookBadRequest WebhookResult = "bad_request"
+	// WebhookTimeout: the body did not arrive within the read timeout.
+	WebhookTimeout WebhookResult = "timeout"
+	// WebhookBusy: refused unread, because the limit of hook requests
+	// served at once was reached.
+	WebhookBusy WebhookResult = "busy"
+	// WebhookReplayed: a valid delivery already seen within the replay
+	// window; answered, no cycle.
+	WebhookReplayed WebhookResult = "replayed"
 )
 
 // WebhookResults returns every webhook result.
 func WebhookResults() []WebhookResult {
-	return []WebhookResult{WebhookAccepted, WebhookPing, WebhookUnauthorized, WebhookTooLarge, WebhookBadMethod, WebhookBadRequest}
+	return []WebhookResult{WebhookAccepted, WebhookPing, WebhookUnauthorized, WebhookTooLarge, WebhookBadMethod, WebhookBadRequest,
+		WebhookTimeout, WebhookBusy, WebhookReplayed}
 }
 
 func contains[T comparable](list []T, v T) bool {

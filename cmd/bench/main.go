@@ -61,6 +61,7 @@ func run(args []string) error {
 	}
 	fs.StringVar(&o.out, "o", defOut, "report file")
 	fs.StringVar(&o.profiles, "profiles", "bench-profiles", "folder for the CPU and heap profiles (next to the report)")
+	fs.StringVar(&o.notes, "notes", "cmd/bench/notes.md", "hand-written reading of the numbers, appended to the report when the file exists")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (logs, repositories) for inspection")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,6 +89,7 @@ type options struct {
 	latency       time.Duration
 	latencyRepos  int
 	out, profiles string
+	notes         string
 	keep          bool
 }
 

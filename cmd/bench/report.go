@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ read and write each repo), against the same emulator.
 	b.WriteString("\n## A push that changes one file: baseline and ca-reconciler\n\n| N | measure | baseline | ca-reconciler |\n|---|---|---|---|\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "| %d | repo writes (UpdateRepo) | %d | %.0f |\n", r.n, r.baseUp, r.pushWrites)
-		fmt.Fprintf(&b, "| %d | API calls | %d | ≈ %.0f (ListRepos + UpdateRepo and its read) |\n", r.n, r.baseCalls, 2*r.pushWrites+1)
+		fmt.Fprintf(&b, "| %d | API calls | %d | ≈ %.0f (ListRepos, and the write: a read and UpdateRepo) |\n", r.n, r.baseCalls, 2*r.pushWrites+1)
 		fmt.Fprintf(&b, "| %d | wall time (load-sensitive) | %s | %s (p50 push → write) |\n", r.n, ms(r.baseWall), ms(pct(r.push, 0.5)))
 	}
 
@@ -127,6 +128,10 @@ read and write each repo), against the same emulator.
 	fmt.Fprintf(&b, "In `%s/`, from the daemon's `--pprof` endpoint, for each N: `nN-idle.cpu.pb.gz` (5 s of idle cycles), `nN-idle.heap.pb.gz`,\n", o.profiles)
 	b.WriteString("`nN-push.cpu.pb.gz` (3 s around one push cycle), `nN-push.heap.pb.gz`. Read them with `go tool pprof -top FILE`.\n")
 	b.WriteString("\nMicro-benchmarks (`go test -bench . -benchmem ./overlay/ ./reconciler/`) cover parsing and planning.\n")
+	if notes, err := os.ReadFile(o.notes); err == nil {
+		b.WriteString("\n")
+		b.Write(notes)
+	}
 	return b.String()
 }
 
