@@ -24,7 +24,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"sync"
+	"time"
 
 	"chainguard.dev/sdk/events"
 	"chainguard.dev/sdk/events/receiver"
@@ -54,6 +56,14 @@ const (
 	ResultTooLarge     = "too_large"
 	ResultBadMethod    = "bad_method"
 	ResultUnavailable  = "unavailable" // the issuer could not be reached to verify
+	ResultBusy         = "busy"        // MaxConcurrent requests already in progress
+	ResultTimeout      = "timeout"     // the body did not arrive within BodyTimeout
+)
+
+// Defaults, as for the push webhooks.
+const (
+	DefaultMaxConcurrent = 16
+	DefaultBodyTimeout   = 10 * time.Second
 )
 
 // ActorNoter is told who changed a repo, before the cycle that sees the
@@ -82,13 +92,18 @@ type Config struct {
 	// Observe counts each request by result.
 	Observe func(result string)
 	Logger  *zap.Logger
+	// MaxConcurrent bounds the requests served at once (more get 503 and
+	// Retry-After: 1); BodyTimeout bounds reading one body (then 408).
+	MaxConcurrent int
+	BodyTimeout   time.Duration
 }
 
 // Handler serves POST /hooks/chainguard. It connects to the issuer (OIDC
 // discovery) on the first delivery, and again after a failure, so that an
 // issuer that is down at start does not stop the daemon.
 type Handler struct {
-	cfg Config
+	cfg   Config
+	slots chan struct{}
 
 	mu     sync.Mutex
 	verify receiver.Handler
@@ -107,7 +122,13 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Handler{cfg: cfg}, nil
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
 }
 
 // verified is what the SDK's receiver passes on after verification.
@@ -185,7 +206,18 @@ func actorOf(e cloudevents.Event) string {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	v, status := h.handle(r)
+	var (
+		v      verified
+		status int
+	)
+	select {
+	case h.slots <- struct{}{}:
+		v, status = h.handle(w, r)
+		<-h.slots
+	default:
+		v, status = verified{result: ResultBusy}, http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
 	if h.cfg.Observe != nil {
 		h.cfg.Observe(v.result)
 	}
@@ -196,7 +228,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.actor != "" {
 		fields = append(fields, zap.String("actor", v.actor))
 	}
-	h.cfg.Logger.Info("chainguard event", fields...)
+	switch v.result {
+	case ResultAccepted, ResultIgnored:
+		h.cfg.Logger.Info("chainguard event", fields...)
+	default:
+		// Refused requests come from anyone: debug, so that a flood
+		// cannot fill the logs (the metric counts every one).
+		h.cfg.Logger.Debug("chainguard event", fields...)
+	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
@@ -205,7 +244,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
 }
 
-func (h *Handler) handle(r *http.Request) (verified, int) {
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int) {
 	if r.Method != http.MethodPost {
 		return verified{result: ResultBadMethod}, http.StatusMethodNotAllowed
 	}
@@ -215,12 +254,20 @@ func (h *Handler) handle(r *http.Request) (verified, int) {
 	if r.ContentLength > MaxBody {
 		return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 	event, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			return verified{result: ResultTimeout}, http.StatusRequestTimeout
 		}
 		return verified{result: ResultBadRequest}, http.StatusBadRequest
 	}
