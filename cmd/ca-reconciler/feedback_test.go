@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"chainguard.dev/go-oidctest/pkg/oidctest"
+	"chainguard.dev/sdk/auth"
 	eventsregistry "chainguard.dev/sdk/events/registry"
+	"chainguard.dev/sdk/proto/platform"
+	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -31,6 +34,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -425,5 +429,65 @@ func TestSignatureRefusedNotified(t *testing.T) {
 	d.stop()
 	if diff := cmp.Diff([]string{"signature_refused <nil>"}, sink.kinds()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+}
+
+// TestConsoleEditDeliveredByTheEmulator: the emulator delivers a Console
+// edit to the daemon's /hooks/chainguard as the platform does (a
+// subscription created through its Subscriptions service, the event signed
+// by its own issuer, verified by the SDK's receiver against --issuer); the
+// daemon corrects it at once (--interval is an hour) and names the actor in
+// the log and the notification.
+func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
+	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond, EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
+	t.Cleanup(emu.Close)
+	apiURL, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, emu: emu, url: apiURL, dir: t.TempDir(), repos: map[string]string{}, env: map[string]string{"CA_RECONCILER_TOKEN": apiToken}}
+	f.orgID = emu.CreateOrg("acme.example")
+	f.git("init", "-q", "-b", "main")
+	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", apiURL, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1h", "--build-poll-interval", "50ms", "--issuer", emu.IssuerURL(), "--chainguard-events",
+		"--notify-url", srv.URL}, f.getenv)
+	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
+
+	clients, err := platform.NewPlatformClients(t.Context(), apiURL, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
+		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: "http://" + d.addr + "/hooks/chainguard"}}); err != nil {
+		t.Fatal(err)
+	}
+	alice := emulator.Actor{Subject: f.orgID + "/a11ce", Claims: map[string]string{"email": "alice@example.com"}}
+	start := time.Now()
+	if err := emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the correction", func() bool { return strings.Contains(d.stderr.String(), `"repo written"`) })
+	t.Logf("Console edit to correction: %v", time.Since(start).Round(time.Millisecond))
+	waitFor(t, "the notification", func() bool { return sink.find("drift_corrected") != nil })
+	if got := sink.find("drift_corrected"); got["actor"] != "alice@example.com" || fmt.Sprint(got["diff"]) != "[- package jq]" {
+		t.Errorf("notification %v", got)
+	}
+	if !strings.Contains(d.stderr.String(), `"actor":"alice@example.com"`) && !strings.Contains(d.stderr.String(), `"actor": "alice@example.com"`) {
+		t.Errorf("the log does not name the actor")
+	}
+	var accepted int
+	for _, del := range emu.Deliveries() {
+		if del.Status == http.StatusAccepted {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		t.Errorf("no delivery accepted: %+v", emu.Deliveries())
 	}
 }
