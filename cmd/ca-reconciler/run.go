@@ -75,7 +75,12 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		})
 	}
 	if o.feedback.chainguardEvents {
-		h, err := d.feedback.chainguardHook(d, o.issuer)
+		issuer := o.issuer
+		if d.localIssuer != "" && !cmd.Flags().Changed("issuer") {
+			// --api local: the embedded emulator signs its deliveries.
+			issuer = d.localIssuer
+		}
+		h, err := d.feedback.chainguardHook(d, issuer)
 		if err != nil {
 			return fmt.Errorf("--chainguard-events: %w", err)
 		}

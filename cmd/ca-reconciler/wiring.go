@@ -37,8 +37,10 @@ type daemon struct {
 	reconciler *reconciler.Reconciler
 	builds     *buildwatch.Watcher
 	feedback   *feedback
-	plaintext  bool
-	closers    []func()
+	// localIssuer signs the embedded emulator's event deliveries.
+	localIssuer string
+	plaintext   bool
+	closers     []func()
 }
 
 func (d *daemon) close() {
@@ -85,6 +87,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded emulator: %w", err)
 		}
+		d.localIssuer = emu.IssuerURL()
 		d.closers = append(d.closers, emu.Close)
 		log.Info("embedded Chainguard API emulator started", zap.String("url", apiURL))
 	} else {
