@@ -125,7 +125,7 @@ func TestCommitStatusesEndToEnd(t *testing.T) {
 	})
 	rev1 := f.revision()
 	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1s", "--build-poll-interval", "50ms", "--log-level", "debug",
+		"--interval", "1s", "--build-poll-interval", "1s", "--log-level", "debug",
 		"--commit-status", "github", "--commit-status-url", srv.URL, "--commit-status-repo", "acme/images-config",
 		"--commit-status-token-file", tokenFile, "--external-url", "https://cd.example.com/"}, f.getenv)
 	waitFor(t, "success of the first revision", func() bool {
@@ -298,7 +298,7 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, []string{"run", "--webhook-secret-file", secretFile, "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1h", "--build-poll-interval", "50ms", "--issuer", issuer, "--chainguard-events",
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", issuer, "--chainguard-events",
 		"--notify-url", srv.URL + "/hook"}, f.getenv)
 	base := "http://" + d.addr
 	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
@@ -454,7 +454,7 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
 	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", apiURL, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1h", "--build-poll-interval", "50ms", "--issuer", emu.IssuerURL(), "--chainguard-events",
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", emu.IssuerURL(), "--chainguard-events",
 		"--notify-url", srv.URL}, f.getenv)
 	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
 

@@ -49,9 +49,12 @@ func (d *daemon) close() {
 	}
 }
 
-// wire builds the daemon from validated options. Every error here is a
-// configuration error that stops the process at start.
-func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *daemon, err error) {
+// wire builds the daemon from validated options: the log, metrics, the API
+// client, the Git source, the store and the reconciler, and with
+// followBuilds the build watcher too (run has one; plan, which writes
+// nothing, does not). Every error here is a configuration error that stops
+// the process at start.
+func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followBuilds bool) (_ *daemon, err error) {
 	log, err := o.log.logger(stderr)
 	if err != nil {
 		return nil, err
@@ -144,9 +147,13 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	if err != nil {
 		return nil, err
 	}
-	d.builds, err = newBuildWatcher(d, o)
-	if err != nil {
-		return nil, err
+	opts := []reconciler.Option{reconciler.WithStore(d.store)}
+	if followBuilds {
+		d.builds, err = newBuildWatcher(d, o)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, reconciler.WithBuildWatcher(d.builds))
 	}
 	d.reconciler = reconciler.New(reconciler.Config{
 		Warnings:    warnings,
@@ -158,7 +165,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics, append([]reconciler.Option{reconciler.WithStore(d.store), reconciler.WithBuildWatcher(d.builds)}, d.feedback.reconcilerOptions()...)...)
+	}, d.source, d.api, log, d.metrics, append(opts, d.feedback.reconcilerOptions()...)...)
 	return d, nil
 }
 
