@@ -226,15 +226,12 @@ func (f *feedback) cycle(rep reconciler.Report) {
 			r.Drifted, r.Problem = true, commitstatus.ProblemStalled
 		case c.Drifted():
 			r.Drifted = true
+			// A write that read back different still started builds; it
+			// counts toward stalled, which a later cycle reports.
 			if w, ok := rep.Writes[c.Repo]; ok {
-				switch {
-				case w.Err != nil:
+				if w.Err != nil {
 					r.Problem = commitstatus.ProblemWriteFailed
-				case !w.Converged:
-					// Written but read back different: counted toward
-					// stalled; the repo is still drifted.
-					r.Written = true
-				default:
+				} else {
 					r.Written = true
 				}
 			}
