@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 )
 
 // Readiness reports whether the daemon is ready, and why not.
@@ -32,6 +33,59 @@ type ServerConfig struct {
 	// Pprof serves net/http/pprof's profiles under /debug/pprof/.
 	Pprof  bool
 	Logger *zap.Logger
+	// Limits bound what one client can hold; zero fields take the
+	// defaults (DefaultLimits()).
+	Limits Limits
+}
+
+// Limits bound the cost of clients, in particular of unauthenticated ones
+// on the webhook routes: a request must send its headers within
+// ReadHeader and all of itself within Read, its answer must be written
+// within Write, an idle keep-alive connection is closed after Idle, and at
+// most MaxConns connections are open at once (more wait to be accepted).
+type Limits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+	MaxConns                      int
+}
+
+// DefaultLimits are the server's limits: a slow client sending one byte a
+// second is cut off after 15s, and 256 connections at most are served at
+// once. They match gitsource.WebhookServerTimeouts (whose handlers stop
+// reading a body after 10s, so the server's own cut-off comes later and the
+// handler can count the request as timed out).
+func DefaultLimits() Limits {
+	return Limits{
+		ReadHeader:     5 * time.Second,
+		Read:           15 * time.Second,
+		Write:          30 * time.Second,
+		Idle:           60 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		MaxConns:       256,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.ReadHeader > 0 {
+		d.ReadHeader = l.ReadHeader
+	}
+	if l.Read > 0 {
+		d.Read = l.Read
+	}
+	if l.Write > 0 {
+		d.Write = l.Write
+	}
+	if l.Idle > 0 {
+		d.Idle = l.Idle
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
+	}
+	if l.MaxConns > 0 {
+		d.MaxConns = l.MaxConns
+	}
+	return d
 }
 
 // Server serves /metrics, /healthz, /readyz and /status.
@@ -90,9 +144,17 @@ func Listen(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := cfg.Limits.withDefaults()
 	return &Server{
-		srv: &http.Server{Handler: NewMux(cfg), ReadHeaderTimeout: 10 * time.Second},
-		lis: lis,
+		srv: &http.Server{
+			Handler:           NewMux(cfg),
+			ReadHeaderTimeout: l.ReadHeader,
+			ReadTimeout:       l.Read,
+			WriteTimeout:      l.Write,
+			IdleTimeout:       l.Idle,
+			MaxHeaderBytes:    l.MaxHeaderBytes,
+		},
+		lis: netutil.LimitListener(lis, l.MaxConns),
 		log: cfg.Logger,
 	}, nil
 }

@@ -2,11 +2,19 @@
 // overlay files in a Git repo.
 //
 // One cycle: fetch a snapshot from the source, map each file under the
-// managed folder to the repo it names and parse it (reused while the revision
-// does not move), read every live repo of the organization (every cycle, so
-// Console edits are seen), compute a Plan with the pure function Compute (one
-// Change per repo, sorted), and in apply mode write only the repos that
-// drifted, with bounded concurrency and jittered retries.
+// managed folder to the repo it names and parse it (MapFiles over the
+// snapshot's fs.FS; nothing is parsed while the revision does not move, and
+// on a new revision only the files whose Git blob changed), read every live
+// repo of the organization (every cycle, so Console edits are seen;
+// an overlay is canonicalized and hashed only when it changed since the
+// previous cycle), compute a Plan with the pure function Compute (one Change
+// per repo, sorted), and in apply mode write only the repos that drifted,
+// with bounded concurrency and jittered retries.
+//
+// Run runs a cycle at start, then every jittered interval and on Trigger;
+// the pure scheduler nextCycle spaces triggered cycles at least
+// Config.TriggerSpacing (1s) apart, so a burst of pushes shares one trailing
+// cycle.
 //
 // What follows from a cycle is decided by a pure state machine, next: from a
 // repo's previous state (store.RepoState), its Change and its write's

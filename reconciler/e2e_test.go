@@ -2,6 +2,9 @@ package reconciler_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -11,7 +14,11 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -382,5 +389,56 @@ func TestEventsReachSinksAndTheSharedStore(t *testing.T) {
 	}
 	if _, ok := s.Repo("b"); ok {
 		t.Errorf("b still in the store")
+	}
+}
+
+// Symbolic links and submodules under the folder are never read, and are
+// counted and reported as ignored with their reason: in the store (/status),
+// the metric and the log.
+func TestLinksAndSubmodulesAreIgnoredWithAReason(t *testing.T) {
+	w := newWorld(t)
+	w.customRepo("a", overlay.Overlay{})
+	w.customRepo("link", overlay.Overlay{Packages: []string{"keep"}})
+	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
+	if err := os.Symlink("a.yaml", filepath.Join(w.git.dir, "ca-images-iac", "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	w.git.git("add", "ca-images-iac/link.yaml")
+	head := w.git.git("rev-parse", "HEAD")
+	w.git.git("update-index", "--add", "--cacheinfo", "160000,"+head+",ca-images-iac/vendored")
+	w.git.commit(nil)
+
+	core, logs := observer.New(zapcore.InfoLevel)
+	h := w.reconciler(vocab.ModeApply, zap.New(core), nil)
+	rep := h.r.RunOnce(t.Context(), vocab.TriggerStart)
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	st := h.r.Status()
+	want := []store.IgnoredFile{
+		{Path: "ca-images-iac/link.yaml", Reason: vocab.IgnoredSymlink},
+		{Path: "ca-images-iac/vendored", Reason: vocab.IgnoredSubmodule},
+	}
+	if diff := cmp.Diff(want, st.Ignored); diff != "" {
+		t.Errorf("ignored (-want +got):\n%s", diff)
+	}
+	if st.Files != (store.FileCounts{Valid: 1, Ignored: 2}) {
+		t.Errorf("files = %+v", st.Files)
+	}
+	for reason, want := range map[vocab.IgnoreReason]float64{vocab.IgnoredSymlink: 1, vocab.IgnoredSubmodule: 1, vocab.IgnoredNested: 0} {
+		if got := testutil.ToFloat64(h.m.IgnoredFiles.WithLabelValues(string(reason))); got != want {
+			t.Errorf("ignored_files{%s} = %v, want %v", reason, got, want)
+		}
+	}
+	var logged []string
+	for _, e := range logs.FilterMessage("file ignored").All() {
+		logged = append(logged, fmt.Sprint(e.ContextMap()["file"], " ", e.ContextMap()["reason"]))
+	}
+	if diff := cmp.Diff([]string{"ca-images-iac/link.yaml symlink", "ca-images-iac/vendored submodule"}, logged); diff != "" {
+		t.Errorf("logged (-want +got):\n%s", diff)
+	}
+	// The link's target is never applied to a repo named by the link.
+	if got := w.live("link"); !cmp.Equal(got.Packages, []string{"keep"}) {
+		t.Errorf("repo link was written through the symbolic link: %+v", got)
 	}
 }

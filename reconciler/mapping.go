@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -187,7 +188,7 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 		if hit {
 			d.Reused++
 		} else {
-			data, err := fs.ReadFile(fsys, names[0])
+			data, err := readLimited(fsys, names[0])
 			if err != nil {
 				d.Err = fmt.Errorf("reading %s: %w", file, err)
 				return d
@@ -209,6 +210,18 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 	}
 	slices.Sort(d.names)
 	return d
+}
+
+// readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough
+// for the parser to report a file over the limit, without holding a huge
+// one (an os.DirFS streams; gitsource's tree reads a blob whole).
+func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, overlay.MaxFileBytes+1))
 }
 
 // parse parses one file; data is not kept.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -104,6 +105,21 @@ type countingFS struct {
 
 	mu    sync.Mutex
 	reads map[string]int
+	bytes int
+}
+
+// countingFile counts the bytes read from it.
+type countingFile struct {
+	fs.File
+	c *countingFS
+}
+
+func (f countingFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	f.c.mu.Lock()
+	f.c.bytes += n
+	f.c.mu.Unlock()
+	return n, err
 }
 
 func (c *countingFS) Open(name string) (fs.File, error) {
@@ -119,6 +135,7 @@ func (c *countingFS) Open(name string) (fs.File, error) {
 			}
 			c.reads[name]++
 			c.mu.Unlock()
+			return countingFile{f, c}, nil
 		}
 	}
 	return f, err
@@ -201,5 +218,22 @@ func TestParseCacheReadsOnlyChangedBlobs(t *testing.T) {
 	}
 	if got := fmt.Sprint(d3.Repos["other"].Err); got[:len("f/other.yaml")] != "f/other.yaml" {
 		t.Errorf("renamed file's error names %q", got)
+	}
+}
+
+// A file over the size limit is invalid with the parser's message, and at
+// most the limit plus one byte of it is read.
+func TestMapFilesReadsAtMostTheLimit(t *testing.T) {
+	big := make([]byte, 3*overlay.MaxFileBytes)
+	for i := range big {
+		big[i] = 'a'
+	}
+	fsys := &countingFS{MapFS: fstest.MapFS{"big.yaml": {Data: big}}}
+	d := MapFiles("f", fsys)
+	if got, want := fmt.Sprint(d.Repos["big"].Err), "f/big.yaml:1:1048577: file is larger than the limit of 1048576 bytes (1 MiB)"; got != want {
+		t.Errorf("err = %q, want %q", got, want)
+	}
+	if fsys.bytes > overlay.MaxFileBytes+1 {
+		t.Errorf("read %d bytes of a %d-byte file, want at most %d", fsys.bytes, len(big), overlay.MaxFileBytes+1)
 	}
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// Interval between cycles (jittered by up to Jitter, a fraction).
 	Interval time.Duration
 	Jitter   float64
+	// TriggerSpacing is the least time between the starts of two cycles
+	// asked for by Trigger (default DefaultTriggerSpacing); see nextCycle.
+	TriggerSpacing time.Duration
 	// Concurrency bounds parallel writes (default 4).
 	Concurrency int
 	// MaxWrites is how many writes of one desired overlay may fail to
@@ -75,6 +78,9 @@ func (c *Config) defaults() {
 	}
 	if c.Jitter < 0 {
 		c.Jitter = 0
+	}
+	if c.TriggerSpacing <= 0 {
+		c.TriggerSpacing = DefaultTriggerSpacing
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
@@ -159,39 +165,6 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 	return r
 }
 
-// Trigger asks for a cycle as soon as possible. It never blocks: while one
-// trigger is pending, more are coalesced into it.
-func (r *Reconciler) Trigger(reason vocab.Trigger) {
-	select {
-	case r.trigger <- reason:
-	default:
-	}
-}
-
-// Run runs a cycle at start and then every jittered interval or on Trigger,
-// until ctx is done. Errors of a cycle are logged and reported, never fatal.
-func (r *Reconciler) Run(ctx context.Context) error {
-	reason := vocab.TriggerStart
-	for {
-		r.RunOnce(ctx, reason)
-		wait := r.nextInterval()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.clock.After(wait):
-			reason = vocab.TriggerInterval
-		case reason = <-r.trigger:
-		}
-	}
-}
-
-func (r *Reconciler) nextInterval() time.Duration {
-	if r.cfg.Jitter == 0 {
-		return r.cfg.Interval
-	}
-	return r.cfg.Interval + time.Duration(r.rand.Float64()*r.cfg.Jitter*float64(r.cfg.Interval))
-}
-
 // Report is the outcome of one cycle.
 type Report struct {
 	Trigger  vocab.Trigger
@@ -200,8 +173,9 @@ type Report struct {
 	// Writes are the results of the writes made, by repo.
 	Writes map[string]WriteResult
 	// Err is set when the cycle could not read Git or the API; nothing was
-	// written then.
-	Err error
+	// written then. FailedDependency says which.
+	Err              error
+	FailedDependency vocab.Dependency
 	// Result is success, partial or error.
 	Result vocab.CycleResult
 	// Parsed and Reused count the files this cycle read and parsed, and
@@ -273,7 +247,7 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger vocab.Trigger) Report 
 	}
 	info := &store.CycleInfo{Trigger: trigger, Started: start, Finished: end, Result: rep.Result, Revision: rep.Revision, Writes: len(rep.Writes)}
 	if rep.Err != nil {
-		info.Error = rep.Err.Error()
+		info.Error, info.FailedDependency = rep.Err.Error(), rep.FailedDependency
 	}
 	r.store.Update(func(h *store.Status) {
 		h.LastCycle = info
@@ -308,14 +282,14 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 		r.metrics.GitFetches.WithLabelValues(string(vocab.FetchError)).Inc()
 		vs, ok := r.src.(verifiedSource)
 		if !errors.Is(err, gitsource.ErrUnverified) || !ok {
-			rep.Err = fmt.Errorf("reading desired state: %w", err)
+			rep.Err, rep.FailedDependency = fmt.Errorf("reading desired state: %w", err), vocab.DependencyGit
 			return rep
 		}
 		last, have := vs.LastVerified()
 		r.metrics.SourceVerified.Set(0)
 		r.log.Warn("head commit is not signed by a trusted key; keeping the last verified revision", zap.Error(err), zap.String("kept_revision", last.Revision))
 		if !have {
-			rep.Err = fmt.Errorf("reading desired state: %w", err)
+			rep.Err, rep.FailedDependency = fmt.Errorf("reading desired state: %w", err), vocab.DependencyGit
 			r.setVerified(false)
 			return rep
 		}
@@ -344,7 +318,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 		rep.Parsed, rep.Reused = desired.Parsed, desired.Reused
 	}
 	if desired.Err != nil {
-		rep.Err = fmt.Errorf("reading desired state: %w", desired.Err)
+		rep.Err, rep.FailedDependency = fmt.Errorf("reading desired state: %w", desired.Err), vocab.DependencyGit
 		return rep
 	}
 	r.desired = &desired
@@ -357,9 +331,11 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	live, err := r.readLive(ctx)
 	r.phase(vocab.PhaseReadLive, t)
 	if err != nil {
-		rep.Err = err
+		rep.Err, rep.FailedDependency = err, vocab.DependencyAPI
 		return rep
 	}
+	read := r.clock.Now()
+	r.store.Update(func(h *store.Status) { h.LastLiveRead = read })
 
 	// plan
 	t = r.clock.Now()

@@ -68,9 +68,9 @@ type CycleInfo struct {
 	Revision string            `json:"revision,omitempty"`
 	// Error is why the cycle could not read Git or the API.
 	Error string `json:"error,omitempty"`
-	// FailedDependency names what Error is about: "git" or "api".
-	FailedDependency string `json:"failed_dependency,omitempty"`
-	Writes           int    `json:"writes"`
+	// FailedDependency names what Error is about.
+	FailedDependency vocab.Dependency `json:"failed_dependency,omitempty"`
+	Writes           int              `json:"writes"`
 }
 
 // RepoState is what the daemon knows about one repo.

@@ -170,6 +170,32 @@ const (
 // CycleResults returns every cycle result.
 func CycleResults() []CycleResult { return []CycleResult{CycleSuccess, CyclePartial, CycleError} }
 
+// Dependency is what a cycle reads before it can compare: readiness and
+// /status name the one that failed.
+type Dependency string
+
+// Dependencies.
+const (
+	// DependencyGit is the Git source (--git-url).
+	DependencyGit Dependency = "git"
+	// DependencyAPI is the Chainguard API (--api).
+	DependencyAPI Dependency = "api"
+)
+
+// Dependencies returns every dependency.
+func Dependencies() []Dependency { return []Dependency{DependencyGit, DependencyAPI} }
+
+// Describe names the dependency for people.
+func (d Dependency) Describe() string {
+	switch d {
+	case DependencyGit:
+		return "the Git source"
+	case DependencyAPI:
+		return "the Chainguard API"
+	}
+	return string(d)
+}
+
 // Phase is a timed part of a cycle: the phase label of
 // ca_reconciler_reconcile_duration_seconds.
 type Phase string

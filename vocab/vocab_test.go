@@ -25,6 +25,7 @@ func strs[T ~string](list []T) []string {
 func lists() map[string][]string {
 	return map[string][]string{
 		"Mode":            strs(vocab.Modes()),
+		"Dependency":      strs(vocab.Dependencies()),
 		"EventKind":       strs(vocab.EventKinds()),
 		"Status":          strs(vocab.Statuses()),
 		"Action":          strs(vocab.Actions()),

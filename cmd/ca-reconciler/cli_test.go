@@ -319,7 +319,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		"ca-images-iac/bad.yaml":   "entrypoint: {command: x}\n",
 	})
 	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "100ms", "--log-level", "debug"}, f.getenv)
+		"--interval", "1s", "--log-level", "debug"}, f.getenv)
 	addr := d.addr
 	var served []string
 	deadline := time.Now().Add(30 * time.Second)
@@ -339,7 +339,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	// Make a write fail with a transient error too, so retries are logged.
 	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [jq]\n"})
 	f.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, 14 /* Unavailable */, 1)
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	d.stop()
 	everything := strings.Join(append(served, d.stdout.String(), d.stderr.String()), "\n")
 	if !strings.Contains(everything, "plain") || !strings.Contains(everything, "ca_reconciler_writes_total") {

@@ -17,6 +17,11 @@ const DefaultAPI = "https://console-api.enforce.dev"
 
 const chainguardDefaultIssuer = chainguard.DefaultIssuer
 
+// minInterval is the floor of --interval and --build-poll-interval: a
+// shorter one would only load the API (and a typo such as 1ns would list
+// every repo hundreds of times a second).
+const minInterval = time.Second
+
 // options are the flags shared by run and plan.
 type options struct {
 	log logOptions
@@ -93,12 +98,12 @@ func (o *options) addLogFlags(fs *pflag.FlagSet) {
 }
 
 func (o *options) addRunFlags(fs *pflag.FlagSet) {
-	fs.DurationVar(&o.interval, "interval", time.Minute, "time between cycles (jittered by up to 10%)")
+	fs.DurationVar(&o.interval, "interval", time.Minute, "time between cycles (jittered by up to 10%; at least 1s)")
 	fs.StringVar(&o.mode, "mode", "apply", "apply (write drifted repos) or detect (only report drift)")
 	fs.StringVar(&o.listen, "listen", ":9090", "address for /metrics, /healthz, /readyz, /status and /")
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on --listen (CPU, heap, goroutines; for diagnosing, keep it off otherwise)")
 	fs.DurationVar(&o.buildTimeout, "build-timeout", time.Hour, "build limit: a build pending longer counts as timed out and is no longer followed")
-	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization)")
+	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization; at least 1s)")
 	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
@@ -147,14 +152,14 @@ func (o *options) checkRun() error {
 	default:
 		return fmt.Errorf("--mode %q: want apply or detect", o.mode)
 	}
-	if o.interval <= 0 {
-		return fmt.Errorf("--interval must be positive")
+	if o.interval < minInterval {
+		return fmt.Errorf("--interval %s is below the minimum of %s (each cycle lists every repo of the organization)", o.interval, minInterval)
 	}
 	if o.buildTimeout <= 0 {
 		return fmt.Errorf("--build-timeout must be positive")
 	}
-	if o.buildPollInterval <= 0 {
-		return fmt.Errorf("--build-poll-interval must be positive")
+	if o.buildPollInterval < minInterval {
+		return fmt.Errorf("--build-poll-interval %s is below the minimum of %s", o.buildPollInterval, minInterval)
 	}
 	if o.concurrency <= 0 {
 		return fmt.Errorf("--concurrency must be positive")

@@ -28,7 +28,7 @@ Git or the API unreadable).`,
 			if output != "text" && output != "json" && output != "markdown" {
 				return fmt.Errorf("-o %q: want text, json or markdown", output)
 			}
-			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv)
+			d, err := wire(cmd.Context(), o, cmd.ErrOrStderr(), getenv, false)
 			if err != nil {
 				return err
 			}

@@ -238,7 +238,7 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 	})
 
 	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1s", "--build-poll-interval", "100ms"}, f.getenv)
+		"--interval", "1s", "--build-poll-interval", "1s"}, f.getenv)
 	addr := d.addr
 
 	prom := startPrometheus(t, promBin, addr)

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -48,7 +49,7 @@ and in --mode apply writes the repos that drifted. It serves metrics and status 
 func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	d, err := wire(ctx, o, cmd.ErrOrStderr(), getenv)
+	d, err := wire(ctx, o, cmd.ErrOrStderr(), getenv, true)
 	if err != nil {
 		return err
 	}
@@ -85,6 +86,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Handlers: routes,
 		Pprof:    o.pprof,
 		Logger:   d.log,
+		Limits:   serverLimits(hooks != nil),
 	})
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
@@ -109,19 +111,67 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	return err
 }
 
-// readiness is ready once the first cycle finished and the last successful
-// Git read is no older than three intervals.
+// readiness answers /readyz from the last finished cycle, naming what is
+// wrong:
+//
+//   - no cycle has finished yet;
+//   - the cycle itself is late: none finished within three intervals plus
+//     three times the last cycle's duration (so a slow but successful API,
+//     whose cycles take longer than the interval, keeps the daemon ready);
+//   - the last cycle could not read Git, or the Chainguard API, and that
+//     dependency has not been read successfully for that long either (one
+//     failed read is retried at the next cycle, without flapping).
 func readiness(status func() store.Status, interval time.Duration, now func() time.Time) metrics.Readiness {
 	return func() (bool, string) {
 		s := status()
-		if !s.Ready {
+		c := s.LastCycle
+		if !s.Ready || c == nil {
 			return false, "first cycle not finished"
 		}
-		if s.LastFetch.IsZero() || now().Sub(s.LastFetch) > 3*interval {
-			return false, "no successful Git read in the last three intervals"
+		window := 3 * (interval + c.Finished.Sub(c.Started))
+		if late := now().Sub(c.Finished); late > window {
+			return false, fmt.Sprintf("cycle late: none finished for %s (more than three intervals and cycle durations, %s)", late.Round(time.Second), window.Round(time.Second))
 		}
-		return true, "ready"
+		if c.Result != vocab.CycleError {
+			return true, "ready"
+		}
+		last := s.LastFetch
+		if c.FailedDependency == vocab.DependencyAPI {
+			last = s.LastLiveRead
+		}
+		if !last.IsZero() && c.Finished.Sub(last) <= window {
+			return true, "ready (the last cycle could not read " + c.FailedDependency.Describe() + "; retrying)"
+		}
+		since := "since start"
+		if !last.IsZero() {
+			since = "for " + c.Finished.Sub(last).Round(time.Second).String()
+		}
+		return false, fmt.Sprintf("%s could not be read %s: %s", c.FailedDependency.Describe(), since, short(c.Error, 300))
 	}
+}
+
+// short cuts s to at most n bytes, at a character boundary, marking the
+// cut.
+func short(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// serverLimits are the --listen server's limits: metrics.DefaultLimits, with
+// gitsource's recommended timeouts when it serves the hooks.
+func serverLimits(hooks bool) metrics.Limits {
+	l := metrics.DefaultLimits()
+	if hooks {
+		t := gitsource.WebhookServerTimeouts()
+		l.ReadHeader, l.Read, l.Idle = t.ReadHeader, t.Read, t.Idle
+		l.Write = max(l.Write, t.Write)
+	}
+	return l
 }
 
 // exitFor maps a --once cycle to the exit code: 0 every managed repo in sync,

@@ -46,9 +46,12 @@ func (d *daemon) close() {
 	}
 }
 
-// wire builds the daemon from validated options. Every error here is a
-// configuration error that stops the process at start.
-func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *daemon, err error) {
+// wire builds the daemon from validated options: the log, metrics, the API
+// client, the Git source, the store and the reconciler, and with
+// followBuilds the build watcher too (run has one; plan, which writes
+// nothing, does not). Every error here is a configuration error that stops
+// the process at start.
+func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followBuilds bool) (_ *daemon, err error) {
 	log, err := o.log.logger(stderr)
 	if err != nil {
 		return nil, err
@@ -136,9 +139,13 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 	if d.plaintext && o.api != "local" && !isLoopbackURL(apiURL) {
 		warnings = append(warnings, "the Chainguard API connection is plaintext (--insecure): tokens and overlays cross the network unencrypted")
 	}
-	d.builds, err = newBuildWatcher(d, o)
-	if err != nil {
-		return nil, err
+	opts := []reconciler.Option{reconciler.WithStore(d.store)}
+	if followBuilds {
+		d.builds, err = newBuildWatcher(d, o)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, reconciler.WithBuildWatcher(d.builds))
 	}
 	d.reconciler = reconciler.New(reconciler.Config{
 		Warnings:    warnings,
@@ -150,7 +157,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env) (_ *dae
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics, reconciler.WithStore(d.store), reconciler.WithBuildWatcher(d.builds))
+	}, d.source, d.api, log, d.metrics, opts...)
 	return d, nil
 }
 
