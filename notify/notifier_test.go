@@ -390,3 +390,15 @@ func TestURLsStaySecret(t *testing.T) {
 		t.Errorf("a notify URL appears in the logs or results:\n%s", all.String())
 	}
 }
+
+// TestDrain: what is queued is delivered before Drain returns, without Run.
+func TestDrain(t *testing.T) {
+	s, srv := newSink(t)
+	n := New(Config{Targets: []Target{{URL: srv.URL, Format: FormatJSON}}, Now: func() time.Time { return t0 }})
+	n.Notify(Event{Kind: KindStalled, Org: "o", Repo: "a"})
+	n.Notify(Event{Kind: KindStalled, Org: "o", Repo: "b"})
+	n.Drain(t.Context())
+	if len(s.got()) != 2 {
+		t.Errorf("%d delivered, want 2", len(s.got()))
+	}
+}

@@ -201,6 +201,22 @@ func (f *feedback) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// drain sends what is queued before the process exits (run --once),
+// within drainTimeout.
+func (f *feedback) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	if f.reporter != nil {
+		f.reporter.Drain(ctx)
+	}
+	if f.notifier != nil {
+		f.notifier.Drain(ctx)
+	}
+}
+
+// drainTimeout bounds how long run --once waits to send its reports.
+const drainTimeout = 30 * time.Second
+
 // cycle turns a cycle's report into the tracker's input.
 func (f *feedback) cycle(rep reconciler.Report) {
 	if f.notifier != nil && f.verified != nil && !f.verified() {

@@ -491,3 +491,27 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 		t.Errorf("no delivery accepted: %+v", emu.Deliveries())
 	}
 }
+
+// TestOnceReportsBeforeExiting: run --once sends its cycle's state before
+// it exits (here failure, for an invalid file).
+func TestOnceReportsBeforeExiting(t *testing.T) {
+	const token = "ghs_ONCEtoken"
+	f := newFixture(t)
+	f.repo("python", overlay.Overlay{})
+	api := &statusAPI{t: t, token: token}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "environment:\n  CHAINGUARD_X: y\n"})
+	code, _, errOut := f.run("run", "--once", "--commit-status", "github", "--commit-status-url", srv.URL,
+		"--commit-status-repo", "acme/images-config", "--commit-status-token-file", tokenFile, "--external-url", "https://cd.example.com/")
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, errOut)
+	}
+	if diff := cmp.Diff([]string{f.revision() + " failure: failed: python (invalid file)"}, api.statuses()); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}

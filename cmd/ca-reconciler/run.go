@@ -58,6 +58,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 	if o.once {
 		rep := d.reconciler.RunOnce(ctx, "start")
+		d.feedback.drain(ctx)
 		return exitFor(rep, vocab.Mode(o.mode))
 	}
 
