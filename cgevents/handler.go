@@ -36,6 +36,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // Path is where the handler is served.
@@ -137,6 +139,8 @@ type verified struct {
 	repoID string
 	repo   string
 	actor  string
+	// reason is why a delivery's verification failed, for the debug line.
+	reason string
 }
 
 type verifiedKey struct{}
@@ -228,6 +232,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.actor != "" {
 		fields = append(fields, zap.String("actor", v.actor))
 	}
+	if v.reason != "" {
+		fields = append(fields, zap.String("reason", redact.String(v.reason)))
+	}
 	switch v.result {
 	case ResultAccepted, ResultIgnored:
 		h.cfg.Logger.Info("chainguard event", fields...)
@@ -239,6 +246,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
+	// Every answer ends its connection, at once: a delivery comes one per
+	// connection, a kept-alive one would sit idle holding one of the
+	// server's connections, and the unread body of a refused request would
+	// otherwise be drained by the server for as long as a slow client
+	// keeps sending it (a read deadline cleared by a handler clears the
+	// server's own read timeout too).
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
@@ -254,10 +269,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 	if r.ContentLength > MaxBody {
 		return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 	event, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
 	if err != nil {
@@ -266,7 +278,6 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 			return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			w.Header().Set("Connection", "close")
 			return verified{result: ResultTimeout}, http.StatusRequestTimeout
 		}
 		return verified{result: ResultBadRequest}, http.StatusBadRequest
@@ -284,11 +295,11 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 			// The SDK answers 403 for a token that fails verification;
 			// to the sender both mean "not authenticated as Chainguard
 			// for this group".
-			h.cfg.Logger.Warn("chainguard event refused", zap.Error(err))
-			return verified{result: ResultUnauthorized}, http.StatusUnauthorized
+			// Anyone can send a token: refusals are logged at debug
+			// with the request's line (ServeHTTP), never above.
+			return verified{result: ResultUnauthorized, reason: err.Error()}, http.StatusUnauthorized
 		}
-		h.cfg.Logger.Error("chainguard event not verified", zap.Error(err))
-		return verified{result: ResultBadRequest}, http.StatusBadRequest
+		return verified{result: ResultBadRequest, reason: err.Error()}, http.StatusBadRequest
 	}
 	switch out.result {
 	case ResultAccepted:

@@ -1,9 +1,11 @@
 package cgevents
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +27,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -345,5 +351,110 @@ func TestSlowAndConcurrentRequests(t *testing.T) {
 	}
 	if len(rec.triggers) != 0 {
 		t.Errorf("triggered %v", rec.triggers)
+	}
+}
+
+// A client that keeps trickling its body is cut off with its answer, both
+// when it timed out (408) and when it was refused unread while the handler
+// was busy (503), on a server without timeouts of its own; every other
+// answer closes its connection too. Before, the handler cleared the read
+// deadline it set, and the server then drained the rest of the body for as
+// long as the client sent it.
+func TestRefusedConnectionsClose(t *testing.T) {
+	rec := &recorder{}
+	h, err := New(Config{Issuer: "http://127.0.0.1:1", Group: func() string { return group }, Managed: managed, Trigger: rec.trigger,
+		Observe: rec.observe, MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// Deferred after srv.Close, so they run first: the tricklers stop and
+	// their connections close before the server waits for its handlers.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	trickle := func() net.Conn {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nContent-Length: 100000\r\n\r\n{")
+		go func() {
+			for {
+				time.Sleep(20 * time.Millisecond)
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		return conn
+	}
+	answerThenEOF := func(name string, conn net.Conn, want int) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a bound for the test only
+		r := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || !resp.Close {
+			t.Errorf("%s: status %d, close %v; want %d and the connection closed", name, resp.StatusCode, resp.Close, want)
+		}
+		// Closed: EOF, or a reset when the server closed with the
+		// client's bytes still unread.
+		if _, err := r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: after the answer, read %v; want EOF or a reset (the server closed the connection)", name, err)
+		}
+	}
+	slow := trickle()
+	for len(h.slots) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	answerThenEOF("refused while busy", trickle(), http.StatusServiceUnavailable)
+	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Errorf("no token: status %d, close %v; want 401 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
+
+// A delivery whose token fails verification comes from anyone: it is
+// logged at debug only (with why), so a flood of them cannot fill the logs.
+func TestRefusedTokensLogAtDebug(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	otherSigner, _ := oidctest.NewIssuer(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	rec := &recorder{}
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	good := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", nil)
+	later := time.Now().Add(time.Hour)
+	for _, tok := range []string{mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later), mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later)} {
+		if got := deliver(t, srv.URL, good, tok, false); got != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", got)
+		}
+	}
+	if n := logs.FilterLevelExact(zapcore.DebugLevel).FilterField(zap.String("result", ResultUnauthorized)).Len(); n != 2 {
+		t.Errorf("%d debug lines for two refused tokens, want 2: %v", n, logs.All())
+	}
+	for _, e := range logs.All() {
+		if e.Level > zapcore.DebugLevel {
+			t.Errorf("a refused token logged at %s: %s %v", e.Level, e.Message, e.Context)
+		}
 	}
 }
