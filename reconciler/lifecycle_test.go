@@ -647,6 +647,12 @@ func TestLifecyclePlanGolden(t *testing.T) {
 			return ComputeWith(d, append(live, repo("old2", jq)), nil, Policy{Prune: true, PruneLimit: 1})
 		}()},
 		{"settings-invalid", ComputeWith(guards, live, nil, Policy{Prune: true})},
+		{"suspended-only", func() Plan {
+			d := lifecycleDesired
+			d.Repos = map[string]DesiredRepo{"nginx": file("nginx", curl), "web": file("web", curl)}
+			d.SettingsWarnings = nil
+			return ComputeWith(d, []chainguard.Repo{repo("nginx", jq), repo("web", curl)}, nil, Policy{})
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var text, js, md strings.Builder
