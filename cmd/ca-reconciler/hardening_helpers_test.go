@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
@@ -390,7 +389,3 @@ func (f *fixture) daemonArgs(extra ...string) []string {
 	return append([]string{"--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(), "--log-format", "json"}, extra...)
 }
 
-// writes is the number of UpdateRepo calls the emulator answered, v1 and v2.
-func (f *fixture) writes() int {
-	return f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName) + f.emu.Calls(registryv2.ReposService_UpdateRepo_FullMethodName)
-}
