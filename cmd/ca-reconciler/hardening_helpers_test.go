@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 )
