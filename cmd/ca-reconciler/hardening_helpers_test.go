@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
-
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 )
 
@@ -388,9 +385,4 @@ func newFixtureWith(t *testing.T, opts emulator.Options) *fixture {
 // daemonArgs are the arguments that point a child at the fixture.
 func (f *fixture) daemonArgs(extra ...string) []string {
 	return append([]string{"--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(), "--log-format", "json"}, extra...)
-}
-
-// writes is the number of UpdateRepo calls the emulator answered, v1 and v2.
-func (f *fixture) writes() int {
-	return f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName) + f.emu.Calls(registryv2.ReposService_UpdateRepo_FullMethodName)
 }
