@@ -110,6 +110,7 @@ func attack(addr, path, kind string, stop <-chan struct{}, done func(*attacker))
 // /healthz and /metrics answer every probe throughout, each on a new
 // connection as a kubelet's probe or a scrape after a restart opens.
 func TestHardeningHookFlood(t *testing.T) {
+	skipFloodIfShort(t)
 	const each = 300
 	const bound = 15*time.Second + 3*time.Second // the server's read timeout, plus slack for a loaded machine
 	_, d := hookDaemon(t)
@@ -257,6 +258,7 @@ func pushes(t *testing.T, url string, n, par int, gap time.Duration, tag string)
 // burst, plus one trailing cycle; a push after a quiet period starts a
 // cycle at once.
 func TestHardeningPushBurst(t *testing.T) {
+	skipFloodIfShort(t)
 	_, d := hookDaemon(t)
 	const n = 500
 	accepted, took := pushes(t, d.url("/hooks/github"), n, 8, 10*time.Millisecond, "burst")
@@ -298,6 +300,7 @@ func TestHardeningPushBurst(t *testing.T) {
 // at most one line a second at debug, each with the number suppressed since
 // the last; every one is counted.
 func TestHardeningRefusedLogVolume(t *testing.T) {
+	skipFloodIfShort(t)
 	const n = 2_000
 	for _, level := range []string{"info", "debug"} {
 		t.Run(level, func(t *testing.T) {
@@ -414,4 +417,13 @@ func TestHardeningReplays(t *testing.T) {
 		t.Errorf("%v webhook-triggered cycles, want 1 to 3 (one per accepted delivery at most)", cycles)
 	}
 	d.stop()
+}
+
+// skipFloodIfShort skips a flood test under -short: each takes 10 to 20 s of
+// the machine's two cores.
+func skipFloodIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a flood test; skipped with -short")
+	}
 }
