@@ -21,6 +21,8 @@ package cgevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -37,6 +39,8 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/hookguard"
 	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
@@ -60,12 +64,14 @@ const (
 	ResultUnavailable  = "unavailable" // the issuer could not be reached to verify
 	ResultBusy         = "busy"        // MaxConcurrent requests already in progress
 	ResultTimeout      = "timeout"     // the body did not arrive within BodyTimeout
+	ResultReplayed     = "replayed"    // verified, but seen within ReplayWindow: nothing triggered
 )
 
 // Defaults, as for the push webhooks.
 const (
 	DefaultMaxConcurrent = 16
 	DefaultBodyTimeout   = 10 * time.Second
+	DefaultReplayWindow  = time.Hour
 )
 
 // ActorNoter is told who changed a repo, before the cycle that sees the
@@ -98,14 +104,24 @@ type Config struct {
 	// Retry-After: 1); BodyTimeout bounds reading one body (then 408).
 	MaxConcurrent int
 	BodyTimeout   time.Duration
+	// ReplayWindow is how long verified deliveries are remembered: the
+	// same one again (by its event id, or by its token, which a replay
+	// must reuse) is answered 200 and triggers nothing.
+	// DefaultReplayWindow when zero.
+	ReplayWindow time.Duration
+	// Clock is the time of replay windows and log spacing; the wall clock
+	// when nil.
+	Clock clock.Clock
 }
 
 // Handler serves POST /hooks/chainguard. It connects to the issuer (OIDC
 // discovery) on the first delivery, and again after a failure, so that an
 // issuer that is down at start does not stop the daemon.
 type Handler struct {
-	cfg   Config
-	slots chan struct{}
+	cfg     Config
+	slots   chan struct{}
+	seen    *hookguard.Replays
+	refused *hookguard.LogLimit
 
 	mu     sync.Mutex
 	verify receiver.Handler
@@ -130,7 +146,14 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
-	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent),
+		seen: hookguard.NewReplays(cfg.ReplayWindow), refused: hookguard.NewLogLimit(hookguard.LogEvery)}, nil
 }
 
 // verified is what the SDK's receiver passes on after verification.
@@ -239,9 +262,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ResultAccepted, ResultIgnored:
 		h.cfg.Logger.Info("chainguard event", fields...)
 	default:
-		// Refused requests come from anyone: debug, so that a flood
-		// cannot fill the logs (the metric counts every one).
-		h.cfg.Logger.Debug("chainguard event", fields...)
+		// Refused and replayed requests come from anyone: at debug, at
+		// most one line a second with the number suppressed since, so
+		// that a flood cannot fill the logs (the metric counts every one).
+		if ok, suppressed := h.refused.Allow(h.cfg.Clock.Now()); ok {
+			h.cfg.Logger.Debug("chainguard event", append(fields, zap.Int("suppressed", suppressed))...)
+		}
 	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
@@ -301,6 +327,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 		}
 		return verified{result: ResultBadRequest, reason: err.Error()}, http.StatusBadRequest
 	}
+	if out.result == ResultAccepted || out.result == ResultIgnored {
+		keys := []string{"event " + event.Source() + " " + event.ID(), "token " + tokenDigest(r.Header.Get("Authorization"))}
+		if h.seen.Again(keys, h.cfg.Clock.Now()) {
+			return verified{result: ResultReplayed}, http.StatusOK
+		}
+	}
 	switch out.result {
 	case ResultAccepted:
 		if h.cfg.Actors != nil && out.actor != "" {
@@ -312,4 +344,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 		return out, http.StatusBadRequest
 	}
 	return out, http.StatusOK
+}
+
+// tokenDigest is a SHA-256 of a delivery's Authorization header: each
+// delivery's token is minted for it, so a replay with a new event id is
+// still recognised; the token itself is not kept.
+func tokenDigest(authorization string) string {
+	sum := sha256.Sum256([]byte(authorization))
+	return hex.EncodeToString(sum[:])
 }

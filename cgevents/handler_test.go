@@ -429,14 +429,37 @@ func TestRefusedConnectionsClose(t *testing.T) {
 	}
 }
 
+// manualClock is a clock the test moves.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // A delivery whose token fails verification comes from anyone: it is
-// logged at debug only (with why), so a flood of them cannot fill the logs.
+// logged at debug only (with why), at most once a second with the number
+// suppressed since, so a flood of them cannot fill the logs.
 func TestRefusedTokensLogAtDebug(t *testing.T) {
 	signer, issuer := oidctest.NewIssuer(t)
 	otherSigner, _ := oidctest.NewIssuer(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	rec := &recorder{}
-	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Logger: zap.New(core)})
+	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe,
+		Logger: zap.New(core), Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,17 +467,73 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 	defer srv.Close()
 	good := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", nil)
 	later := time.Now().Add(time.Hour)
-	for _, tok := range []string{mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later), mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later)} {
-		if got := deliver(t, srv.URL, good, tok, false); got != http.StatusUnauthorized {
+	bad := []string{mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later), mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later)}
+	for i := range 10 {
+		if got := deliver(t, srv.URL, good, bad[i%2], false); got != http.StatusUnauthorized {
 			t.Errorf("status %d, want 401", got)
 		}
+		if i == 0 || i == 8 {
+			clk.advance(time.Second)
+		}
 	}
-	if n := logs.FilterLevelExact(zapcore.DebugLevel).FilterField(zap.String("result", ResultUnauthorized)).Len(); n != 2 {
-		t.Errorf("%d debug lines for two refused tokens, want 2: %v", n, logs.All())
+	var suppressed []any
+	for _, e := range logs.FilterLevelExact(zapcore.DebugLevel).FilterField(zap.String("result", ResultUnauthorized)).All() {
+		suppressed = append(suppressed, e.ContextMap()["suppressed"])
+	}
+	if diff := cmp.Diff([]any{int64(0), int64(0), int64(7)}, suppressed); diff != "" {
+		t.Errorf("debug lines' suppressed counts for ten refused tokens (-want +got):\n%s", diff)
 	}
 	for _, e := range logs.All() {
 		if e.Level > zapcore.DebugLevel {
 			t.Errorf("a refused token logged at %s: %s %v", e.Level, e.Message, e.Context)
 		}
+	}
+	if len(rec.results) != 10 {
+		t.Errorf("counted %d requests, want 10", len(rec.results))
+	}
+}
+
+// A verified delivery seen again within the window (as captured, or with a
+// new event id and the same token) is answered 200 and triggers nothing;
+// past the window it counts again.
+func TestReplayedDeliveries(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	rec := &recorder{}
+	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	alice := &events.Actor{Subject: "c0ffee/aaaa"}
+	e := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", alice)
+	tok := mint(t, signer, issuer, "webhook:"+group, e.Data(), time.Now().Add(time.Hour))
+	renamed := e.Clone()
+	renamed.SetID("another-id")
+	second := mint(t, signer, issuer, "webhook:"+group, e.Data(), time.Now().Add(2*time.Hour))
+	for i, tc := range []struct {
+		event  cloudevents.Event
+		token  string
+		after  time.Duration
+		want   int
+		result string
+	}{
+		{e, tok, 0, http.StatusAccepted, ResultAccepted},
+		{e, tok, 0, http.StatusOK, ResultReplayed},                      // as captured
+		{renamed, tok, 0, http.StatusOK, ResultReplayed},                // a new id, the same token
+		{e, second, 0, http.StatusOK, ResultReplayed},                   // a redelivery keeps its id
+		{e, tok, 61 * time.Minute, http.StatusAccepted, ResultAccepted}, // past the window
+	} {
+		clk.advance(tc.after)
+		if got := deliver(t, srv.URL, tc.event, tc.token, false); got != tc.want {
+			t.Errorf("case %d: status %d, want %d", i, got, tc.want)
+		}
+		if got := rec.results[len(rec.results)-1]; got != tc.result {
+			t.Errorf("case %d: result %s, want %s", i, got, tc.result)
+		}
+	}
+	if len(rec.triggers) != 2 {
+		t.Errorf("%d triggers, want 2 (the first delivery and the one past the window)", len(rec.triggers))
 	}
 }
