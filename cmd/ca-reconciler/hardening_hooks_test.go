@@ -2,18 +2,26 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"chainguard.dev/sdk/auth"
+	platform "chainguard.dev/sdk/proto/platform"
+	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
+
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // hookDaemon is the daemon serving the push webhooks and Chainguard's
@@ -426,4 +434,94 @@ func skipFloodIfShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a flood test; skipped with -short")
 	}
+}
+
+// capturingProxy forwards every request to target and keeps a copy of each.
+type capturingProxy struct {
+	target string
+	mu     sync.Mutex
+	got    []*http.Request
+	bodies [][]byte
+}
+
+func (p *capturingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	p.got = append(p.got, r.Clone(r.Context()))
+	p.bodies = append(p.bodies, body)
+	p.mu.Unlock()
+	req, _ := http.NewRequest(r.Method, p.target, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+}
+
+// replay sends captured request i again to url, with header changes.
+func (p *capturingProxy) replay(t *testing.T, url string, i int, set map[string]string) int {
+	t.Helper()
+	p.mu.Lock()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(p.bodies[i]))
+	req.Header = p.got[i].Header.Clone()
+	p.mu.Unlock()
+	for k, v := range set {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Issue 10, failure 5, for Chainguard's events: a delivery captured on its
+// way (by a logging proxy here) and sent again, as is or with a new event
+// id, is answered 200 and triggers nothing: the Console edit it announced is
+// corrected once.
+func TestHardeningChainguardEventReplay(t *testing.T) {
+	f, d := hookDaemon(t)
+	proxy := &capturingProxy{target: d.url("/hooks/chainguard")}
+	sink := httptest.NewServer(proxy)
+	t.Cleanup(sink.Close)
+	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
+		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: sink.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.emu.ConsoleEdit(f.repoID("a"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+		t.Fatal(err)
+	}
+	d.waitUntil("the correction", 30*time.Second, func() bool { return f.writes() >= 1 })
+	d.waitUntil("the correction's own event", 30*time.Second, func() bool {
+		return d.metric("ca_reconciler_chainguard_events_total") >= 2
+	})
+	time.Sleep(1500 * time.Millisecond) // any trailing cycle
+	cyclesBefore, writesBefore := d.cycles(""), f.writes()
+	for range 50 {
+		if code := proxy.replay(t, d.url("/hooks/chainguard"), 0, nil); code != http.StatusOK {
+			t.Errorf("replay answered %d, want 200", code)
+		}
+	}
+	for i := range 20 {
+		if code := proxy.replay(t, d.url("/hooks/chainguard"), 0, map[string]string{"Ce-Id": fmt.Sprint("forged-", i)}); code != http.StatusOK {
+			t.Errorf("replay with a new id answered %d, want 200", code)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := d.metric("ca_reconciler_chainguard_events_total", `result="replayed"`); got != 70 {
+		t.Errorf("replayed = %v, want 70", got)
+	}
+	if c, w := d.cycles("")-cyclesBefore, f.writes()-writesBefore; c != 0 || w != 0 {
+		t.Errorf("the replays ran %v cycles and %d writes, want none", c, w)
+	}
+	d.stop()
 }
