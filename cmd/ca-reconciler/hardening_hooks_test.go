@@ -122,7 +122,7 @@ func TestHardeningHookFlood(t *testing.T) {
 	const each = 300
 	const bound = 15*time.Second + 3*time.Second // the server's read timeout, plus slack for a loaded machine
 	_, d := hookDaemon(t)
-	baseFDs, baseRSS := d.fds(), d.peakRSS()
+	baseFDs, baseRSS, baseGoroutines := d.fds(), d.peakRSS(), d.metric("go_goroutines")
 
 	stop := make(chan struct{})
 	defer close(stop)
@@ -145,7 +145,7 @@ func TestHardeningHookFlood(t *testing.T) {
 
 	// Probes while the flood lasts: each must answer within 2s.
 	var probes, failed int
-	peakFDs := 0
+	peakFDs, peakGoroutines := 0, 0.0
 	var failures []string
 	floodStart := time.Now()
 probe:
@@ -158,7 +158,11 @@ probe:
 		peakFDs = max(peakFDs, d.fds())
 		for _, p := range []string{"/healthz", "/metrics"} {
 			probes++
-			if _, code, err := d.get(p, 2*time.Second); err != nil || code != http.StatusOK {
+			body, code, err := d.get(p, 2*time.Second)
+			if p == "/metrics" && code == http.StatusOK {
+				peakGoroutines = max(peakGoroutines, sampleSum(body, "go_goroutines"))
+			}
+			if err != nil || code != http.StatusOK {
 				failed++
 				if len(failures) < 5 {
 					failures = append(failures, fmt.Sprintf("%s at %s: %d %v", p, time.Since(floodStart).Round(time.Millisecond), code, err))
@@ -193,10 +197,14 @@ probe:
 	if late > 0 {
 		t.Errorf("%d connections closed later than %s (longest %s)", late, bound, longest)
 	}
-	t.Logf("answers: %v; peak FDs %d (baseline %d); peak RSS %d MiB (%d MiB before); %d probes", answers, peakFDs, baseFDs, d.peakRSS()>>20, baseRSS>>20, probes)
+	t.Logf("answers: %v; peak FDs %d (baseline %d), peak goroutines %v (baseline %v); peak RSS %d MiB (%d MiB before); %d probes",
+		answers, peakFDs, baseFDs, peakGoroutines, baseGoroutines, d.peakRSS()>>20, baseRSS>>20, probes)
 	time.Sleep(500 * time.Millisecond)
 	if n := d.fds(); n > baseFDs+5 {
 		t.Errorf("the daemon holds %d file descriptors after the flood, %d before", n, baseFDs)
+	}
+	if n := d.metric("go_goroutines"); n > baseGoroutines+10 {
+		t.Errorf("the daemon runs %v goroutines after the flood, %v before", n, baseGoroutines)
 	}
 	// Every request that reached a hook is counted: the slow bodies as
 	// timed out or busy, the quick ones as unauthorized or busy.
