@@ -310,6 +310,7 @@ func TestNextLifecycle(t *testing.T) {
 	refusedErr := fmt.Errorf("creating repo web from nosuch in org: %w: %w", chainguard.ErrSourceRefused,
 		status.Error(codes.NotFound, `source repository "nosuch" not found`))
 	denied := status.Error(codes.PermissionDenied, "using custom_overlay.contents.runtime_repositories is not allowed")
+	unavailableErr := status.Error(codes.Unavailable, "connection refused")
 	sourceAt := mustSettings(t, "repos:\n  web:\n    source: nosuch\n").SourceProblem("web", "")
 	sourceAtP := &sourceAt
 
@@ -395,6 +396,23 @@ func TestNextLifecycle(t *testing.T) {
 					return e
 				}(),
 				changed("", vocab.StatusMissing, vocab.StatusInvalid, refusedText),
+			},
+		},
+		{
+			name: "a create failing for now (the API unavailable): failed, transient, no stall count",
+			prev: missing,
+			c:    create,
+			w:    &WriteResult{Err: unavailableErr, Transient: true, At: now, Attempts: 4},
+			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h1", Diff: []string{"+ package curl"},
+				DriftSince: at(now), WriteError: unavailableErr.Error(), Would: vocab.ActionCreate},
+			events: []Event{
+				drift("", []string{"+ package curl"}, ""),
+				func() Event {
+					e := ev(vocab.EventWriteFailed, "")
+					e.Action, e.Source, e.Reason, e.Attempts, e.At, e.Transient = vocab.ActionCreate, "nosuch", unavailableErr.Error(), 4, now, true
+					return e
+				}(),
+				changed("", vocab.StatusMissing, vocab.StatusFailed, unavailableErr.Error()),
 			},
 		},
 		{
