@@ -35,19 +35,20 @@ func mustSettings(t *testing.T, src string) settings.Settings {
 
 // lifecycleRow is what TestLifecycle compares of each change.
 type lifecycleRow struct {
-	Action vocab.Action
-	File   string
-	Source string
-	Would  vocab.Action
-	Held   vocab.HoldReason
-	Diff   []string
-	Err    string
+	Action        vocab.Action
+	File          string
+	Source        string
+	Would         vocab.Action
+	Held          vocab.HoldReason
+	Diff          []string
+	Err           string
+	SourceRefused bool
 }
 
 func rows(p Plan) map[string]lifecycleRow {
 	out := map[string]lifecycleRow{}
 	for _, c := range p.Changes {
-		out[c.Repo] = lifecycleRow{Action: c.Action, File: c.File, Source: c.Source, Would: c.Would, Held: c.Held, Diff: diffStrings(c.Diff), Err: errText(c.Err)}
+		out[c.Repo] = lifecycleRow{Action: c.Action, File: c.File, Source: c.Source, Would: c.Would, Held: c.Held, Diff: diffStrings(c.Diff), Err: errText(c.Err), SourceRefused: c.SourceRefused}
 	}
 	return out
 }
@@ -123,7 +124,7 @@ func TestLifecycle(t *testing.T) {
 				"custom-node": {source: "node", desiredHash: hc, cause: refusedCause},
 			},
 			want: map[string]lifecycleRow{
-				"custom-node": {Action: vocab.ActionInvalid, File: "ca-images-iac/custom-node.yaml", Source: "node", Diff: []string{},
+				"custom-node": {Action: vocab.ActionInvalid, File: "ca-images-iac/custom-node.yaml", Source: "node", Diff: []string{}, SourceRefused: true,
 					Err: settingsFile + `:3:13: repos.custom-node.source: the organization cannot create repo "custom-node" from source "node": ` + refusedCause},
 			},
 			prune:  PruneReport{Limit: DefaultPruneLimit},
