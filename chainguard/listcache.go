@@ -109,6 +109,9 @@ func (lc *listCache) repos(orgID string, list []byte) ([]Repo, error) {
 		}
 		r := fromProto(&m)
 		lc.stats.Decoded++
+		if ok {
+			r.Fingerprint = fp
+		}
 		if ok && len(id) > 0 {
 			cache[string(id)] = &cachedRepo{fp: fp, gen: lc.gen, repo: r}
 		}
@@ -319,8 +322,24 @@ func writeSum(h *maphash.Hash, num protowire.Number, sum uint64) {
 	writeField(h, num, protowire.BytesType, buf[:])
 }
 
-// rawList is a reply kept encoded: ListRepos decodes only what changed.
-type rawList struct{ b []byte }
+// rawList is a reply kept encoded, in one buffer of grpc's pool:
+// ListRepos decodes only what changed (decoding copies what it keeps), then
+// frees it.
+type rawList struct{ buf mem.Buffer }
+
+func (r *rawList) bytes() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return r.buf.ReadOnlyData()
+}
+
+func (r *rawList) free() {
+	if r.buf != nil {
+		r.buf.Free()
+		r.buf = nil
+	}
+}
 
 // rawCodec is grpc's proto codec, except that a *rawList reply keeps its
 // bytes. Its Name is empty so that a forced codec leaves the content-type
@@ -333,7 +352,8 @@ func (c rawCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marsh
 
 func (c rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if r, ok := v.(*rawList); ok {
-		r.b = data.Materialize()
+		r.free()
+		r.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
 		return nil
 	}
 	return c.proto.Unmarshal(data, v)

@@ -47,6 +47,11 @@ type Repo struct {
 	// UnknownRepoFields is the number of unknown fields elsewhere in the
 	// repo (the repo message itself and sync_config); writes keep them too.
 	UnknownRepoFields int
+	// Fingerprint identifies the repo's encoding as ListRepos received it
+	// (see listCache): two Repos listed by one Client with the same
+	// nonzero Fingerprint hold the same values. Zero when unknown (a
+	// write's answer, an encoding that could not be fingerprinted).
+	Fingerprint uint64
 }
 
 // ResolveOrg finds an organization by UIDP id or by exact name.
@@ -92,13 +97,14 @@ func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
 	// and only the repos that changed since the last call are decoded
 	// (listCache).
 	var list rawList
+	defer list.free()
 	err := c.clients.Connection().Invoke(ctx, registryv1.Registry_ListRepos_FullMethodName, &registryv1.RepoFilter{
 		Uidp: &commonv1.UIDPFilter{DescendantsOf: orgID},
 	}, &list, grpc.StaticMethod(), grpc.ForceCodecV2(c.codec))
 	if err != nil {
 		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}
-	repos, err := c.list.repos(orgID, list.b)
+	repos, err := c.list.repos(orgID, list.bytes())
 	if err != nil {
 		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}
