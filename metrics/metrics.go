@@ -40,6 +40,11 @@ type Metrics struct {
 	BuildInfo               *prometheus.GaugeVec
 	CommitToWrite           prometheus.Histogram
 	WebhookRequests         *prometheus.CounterVec
+	CommitStatusReports     *prometheus.CounterVec
+	Notifications           *prometheus.CounterVec
+	ChainguardEvents        *prometheus.CounterVec
+	HeldRepos               *prometheus.GaugeVec
+	LifecycleWrites         *prometheus.CounterVec
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
@@ -146,6 +151,26 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "webhook_requests_total",
 			Help: "Webhook requests by provider and result.",
 		}, []string{"provider", "result"}),
+		CommitStatusReports: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "commit_status_reports_total",
+			Help: "Commit status reports by result (sent, retry, failed, duplicate, dropped).",
+		}, []string{"result"}),
+		Notifications: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_total",
+			Help: "Notifications by target (the position of its --notify-url, never the URL) and result (sent, retry, failed, duplicate, rate_limited, queue_full).",
+		}, []string{"target", "result"}),
+		ChainguardEvents: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "chainguard_events_total",
+			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
+		}, []string{"result"}),
+		HeldRepos: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "held_repos",
+			Help: "Repos that differ from Git but that the last cycle did not write, by reason (suspended: suspended and drifted; settings_invalid, prune_limit, no_files: refused by a guard).",
+		}, []string{"reason"}),
+		LifecycleWrites: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "lifecycle_writes_total",
+			Help: "Repos created from a source and pruned, by action and result (also counted in writes_total).",
+		}, []string{"action", "result"}),
 	}
 	for _, t := range vocab.Triggers() {
 		for _, r := range vocab.CycleResults() {
@@ -175,6 +200,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			m.WebhookRequests.WithLabelValues(string(p), string(r))
 		}
 	}
+	for _, r := range vocab.HoldReasons() {
+		m.HeldRepos.WithLabelValues(string(r))
+	}
+	for _, a := range []vocab.Action{vocab.ActionCreate, vocab.ActionPrune} {
+		for _, r := range vocab.WriteResults() {
+			m.LifecycleWrites.WithLabelValues(string(a), string(r))
+		}
+	}
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m
@@ -199,6 +232,20 @@ func (m *Metrics) SetRepoStatus(repo string, from, to vocab.Status) {
 // ObserveWrite counts one overlay write.
 func (m *Metrics) ObserveWrite(result vocab.WriteResult) {
 	m.Writes.WithLabelValues(string(result)).Inc()
+}
+
+// ObserveLifecycleWrite counts one create or prune, in writes_total too.
+func (m *Metrics) ObserveLifecycleWrite(action vocab.Action, result vocab.WriteResult) {
+	m.ObserveWrite(result)
+	m.LifecycleWrites.WithLabelValues(string(action), string(result)).Inc()
+}
+
+// SetHeld sets, for every hold reason, how many repos the last cycle held
+// back for it (absent reasons are 0).
+func (m *Metrics) SetHeld(n map[vocab.HoldReason]int) {
+	for _, r := range vocab.HoldReasons() {
+		m.HeldRepos.WithLabelValues(string(r)).Set(float64(n[r]))
+	}
 }
 
 // DeleteRepo removes every series of a repo that is no longer managed;

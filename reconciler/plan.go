@@ -32,6 +32,19 @@ type Change struct {
 	// Stalled is set on an update or reset that did not converge after
 	// the maximum number of writes; it is not written again.
 	Stalled bool
+
+	// Source is what a create makes the repo from (the settings file's
+	// source); SourceAt places that setting, for errors about it (a
+	// pointer: most changes have none).
+	Source   string
+	SourceAt *overlay.Problem
+	// Would is, for a suspended repo, the action it would get if it were
+	// not suspended (noop, update, reset, create or prune).
+	Would vocab.Action
+	// Held is why a change that differs from Git is not written this
+	// cycle: a suspended repo, or a guard (vocab.HoldReason.Guard) that
+	// refuses it, whose message is then in Err.
+	Held vocab.HoldReason
 }
 
 // Drifted reports whether the change would write.
@@ -42,6 +55,14 @@ func (c Change) Drifted() bool { return c.Action.Writes() }
 type Plan struct {
 	Revision string
 	Changes  []Change
+
+	// SettingsFile, SettingsErr and SettingsWarnings are the folder's
+	// settings file, as in Desired.
+	SettingsFile     string
+	SettingsErr      error
+	SettingsWarnings overlay.Problems
+	// Prune is what pruning decided.
+	Prune PruneReport
 }
 
 // HasChanges reports whether any repo would be written.
@@ -54,10 +75,14 @@ func (p Plan) HasChanges() bool {
 	return false
 }
 
-// HasErrors reports whether any file is invalid or names a missing repo.
+// HasErrors reports whether any file is invalid or names a missing repo,
+// the settings file is invalid, or a guard refuses a write.
 func (p Plan) HasErrors() bool {
+	if p.SettingsErr != nil {
+		return true
+	}
 	for _, c := range p.Changes {
-		if c.Action.Error() {
+		if c.Action.Error() || c.Held.Guard() {
 			return true
 		}
 	}
@@ -70,12 +95,21 @@ func (p Plan) HasErrors() bool {
 //
 // Each live overlay is canonicalized and hashed once; comparisons are by
 // hash (the desired hashes come with the parsed revision).
+//
+// Compute applies the settings file (create, suspend) but never prunes; see
+// ComputeWith.
 func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string) Plan {
+	return ComputeWith(desired, live, stalled, Policy{})
+}
+
+// ComputeWith is Compute under a Policy: with pol.Prune, the repos whose
+// file is gone and that a file once named are pruned, within the guards.
+func ComputeWith(desired Desired, live []chainguard.Repo, stalled map[string]string, pol Policy) Plan {
 	hashes := make([]string, len(live))
 	for i, r := range live {
 		hashes[i] = overlay.Hash(r.Overlay)
 	}
-	return compute(desired, live, hashes, stalled)
+	return lifecycle(compute(desired, live, hashes, stalled), desired, pol, stalled, nil)
 }
 
 // compute is Compute with the live overlays' hashes given (liveHash[i] is

@@ -36,6 +36,7 @@ type Registry interface {
 	ResolveOrg(ctx context.Context, nameOrID string) (chainguard.Org, error)
 	ListRepos(ctx context.Context, orgID string) ([]chainguard.Repo, error)
 	WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (chainguard.Repo, error)
+	CreateRepo(ctx context.Context, orgID, name, source string, o overlay.Overlay) (chainguard.Repo, error)
 }
 
 // Config configures a Reconciler.
@@ -67,6 +68,9 @@ type Config struct {
 	// Warnings are logged at the start of every cycle (e.g. a plaintext
 	// API connection), so that they cannot scroll out of sight.
 	Warnings []string
+	// Policy is what the lifecycle may do beyond updates (pruning); the
+	// Source must then read the history (gitsource.Config.History).
+	Policy Policy
 }
 
 func (c *Config) defaults() {
@@ -96,6 +100,7 @@ func (c *Config) defaults() {
 	if c.RetryInitial <= 0 {
 		c.RetryInitial = 500 * time.Millisecond
 	}
+	c.Policy.PruneLimit = c.Policy.limit()
 }
 
 // Reconciler runs cycles. Create it with New.
@@ -108,6 +113,7 @@ type Reconciler struct {
 	clock   clock.Clock
 	store   *store.Store
 	sinks   []Sink
+	cycles  []func(Report)
 	trigger chan vocab.Trigger
 	rand    *rand.Rand
 
@@ -116,6 +122,7 @@ type Reconciler struct {
 	desired *Desired
 	cache   parseCache
 	live    *liveHashes
+	refused map[string]timedRefusal // by repo: sources the service refused
 }
 
 // Option customizes a Reconciler.
@@ -137,6 +144,13 @@ func WithStore(s *store.Store) Option { return func(r *Reconciler) { r.store = s
 // the log.
 func WithSink(s Sink) Option { return func(r *Reconciler) { r.sinks = append(r.sinks, s) } }
 
+// WithCycleObserver adds a function told every finished cycle's Report,
+// after its events went to the sinks, on the cycle's goroutine (it must not
+// block: commit statuses hand the report to their own goroutine).
+func WithCycleObserver(f func(Report)) Option {
+	return func(r *Reconciler) { r.cycles = append(r.cycles, f) }
+}
+
 // WithRand sets the random source used for jitter.
 func WithRand(rnd *rand.Rand) Option { return func(r *Reconciler) { r.rand = rnd } }
 
@@ -154,6 +168,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sinks:   []Sink{metricsSink{m}, logSink{log}},
 		live:    newLiveHashes(),
+		refused: map[string]timedRefusal{},
 	}
 	for _, o := range opts {
 		o(r)
@@ -202,6 +217,9 @@ type WriteResult struct {
 	At time.Time
 	// Attempts is how many calls the write took (retries included).
 	Attempts int
+	// RepoID is the id of the repo written, as the API answered (the new
+	// repo's, for a create); empty when the write failed.
+	RepoID string
 }
 
 // Status returns what the store knows now.
@@ -227,7 +245,7 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Compute(desired, live, nil), nil
+	return ComputeWith(desired, live, nil, r.cfg.Policy), nil
 }
 
 // RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
@@ -258,6 +276,9 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger vocab.Trigger) Report 
 		r.log.Error("reconcile failed", append(fields, zap.Error(rep.Err))...)
 	} else {
 		r.log.Info("reconcile finished", fields...)
+	}
+	for _, f := range r.cycles {
+		f(rep)
 	}
 	return rep
 }
@@ -324,6 +345,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	r.desired = &desired
 	if previous == nil || previous.Revision != desired.Revision {
 		r.recordFiles(previous, desired)
+		r.recordSettings(desired)
 	}
 
 	// read live
@@ -339,7 +361,8 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 
 	// plan
 	t = r.clock.Now()
-	plan := compute(desired, live, r.live.hashes(live), r.stalled())
+	stalled := r.stalled()
+	plan := lifecycle(compute(desired, live, r.live.hashes(live), stalled), desired, r.cfg.Policy, stalled, r.refusals())
 	rep.LiveHashed = r.live.hashed
 	rep.Plan = plan
 	r.phase(vocab.PhasePlan, t)
@@ -351,7 +374,9 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	}
 	r.phase(vocab.PhaseApply, t)
 
+	r.recordRefusals(plan, rep.Writes)
 	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
+	r.recordLifecycle(plan)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
@@ -435,7 +460,7 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 		return *r.desired
 	}
 	d := mapFiles(r.cfg.Dir, snap.FS, &r.cache)
-	d.Revision = snap.Revision
+	d.Revision, d.EverPaths = snap.Revision, snap.EverPaths
 	return d
 }
 
@@ -456,12 +481,16 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 }
 
 // cycleResult is success when every repo was handled as the mode asks
-// (written and converged in apply mode, reported in detect mode; orphans are
-// only reported), partial when some repo could not be reconciled.
+// (written and converged in apply mode, reported in detect mode; orphans and
+// suspended repos are only reported), partial when some repo could not be
+// reconciled or a guard held a write back.
 func cycleResult(plan Plan, writes map[string]WriteResult, mode vocab.Mode) vocab.CycleResult {
+	if plan.SettingsErr != nil {
+		return vocab.CyclePartial
+	}
 	for _, c := range plan.Changes {
 		switch {
-		case c.Action.Error():
+		case c.Action.Error() || c.Held.Guard():
 			return vocab.CyclePartial
 		case c.Drifted() && mode == vocab.ModeApply:
 			w, ok := writes[c.Repo]

@@ -18,6 +18,12 @@ type Summary struct {
 	Missing int `json:"missing"`
 	Orphan  int `json:"orphan"`
 	Stalled int `json:"stalled"`
+	// Create, Prune and Suspended count the lifecycle's actions; Refused
+	// the changes a guard holds back.
+	Create    int `json:"create"`
+	Prune     int `json:"prune"`
+	Suspended int `json:"suspended"`
+	Refused   int `json:"refused"`
 }
 
 // Summary counts the plan's changes.
@@ -37,9 +43,18 @@ func (p Plan) Summary() Summary {
 			s.Missing++
 		case vocab.ActionOrphan:
 			s.Orphan++
+		case vocab.ActionCreate:
+			s.Create++
+		case vocab.ActionPrune:
+			s.Prune++
+		case vocab.ActionSuspended:
+			s.Suspended++
 		}
 		if c.Stalled {
 			s.Stalled++
+		}
+		if c.Held.Guard() {
+			s.Refused++
 		}
 	}
 	return s
@@ -52,8 +67,13 @@ func (p Plan) WriteText(w io.Writer) error {
 	if p.Revision != "" {
 		fmt.Fprintf(&b, "revision %s\n\n", p.Revision)
 	}
+	if head := p.lifecycleText(); head != "" {
+		b.WriteString(head + "\n")
+	}
 	for _, c := range p.Changes {
 		switch c.Action {
+		case vocab.ActionCreate, vocab.ActionPrune, vocab.ActionSuspended:
+			writeLifecycleText(&b, c)
 		case vocab.ActionNoop:
 			fmt.Fprintf(&b, "= %s (%s): in sync\n", c.Repo, c.File)
 		case vocab.ActionUpdate, vocab.ActionReset:
@@ -62,6 +82,9 @@ func (p Plan) WriteText(w io.Writer) error {
 				stalled = ", stalled: not written again until the file changes"
 			}
 			fmt.Fprintf(&b, "~ %s (%s): %s%s\n", c.Repo, c.File, c.Action, stalled)
+			if c.Held.Guard() {
+				fmt.Fprintf(&b, "    ! %s\n", errText(c.Err))
+			}
 			for _, d := range c.Diff {
 				fmt.Fprintf(&b, "    %s\n", d)
 			}
@@ -75,8 +98,11 @@ func (p Plan) WriteText(w io.Writer) error {
 		}
 	}
 	s := p.Summary()
-	fmt.Fprintf(&b, "\nPlan: %d to update, %d to reset, %d in sync, %d invalid, %d missing, %d orphan.\n",
-		s.Update, s.Reset, s.Noop, s.Invalid, s.Missing, s.Orphan)
+	fmt.Fprintf(&b, "\nPlan: %d to create, %d to update, %d to reset, %d to prune, %d in sync, %d suspended, %d invalid, %d missing, %d orphan.\n",
+		s.Create, s.Update, s.Reset, s.Prune, s.Noop, s.Suspended, s.Invalid, s.Missing, s.Orphan)
+	if s.Refused > 0 {
+		fmt.Fprintf(&b, "%d refused: not written this cycle (see above).\n", s.Refused)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -105,18 +131,45 @@ type jsonChange struct {
 	LiveHash    string       `json:"live_hash,omitempty"`
 	Diff        []string     `json:"diff,omitempty"`
 	Errors      []string     `json:"errors,omitempty"`
+	// the lifecycle's
+	Source string           `json:"source,omitempty"`
+	Would  vocab.Action     `json:"would,omitempty"`
+	Held   vocab.HoldReason `json:"held,omitempty"`
+}
+
+type jsonSettings struct {
+	File     string   `json:"file"`
+	Valid    bool     `json:"valid"`
+	Errors   []string `json:"errors,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+type jsonPrune struct {
+	Limit      int              `json:"limit"`
+	Candidates []string         `json:"candidates"`
+	Held       vocab.HoldReason `json:"held,omitempty"`
+	Reason     string           `json:"reason,omitempty"`
 }
 
 // WriteJSON prints the plan as one JSON object.
 func (p Plan) WriteJSON(w io.Writer) error {
 	out := struct {
-		Revision string       `json:"revision"`
-		InSync   bool         `json:"in_sync"`
-		Summary  Summary      `json:"summary"`
-		Changes  []jsonChange `json:"changes"`
+		Revision string        `json:"revision"`
+		InSync   bool          `json:"in_sync"`
+		Summary  Summary       `json:"summary"`
+		Settings *jsonSettings `json:"settings,omitempty"`
+		Prune    *jsonPrune    `json:"prune,omitempty"`
+		Changes  []jsonChange  `json:"changes"`
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
+	if p.SettingsFile != "" {
+		out.Settings = &jsonSettings{File: p.SettingsFile, Valid: p.SettingsErr == nil, Errors: problemLines(p.SettingsErr), Warnings: warningLines(p.SettingsWarnings)}
+	}
+	if p.Prune.Enabled {
+		out.Prune = &jsonPrune{Limit: p.Prune.Limit, Candidates: append([]string{}, p.Prune.Candidates...), Held: p.Prune.Held, Reason: p.Prune.Reason}
+	}
 	for _, c := range p.Changes {
-		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash}
+		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash,
+			Source: c.Source, Would: c.Would, Held: c.Held}
 		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}

@@ -43,7 +43,39 @@ type Status struct {
 	LastLiveRead time.Time     `json:"last_successful_api_read,omitempty"`
 	Files        FileCounts    `json:"files"`
 	Ignored      []IgnoredFile `json:"ignored_files,omitempty"`
-	Repos        []RepoState   `json:"repos"`
+	// Settings is the folder's settings file; nil when it has none.
+	Settings *SettingsInfo `json:"settings,omitempty"`
+	// Prune is what pruning decided in the last cycle; nil without
+	// --prune.
+	Prune *PruneInfo  `json:"prune,omitempty"`
+	Repos []RepoState `json:"repos"`
+}
+
+// SettingsInfo describes the folder's settings file (.ca-reconciler.yaml).
+type SettingsInfo struct {
+	File string `json:"file"`
+	// Valid is false when the file has errors: nothing is written,
+	// created or pruned then.
+	Valid bool `json:"valid"`
+	// Repos counts the repos with settings; Suspended and Sources name the
+	// suspended repos and those given a source, sorted.
+	Repos     int      `json:"repos"`
+	Suspended []string `json:"suspended,omitempty"`
+	Sources   []string `json:"sources,omitempty"`
+	// Errors and Warnings are the file's problems, file:line:col first.
+	Errors   []string `json:"errors,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PruneInfo is what pruning decided in a cycle.
+type PruneInfo struct {
+	Limit int `json:"limit"`
+	// Candidates are the repos the cycle prunes (or would, when Held),
+	// sorted.
+	Candidates []string `json:"candidates,omitempty"`
+	// Held is why none of them is pruned; Reason says it for people.
+	Held   vocab.HoldReason `json:"held,omitempty"`
+	Reason string           `json:"reason,omitempty"`
 }
 
 // FileCounts counts the entries under the managed folder by state.
@@ -93,6 +125,13 @@ type RepoState struct {
 	WritesOf string `json:"-"`
 	// LastBuild is the last finished build, set by the build watcher.
 	LastBuild *BuildInfo `json:"last_build,omitempty"`
+	// Held is why a repo that differs from Git is not written: suspended,
+	// or a guard refusing it (Error says why).
+	Held vocab.HoldReason `json:"held,omitempty"`
+	// Would is the write a repo waits for: create or prune when it was not
+	// done this cycle (detect mode, a guard), or what a suspended repo
+	// would get.
+	Would vocab.Action `json:"would,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
@@ -126,6 +165,17 @@ func (s *Store) Status() Status {
 	defer s.mu.RUnlock()
 	out := s.head
 	out.Ignored = slices.Clone(s.head.Ignored)
+	if s.head.Settings != nil {
+		c := *s.head.Settings
+		c.Suspended, c.Sources = slices.Clone(c.Suspended), slices.Clone(c.Sources)
+		c.Errors, c.Warnings = slices.Clone(c.Errors), slices.Clone(c.Warnings)
+		out.Settings = &c
+	}
+	if s.head.Prune != nil {
+		c := *s.head.Prune
+		c.Candidates = slices.Clone(c.Candidates)
+		out.Prune = &c
+	}
 	if s.head.LastCycle != nil {
 		c := *s.head.LastCycle
 		out.LastCycle = &c
@@ -270,6 +320,7 @@ func (st RepoState) Equal(o RepoState) bool {
 		st.DesiredHash == o.DesiredHash && st.LiveHash == o.LiveHash && slices.Equal(st.Diff, o.Diff) &&
 		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
 		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
+		st.Held == o.Held && st.Would == o.Would &&
 		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
 }
 

@@ -122,6 +122,8 @@ func TestEqual(t *testing.T) {
 		"writes of":   func(s store.RepoState) store.RepoState { s.WritesOf = "h"; return s },
 		"build":       func(s store.RepoState) store.RepoState { s.LastBuild = &store.BuildInfo{ID: "2"}; return s },
 		"live hash":   func(s store.RepoState) store.RepoState { s.LiveHash = "l"; return s },
+		"held":        func(s store.RepoState) store.RepoState { s.Held = vocab.HoldSuspended; return s },
+		"would":       func(s store.RepoState) store.RepoState { s.Would = vocab.ActionPrune; return s },
 	} {
 		if base.Equal(other(same)) {
 			t.Errorf("states differing in %s are Equal", name)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -63,6 +64,11 @@ type options struct {
 
 	buildTimeout      time.Duration
 	buildPollInterval time.Duration
+
+	prune      bool
+	pruneLimit int
+
+	feedback feedbackOptions
 }
 
 func (o *options) addSourceFlags(fs *pflag.FlagSet) {
@@ -92,6 +98,12 @@ func (o *options) addAPIFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.emulatorSeed, "emulator-seed", "", "with --api local: seed file (orgs, repos, package catalog) for the embedded emulator")
 }
 
+// addPruneFlags adds the flags of pruning, which run and plan share.
+func (o *options) addPruneFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.prune, "prune", false, "reset to the empty overlay every repo whose file is gone, when a file under --path once named it (Git history); see --prune-limit")
+	fs.IntVar(&o.pruneLimit, "prune-limit", reconciler.DefaultPruneLimit, "with --prune, the most repos one cycle prunes: a cycle that would prune more prunes none (and run --once exits 1)")
+}
+
 func (o *options) addLogFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.log.format, "log-format", "json", "log format: json or console")
 	fs.StringVar(&o.log.level, "log-level", "info", "log level: debug, info, warn or error")
@@ -108,6 +120,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
 	fs.IntVar(&o.maxWrites, "max-writes", 3, "writes of one desired overlay that may fail to converge before the repo is stalled")
+	o.feedback.addFlags(fs)
 }
 
 func defaultCacheDir() string {
@@ -140,6 +153,9 @@ func (o *options) check() error {
 	if o.gitTimeout <= 0 {
 		return fmt.Errorf("--git-timeout must be positive")
 	}
+	if o.prune && o.pruneLimit < 1 {
+		return fmt.Errorf("--prune-limit must be at least 1")
+	}
 	return nil
 }
 
@@ -167,5 +183,5 @@ func (o *options) checkRun() error {
 	if o.maxWrites <= 0 {
 		return fmt.Errorf("--max-writes must be positive")
 	}
-	return nil
+	return o.feedback.check(o.gitURL)
 }

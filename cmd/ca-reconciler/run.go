@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/cgevents"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
@@ -27,7 +28,9 @@ func newRunCommand(getenv env) *cobra.Command {
 		Short: "Run the daemon: reconcile on an interval (or once with --once)",
 		Long: `Run the daemon. Every --interval (jittered), or when a webhook arrives, it reads the Git
 repository, diffs each file under --path against the live overlay of the repo it names,
-and in --mode apply writes the repos that drifted. It serves metrics and status on --listen.`,
+and in --mode apply writes the repos that drifted, creates the repos the folder's .ca-reconciler.yaml
+gives a source, leaves the repos it suspends, and with --prune resets the repos whose file is gone.
+It serves metrics and status on --listen.`,
 		Example: `  ca-reconciler run --git-url https://github.com/acme/images-config --org acme.com
   ca-reconciler run --api local --emulator-seed examples/seed.yaml --git-url . --path examples/ca-images-iac --org example-org`,
 		Args: cobra.NoArgs,
@@ -41,6 +44,7 @@ and in --mode apply writes the repos that drifted. It serves metrics and status 
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
+	o.addPruneFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	bindEnv(cmd, getenv)
 	return cmd
@@ -57,6 +61,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 	if o.once {
 		rep := d.reconciler.RunOnce(ctx, "start")
+		d.feedback.drain(ctx)
 		return exitFor(rep, vocab.Mode(o.mode))
 	}
 
@@ -73,6 +78,21 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			},
 			Logger: d.log.Named("webhook"),
 		})
+	}
+	if o.feedback.chainguardEvents {
+		issuer := o.issuer
+		if d.localIssuer != "" && !cmd.Flags().Changed("issuer") {
+			// --api local: the embedded emulator signs its deliveries.
+			issuer = d.localIssuer
+		}
+		h, err := d.feedback.chainguardHook(d, issuer)
+		if err != nil {
+			return fmt.Errorf("--chainguard-events: %w", err)
+		}
+		if hooks == nil {
+			hooks = map[string]http.Handler{}
+		}
+		hooks[cgevents.Path] = h
 	}
 	routes, err := statusPageRoute(d, hooks)
 	if err != nil {
@@ -97,6 +117,11 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			d.log.Error("HTTP server stopped", zap.Error(err))
 		}
 	}()
+	feedbackDone := make(chan struct{})
+	go func() {
+		defer close(feedbackDone)
+		d.feedback.run(ctx)
+	}()
 	buildsDone := make(chan struct{})
 	go func() {
 		defer close(buildsDone)
@@ -104,6 +129,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	}()
 	err = d.reconciler.Run(ctx)
 	<-buildsDone
+	<-feedbackDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
