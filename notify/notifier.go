@@ -171,7 +171,15 @@ func (n *Notifier) Notify(e Event) {
 // Forget clears what was last said about a repo (it recovered), so that
 // the same message is sent again if the same thing happens again.
 func (n *Notifier) Forget(repo string) {
-	n.forget(func(k dedupKey) bool { return k.repo == repo })
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, t := range n.targets {
+		for k := range t.last {
+			if k.repo == repo {
+				delete(t.last, k)
+			}
+		}
+	}
 }
 
 // Resolved clears what was last said of one kind about a repo (repo ""
@@ -179,18 +187,10 @@ func (n *Notifier) Forget(repo string) {
 // longer holds: the same message is sent again if it happens again.
 func (n *Notifier) Resolved(kind Kind, repo, held string) {
 	key := dedupKey{kind, repo, held}
-	n.forget(func(k dedupKey) bool { return k == key })
-}
-
-func (n *Notifier) forget(match func(dedupKey) bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for _, t := range n.targets {
-		for k := range t.last {
-			if match(k) {
-				delete(t.last, k)
-			}
-		}
+		delete(t.last, key)
 	}
 }
 
