@@ -62,7 +62,7 @@ read and write each repo), against the same emulator.
 	row("first cycle: writes", func(r sizeResult) string { return fmt.Sprint(r.firstWrites) })
 	row("first cycle per repo", func(r sizeResult) string { return ms(r.firstCycle / time.Duration(r.n)) })
 	row("process start → first cycle done", func(r sizeResult) string { return secs(r.startToFirst) })
-	row("daemon CPU per idle cycle, first minute (the build watcher lists the first cycle's N builds)", func(r sizeResult) string {
+	row("daemon CPU per idle cycle, first minute (the build watcher lists the first cycle's N builds every 15 s)", func(r sizeResult) string {
 		return fmt.Sprintf("%s (over %d cycles)", ms(r.firstMinuteCPU), r.firstMinuteCycles)
 	})
 	row("daemon CPU per idle cycle, after the first minute", func(r sizeResult) string {

@@ -114,9 +114,13 @@ func scale(o options) error {
 	return os.WriteFile(o.out, []byte(scaleReport(o, results, lat, time.Since(began))), 0o644)
 }
 
+// daemonArgs are the daemon's flags: its defaults except --interval (1s,
+// the floor, in the polling run). --build-poll-interval keeps its 15s
+// default, so the first minute lists the first cycle's N builds 4 times, as
+// in production, not 60 (polling every second did).
 func (e env) daemonArgs(apiURL, gitURL, cache, interval string, webhook bool) []string {
 	args := []string{"--api", apiURL, "--git-url", gitURL, "--org", org, "--path", overlayDir,
-		"--interval", interval, "--cache-dir", cache, "--mode", "apply", "--build-poll-interval", "1s"}
+		"--interval", interval, "--cache-dir", cache, "--mode", "apply"}
 	if webhook {
 		args = append(args, "--webhook-secret-file", filepath.Join(e.tmp, "webhook-secret"))
 	}
