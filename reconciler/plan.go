@@ -32,6 +32,10 @@ type Change struct {
 	// Stalled is set on an update or reset that did not converge after
 	// the maximum number of writes; it is not written again.
 	Stalled bool
+	// SourceRefused is set on a create the plan does not try because the
+	// service refused its source for this file recently: Action is
+	// invalid, and Err places the refusal at the source's line.
+	SourceRefused bool
 
 	// Source is what a create makes the repo from (the settings file's
 	// source); SourceAt places that setting, for errors about it (a

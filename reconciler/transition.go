@@ -51,6 +51,10 @@ type Event struct {
 	// Held is why a repo's difference is not written: on a refusal, and on
 	// the drift detected of a suspended repo.
 	Held vocab.HoldReason
+	// Transient is set on a write failed whose error is transient (the API
+	// unavailable, the cycle cancelled): the next cycle tries again, so it
+	// is no refusal.
+	Transient bool
 }
 
 // facts are what a transition knows about the cycle besides the repo.
@@ -140,7 +144,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			status = vocab.StatusFailed
 			st.WriteError = errText(w.Err)
 			e := base
-			e.Kind, e.Reason, e.Attempts = vocab.EventWriteFailed, st.WriteError, w.Attempts
+			e.Kind, e.Reason, e.Attempts, e.Transient = vocab.EventWriteFailed, st.WriteError, w.Attempts, w.Transient
 			if c.Action == vocab.ActionCreate || c.Action == vocab.ActionPrune {
 				e.Action, e.Source, e.At = c.Action, c.Source, w.At
 			}

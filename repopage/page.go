@@ -2,15 +2,18 @@ package repopage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Pattern is the route of the page.
@@ -43,6 +46,7 @@ func New(opts Options) (*Page, error) {
 		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"short":    short,
 		"badge":    badge,
+		"done":     done,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the repo page template: %w", err)
@@ -53,18 +57,22 @@ func New(opts Options) (*Page, error) {
 
 // view is what the template sees.
 type view struct {
-	Org       string
-	State     store.RepoState
-	Detail    Detail
-	Desired   string
-	Live      string
+	Org     string
+	State   store.RepoState
+	Detail  Detail
+	Desired string
+	Live    string
+	// FileGone is set when the repo's file was deleted: it is pruned, or
+	// waits for a prune.
+	FileGone  bool
 	Generated time.Time
 	Version   string
 }
 
 // Render writes the page of one repo.
 func (p *Page) Render(w io.Writer, st store.RepoState, d Detail) error {
-	v := view{Org: p.opts.Org, State: st, Detail: d, Generated: p.opts.Now(), Version: p.opts.Version}
+	v := view{Org: p.opts.Org, State: st, Detail: d, Generated: p.opts.Now(), Version: p.opts.Version,
+		FileGone: st.Status == vocab.StatusPruned || st.Would == vocab.ActionPrune}
 	if d.HasDesired {
 		v.Desired = yamlOf(d.Desired)
 	}
@@ -82,7 +90,50 @@ func yamlOf(o overlay.Overlay) string {
 	if err != nil {
 		return "# cannot be shown as YAML: " + err.Error()
 	}
-	return string(b)
+	return bounded(string(b))
+}
+
+// The overlays' YAML on the page is bounded, so that one repo never makes
+// its page large: a live overlay is not held to the file's limits (a
+// Console edit can hold a 5 MB annotation), and a valid file may still hold
+// 512 KiB of keys. A line over maxLine bytes shows its first linePrefix
+// bytes, its length and a short SHA-256; past maxBlock bytes the block ends
+// with what was left out.
+const (
+	maxLine    = 1 << 10
+	linePrefix = 128
+	maxBlock   = 128 << 10
+)
+
+// bounded is the YAML y cut to the page's limits, each cut marked.
+func bounded(y string) string {
+	if y == "" {
+		return ""
+	}
+	var b strings.Builder
+	lines := strings.SplitAfter(strings.TrimSuffix(y, "\n"), "\n")
+	for i, line := range lines {
+		if len(line) > maxLine {
+			n := linePrefix
+			for n > 0 && !utf8.RuneStart(line[n]) {
+				n--
+			}
+			sum := sha256.Sum256([]byte(line))
+			line = fmt.Sprintf("%s… (line of %d bytes, sha256:%x, shortened)\n", line[:n], len(line), sum[:6])
+		} else if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
+		if b.Len()+len(line) > maxBlock {
+			rest := 0
+			for _, l := range lines[i:] {
+				rest += len(l)
+			}
+			fmt.Fprintf(&b, "# … %d more lines (%d bytes) not shown\n", len(lines[i:]), rest)
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // Handler serves Pattern: 404 for a repo the store does not know.
@@ -145,10 +196,23 @@ func short(s string) string {
 // badge maps a status or result to a CSS class.
 func badge(s string) string {
 	switch s {
-	case "synced", "success":
+	case string(vocab.StatusSynced), string(vocab.BuildSuccess):
 		return "ok"
-	case "drifted", "orphan", "pending":
+	case string(vocab.StatusDrifted), "pending":
 		return "warn"
+	case string(vocab.StatusOrphan), string(vocab.StatusSuspended), string(vocab.StatusPruned):
+		return "info"
 	}
 	return "bad"
+}
+
+// done is the result of a write that went through, by its action.
+func done(action string) string {
+	switch vocab.Action(action) {
+	case vocab.ActionCreate:
+		return "created"
+	case vocab.ActionPrune:
+		return "pruned"
+	}
+	return "written"
 }
