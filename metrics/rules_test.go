@@ -24,7 +24,7 @@ func families(t *testing.T) map[string]*dto.MetricFamily {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	m.SetRepoStatus("r", "", vocab.StatusSynced)
-	m.DriftDetected.WithLabelValues("r").Inc()
+	m.ObserveDrift("r")
 	m.ObserveBuild("r", vocab.BuildFailure, 10)
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)

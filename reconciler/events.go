@@ -41,7 +41,7 @@ func (s metricsSink) Handle(e Event) {
 	case vocab.EventStatusChanged:
 		s.m.SetRepoStatus(e.Repo, e.From, e.To)
 	case vocab.EventDriftDetected:
-		s.m.DriftDetected.WithLabelValues(e.Repo).Inc()
+		s.m.ObserveDrift(e.Repo)
 	case vocab.EventWritten:
 		s.m.ObserveWrite(vocab.WriteSuccess)
 		if !e.Commit.IsZero() {

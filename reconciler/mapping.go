@@ -187,6 +187,7 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 		byRepo[f.repo] = append(byRepo[f.repo], f.name)
 	}
 	hasher, _ := fsys.(BlobHasher)
+	ahead := parseAhead(dir, fsys, byRepo, hasher, cache)
 	next := map[string]parsed{}
 	for name, names := range byRepo {
 		if len(names) > 1 {
@@ -203,18 +204,12 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 			continue
 		}
 		file := path.Join(dir, names[0])
-		var key string
-		if hasher != nil && cache != nil {
-			if blob, ok := hasher.BlobHash(names[0]); ok {
-				key = cacheKey(file, blob)
-			}
-		}
-		pr, hit := parsed{}, false
-		if key != "" {
-			pr, hit = cache.entries[key]
-		}
+		key, pr, hit := cache.lookup(hasher, names[0], file)
 		if hit {
 			d.Reused++
+		} else if p, ok := ahead[file]; ok {
+			pr = p
+			d.Parsed++
 		} else {
 			data, err := readLimited(fsys, names[0])
 			if err != nil {

@@ -51,9 +51,10 @@ func run(args []string) error {
 	if mode == "soak" {
 		defCycles = "1,100,1000"
 	}
-	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~17 min)")
+	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~19 min)")
+	fs.IntVar(&o.long, "long", 1000, "scale: the largest size runs on to this many cycles, RSS read after it (0: no; the daemon's interval floor of 1s makes 1,000 cycles ~19 min)")
 	fs.IntVar(&o.repos, "repos", 1000, "soak and world: number of repos")
-	fs.IntVar(&o.pushes, "pushes", 10, "one-file pushes measured per size")
+	fs.IntVar(&o.pushes, "pushes", 70, "one-file pushes measured per size (at least 64, so that the cache's growth includes one packing of its loose objects)")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "API latency of the latency case (0 skips it)")
 	fs.IntVar(&o.latencyRepos, "latency-repos", 500, "number of repos of the latency case")
 	defOut := "BENCHMARKS.md"
@@ -88,6 +89,7 @@ func run(args []string) error {
 
 type options struct {
 	sizes, cycles []int
+	long          int
 	repos, pushes int
 	latency       time.Duration
 	latencyRepos  int
