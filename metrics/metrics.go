@@ -30,6 +30,7 @@ type Metrics struct {
 	RepoBuildFailed         *prometheus.GaugeVec
 	Files                   *prometheus.GaugeVec
 	IgnoredFiles            *prometheus.GaugeVec
+	FileWarnings            prometheus.Gauge
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
 	SourceInfo              *prometheus.GaugeVec
@@ -103,6 +104,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "ignored_files",
 			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
 		}, []string{"reason"}),
+		FileWarnings: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "file_warnings",
+			Help: "Warnings in the files under --path (the service accepts them and the files are applied; each is in /status, the page and the log).",
+		}),
 		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "git_fetches_total",
 			Help: "Git source checks by result.",

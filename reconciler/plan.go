@@ -32,6 +32,12 @@ type Change struct {
 	// Stalled is set on an update or reset that did not converge after
 	// the maximum number of writes; it is not written again.
 	Stalled bool
+	// Warnings are the file's warnings: the file is applied all the same.
+	Warnings overlay.Problems
+	// UnknownFields is the number of fields of the live overlay that this
+	// version does not know (chainguard.Repo.UnknownFields). They are
+	// never drift, and a write keeps them.
+	UnknownFields int
 }
 
 // Drifted reports whether the change would write.
@@ -103,7 +109,7 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 			i++
 		case i == len(names) || lr.Name < names[i]:
 			if !lr.Overlay.IsZero() {
-				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh})
+				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh, UnknownFields: lr.UnknownFields})
 			}
 			j++
 		default:
@@ -124,9 +130,9 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 // desiredChange plans one file's repo; lr is nil when the repo does not
 // exist.
 func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash string, stalled map[string]string) Change {
-	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
+	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay, Warnings: d.Warnings}
 	if lr != nil {
-		c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash
+		c.RepoID, c.Live, c.LiveHash, c.UnknownFields = lr.ID, lr.Overlay, liveHash, lr.UnknownFields
 	}
 	switch {
 	case d.Err != nil:

@@ -422,10 +422,11 @@ func (r *Reconciler) recordFiles(prev *Desired, d Desired) {
 	for _, why := range vocab.IgnoreReasons() {
 		r.metrics.IgnoredFiles.WithLabelValues(string(why)).Set(float64(byReason[why]))
 	}
+	warnings := r.recordWarnings(prev, d)
 	r.log.Info("revision parsed", zap.String("revision", d.Revision), zap.Int("files_parsed", d.Parsed), zap.Int("files_reused", d.Reused),
-		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored))
+		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored), zap.Int("warnings", warnings))
 	r.store.Update(func(h *store.Status) {
-		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored}
+		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored, Warnings: warnings}
 		h.Ignored = slices.Clone(d.Ignored)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -73,6 +74,9 @@ func (p Plan) WriteText(w io.Writer) error {
 		case vocab.ActionOrphan:
 			fmt.Fprintf(&b, "? %s: orphan: the repo has an overlay but no file names it; left untouched\n", c.Repo)
 		}
+		for _, line := range changeNotes(c) {
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
 	}
 	s := p.Summary()
 	fmt.Fprintf(&b, "\nPlan: %d to update, %d to reset, %d in sync, %d invalid, %d missing, %d orphan.\n",
@@ -95,6 +99,22 @@ func errorLines(c Change) []string {
 	return nil
 }
 
+// changeNotes are the lines a plan shows below a repo's diff or errors:
+// the file's warnings, then otherNotes.
+func changeNotes(c Change) []string {
+	return append(problemLines(c.Warnings), otherNotes(c)...)
+}
+
+// otherNotes are the notes about a repo that are not its file's problems:
+// the unknown fields its live overlay holds (kept by every write).
+func otherNotes(c Change) []string {
+	var out []string
+	if n := store.UnknownFieldsNote(c.UnknownFields); n != "" {
+		out = append(out, n)
+	}
+	return out
+}
+
 type jsonChange struct {
 	Repo        string       `json:"repo"`
 	RepoID      string       `json:"repo_id,omitempty"`
@@ -105,6 +125,13 @@ type jsonChange struct {
 	LiveHash    string       `json:"live_hash,omitempty"`
 	Diff        []string     `json:"diff,omitempty"`
 	Errors      []string     `json:"errors,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	// UnknownFields counts the live overlay's fields this version does
+	// not know (kept by writes, never drift).
+	UnknownFields int `json:"unknown_fields,omitempty"`
+	// Notes are what people should know beside the diff and the errors
+	// (the unknown fields kept).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // WriteJSON prints the plan as one JSON object.
@@ -116,7 +143,8 @@ func (p Plan) WriteJSON(w io.Writer) error {
 		Changes  []jsonChange `json:"changes"`
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
 	for _, c := range p.Changes {
-		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash}
+		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash,
+			Warnings: problemLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c)}
 		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}

@@ -43,6 +43,9 @@ type Event struct {
 	// applied, set on the first write after the repo's file changed; zero
 	// otherwise (a write putting back a Console edit).
 	Commit time.Time
+	// UnknownFields is the number of fields of the live overlay this
+	// version does not know, which a write kept (written).
+	UnknownFields int
 }
 
 // facts are what a transition knows about the cycle besides the repo.
@@ -70,6 +73,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 	st := prev
 	st.Repo, st.RepoID, st.File, st.DesiredHash, st.LiveHash = c.Repo, c.RepoID, c.File, c.DesiredHash, c.LiveHash
 	st.Diff, st.Error = nil, errText(c.Err)
+	st.Warnings, st.UnknownFields = problemLines(c.Warnings), c.UnknownFields
 	base := Event{Repo: c.Repo, RepoID: c.RepoID, File: c.File}
 	var events []Event
 
@@ -110,6 +114,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			e := base
 			e.Kind, e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts =
 				vocab.EventWritten, c.Action, c.DesiredHash, st.Diff, w.Converged, w.At, w.Attempts
+			e.UnknownFields = c.UnknownFields
 			if prev.DesiredHash != c.DesiredHash {
 				e.Commit = f.commit
 			}

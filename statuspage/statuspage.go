@@ -61,6 +61,7 @@ func New(opts Options) (*Page, error) {
 		"statusClass": statusClass,
 		"cycleClass":  cycleClass,
 		"buildClass":  buildClass,
+		"unknownNote": store.UnknownFieldsNote,
 	}
 	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {

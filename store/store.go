@@ -16,6 +16,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -51,6 +52,9 @@ type FileCounts struct {
 	Valid   int `json:"valid"`
 	Invalid int `json:"invalid"`
 	Ignored int `json:"ignored"`
+	// Warnings counts the warnings in the files (valid or not); files
+	// with warnings are applied.
+	Warnings int `json:"warnings"`
 }
 
 // IgnoredFile is an entry under the managed folder that manages no repo.
@@ -93,6 +97,13 @@ type RepoState struct {
 	WritesOf string `json:"-"`
 	// LastBuild is the last finished build, set by the build watcher.
 	LastBuild *BuildInfo `json:"last_build,omitempty"`
+
+	// Warnings are the file's warnings ("file:line:col: warning: field:
+	// message"); the file is applied all the same.
+	Warnings []string `json:"warnings,omitempty"`
+	// UnknownFields is the number of fields of the live overlay that this
+	// version does not know; writes keep them (UnknownFieldsNote).
+	UnknownFields int `json:"unknown_fields,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
@@ -249,6 +260,7 @@ func (s *Store) RecordBuild(repo string, b BuildInfo) bool {
 // share memory with the store.
 func (st RepoState) clone() RepoState {
 	st.Diff = slices.Clone(st.Diff)
+	st.Warnings = slices.Clone(st.Warnings)
 	st.DriftSince = clonePtr(st.DriftSince)
 	st.LastWrite = clonePtr(st.LastWrite)
 	st.LastBuild = clonePtr(st.LastBuild)
@@ -270,6 +282,7 @@ func (st RepoState) Equal(o RepoState) bool {
 		st.DesiredHash == o.DesiredHash && st.LiveHash == o.LiveHash && slices.Equal(st.Diff, o.Diff) &&
 		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
 		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
+		slices.Equal(st.Warnings, o.Warnings) && st.UnknownFields == o.UnknownFields &&
 		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
 }
 
@@ -282,4 +295,14 @@ func timeEqual(a, b *time.Time) bool {
 
 func buildEqual(a, b BuildInfo) bool {
 	return a.ID == b.ID && a.Result == b.Result && a.Finished.Equal(b.Finished) && a.Seconds == b.Seconds
+}
+
+// UnknownFieldsNote says that a live overlay holds n fields this version
+// does not know and that they are kept, or "" when n is 0: the sentence
+// plan, /status, the page and the write log use.
+func UnknownFieldsNote(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("the live overlay holds %d field(s) this version does not know; they are kept", n)
 }
