@@ -140,12 +140,15 @@ type Watcher struct {
 
 	pollMu sync.Mutex // one Poll at a time
 
-	mu        sync.Mutex // guards the fields below
-	orgs      map[string]*org
-	watches   map[string]*watch   // by repo id
-	inflight  map[string]*flight  // by build id
-	done      map[string]finished // builds counted, while a poll could still list them
-	lastSweep time.Time
+	mu       sync.Mutex // guards the fields below
+	orgs     map[string]*org
+	watches  map[string]*watch   // by repo id
+	inflight map[string]*flight  // by build id
+	done     map[string]finished // builds counted, while a poll could still list them
+	// unreported counts, by repo id, the finished builds not yet handed
+	// to OnResult, so that Busy stays true until they are.
+	unreported map[string]int
+	lastSweep  time.Time
 }
 
 // org is the polling state of one organization.
@@ -184,13 +187,14 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	cfg.defaults()
 	return &Watcher{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		orgs:      map[string]*org{},
-		watches:   map[string]*watch{},
-		inflight:  map[string]*flight{},
-		done:      map[string]finished{},
-		lastSweep: cfg.Clock.Now(),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		orgs:       map[string]*org{},
+		watches:    map[string]*watch{},
+		inflight:   map[string]*flight{},
+		done:       map[string]finished{},
+		unreported: map[string]int{},
+		lastSweep:  cfg.Clock.Now(),
 	}, nil
 }
 
@@ -220,6 +224,26 @@ func (w *Watcher) orgLocked(id string) *org {
 		w.orgs[id] = o
 	}
 	return o
+}
+
+// Busy reports whether the watcher still follows builds of the repo: a
+// write waiting for its first build, a build seen pending, or a finished
+// build not yet handed to OnResult.
+func (w *Watcher) Busy(repoID string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.unreported[repoID] > 0 {
+		return true
+	}
+	if _, ok := w.watches[repoID]; ok {
+		return true
+	}
+	for _, f := range w.inflight {
+		if f.build.RepoID == repoID {
+			return true
+		}
+	}
+	return false
 }
 
 // InFlight returns the number of builds being followed.
@@ -426,6 +450,7 @@ func (w *Watcher) sinceLocked(orgID string) time.Time {
 // finishLocked marks a build counted and returns its result.
 func (w *Watcher) finishLocked(repo string, b chainguard.Build, result vocab.BuildResult, at time.Time, completed bool) Result {
 	w.done[b.ID] = finished{org: orgOf(b.RepoID), started: b.StartedAt}
+	w.unreported[b.RepoID]++
 	return Result{Repo: repo, RepoID: b.RepoID, BuildID: b.ID, Result: result, Started: b.StartedAt, Finished: at, Completed: completed}
 }
 
@@ -463,6 +488,11 @@ func (w *Watcher) report(ctx context.Context, r Result, count bool) {
 		r.LogTail = tail
 		w.log.Error("build failed", append(fields, zap.Strings("log_tail", tail))...)
 	}
+	w.mu.Lock()
+	if w.unreported[r.RepoID]--; w.unreported[r.RepoID] <= 0 {
+		delete(w.unreported, r.RepoID)
+	}
+	w.mu.Unlock()
 	if w.cfg.OnResult != nil {
 		w.cfg.OnResult(r)
 	}

@@ -71,6 +71,8 @@ type env struct {
 	mu      sync.Mutex
 	ids     map[string]string // name -> id
 	results []buildwatch.Result
+	// onResult, if set, is called from OnResult (outside e.mu).
+	onResult func(buildwatch.Result)
 }
 
 // newEnv starts the emulator with opts and a watcher with cfg; a nil clock
@@ -110,8 +112,12 @@ func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *f
 	cfg.Repos = e.store
 	cfg.OnResult = func(r buildwatch.Result) {
 		e.mu.Lock()
-		defer e.mu.Unlock()
 		e.results = append(e.results, r)
+		hook := e.onResult
+		e.mu.Unlock()
+		if hook != nil {
+			hook(r)
+		}
 	}
 	e.w, err = buildwatch.New(cfg)
 	if err != nil {

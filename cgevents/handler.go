@@ -24,7 +24,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"sync"
+	"time"
 
 	"chainguard.dev/sdk/events"
 	"chainguard.dev/sdk/events/receiver"
@@ -54,6 +56,14 @@ const (
 	ResultTooLarge     = "too_large"
 	ResultBadMethod    = "bad_method"
 	ResultUnavailable  = "unavailable" // the issuer could not be reached to verify
+	ResultBusy         = "busy"        // MaxConcurrent requests already in progress
+	ResultTimeout      = "timeout"     // the body did not arrive within BodyTimeout
+)
+
+// Defaults, as for the push webhooks.
+const (
+	DefaultMaxConcurrent = 16
+	DefaultBodyTimeout   = 10 * time.Second
 )
 
 // ActorNoter is told who changed a repo, before the cycle that sees the
@@ -67,9 +77,11 @@ type Config struct {
 	// Issuer is the platform's OIDC issuer that signs deliveries
 	// (--issuer, https://issuer.enforce.dev).
 	Issuer string
-	// Group is the organization's group id (UIDP): deliveries must be
-	// addressed to it.
-	Group string
+	// Group returns the organization's group id (UIDP), which deliveries
+	// must be addressed to; "" while it is not known yet (the daemon
+	// resolves the organization in its first cycle), and then deliveries
+	// are answered 503.
+	Group func() string
 	// Managed reports whether the daemon manages the repo with this id
 	// and, if so, its name.
 	Managed func(repoID string) (name string, ok bool)
@@ -80,13 +92,18 @@ type Config struct {
 	// Observe counts each request by result.
 	Observe func(result string)
 	Logger  *zap.Logger
+	// MaxConcurrent bounds the requests served at once (more get 503 and
+	// Retry-After: 1); BodyTimeout bounds reading one body (then 408).
+	MaxConcurrent int
+	BodyTimeout   time.Duration
 }
 
 // Handler serves POST /hooks/chainguard. It connects to the issuer (OIDC
 // discovery) on the first delivery, and again after a failure, so that an
 // issuer that is down at start does not stop the daemon.
 type Handler struct {
-	cfg Config
+	cfg   Config
+	slots chan struct{}
 
 	mu     sync.Mutex
 	verify receiver.Handler
@@ -97,7 +114,7 @@ func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("chainguard events: no issuer")
-	case cfg.Group == "":
+	case cfg.Group == nil:
 		return nil, errors.New("chainguard events: no group")
 	case cfg.Managed == nil || cfg.Trigger == nil:
 		return nil, errors.New("chainguard events: Managed and Trigger are required")
@@ -105,7 +122,13 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Handler{cfg: cfg}, nil
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
 }
 
 // verified is what the SDK's receiver passes on after verification.
@@ -125,7 +148,11 @@ func (h *Handler) verifier(ctx context.Context) (receiver.Handler, error) {
 	if h.verify != nil {
 		return h.verify, nil
 	}
-	v, err := receiver.New(ctx, h.cfg.Issuer, h.cfg.Group, func(ctx context.Context, e cloudevents.Event) error {
+	group := h.cfg.Group()
+	if group == "" {
+		return nil, errors.New("the organization's group id is not known yet")
+	}
+	v, err := receiver.New(context.WithoutCancel(ctx), h.cfg.Issuer, group, func(ctx context.Context, e cloudevents.Event) error {
 		out, _ := ctx.Value(verifiedKey{}).(*verified)
 		if out == nil {
 			return errors.New("no result slot on the context")
@@ -179,7 +206,18 @@ func actorOf(e cloudevents.Event) string {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	v, status := h.handle(r)
+	var (
+		v      verified
+		status int
+	)
+	select {
+	case h.slots <- struct{}{}:
+		v, status = h.handle(w, r)
+		<-h.slots
+	default:
+		v, status = verified{result: ResultBusy}, http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
 	if h.cfg.Observe != nil {
 		h.cfg.Observe(v.result)
 	}
@@ -190,7 +228,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.actor != "" {
 		fields = append(fields, zap.String("actor", v.actor))
 	}
-	h.cfg.Logger.Info("chainguard event", fields...)
+	switch v.result {
+	case ResultAccepted, ResultIgnored:
+		h.cfg.Logger.Info("chainguard event", fields...)
+	default:
+		// Refused requests come from anyone: debug, so that a flood
+		// cannot fill the logs (the metric counts every one).
+		h.cfg.Logger.Debug("chainguard event", fields...)
+	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
@@ -199,7 +244,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
 }
 
-func (h *Handler) handle(r *http.Request) (verified, int) {
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int) {
 	if r.Method != http.MethodPost {
 		return verified{result: ResultBadMethod}, http.StatusMethodNotAllowed
 	}
@@ -209,12 +254,20 @@ func (h *Handler) handle(r *http.Request) (verified, int) {
 	if r.ContentLength > MaxBody {
 		return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 	event, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			w.Header().Set("Connection", "close")
+			return verified{result: ResultTimeout}, http.StatusRequestTimeout
 		}
 		return verified{result: ResultBadRequest}, http.StatusBadRequest
 	}

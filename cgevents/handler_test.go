@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -133,7 +134,7 @@ func managed(id string) (string, bool) {
 func serve(t *testing.T, issuer string) (*recorder, string) {
 	t.Helper()
 	rec := &recorder{}
-	h, err := New(Config{Issuer: issuer, Group: group, Managed: managed, Actors: rec, Trigger: rec.trigger, Observe: rec.observe})
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Actors: rec, Trigger: rec.trigger, Observe: rec.observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,12 +286,64 @@ func TestNewErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Group: group, Managed: managed, Trigger: trig}, "chainguard events: no issuer"},
+		{Config{Group: func() string { return group }, Managed: managed, Trigger: trig}, "chainguard events: no issuer"},
 		{Config{Issuer: "https://issuer.enforce.dev", Managed: managed, Trigger: trig}, "chainguard events: no group"},
-		{Config{Issuer: "https://issuer.enforce.dev", Group: group}, "chainguard events: Managed and Trigger are required"},
+		{Config{Issuer: "https://issuer.enforce.dev", Group: func() string { return group }}, "chainguard events: Managed and Trigger are required"},
 	} {
 		if _, err := New(tc.cfg); err == nil || err.Error() != tc.want {
 			t.Errorf("New: %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestSlowAndConcurrentRequests: a body that does not arrive within
+// BodyTimeout is answered 408; while MaxConcurrent requests are in
+// progress, another is refused at once with 503 and Retry-After.
+func TestSlowAndConcurrentRequests(t *testing.T) {
+	rec := &recorder{}
+	h, err := New(Config{Issuer: "http://127.0.0.1:1", Group: func() string { return group }, Managed: managed, Trigger: rec.trigger,
+		Observe: rec.observe, MaxConcurrent: 1, BodyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	slow := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, pr)
+		req.Header.Set("Authorization", "Bearer x")
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("ce-specversion", "1.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	for len(h.slots) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer x")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("second request: %d, Retry-After %q; want 503, 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code := <-slow; code != http.StatusRequestTimeout {
+		t.Errorf("slow request: %d, want 408", code)
+	}
+	if diff := cmp.Diff([]string{ResultBusy, ResultTimeout}, rec.results); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if len(rec.triggers) != 0 {
+		t.Errorf("triggered %v", rec.triggers)
 	}
 }

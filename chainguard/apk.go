@@ -89,8 +89,11 @@ func (c *Client) ListPackages(ctx context.Context, orgID, arch string) (PackageL
 type BuildConfig struct {
 	BuildID   string
 	StartedAt time.Time
+	// Config is the apko configuration (JSON) the build resolved: the
+	// packages as requested, the base image's and the overlay's.
+	Config string
 	// LockedConfig is the build's version-locked apko configuration (JSON),
-	// listing every package the image holds.
+	// listing every package the image holds, pinned.
 	LockedConfig string
 }
 
@@ -108,10 +111,10 @@ func (c *Client) SuccessfulBuilds(ctx context.Context, repoID string, since time
 	}
 	var out []BuildConfig
 	for _, r := range list.GetReports() {
-		if r.GetResult() != registryv1.BuildReport_Success || r.GetLockedConfig() == "" {
+		if r.GetResult() != registryv1.BuildReport_Success || (r.GetConfig() == "" && r.GetLockedConfig() == "") {
 			continue
 		}
-		out = append(out, BuildConfig{BuildID: r.GetId(), StartedAt: r.GetStartedAt().AsTime(), LockedConfig: r.GetLockedConfig()})
+		out = append(out, BuildConfig{BuildID: r.GetId(), StartedAt: r.GetStartedAt().AsTime(), Config: r.GetConfig(), LockedConfig: r.GetLockedConfig()})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].StartedAt.Equal(out[j].StartedAt) {

@@ -1,9 +1,10 @@
 // Package chainguard is the live side of ca-reconciler: it talks to the
 // Chainguard API through chainguard.dev/sdk. It resolves an organization by
 // name or id, lists every repo of an organization with its overlay in one
-// call, writes a repo's overlay, reads build reports, and supplies
-// credentials (a static token, a token file that is re-read when it changes,
-// or workload identity through the security token service).
+// call, writes a repo's overlay, creates a repo from a source, reads build
+// reports and the organization's package index (for package check), and
+// supplies credentials (a static token, a token file that is re-read when it
+// changes, or workload identity through the security token service).
 //
 // # Fields this version does not know
 //
@@ -62,7 +63,17 @@
 //     registryv2.NewClientsFromConnection), so credentials, deadlines and the
 //     call observer are the same.
 //
-// Every call carries a deadline, errors are wrapped and named by operation
-// and classified as retryable or not, and no token ever appears in an error.
+// # Errors
+//
+// Every call carries a deadline. Every error leaving the transport passes
+// one interceptor that classifies it and redacts it with internal/redact, so
+// no token appears in an error even when a server or proxy echoes the
+// request. Errors are wrapped and named by operation. Retryable says what is
+// worth retrying: Unavailable, DeadlineExceeded, Aborted, and
+// ResourceExhausted unless it is about message size; a message over a gRPC
+// size limit ("received message larger than max") is ErrTooLarge and
+// permanent, since the same overlay is as large next time. CreateRepo marks
+// a taken name ErrExists and a refused source ErrSourceRefused.
+//
 // The package decides nothing about what to write; the reconciler does.
 package chainguard

@@ -172,6 +172,18 @@ func (r *Reporter) Run(ctx context.Context) error {
 	}
 }
 
+// Drain sends what is queued, with retries, and returns when the queue is
+// empty or ctx ends: for a process about to exit (run --once).
+func (r *Reporter) Drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		j, ok := r.next()
+		if !ok {
+			return
+		}
+		r.deliver(ctx, j)
+	}
+}
+
 func (r *Reporter) next() (job, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -366,3 +366,26 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDrain: what is queued is sent before Drain returns, without Run.
+func TestDrain(t *testing.T) {
+	p, srv := newProviderServer(t, 502)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeToken(t, tokenFile, "tok")
+	r, err := New(Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", RetryInitial: time.Millisecond, RetryMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Report(sha, Status{StatePending, "1 repo building"})
+	r.Report(sha, Status{StateFailure, "failed: a (invalid file)"})
+	r.Drain(t.Context())
+	var got []string
+	for _, q := range p.requests() {
+		got = append(got, q.Body["state"])
+	}
+	// pending met a 502 and, failure being queued after it, was not
+	// retried: a superseded state is not worth sending.
+	if diff := cmp.Diff([]string{"pending", "failure"}, got); diff != "" {
+		t.Errorf("states posted (-want +got):\n%s", diff)
+	}
+}

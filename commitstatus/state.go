@@ -58,8 +58,11 @@ type Repo struct {
 	Drifted bool
 	Written bool
 	// Builds are the results of the builds the write started, as far as
-	// known. A written repo with no builds yet is waiting for them.
+	// known.
 	Builds []BuildResult
+	// Building is set while builds the write started are still followed
+	// (running, or not seen yet).
+	Building bool
 }
 
 // Status is a decided state with its description.
@@ -110,7 +113,7 @@ func Decide(repos []Repo) Status {
 		switch {
 		case r.Drifted && !r.Written:
 			waitingWrite++
-		case r.Written && (len(r.Builds) == 0 || pending > 0):
+		case r.Written && (r.Building || pending > 0):
 			waitingBuild++
 		case r.Written:
 			written++

@@ -25,7 +25,9 @@ func TestDecide(t *testing.T) {
 		{"nothing changed", nil, Status{StateSuccess, "in sync: nothing to write"}},
 		{"in-sync entries", []Repo{{Name: "a"}}, Status{StateSuccess, "in sync: nothing to write"}},
 		{"write to do", []Repo{{Name: "a", Drifted: true}}, Status{StatePending, "1 repo to write"}},
-		{"written, no build seen yet", []Repo{{Name: "a", Drifted: true, Written: true}}, Status{StatePending, "1 repo building"}},
+		{"written, no build seen yet", []Repo{{Name: "a", Drifted: true, Written: true, Building: true}}, Status{StatePending, "1 repo building"}},
+		{"written, builds still followed", []Repo{{Name: "a", Drifted: true, Written: true, Building: true, Builds: []BuildResult{BuildSuccess}}}, Status{StatePending, "1 repo building"}},
+		{"written, no build ever started", []Repo{{Name: "a", Drifted: true, Written: true}}, Status{StateSuccess, "1 repo written, 0 builds succeeded"}},
 		{"build running", []Repo{{Name: "a", Drifted: true, Written: true, Builds: []BuildResult{BuildSuccess, BuildPending}}}, Status{StatePending, "1 repo building"}},
 		{"both pending kinds", []Repo{
 			{Name: "a", Drifted: true},

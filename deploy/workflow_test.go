@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rhysd/actionlint"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ca-reconciler/ca-reconciler/deploy/internal/testbin"
 )
 
 // workflow is the part of a GitHub Actions workflow the example uses.
@@ -566,5 +568,46 @@ func TestWorkflowSteps(t *testing.T) {
 				t.Errorf("the file holding the token was left behind")
 			}
 		})
+	}
+}
+
+// TestWorkflowValidateStep runs the workflow's validate step with the real
+// ca-reconciler: a bad file becomes a GitHub annotation on its line, and the
+// step records exit 1 for the gate instead of failing.
+func TestWorkflowValidateStep(t *testing.T) {
+	bin := testbin.Build(t, "workflow-test")
+	w := readWorkflow(t)
+	api := &githubAPI{t: t, repo: "acme/images-config", pr: 1}
+	r := newStepRunner(t, w, api, "http://127.0.0.1:1", fakeReconciler{})
+	// The real binary replaces the fake one.
+	if err := os.Remove(filepath.Join(r.dir, "bin", "ca-reconciler")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(r.dir, "bin", "ca-reconciler")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(r.dir, "ca-images-iac"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"ca-images-iac/good.yaml": "contents:\n  packages: [curl]\n",
+		"ca-images-iac/bad.yaml":  "contents:\n  packages: [curl]\nenvironment:\n  CHAINGUARD_X: y\n",
+	} {
+		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, outputs, err := r.run("validate", nil)
+	if err != nil {
+		t.Fatalf("validate step: %v\n%s", err, out)
+	}
+	if outputs["exit-code"] != "1" {
+		t.Errorf("exit-code %q, want 1\n%s", outputs["exit-code"], out)
+	}
+	if !strings.Contains(out, "::error file=ca-images-iac/bad.yaml,line=4,col=3::") {
+		t.Errorf("no annotation on the bad line:\n%s", out)
+	}
+	if strings.Contains(out, "good.yaml") {
+		t.Errorf("the good file is annotated:\n%s", out)
 	}
 }

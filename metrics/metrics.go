@@ -41,6 +41,9 @@ type Metrics struct {
 	BuildInfo               *prometheus.GaugeVec
 	CommitToWrite           prometheus.Histogram
 	WebhookRequests         *prometheus.CounterVec
+	CommitStatusReports     *prometheus.CounterVec
+	Notifications           *prometheus.CounterVec
+	ChainguardEvents        *prometheus.CounterVec
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
@@ -151,6 +154,18 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "webhook_requests_total",
 			Help: "Webhook requests by provider and result.",
 		}, []string{"provider", "result"}),
+		CommitStatusReports: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "commit_status_reports_total",
+			Help: "Commit status reports by result (sent, retry, failed, duplicate, dropped).",
+		}, []string{"result"}),
+		Notifications: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_total",
+			Help: "Notifications by target (the position of its --notify-url, never the URL) and result (sent, retry, failed, duplicate, rate_limited, queue_full).",
+		}, []string{"target", "result"}),
+		ChainguardEvents: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "chainguard_events_total",
+			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
+		}, []string{"result"}),
 	}
 	for _, t := range vocab.Triggers() {
 		for _, r := range vocab.CycleResults() {

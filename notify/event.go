@@ -43,7 +43,8 @@ type Event struct {
 	// revision).
 	Org  string `json:"org"`
 	Repo string `json:"repo,omitempty"`
-	// Revision is the Git revision being reconciled.
+	// Revision is the Git revision being reconciled (for a refused head,
+	// the last verified revision, which is kept).
 	Revision string `json:"revision,omitempty"`
 	// Summary is one line for people.
 	Summary string `json:"summary"`

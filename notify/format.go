@@ -58,7 +58,7 @@ func headline(e Event) string {
 	case KindRefused:
 		return fmt.Sprintf("Refused for %s (%s): %s", e.Repo, where, e.Reason)
 	case KindSignatureRefused:
-		return fmt.Sprintf("Revision %s refused by commit signature verification (%s); the last verified revision is kept", short(e.Revision), where)
+		return fmt.Sprintf("The head commit was refused by commit signature verification (%s); the last verified revision %s is kept", where, short(e.Revision))
 	}
 	return fmt.Sprintf("%s: %s", e.Kind, e.Repo)
 }

@@ -190,6 +190,22 @@ func (n *Notifier) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// Drain delivers what is queued, with retries, and returns when every
+// queue is empty or ctx ends: for a process about to exit (run --once).
+func (n *Notifier) Drain(ctx context.Context) {
+	for _, t := range n.targets {
+		for ctx.Err() == nil {
+			select {
+			case e := <-t.queue:
+				n.deliver(ctx, t, e)
+				continue
+			default:
+			}
+			break
+		}
+	}
+}
+
 func (n *Notifier) deliver(ctx context.Context, t *target, e Event) {
 	log := n.cfg.Logger.With(zap.String("target", t.name), zap.String("kind", string(e.Kind)), zap.String("repo", e.Repo))
 	body, err := encode(t.Target.Format, e)

@@ -169,7 +169,7 @@ func TestPayloads(t *testing.T) {
 			"build_id": "b-1", "log_tail": ["ERROR: package \"nope\" not found"], "time": "2026-12-02T10:00:00Z"}`},
 		{"json signature", FormatJSON, Event{Kind: KindSignatureRefused, Org: "acme.com", Revision: "fedcba9876543210fedcba9876543210fedcba98", Reason: "no valid signature"}, `{
 			"version": 1, "kind": "signature_refused", "org": "acme.com", "revision": "fedcba9876543210fedcba9876543210fedcba98",
-			"summary": "Revision fedcba987654 refused by commit signature verification (acme.com); the last verified revision is kept",
+			"summary": "The head commit was refused by commit signature verification (acme.com); the last verified revision fedcba987654 is kept",
 			"reason": "no valid signature", "time": "2026-12-02T10:00:00Z"}`},
 		{"slack drift", FormatSlack, hostile, `{
 			"text": "Drift corrected in py&lt;thon&gt;&amp;` + "`x`" + ` (acme.com): the change by alice@example.com was put back",
@@ -388,5 +388,17 @@ func TestURLsStaySecret(t *testing.T) {
 	}
 	if strings.Contains(all.String(), "SECRET") || strings.Contains(all.String(), "/services/") {
 		t.Errorf("a notify URL appears in the logs or results:\n%s", all.String())
+	}
+}
+
+// TestDrain: what is queued is delivered before Drain returns, without Run.
+func TestDrain(t *testing.T) {
+	s, srv := newSink(t)
+	n := New(Config{Targets: []Target{{URL: srv.URL, Format: FormatJSON}}, Now: func() time.Time { return t0 }})
+	n.Notify(Event{Kind: KindStalled, Org: "o", Repo: "a"})
+	n.Notify(Event{Kind: KindStalled, Org: "o", Repo: "b"})
+	n.Drain(t.Context())
+	if len(s.got()) != 2 {
+		t.Errorf("%d delivered, want 2", len(s.got()))
 	}
 }

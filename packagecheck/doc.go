@@ -12,10 +12,12 @@
 //     read, not one per cycle). A cycle with nothing to write calls nothing.
 //   - reads each repo's successful builds of the last 24 hours (one
 //     ListBuildReports per repo to be written) and takes the base image's
-//     packages and architectures from their locked_config (apko JSON): the
-//     packages by name, since a rebuild resolves current versions, without
-//     the live overlay's own packages. A repo built differently per tag is
-//     checked against each distinct base, up to four.
+//     packages and architectures from their apko configuration (JSON): the
+//     report's config, the packages the build requested, or its
+//     locked_config when it has no config; the packages by name, since a
+//     rebuild resolves current versions, without the live overlay's own
+//     packages. A repo built differently per tag is checked against each
+//     distinct base, up to four.
 //   - resolves base plus file for every architecture the repo builds (both
 //     unless its builds say otherwise) with apk.NewPkgResolver and
 //     GetPackagesWithDependencies, the other architectures disqualifying

@@ -108,6 +108,7 @@ type Reconciler struct {
 	clock   clock.Clock
 	store   *store.Store
 	sinks   []Sink
+	cycles  []func(Report)
 	trigger chan vocab.Trigger
 	rand    *rand.Rand
 
@@ -136,6 +137,13 @@ func WithStore(s *store.Store) Option { return func(r *Reconciler) { r.store = s
 // WithSink adds a consumer of the cycle's events, after the metrics and
 // the log.
 func WithSink(s Sink) Option { return func(r *Reconciler) { r.sinks = append(r.sinks, s) } }
+
+// WithCycleObserver adds a function told every finished cycle's Report,
+// after its events went to the sinks, on the cycle's goroutine (it must not
+// block: commit statuses hand the report to their own goroutine).
+func WithCycleObserver(f func(Report)) Option {
+	return func(r *Reconciler) { r.cycles = append(r.cycles, f) }
+}
 
 // WithRand sets the random source used for jitter.
 func WithRand(rnd *rand.Rand) Option { return func(r *Reconciler) { r.rand = rnd } }
@@ -258,6 +266,9 @@ func (r *Reconciler) RunOnce(ctx context.Context, trigger vocab.Trigger) Report 
 		r.log.Error("reconcile failed", append(fields, zap.Error(rep.Err))...)
 	} else {
 		r.log.Info("reconcile finished", fields...)
+	}
+	for _, f := range r.cycles {
+		f(rep)
 	}
 	return rep
 }

@@ -16,6 +16,7 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,7 @@ func New(opts Options) (*Page, error) {
 		"statusClass": statusClass,
 		"cycleClass":  cycleClass,
 		"buildClass":  buildClass,
+		"pathEscape":  url.PathEscape,
 		"unknownNote": store.UnknownFieldsNote,
 	}
 	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)

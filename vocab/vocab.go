@@ -147,10 +147,15 @@ const (
 	TriggerInterval Trigger = "interval"
 	// TriggerWebhook is a cycle asked for by a push webhook.
 	TriggerWebhook Trigger = "webhook"
+	// TriggerChainguardEvent is a cycle asked for by Chainguard's
+	// repo.updated event (a Console edit).
+	TriggerChainguardEvent Trigger = "chainguard_event"
 )
 
 // Triggers returns every trigger.
-func Triggers() []Trigger { return []Trigger{TriggerStart, TriggerInterval, TriggerWebhook} }
+func Triggers() []Trigger {
+	return []Trigger{TriggerStart, TriggerInterval, TriggerWebhook, TriggerChainguardEvent}
+}
 
 // CycleResult is how a cycle ended.
 type CycleResult string

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/ca-reconciler/ca-reconciler/buildwatch"
+	"github.com/ca-reconciler/ca-reconciler/repopage"
 	"github.com/ca-reconciler/ca-reconciler/statuspage"
 )
 
@@ -19,6 +20,7 @@ func newBuildWatcher(d *daemon, o *options) (*buildwatch.Watcher, error) {
 		PollInterval:  o.buildPollInterval,
 		SweepInterval: o.interval,
 		Timeout:       o.buildTimeout,
+		OnResult:      d.feedback.build,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuring the build watcher: %w", err)
@@ -36,5 +38,10 @@ func statusPageRoute(d *daemon, routes map[string]http.Handler) (map[string]http
 		routes = map[string]http.Handler{}
 	}
 	routes["GET /{$}"] = page.Handler(d.store.Status)
+	repos, err := repopage.New(repopage.Options{Version: version, Org: d.store.Status().Org})
+	if err != nil {
+		return nil, err
+	}
+	routes[repopage.Pattern] = repos.Handler(d.store, d.feedback.history)
 	return routes, nil
 }

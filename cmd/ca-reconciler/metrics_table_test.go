@@ -24,6 +24,9 @@ func metricsTable(t *testing.T) string {
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)
 	m.ObserveBuild("r", "success", 1)
+	m.CommitStatusReports.WithLabelValues("sent")
+	m.Notifications.WithLabelValues("0", "sent")
+	m.ChainguardEvents.WithLabelValues("accepted")
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

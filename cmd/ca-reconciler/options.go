@@ -63,6 +63,8 @@ type options struct {
 
 	buildTimeout      time.Duration
 	buildPollInterval time.Duration
+
+	feedback feedbackOptions
 }
 
 func (o *options) addSourceFlags(fs *pflag.FlagSet) {
@@ -108,6 +110,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
 	fs.IntVar(&o.maxWrites, "max-writes", 3, "writes of one desired overlay that may fail to converge before the repo is stalled")
+	o.feedback.addFlags(fs)
 }
 
 func defaultCacheDir() string {
@@ -167,5 +170,5 @@ func (o *options) checkRun() error {
 	if o.maxWrites <= 0 {
 		return fmt.Errorf("--max-writes must be positive")
 	}
-	return nil
+	return o.feedback.check(o.gitURL)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/cgevents"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
@@ -57,6 +58,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 
 	if o.once {
 		rep := d.reconciler.RunOnce(ctx, "start")
+		d.feedback.drain(ctx)
 		return exitFor(rep, vocab.Mode(o.mode))
 	}
 
@@ -73,6 +75,21 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			},
 			Logger: d.log.Named("webhook"),
 		})
+	}
+	if o.feedback.chainguardEvents {
+		issuer := o.issuer
+		if d.localIssuer != "" && !cmd.Flags().Changed("issuer") {
+			// --api local: the embedded emulator signs its deliveries.
+			issuer = d.localIssuer
+		}
+		h, err := d.feedback.chainguardHook(d, issuer)
+		if err != nil {
+			return fmt.Errorf("--chainguard-events: %w", err)
+		}
+		if hooks == nil {
+			hooks = map[string]http.Handler{}
+		}
+		hooks[cgevents.Path] = h
 	}
 	routes, err := statusPageRoute(d, hooks)
 	if err != nil {
@@ -97,6 +114,11 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 			d.log.Error("HTTP server stopped", zap.Error(err))
 		}
 	}()
+	feedbackDone := make(chan struct{})
+	go func() {
+		defer close(feedbackDone)
+		d.feedback.run(ctx)
+	}()
 	buildsDone := make(chan struct{})
 	go func() {
 		defer close(buildsDone)
@@ -104,6 +126,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	}()
 	err = d.reconciler.Run(ctx)
 	<-buildsDone
+	<-feedbackDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)

@@ -36,8 +36,11 @@ type daemon struct {
 	store      *store.Store
 	reconciler *reconciler.Reconciler
 	builds     *buildwatch.Watcher
-	plaintext  bool
-	closers    []func()
+	feedback   *feedback
+	// localIssuer signs the embedded emulator's event deliveries.
+	localIssuer string
+	plaintext   bool
+	closers     []func()
 }
 
 func (d *daemon) close() {
@@ -87,6 +90,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded emulator: %w", err)
 		}
+		d.localIssuer = emu.IssuerURL()
 		d.closers = append(d.closers, emu.Close)
 		log.Info("embedded Chainguard API emulator started", zap.String("url", apiURL))
 	} else {
@@ -139,6 +143,10 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 	if d.plaintext && o.api != "local" && !isLoopbackURL(apiURL) {
 		warnings = append(warnings, "the Chainguard API connection is plaintext (--insecure): tokens and overlays cross the network unencrypted")
 	}
+	d.feedback, err = newFeedback(d, o, func(repoID string) bool { return d.builds != nil && d.builds.Busy(repoID) })
+	if err != nil {
+		return nil, err
+	}
 	opts := []reconciler.Option{reconciler.WithStore(d.store)}
 	if followBuilds {
 		d.builds, err = newBuildWatcher(d, o)
@@ -157,7 +165,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
-	}, d.source, d.api, log, d.metrics, opts...)
+	}, d.source, d.api, log, d.metrics, append(opts, d.feedback.reconcilerOptions()...)...)
 	return d, nil
 }
 

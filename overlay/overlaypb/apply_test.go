@@ -212,3 +212,36 @@ func TestUnknownFields(t *testing.T) {
 		})
 	}
 }
+
+// FuzzApply checks, for any overlay Parse accepts, that Apply over a live
+// overlay full of unknown fields sets exactly the file's fields, keeps the
+// overlay's own unknown fields and those of its sections, and is idempotent.
+func FuzzApply(f *testing.F) {
+	for _, pattern := range []string{"good/*.yaml", "bad/*.yaml"} {
+		for _, data := range testdata(f, pattern) {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := overlay.Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		live := liveOverlay()
+		got := Apply(live, o)
+		if diff := cmp.Diff(overlay.Canonical(o), overlay.Canonical(FromProto(got))); diff != "" {
+			t.Fatalf("covered fields (-file +applied):\n%s", diff)
+		}
+		if string(got.ProtoReflect().GetUnknown()) != string(live.ProtoReflect().GetUnknown()) {
+			t.Fatal("the overlay's unknown fields changed")
+		}
+		for _, m := range []proto.Message{got.GetContents(), got.GetAccounts(), got.GetCertificates()} {
+			if m == nil || len(m.ProtoReflect().GetUnknown()) == 0 {
+				t.Fatalf("a section lost its unknown fields: %v", got)
+			}
+		}
+		if !proto.Equal(got, Apply(got, o)) {
+			t.Fatal("Apply is not idempotent")
+		}
+	})
+}

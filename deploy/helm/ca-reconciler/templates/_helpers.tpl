@@ -63,6 +63,8 @@ app.kubernetes.io/component: emulator
 {{- define "ca-reconciler.gitHTTPSDir" -}}/var/run/secrets/ca-reconciler/git-https{{- end }}
 {{- define "ca-reconciler.gitSSHDir" -}}/var/run/secrets/ca-reconciler/git-ssh{{- end }}
 {{- define "ca-reconciler.webhookDir" -}}/var/run/secrets/ca-reconciler/webhook{{- end }}
+{{- define "ca-reconciler.commitStatusDir" -}}/var/run/secrets/ca-reconciler/commit-status{{- end }}
+{{- define "ca-reconciler.notifyDir" -}}/var/run/secrets/ca-reconciler/notify{{- end }}
 {{- define "ca-reconciler.keyringDir" -}}/etc/ca-reconciler/keyring{{- end }}
 
 {{/* Name of the ConfigMap holding the commit-signing keyring. */}}
@@ -137,6 +139,12 @@ key of .Values.config, then the flags the chart derives from other values.
 {{- end }}
 {{- if .Values.webhook.existingSecret }}
 {{- $_ := set $env "CA_RECONCILER_WEBHOOK_SECRET_FILE" (printf "%s/%s" (include "ca-reconciler.webhookDir" .) .Values.webhook.key) }}
+{{- end }}
+{{- if .Values.commitStatus.existingSecret }}
+{{- $_ := set $env "CA_RECONCILER_COMMIT_STATUS_TOKEN_FILE" (printf "%s/%s" (include "ca-reconciler.commitStatusDir" .) .Values.commitStatus.key) }}
+{{- end }}
+{{- if .Values.notify.existingSecret }}
+{{- $_ := set $env "CA_RECONCILER_NOTIFY_URL_FILE" (printf "%s/%s" (include "ca-reconciler.notifyDir" .) .Values.notify.key) }}
 {{- end }}
 {{- toYaml $env }}
 {{- end }}
@@ -263,6 +271,16 @@ containers:
         mountPath: {{ include "ca-reconciler.webhookDir" . }}
         readOnly: true
       {{- end }}
+      {{- if .Values.commitStatus.existingSecret }}
+      - name: commit-status
+        mountPath: {{ include "ca-reconciler.commitStatusDir" . }}
+        readOnly: true
+      {{- end }}
+      {{- if .Values.notify.existingSecret }}
+      - name: notify
+        mountPath: {{ include "ca-reconciler.notifyDir" . }}
+        readOnly: true
+      {{- end }}
       {{- with .Values.extraVolumeMounts }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -342,6 +360,24 @@ volumes:
       items:
         - key: {{ .Values.webhook.key }}
           path: {{ .Values.webhook.key }}
+  {{- end }}
+  {{- if .Values.commitStatus.existingSecret }}
+  - name: commit-status
+    secret:
+      secretName: {{ .Values.commitStatus.existingSecret }}
+      defaultMode: 0440
+      items:
+        - key: {{ .Values.commitStatus.key }}
+          path: {{ .Values.commitStatus.key }}
+  {{- end }}
+  {{- if .Values.notify.existingSecret }}
+  - name: notify
+    secret:
+      secretName: {{ .Values.notify.existingSecret }}
+      defaultMode: 0440
+      items:
+        - key: {{ .Values.notify.key }}
+          path: {{ .Values.notify.key }}
   {{- end }}
   {{- with .Values.extraVolumes }}
   {{- toYaml . | nindent 2 }}

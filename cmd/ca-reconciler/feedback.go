@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/buildwatch"
+	"github.com/ca-reconciler/ca-reconciler/cgevents"
+	"github.com/ca-reconciler/ca-reconciler/commitstatus"
+	"github.com/ca-reconciler/ca-reconciler/notify"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/repopage"
+	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
+)
+
+// feedbackOptions are the flags of what the daemon tells people: the
+// page's public URL, commit statuses, notifications and Chainguard's events.
+type feedbackOptions struct {
+	externalURL string
+
+	commitStatus          string
+	commitStatusURL       string
+	commitStatusTokenFile string
+	commitStatusRepo      string
+
+	notifyURLs    []string
+	notifyURLFile string
+	notify        []notify.Target
+
+	chainguardEvents bool
+}
+
+func (f *feedbackOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.externalURL, "external-url", "", "URL at which people reach this daemon's page (the link of commit statuses and notifications)")
+	fs.StringVar(&f.commitStatus, "commit-status", "", "report each revision on its commit: github or gitlab (default off)")
+	fs.StringVar(&f.commitStatusURL, "commit-status-url", "", "API base URL for --commit-status (default https://api.github.com or https://gitlab.com/api/v4; GitHub Enterprise: https://HOST/api/v3)")
+	fs.StringVar(&f.commitStatusTokenFile, "commit-status-token-file", "", "file holding the API token for --commit-status, re-read for every report")
+	fs.StringVar(&f.commitStatusRepo, "commit-status-repo", "", "owner/repo (GitHub) or project id or path (GitLab) to report on (default derived from --git-url)")
+	fs.StringArrayVar(&f.notifyURLs, "notify-url", nil, "POST notifications here (repeatable; comma-separated in the environment): Slack's format for hooks.slack.com, else JSON")
+	fs.StringVar(&f.notifyURLFile, "notify-url-file", "", "file of notification URLs, one per line, read at start (for URLs that are secrets, such as Slack's)")
+	fs.BoolVar(&f.chainguardEvents, "chainguard-events", false, "accept Chainguard's CloudEvents at POST /hooks/chainguard, verified against --issuer, to see Console edits at once and who made them")
+}
+
+// check validates the feedback flags; it fills in the commit status repo
+// from the Git URL when not given. Errors never show a notify URL.
+func (f *feedbackOptions) check(gitURL string) error {
+	if f.externalURL != "" {
+		u, err := url.Parse(f.externalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--external-url %q: want an absolute http:// or https:// URL", f.externalURL)
+		}
+	}
+	f.notify = nil
+	urls := f.notifyURLs
+	if f.notifyURLFile != "" {
+		b, err := os.ReadFile(f.notifyURLFile)
+		if err != nil {
+			return fmt.Errorf("--notify-url-file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				urls = append(urls, line)
+			}
+		}
+	}
+	for i, raw := range urls {
+		for _, one := range strings.Split(raw, ",") {
+			if one = strings.TrimSpace(one); one == "" {
+				continue
+			}
+			t, err := notify.ParseTarget(one)
+			if err != nil {
+				return fmt.Errorf("--notify-url (number %d): %w", i+1, err)
+			}
+			f.notify = append(f.notify, t)
+		}
+	}
+	if f.commitStatus == "" {
+		for _, c := range []struct{ name, v string }{
+			{"--commit-status-url", f.commitStatusURL}, {"--commit-status-token-file", f.commitStatusTokenFile}, {"--commit-status-repo", f.commitStatusRepo},
+		} {
+			if c.v != "" {
+				return fmt.Errorf("%s needs --commit-status github or gitlab", c.name)
+			}
+		}
+		return nil
+	}
+	p, err := commitstatus.ParseProvider(f.commitStatus)
+	if err != nil {
+		return fmt.Errorf("--commit-status: %w", err)
+	}
+	if f.commitStatusTokenFile == "" {
+		return errors.New("--commit-status needs --commit-status-token-file")
+	}
+	if f.commitStatusURL != "" {
+		u, err := url.Parse(f.commitStatusURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("--commit-status-url: want an absolute http:// or https:// URL")
+		}
+	}
+	if f.commitStatusRepo == "" {
+		repo, err := commitstatus.RepoFromGitURL(p, gitURL)
+		if err != nil {
+			return fmt.Errorf("--commit-status-repo: %w", err)
+		}
+		f.commitStatusRepo = repo
+	}
+	return nil
+}
+
+// feedback wires commit statuses, notifications and Chainguard's events
+// into the daemon: it is a reconciler sink (events), a cycle observer
+// (reports), the build watcher's OnResult, and the /hooks/chainguard route.
+type feedback struct {
+	org      string
+	log      *zap.Logger
+	tracker  *commitstatus.Tracker
+	reporter *commitstatus.Reporter
+	notifier *notify.Notifier
+	actors   *actorBook
+	url      string
+	history  *repopage.History
+	// verified reports whether the head passed signature verification.
+	verified func() bool
+}
+
+// newFeedback builds what the flags ask for; busy tells whether the build
+// watcher still follows a repo's builds.
+func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedback, error) {
+	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory()}
+	if cfg, ok := o.feedback.commitStatusConfig(o.org); ok {
+		cfg.Logger = d.log.Named("commit-status")
+		cfg.Observe = func(result string) { d.metrics.CommitStatusReports.WithLabelValues(result).Inc() }
+		for _, r := range []string{commitstatus.ResultSent, commitstatus.ResultRetry, commitstatus.ResultFailed, commitstatus.ResultDuplicate, commitstatus.ResultDropped} {
+			d.metrics.CommitStatusReports.WithLabelValues(r)
+		}
+		rep, err := commitstatus.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("--commit-status: %w", err)
+		}
+		f.reporter = rep
+		f.tracker = commitstatus.NewTracker(rep, busy)
+	}
+	f.verified = func() bool {
+		v := true
+		d.store.Update(func(h *store.Status) { v = h.Verified })
+		return v
+	}
+	if len(o.feedback.notify) > 0 {
+		f.notifier = notify.New(notify.Config{
+			Targets: o.feedback.notify,
+			Logger:  d.log.Named("notify"),
+			Observe: func(target, result string) { d.metrics.Notifications.WithLabelValues(target, result).Inc() },
+		})
+	}
+	return f, nil
+}
+
+// commitStatusConfig is the reporter's configuration for an organization,
+// or false when commit statuses are off.
+func (f *feedbackOptions) commitStatusConfig(org string) (commitstatus.Config, bool) {
+	if f.commitStatus == "" {
+		return commitstatus.Config{}, false
+	}
+	return commitstatus.Config{
+		Provider:  commitstatus.Provider(f.commitStatus),
+		URL:       f.commitStatusURL,
+		Repo:      f.commitStatusRepo,
+		TokenFile: f.commitStatusTokenFile,
+		Context:   "ca-reconciler/" + org,
+		TargetURL: f.externalURL,
+	}, true
+}
+
+// reconcilerOptions plug the feedback into the reconciler.
+func (f *feedback) reconcilerOptions() []reconciler.Option {
+	return []reconciler.Option{reconciler.WithCycleObserver(f.cycle), reconciler.WithSink(f)}
+}
+
+// run delivers commit statuses and notifications until ctx ends.
+func (f *feedback) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if f.reporter != nil {
+		wg.Go(func() { _ = f.reporter.Run(ctx) })
+	}
+	if f.notifier != nil {
+		wg.Go(func() { _ = f.notifier.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+// drain sends what is queued before the process exits (run --once),
+// within drainTimeout.
+func (f *feedback) drain(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	if f.reporter != nil {
+		f.reporter.Drain(ctx)
+	}
+	if f.notifier != nil {
+		f.notifier.Drain(ctx)
+	}
+}
+
+// drainTimeout bounds how long run --once waits to send its reports.
+const drainTimeout = 30 * time.Second
+
+// cycle turns a cycle's report into the tracker's input.
+func (f *feedback) cycle(rep reconciler.Report) {
+	if f.notifier != nil && f.verified != nil && !f.verified() {
+		f.notifier.Notify(notify.Event{Kind: notify.KindSignatureRefused, Org: f.org, Revision: rep.Revision,
+			Reason: "the head commit is not signed by a trusted key (--verify-commits-keyring); the daemon keeps reconciling the last verified revision", URL: f.url})
+	}
+	if rep.Err != nil {
+		return
+	}
+	f.recordOverlays(rep)
+	if f.tracker == nil {
+		return
+	}
+	var repos []commitstatus.CycleRepo
+	for _, c := range rep.Plan.Changes {
+		r := commitstatus.CycleRepo{Name: c.Repo, ID: c.RepoID}
+		switch {
+		case c.Action == vocab.ActionInvalid:
+			r.Problem = commitstatus.ProblemInvalid
+		case c.Action == vocab.ActionMissing:
+			r.Problem = commitstatus.ProblemMissing
+		case c.Drifted() && c.Stalled:
+			r.Drifted, r.Problem = true, commitstatus.ProblemStalled
+		case c.Drifted():
+			r.Drifted = true
+			// A write that read back different still started builds; it
+			// counts toward stalled, which a later cycle reports.
+			if w, ok := rep.Writes[c.Repo]; ok {
+				if w.Err != nil {
+					r.Problem = commitstatus.ProblemWriteFailed
+				} else {
+					r.Written = true
+				}
+			}
+		default:
+			continue
+		}
+		repos = append(repos, r)
+	}
+	f.tracker.Cycle(rep.Revision, repos)
+}
+
+// recordOverlays gives the repo pages each repo's two overlays.
+func (f *feedback) recordOverlays(rep reconciler.Report) {
+	for i := range rep.Plan.Changes {
+		c := &rep.Plan.Changes[i]
+		var desired, live *overlay.Overlay
+		switch c.Action {
+		case vocab.ActionInvalid:
+		case vocab.ActionOrphan:
+		default:
+			desired = &c.Desired
+		}
+		if c.RepoID != "" {
+			live = &c.Live
+		}
+		f.history.Overlays(c.Repo, c.File, rep.Revision, c.DesiredHash, desired, live)
+	}
+}
+
+// build is the build watcher's OnResult.
+func (f *feedback) build(r buildwatch.Result) {
+	f.history.AddBuild(r.Repo, repopage.Build{ID: r.BuildID, Result: string(r.Result), Started: r.Started, Finished: r.Finished, LogTail: r.LogTail})
+	if f.tracker != nil {
+		res := commitstatus.BuildSuccess
+		switch r.Result {
+		case vocab.BuildFailure:
+			res = commitstatus.BuildFailure
+		case vocab.BuildTimeout:
+			res = commitstatus.BuildTimeout
+		}
+		f.tracker.Build(r.Repo, res)
+	}
+	if f.notifier != nil && r.Result != vocab.BuildSuccess {
+		reason := "the build failed"
+		if r.Result == vocab.BuildTimeout {
+			reason = "the build timed out"
+		}
+		f.notifier.Notify(notify.Event{Kind: notify.KindBuildFailed, Org: f.org, Repo: r.Repo, BuildID: r.BuildID, Reason: reason, LogTail: r.LogTail, URL: f.repoURL(r.Repo)})
+	}
+}
+
+// Handle is the reconciler sink: drift corrected (a write that put back a
+// change not made in Git), stalled; a repo back in sync is forgotten by
+// the notifier's deduplication.
+func (f *feedback) Handle(e reconciler.Event) {
+	switch e.Kind {
+	case vocab.EventDriftDetected:
+		if actor, ok := f.actors.peek(e.RepoID); ok {
+			f.log.Info("drift made by", zap.String("repo", e.Repo), zap.String("actor", actor))
+		}
+	case vocab.EventWritten:
+		f.history.AddWrite(e.Repo, repopage.Write{At: e.At, Action: string(e.Action), Attempts: e.Attempts, Converged: e.Converged, Diff: e.Diff})
+		actor, _ := f.actors.take(e.RepoID)
+		if e.Commit.IsZero() && f.notifier != nil {
+			f.notifier.Notify(notify.Event{Kind: notify.KindDriftCorrected, Org: f.org, Repo: e.Repo, Diff: e.Diff, Actor: actor, URL: f.repoURL(e.Repo)})
+		}
+	case vocab.EventWriteFailed:
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		f.history.AddWrite(e.Repo, repopage.Write{At: at, Action: string(e.Action), Attempts: e.Attempts, Error: e.Reason, Diff: e.Diff})
+	case vocab.EventRepoGone:
+		f.history.Forget(e.Repo)
+	case vocab.EventStalled:
+		if f.notifier != nil {
+			f.notifier.Notify(notify.Event{Kind: notify.KindStalled, Org: f.org, Repo: e.Repo, Diff: e.Diff,
+				Reason: fmt.Sprintf("still drifted after %d writes of the same file", e.Writes), URL: f.repoURL(e.Repo)})
+		}
+	case vocab.EventStatusChanged:
+		if e.To == vocab.StatusSynced && f.notifier != nil {
+			f.notifier.Forget(e.Repo)
+		}
+	}
+}
+
+func (f *feedback) repoURL(repo string) string {
+	if f.url == "" {
+		return ""
+	}
+	return f.url + "/repos/" + url.PathEscape(repo)
+}
+
+// chainguardHook is POST /hooks/chainguard for the organization's group.
+func (f *feedback) chainguardHook(d *daemon, issuer string) (http.Handler, error) {
+	return cgevents.New(cgevents.Config{
+		Issuer: issuer,
+		Group:  func() string { return d.store.Status().OrgID },
+		Managed: func(id string) (string, bool) {
+			name, ok := d.store.RepoName(id)
+			if !ok {
+				return "", false
+			}
+			st, _ := d.store.Repo(name)
+			return name, st.Status != vocab.StatusOrphan
+		},
+		Actors:  f.actors,
+		Trigger: func(string) { d.reconciler.Trigger(vocab.TriggerChainguardEvent) },
+		Observe: func(r string) { d.metrics.ChainguardEvents.WithLabelValues(r).Inc() },
+		Logger:  d.log.Named("chainguard-events"),
+	})
+}
+
+// actorBook remembers who changed a repo (from Chainguard's events) until
+// the write that puts the change back reads it.
+type actorBook struct {
+	mu     sync.Mutex
+	byRepo map[string]string
+}
+
+func newActorBook() *actorBook { return &actorBook{byRepo: map[string]string{}} }
+
+// NoteActor implements cgevents.ActorNoter.
+func (a *actorBook) NoteActor(repoID, actor string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.byRepo) > 10000 {
+		clear(a.byRepo)
+	}
+	a.byRepo[repoID] = actor
+}
+
+func (a *actorBook) peek(repoID string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.byRepo[repoID]
+	return s, ok
+}
+
+func (a *actorBook) take(repoID string) (string, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.byRepo[repoID]
+	delete(a.byRepo, repoID)
+	return s, ok
+}

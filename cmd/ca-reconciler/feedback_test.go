@@ -1,0 +1,517 @@
+package main
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chainguard.dev/go-oidctest/pkg/oidctest"
+	"chainguard.dev/sdk/auth"
+	eventsregistry "chainguard.dev/sdk/events/registry"
+	"chainguard.dev/sdk/proto/platform"
+	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
+	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
+)
+
+// statusAPI is a local HTTP server speaking GitHub's "create a commit
+// status" endpoint as GitHub documents it; it records each accepted status
+// as "SHA STATE: DESCRIPTION" and fails the test on any other request
+// shape.
+type statusAPI struct {
+	t     *testing.T
+	token string
+	mu    sync.Mutex
+	got   []string
+	ctx   []string
+	urls  []string
+}
+
+func (s *statusAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sha, ok := strings.CutPrefix(r.URL.Path, "/repos/acme/images-config/statuses/")
+	switch {
+	case r.Method != http.MethodPost || !ok || len(sha) != 40:
+		s.t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+	case r.Header.Get("Authorization") != "Bearer "+s.token:
+		s.t.Errorf("Authorization %q", r.Header.Get("Authorization"))
+	case r.Header.Get("Accept") != "application/vnd.github+json" || r.Header.Get("X-GitHub-Api-Version") != "2022-11-28" || r.Header.Get("Content-Type") != "application/json":
+		s.t.Errorf("headers %v", r.Header)
+	default:
+		var body struct{ State, Description, Context, TargetURL string }
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &body); err != nil {
+			s.t.Errorf("body %s: %v", raw, err)
+		}
+		var fields map[string]any
+		_ = json.Unmarshal(raw, &fields)
+		if len(fields) != 4 {
+			s.t.Errorf("body fields %v, want state, description, context, target_url", fields)
+		}
+		s.mu.Lock()
+		s.got = append(s.got, sha+" "+body.State+": "+body.Description)
+		s.ctx = append(s.ctx, body.Context)
+		s.urls = append(s.urls, fields["target_url"].(string))
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		return
+	}
+	http.Error(w, "bad request", http.StatusBadRequest)
+}
+
+func (s *statusAPI) statuses() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.got...)
+}
+
+// waitFor polls until cond holds (the daemon works in the background).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestCommitStatusesEndToEnd runs the daemon against the emulator and a
+// real Git repository, reporting to a local server that checks GitHub's
+// documented request shape: a revision whose builds succeed gets pending
+// then success; a revision with a failed build gets failure naming the
+// repo. The token never appears in the logs, the metrics or the pages.
+func TestCommitStatusesEndToEnd(t *testing.T) {
+	const token = "ghs_COMMITSTATUStoken0123456789"
+	f := newFixture(t)
+	if err := f.emu.SetCatalog(f.orgID, []string{"curl", "jq"}); err != nil {
+		t.Fatal(err)
+	}
+	f.repo("python", overlay.Overlay{})
+	f.repo("nginx", overlay.Overlay{})
+	api := &statusAPI{t: t, token: token}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(map[string]string{
+		"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n",
+		"ca-images-iac/nginx.yaml":  "contents:\n  packages: [jq]\n",
+	})
+	rev1 := f.revision()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1s", "--build-poll-interval", "1s", "--log-level", "debug",
+		"--commit-status", "github", "--commit-status-url", srv.URL, "--commit-status-repo", "acme/images-config",
+		"--commit-status-token-file", tokenFile, "--external-url", "https://cd.example.com/"}, f.getenv)
+	waitFor(t, "success of the first revision", func() bool {
+		s := api.statuses()
+		return len(s) > 0 && strings.Contains(s[len(s)-1], "success")
+	})
+	// A package outside the catalog: nginx's build fails.
+	f.commit(map[string]string{"ca-images-iac/nginx.yaml": "contents:\n  packages: [nosuch]\n"})
+	rev2 := f.revision()
+	waitFor(t, "failure of the second revision", func() bool {
+		s := api.statuses()
+		return len(s) > 0 && strings.HasPrefix(s[len(s)-1], rev2+" failure")
+	})
+	want := []string{
+		rev1 + " pending: 2 repos building",
+		rev1 + " success: 2 repos written, 2 builds succeeded",
+		rev2 + " pending: 1 repo building",
+		rev2 + " failure: failed: nginx (build failed)",
+	}
+	if diff := cmp.Diff(want, api.statuses()); diff != "" {
+		t.Errorf("commit statuses (-want +got):\n%s", diff)
+	}
+	for i, c := range api.ctx {
+		if c != "ca-reconciler/acme.example" || api.urls[i] != "https://cd.example.com/" {
+			t.Errorf("status %d: context %q, target_url %q", i, c, api.urls[i])
+		}
+	}
+	// The reporter counts a report once the provider answered it.
+	var metricsText string
+	waitFor(t, "four sent reports in the metrics", func() bool {
+		metricsText, _ = get(t, "http://"+d.addr+"/metrics")
+		return strings.Contains(metricsText, `ca_reconciler_commit_status_reports_total{result="sent"} 4`)
+	})
+	page, _ := get(t, "http://"+d.addr+"/")
+	status, _ := get(t, "http://"+d.addr+"/status")
+	// The per-repo page: linked from the overview, with both overlays, the
+	// writes, and the failed build's log tail.
+	repoPage, code := get(t, "http://"+d.addr+"/repos/nginx")
+	if code != http.StatusOK || !strings.Contains(page, `href="repos/nginx"`) {
+		t.Errorf("/repos/nginx: %d; overview links it: %v", code, strings.Contains(page, `href="repos/nginx"`))
+	}
+	for _, want := range []string{"ca-images-iac/nginx.yaml", "revision <code id=\"set-by\" title=\"" + rev2 + "\">", "    - nosuch", ">failure<", "nosuch", ">written<"} {
+		if !strings.Contains(repoPage, want) {
+			t.Errorf("/repos/nginx lacks %q:\n%s", want, repoPage)
+		}
+	}
+	d.stop()
+	for name, text := range map[string]string{"logs": d.stderr.String(), "metrics": metricsText, "page": page, "status": status, "repo page": repoPage} {
+		if strings.Contains(text, token) {
+			t.Errorf("the commit status token appears in the %s", name)
+		}
+	}
+}
+
+// revision is the fixture repository's HEAD.
+func (f *fixture) revision() string {
+	f.t.Helper()
+	cmd := exec.Command("git", "rev-parse", "HEAD")
+	cmd.Dir = f.dir
+	out, err := cmd.Output()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestFeedbackFlags(t *testing.T) {
+	for _, tc := range []struct {
+		f       feedbackOptions
+		gitURL  string
+		err     string
+		repo    string
+		targets int
+	}{
+		{f: feedbackOptions{commitStatus: "github", commitStatusTokenFile: "t"}, gitURL: "git@github.com:acme/images-config.git", repo: "acme/images-config"},
+		{f: feedbackOptions{commitStatus: "gitlab", commitStatusTokenFile: "t"}, gitURL: "https://gitlab.com/acme/platform/images.git", repo: "acme/platform/images"},
+		{f: feedbackOptions{commitStatus: "gitlab", commitStatusTokenFile: "t", commitStatusRepo: "42"}, gitURL: "/srv/x", repo: "42"},
+		{f: feedbackOptions{commitStatus: "github", commitStatusTokenFile: "t"}, gitURL: "/srv/x",
+			err: "--commit-status-repo: deriving the commit status repo from the Git URL: not a hosted repository URL; set --commit-status-repo"},
+		{f: feedbackOptions{commitStatus: "bitbucket"}, err: `--commit-status: unknown commit status provider "bitbucket" (want github or gitlab)`},
+		{f: feedbackOptions{commitStatus: "github"}, err: "--commit-status needs --commit-status-token-file"},
+		{f: feedbackOptions{commitStatusTokenFile: "t"}, err: "--commit-status-token-file needs --commit-status github or gitlab"},
+		{f: feedbackOptions{commitStatus: "github", commitStatusTokenFile: "t", commitStatusRepo: "a/b", commitStatusURL: "api.github.com"},
+			err: "--commit-status-url: want an absolute http:// or https:// URL"},
+		{f: feedbackOptions{externalURL: "/relative"}, err: `--external-url "/relative": want an absolute http:// or https:// URL`},
+		{f: feedbackOptions{notifyURLs: []string{"https://hooks.slack.com/services/T/B/SECRET,https://alerts.example.com/x", "https://b.example.com"}}, targets: 3},
+		{f: feedbackOptions{notifyURLs: []string{"https://a.example.com", "hooks.slack.com/services/T/B/SECRET"}},
+			err: "--notify-url (number 2): not an absolute http:// or https:// URL"},
+	} {
+		err := tc.f.check(tc.gitURL)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.err || (err == nil && (tc.f.commitStatusRepo != tc.repo || len(tc.f.notify) != tc.targets)) {
+			t.Errorf("check(%+v) = %q, repo %q, %d targets; want %q, %q, %d", tc.f, got, tc.f.commitStatusRepo, len(tc.f.notify), tc.err, tc.repo, tc.targets)
+		}
+		if strings.Contains(got, "SECRET") {
+			t.Errorf("an error shows a notify URL: %s", got)
+		}
+	}
+}
+
+// notifySink is a local HTTP server receiving JSON notifications.
+type notifySink struct {
+	mu  sync.Mutex
+	got []map[string]any
+}
+
+func (s *notifySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var m map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&m); err == nil {
+		s.mu.Lock()
+		s.got = append(s.got, m)
+		s.mu.Unlock()
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *notifySink) kinds() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.got {
+		out = append(out, fmt.Sprint(m["kind"], " ", m["repo"]))
+	}
+	return out
+}
+
+func (s *notifySink) find(kind string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.got {
+		if m["kind"] == kind {
+			return m
+		}
+	}
+	return nil
+}
+
+// TestEventsAndNotificationsEndToEnd: a Console edit announced by a
+// Chainguard event (signed by a real local OIDC issuer, verified by the
+// SDK's receiver) triggers a cycle at once, well before the next interval;
+// the write that puts it back is notified with the event's actor and the
+// diff; a failed build is notified with its log tail. An event for
+// another organization is refused with 401 and triggers nothing.
+func TestEventsAndNotificationsEndToEnd(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	f := newFixture(t)
+	if err := f.emu.SetCatalog(f.orgID, []string{"curl", "jq"}); err != nil {
+		t.Fatal(err)
+	}
+	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	secretFile := filepath.Join(t.TempDir(), "webhook-secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, []string{"run", "--webhook-secret-file", secretFile, "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", issuer, "--chainguard-events",
+		"--notify-url", srv.URL + "/hook"}, f.getenv)
+	base := "http://" + d.addr
+	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
+
+	// A Console edit, then the platform's event for it.
+	id := f.repoID("python")
+	if err := f.emu.ConsoleEdit(id, overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+		t.Fatal(err)
+	}
+	deliverEvent := func(subject string) int {
+		t.Helper()
+		body, _ := protojson.Marshal(&registryv1.Repo{Id: id, Name: "python"})
+		data, _ := json.Marshal(map[string]any{"actor": map[string]any{"subject": "c0ffee/alice", "act": map[string]string{"email": "alice@example.com"}}, "body": json.RawMessage(body)})
+		e := cloudevents.NewEvent()
+		e.SetID("1")
+		e.SetType(eventsregistry.RepoUpdatedEventType)
+		e.SetSource("https://console-api.enforce.dev")
+		e.SetSubject(id)
+		if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: issuer, Subject: subject, Audience: jwt.Audience{"customer"},
+			IssuedAt: jwt.NewNumericDate(time.Now()), Expiry: jwt.NewNumericDate(time.Now().Add(time.Hour))}).
+			Claims(map[string]any{"webhook": map[string]string{"digest": fmt.Sprintf("sha256:%x", sha256.Sum256(data))}}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/hooks/chainguard", nil)
+		if err := cehttp.WriteRequest(t.Context(), binding.ToMessage(&e), req); err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cyclesBefore := strings.Count(d.stderr.String(), `"reconcile finished"`)
+	if code := deliverEvent("webhook:deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"); code != http.StatusUnauthorized {
+		t.Errorf("another organization's event: %d, want 401", code)
+	}
+	if code := deliverEvent("webhook:" + f.orgID); code != http.StatusAccepted {
+		t.Fatalf("the event: %d, want 202\n%s", code, d.stderr.String())
+	}
+	waitFor(t, "the drift corrected notification", func() bool { return sink.find("drift_corrected") != nil })
+	waitFor(t, "the cycle the event triggered", func() bool {
+		return strings.Count(d.stderr.String(), `"reconcile finished"`) > cyclesBefore
+	})
+	got := sink.find("drift_corrected")
+	if got["actor"] != "alice@example.com" || fmt.Sprint(got["diff"]) != "[- package jq]" || got["repo"] != "python" {
+		t.Errorf("notification %v", got)
+	}
+	if n := strings.Count(d.stderr.String(), `"reconcile finished"`) - cyclesBefore; n != 1 {
+		t.Errorf("%d cycles after the two events, want 1 (the refused one triggers nothing; --interval is 1h)", n)
+	}
+	if !strings.Contains(d.stderr.String(), `"actor": "alice@example.com"`) && !strings.Contains(d.stderr.String(), `"actor":"alice@example.com"`) {
+		t.Errorf("the log does not name the actor")
+	}
+
+	// A failed build is notified with its log tail.
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [nosuch]\n"})
+	// A push webhook asks for the cycle.
+	mac := hmac.New(sha256.New, []byte("s3cret"))
+	mac.Write([]byte("{}"))
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/hooks/generic", strings.NewReader("{}"))
+	req.Header.Set("X-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("push webhook: %v %v", resp, err)
+	}
+	waitFor(t, "the build failed notification", func() bool { return sink.find("build_failed") != nil })
+	if tail := fmt.Sprint(sink.find("build_failed")["log_tail"]); !strings.Contains(tail, "ERROR") || !strings.Contains(tail, "nosuch") {
+		t.Errorf("log tail %s", tail)
+	}
+	if diff := cmp.Diff([]string{"drift_corrected python", "build_failed python"}, sink.kinds()); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+	var metricsText string
+	waitFor(t, "two sent notifications in the metrics", func() bool {
+		metricsText, _ = get(t, base+"/metrics")
+		return strings.Contains(metricsText, `ca_reconciler_notifications_total{result="sent",target="0"} 2`)
+	})
+	for _, want := range []string{`ca_reconciler_chainguard_events_total{result="accepted"} 1`, `ca_reconciler_chainguard_events_total{result="unauthorized"} 1`,
+		`ca_reconciler_notifications_total{result="sent",target="0"} 2`, `ca_reconciler_reconciles_total{result="success",trigger="chainguard_event"} 1`} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(metricsText, "chainguard_event"))
+		}
+	}
+	d.stop()
+	if strings.Contains(d.stderr.String(), "/hook") && strings.Contains(d.stderr.String(), srv.URL) {
+		t.Errorf("the notify URL appears in the logs")
+	}
+}
+
+// TestSignatureRefusedNotified: with a keyring and an unsigned head, the
+// daemon writes nothing and says so once, however many cycles run.
+func TestSignatureRefusedNotified(t *testing.T) {
+	e, err := openpgp.NewEntity("Trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyring bytes.Buffer
+	w, err := armor.Encode(&keyring, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "keys.asc")
+	if err := os.WriteFile(keyFile, keyring.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.repo("python", overlay.Overlay{})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1s", "--verify-commits-keyring", keyFile, "--notify-url", srv.URL}, f.getenv)
+	waitFor(t, "two cycles", func() bool { return strings.Count(d.stderr.String(), `"reconcile failed"`) >= 2 })
+	waitFor(t, "the notification", func() bool { return sink.find("signature_refused") != nil })
+	d.stop()
+	if diff := cmp.Diff([]string{"signature_refused <nil>"}, sink.kinds()); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+}
+
+// TestConsoleEditDeliveredByTheEmulator: the emulator delivers a Console
+// edit to the daemon's /hooks/chainguard as the platform does (a
+// subscription created through its Subscriptions service, the event signed
+// by its own issuer, verified by the SDK's receiver against --issuer); the
+// daemon corrects it at once (--interval is an hour) and names the actor in
+// the log and the notification.
+func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
+	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond, EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
+	t.Cleanup(emu.Close)
+	apiURL, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, emu: emu, url: apiURL, dir: t.TempDir(), repos: map[string]string{}, env: map[string]string{"CA_RECONCILER_TOKEN": apiToken}}
+	f.orgID = emu.CreateOrg("acme.example")
+	f.git("init", "-q", "-b", "main")
+	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", apiURL, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", emu.IssuerURL(), "--chainguard-events",
+		"--notify-url", srv.URL}, f.getenv)
+	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
+
+	clients, err := platform.NewPlatformClients(t.Context(), apiURL, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
+		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: "http://" + d.addr + "/hooks/chainguard"}}); err != nil {
+		t.Fatal(err)
+	}
+	alice := emulator.Actor{Subject: f.orgID + "/a11ce", Claims: map[string]string{"email": "alice@example.com"}}
+	start := time.Now()
+	if err := emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the correction", func() bool { return strings.Contains(d.stderr.String(), `"repo written"`) })
+	t.Logf("Console edit to correction: %v", time.Since(start).Round(time.Millisecond))
+	waitFor(t, "the notification", func() bool { return sink.find("drift_corrected") != nil })
+	if got := sink.find("drift_corrected"); got["actor"] != "alice@example.com" || fmt.Sprint(got["diff"]) != "[- package jq]" {
+		t.Errorf("notification %v", got)
+	}
+	if !strings.Contains(d.stderr.String(), `"actor":"alice@example.com"`) && !strings.Contains(d.stderr.String(), `"actor": "alice@example.com"`) {
+		t.Errorf("the log does not name the actor")
+	}
+	var accepted int
+	for _, del := range emu.Deliveries() {
+		if del.Status == http.StatusAccepted {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		t.Errorf("no delivery accepted: %+v", emu.Deliveries())
+	}
+}
+
+// TestOnceReportsBeforeExiting: run --once sends its cycle's state before
+// it exits (here failure, for an invalid file).
+func TestOnceReportsBeforeExiting(t *testing.T) {
+	const token = "ghs_ONCEtoken"
+	f := newFixture(t)
+	f.repo("python", overlay.Overlay{})
+	api := &statusAPI{t: t, token: token}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "environment:\n  CHAINGUARD_X: y\n"})
+	code, _, errOut := f.run("run", "--once", "--commit-status", "github", "--commit-status-url", srv.URL,
+		"--commit-status-repo", "acme/images-config", "--commit-status-token-file", tokenFile, "--external-url", "https://cd.example.com/")
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, errOut)
+	}
+	if diff := cmp.Diff([]string{f.revision() + " failure: failed: python (invalid file)"}, api.statuses()); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}

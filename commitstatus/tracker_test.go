@@ -1,0 +1,69 @@
+package commitstatus
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sent records what a Tracker decides, in order.
+type sent []string
+
+func (s *sent) Report(revision string, st Status) {
+	*s = append(*s, revision+" "+string(st.State)+": "+st.Description)
+}
+
+func TestTracker(t *testing.T) {
+	var got sent
+	busy := map[string]bool{}
+	tr := NewTracker(&got, func(id string) bool { return busy[id] })
+
+	// r1 writes a and b; their builds start.
+	busy["id-a"], busy["id-b"] = true, true
+	tr.Cycle("r1", []CycleRepo{{Name: "a", ID: "id-a", Drifted: true, Written: true}, {Name: "b", ID: "id-b", Drifted: true, Written: true}})
+	// a's first build succeeds while another of a's builds runs.
+	tr.Build("a", BuildSuccess)
+	// A build of a repo r1 did not write (a rebuild Chainguard started)
+	// does not count.
+	tr.Build("c", BuildFailure)
+	// The next cycle finds everything in sync: a and b keep their builds.
+	tr.Cycle("r1", nil)
+	busy["id-a"] = false
+	tr.Build("a", BuildSuccess)
+	busy["id-b"] = false
+	tr.Build("b", BuildSuccess)
+
+	// r2: b's build fails, c's file is invalid.
+	busy["id-b"] = true
+	tr.Cycle("r2", []CycleRepo{{Name: "b", ID: "id-b", Drifted: true, Written: true}, {Name: "c", ID: "id-c", Problem: ProblemInvalid}})
+	busy["id-b"] = false
+	tr.Build("b", BuildFailure)
+	// c is fixed by r3; d's write fails; then d recovers in a later cycle
+	// of r3 and builds.
+	tr.Cycle("r3", []CycleRepo{{Name: "d", ID: "id-d", Drifted: true, Problem: ProblemWriteFailed}})
+	busy["id-d"] = true
+	tr.Cycle("r3", []CycleRepo{{Name: "d", ID: "id-d", Drifted: true, Written: true}})
+	busy["id-d"] = false
+	tr.Build("d", BuildTimeout)
+	// Detect mode: drift that is never written stays pending.
+	tr.Cycle("r4", []CycleRepo{{Name: "e", ID: "id-e", Drifted: true}})
+	// No revision (Git unreadable): nothing is sent.
+	tr.Cycle("", nil)
+
+	want := sent{
+		"r1 pending: 2 repos building",
+		"r1 pending: 2 repos building",
+		"r1 pending: 2 repos building",
+		"r1 pending: 1 repo building",
+		"r1 success: 2 repos written, 3 builds succeeded",
+		"r2 failure: failed: c (invalid file)",
+		"r2 failure: failed: b (build failed), c (invalid file)",
+		"r3 failure: failed: d (write failed)",
+		"r3 pending: 1 repo building",
+		"r3 failure: failed: d (build timed out)",
+		"r4 pending: 1 repo to write",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+}

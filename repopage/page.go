@@ -1,0 +1,154 @@
+package repopage
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/store"
+)
+
+// Pattern is the route of the page.
+const Pattern = "GET /repos/{name}"
+
+// Options tune the page.
+type Options struct {
+	// Now is the clock for "ago" times; nil means time.Now.
+	Now     func() time.Time
+	Version string
+	// Org is the organization, for the title.
+	Org string
+}
+
+// Page renders repo pages. Create it with New.
+type Page struct {
+	tmpl *template.Template
+	opts Options
+}
+
+// New parses the template.
+func New(opts Options) (*Page, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &Page{opts: opts}
+	t, err := template.New("repo").Funcs(template.FuncMap{
+		"when":     when,
+		"ago":      p.ago,
+		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"short":    short,
+		"badge":    badge,
+	}).Parse(pageTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the repo page template: %w", err)
+	}
+	p.tmpl = t
+	return p, nil
+}
+
+// view is what the template sees.
+type view struct {
+	Org       string
+	State     store.RepoState
+	Detail    Detail
+	Desired   string
+	Live      string
+	Generated time.Time
+	Version   string
+}
+
+// Render writes the page of one repo.
+func (p *Page) Render(w io.Writer, st store.RepoState, d Detail) error {
+	v := view{Org: p.opts.Org, State: st, Detail: d, Generated: p.opts.Now(), Version: p.opts.Version}
+	if d.HasDesired {
+		v.Desired = yamlOf(d.Desired)
+	}
+	if d.HasLive {
+		v.Live = yamlOf(d.Live)
+	}
+	if err := p.tmpl.Execute(w, v); err != nil {
+		return fmt.Errorf("rendering the repo page: %w", err)
+	}
+	return nil
+}
+
+func yamlOf(o overlay.Overlay) string {
+	b, err := overlay.Marshal(o)
+	if err != nil {
+		return "# cannot be shown as YAML: " + err.Error()
+	}
+	return string(b)
+}
+
+// Handler serves Pattern: 404 for a repo the store does not know.
+func (p *Page) Handler(st *store.Store, hist *History) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		state, ok := st.Repo(name)
+		if !ok {
+			http.Error(w, "no such repo", http.StatusNotFound)
+			return
+		}
+		d, _ := hist.Detail(name)
+		var buf bytes.Buffer
+		if err := p.Render(&buf, state, d); err != nil {
+			http.Error(w, "rendering the repo page failed", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		_, _ = w.Write(buf.Bytes())
+	})
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func (p *Page) ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := p.opts.Now().Sub(t)
+	switch {
+	case d < 0:
+		return "in the future"
+	case d < time.Second:
+		return "just now"
+	case d < time.Hour:
+		return d.Round(time.Second).String() + " ago"
+	}
+	return d.Round(time.Minute).String() + " ago"
+}
+
+func short(s string) string {
+	if _, h, ok := strings.Cut(s, ":"); ok {
+		s = h
+	}
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// badge maps a status or result to a CSS class.
+func badge(s string) string {
+	switch s {
+	case "synced", "success":
+		return "ok"
+	case "drifted", "orphan", "pending":
+		return "warn"
+	}
+	return "bad"
+}
