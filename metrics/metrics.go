@@ -44,6 +44,8 @@ type Metrics struct {
 	CommitStatusReports     *prometheus.CounterVec
 	Notifications           *prometheus.CounterVec
 	ChainguardEvents        *prometheus.CounterVec
+	// PackageCheck are the package check's collectors (packagecheck.go).
+	PackageCheck *PackageCheckMetrics
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
@@ -195,6 +197,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			m.WebhookRequests.WithLabelValues(string(p), string(r))
 		}
 	}
+	m.PackageCheck = newPackageCheckMetrics(f)
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m

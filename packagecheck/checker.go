@@ -21,6 +21,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Defaults for Config.
@@ -41,25 +42,26 @@ const Capability = "apk.list"
 // differently) a repo is checked against.
 const maxBases = 4
 
-// Status says whether a check ran.
-type Status string
+// Status says whether a check ran. The words are the shared vocabulary's
+// (vocab.PackageCheckStatus), since metrics and pages show them.
+type Status = vocab.PackageCheckStatus
 
 // The statuses of a check.
 const (
 	// StatusChecked: the repos were checked (Result.Problems holds the
 	// refusals). A check with no repos is checked too, and costs nothing.
-	StatusChecked Status = "checked"
+	StatusChecked = vocab.PackageCheckChecked
 	// StatusSkipped: the API does not let this identity list packages
 	// (PermissionDenied or Unimplemented); Result.Capability names what is
 	// missing. Nothing is refused; reconciling goes on without the check.
-	StatusSkipped Status = "skipped"
+	StatusSkipped = vocab.PackageCheckSkipped
 	// StatusUnavailable: the index could not be read and there is none
 	// from before (Result.Reason says why). Nothing is refused.
-	StatusUnavailable Status = "unavailable"
+	StatusUnavailable = vocab.PackageCheckUnavailable
 )
 
 // Statuses is every Status, for metrics and pages.
-var Statuses = []Status{StatusChecked, StatusSkipped, StatusUnavailable}
+var Statuses = vocab.PackageCheckStatuses()
 
 // API is what the check needs of the Chainguard API; *chainguard.Client
 // implements it.

@@ -38,6 +38,12 @@ type Change struct {
 	// version does not know (chainguard.Repo.UnknownFields). They are
 	// never drift, and a write keeps them.
 	UnknownFields int
+	// Refused is set when the package check refused the file: Action is
+	// invalid and Err holds the check's problems (see Refuse).
+	Refused bool
+	// CheckNotes are what the package check could not decide for this
+	// repo (no base image known); they refuse nothing.
+	CheckNotes []string
 }
 
 // Drifted reports whether the change would write.
@@ -48,6 +54,9 @@ func (c Change) Drifted() bool { return c.Action.Writes() }
 type Plan struct {
 	Revision string
 	Changes  []Change
+	// PackageCheck is what the package check did for the plan; nil when
+	// there is no check (WithPackageCheck).
+	PackageCheck *PackageCheckReport
 }
 
 // HasChanges reports whether any repo would be written.

@@ -117,6 +117,8 @@ type Reconciler struct {
 	desired *Desired
 	cache   parseCache
 	live    *liveHashes
+	orgName string      // the organization's name, for the package check's messages
+	check   *checkState // nil without a package check (check.go)
 }
 
 // Option customizes a Reconciler.
@@ -170,6 +172,9 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		r.store = store.New()
 	}
 	r.store.Update(func(h *store.Status) { h.Org, h.Mode, h.Ref = cfg.Org, cfg.Mode, cfg.Ref })
+	if r.check != nil {
+		r.store.Update(func(h *store.Status) { h.PackageCheck = &store.PackageCheckInfo{} })
+	}
 	return r
 }
 
@@ -235,7 +240,8 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return Compute(desired, live, nil), nil
+	plan, _ := r.checkPackages(ctx, Compute(desired, live, nil), &desired)
+	return plan, nil
 }
 
 // RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
@@ -352,8 +358,13 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	t = r.clock.Now()
 	plan := compute(desired, live, r.live.hashes(live), r.stalled())
 	rep.LiveHashed = r.live.hashed
-	rep.Plan = plan
 	r.phase(vocab.PhasePlan, t)
+
+	// package check (of the repos about to be written)
+	t = r.clock.Now()
+	plan, check := r.checkPackages(ctx, plan, &desired)
+	rep.Plan = plan
+	r.phase(vocab.PhasePackageCheck, t)
 
 	// apply
 	t = r.clock.Now()
@@ -363,6 +374,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	r.phase(vocab.PhaseApply, t)
 
 	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
+	r.recordPackageCheck(check)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
@@ -457,7 +469,7 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading live state: %w", err)
 		}
-		r.orgID = org.ID
+		r.orgID, r.orgName = org.ID, org.Name
 		r.store.Update(func(h *store.Status) { h.OrgID = org.ID })
 	}
 	live, err := r.reg.ListRepos(ctx, r.orgID)

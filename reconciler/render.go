@@ -79,6 +79,9 @@ func (p Plan) WriteText(w io.Writer) error {
 		}
 	}
 	s := p.Summary()
+	if line := p.PackageCheck.summary(); line != "" {
+		fmt.Fprintf(&b, "\n%s\n", line)
+	}
 	fmt.Fprintf(&b, "\nPlan: %d to update, %d to reset, %d in sync, %d invalid, %d missing, %d orphan.\n",
 		s.Update, s.Reset, s.Noop, s.Invalid, s.Missing, s.Orphan)
 	_, err := io.WriteString(w, b.String())
@@ -112,6 +115,9 @@ func otherNotes(c Change) []string {
 	if n := store.UnknownFieldsNote(c.UnknownFields); n != "" {
 		out = append(out, n)
 	}
+	for _, n := range c.CheckNotes {
+		out = append(out, "package check: "+n)
+	}
 	return out
 }
 
@@ -130,21 +136,25 @@ type jsonChange struct {
 	// not know (kept by writes, never drift).
 	UnknownFields int `json:"unknown_fields,omitempty"`
 	// Notes are what people should know beside the diff and the errors
-	// (the unknown fields kept).
+	// (the unknown fields kept, what the package check could not decide).
 	Notes []string `json:"notes,omitempty"`
+	// Refused is set when the package check refused the file (its errors
+	// say why).
+	Refused bool `json:"refused_by_package_check,omitempty"`
 }
 
 // WriteJSON prints the plan as one JSON object.
 func (p Plan) WriteJSON(w io.Writer) error {
 	out := struct {
-		Revision string       `json:"revision"`
-		InSync   bool         `json:"in_sync"`
-		Summary  Summary      `json:"summary"`
-		Changes  []jsonChange `json:"changes"`
-	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
+		Revision     string            `json:"revision"`
+		InSync       bool              `json:"in_sync"`
+		Summary      Summary           `json:"summary"`
+		Changes      []jsonChange      `json:"changes"`
+		PackageCheck *jsonPackageCheck `json:"package_check,omitempty"`
+	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}, PackageCheck: p.PackageCheck.json()}
 	for _, c := range p.Changes {
 		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash,
-			Warnings: problemLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c)}
+			Warnings: problemLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c), Refused: c.Refused}
 		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}

@@ -74,6 +74,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 	st.Repo, st.RepoID, st.File, st.DesiredHash, st.LiveHash = c.Repo, c.RepoID, c.File, c.DesiredHash, c.LiveHash
 	st.Diff, st.Error = nil, errText(c.Err)
 	st.Warnings, st.UnknownFields = problemLines(c.Warnings), c.UnknownFields
+	st.Refused, st.CheckNotes = c.Refused, c.CheckNotes
 	base := Event{Repo: c.Repo, RepoID: c.RepoID, File: c.File}
 	var events []Event
 

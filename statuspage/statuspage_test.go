@@ -267,3 +267,44 @@ func TestHandler(t *testing.T) {
 		t.Errorf("page without the nginx row, or with a refresh although it is off")
 	}
 }
+
+// The package check's last result is on the page: refused repos (linked
+// to their rows, each with its problems), a skipped check and its reason.
+func TestPackageCheck(t *testing.T) {
+	s := sample()
+	s.PackageCheck = &store.PackageCheckInfo{Status: vocab.PackageCheckChecked, LastCheck: now.Add(-30 * time.Second), Checked: 3,
+		IndexReadAt: now.Add(-5 * time.Minute), Refused: []string{"api"}}
+	s.Repos = append(s.Repos, store.RepoState{Repo: "api", File: "ca-images-iac/api.yaml", Status: vocab.StatusInvalid, Refused: true,
+		Error:      `ca-images-iac/api.yaml:3:7: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?)`,
+		CheckNotes: []string{"no successful build in the last 24h0m0s tells the base image; the file's packages were checked alone"}})
+	_, doc := render(t, s)
+	body := text(doc)
+	for _, want := range []string{
+		"Package check checked 2030-01-02 03:03:35 UTC (30s ago), 3 repos to write checked; package index read 2030-01-02 02:59:05 UTC (5m0s ago) 1 refused api: not written (the reasons are below)",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page text lacks %q:\n%s", want, body)
+		}
+	}
+	row := rows(doc)["api"]
+	for _, want := range []string{
+		"invalid (refused by the package check: not written)",
+		`| ca-images-iac/api.yaml:3:7: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?) package check: no successful build in the last 24h0m0s tells the base image; the file's packages were checked alone`,
+	} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row api = %q, want it to contain %q", row, want)
+		}
+	}
+
+	s.PackageCheck = &store.PackageCheckInfo{Status: vocab.PackageCheckSkipped, LastCheck: now.Add(-30 * time.Second), Checked: 1, Capability: "apk.list",
+		Reason: "listing packages needs the apk.list capability: rpc error: code = PermissionDenied"}
+	_, doc = render(t, s)
+	if want := "Package check skipped 2030-01-02 03:03:35 UTC (30s ago), 1 repo to write checked; the identity lacks apk.list, so nothing is refused listing packages needs the apk.list capability: rpc error: code = PermissionDenied"; !strings.Contains(text(doc), want) {
+		t.Errorf("page text lacks %q:\n%s", want, text(doc))
+	}
+	s.PackageCheck = &store.PackageCheckInfo{}
+	_, doc = render(t, s)
+	if want := "Package check on; no repo to write has needed it yet"; !strings.Contains(text(doc), want) {
+		t.Errorf("page text lacks %q", want)
+	}
+}

@@ -45,6 +45,40 @@ type Status struct {
 	Files        FileCounts    `json:"files"`
 	Ignored      []IgnoredFile `json:"ignored_files,omitempty"`
 	Repos        []RepoState   `json:"repos"`
+
+	// PackageCheck is what the package check did last; nil when it is
+	// off (--package-check=false).
+	PackageCheck *PackageCheckInfo `json:"package_check,omitempty"`
+}
+
+// PackageCheckInfo is what the package check did: the check of the repos
+// about to be written against the organization's package index.
+type PackageCheckInfo struct {
+	// Status is the last check's (checked, skipped, unavailable); empty
+	// while no repo needed one.
+	Status vocab.PackageCheckStatus `json:"status,omitempty"`
+	// Reason says why it was skipped or unavailable, or that a stale
+	// index was used.
+	Reason string `json:"reason,omitempty"`
+	// Capability names what the identity lacks when skipped (apk.list).
+	Capability string `json:"missing_capability,omitempty"`
+	// LastCheck is when repos were last checked, and Checked how many.
+	LastCheck time.Time `json:"last_check,omitempty"`
+	Checked   int       `json:"repos_checked"`
+	// IndexReadAt is when the index the last check used was read.
+	IndexReadAt time.Time `json:"index_read_at,omitempty"`
+	// Refused are the repos whose file the check refuses now, sorted;
+	// each one's problems are its error.
+	Refused []string `json:"refused,omitempty"`
+}
+
+func (p *PackageCheckInfo) clone() *PackageCheckInfo {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Refused = slices.Clone(p.Refused)
+	return &c
 }
 
 // FileCounts counts the entries under the managed folder by state.
@@ -104,6 +138,11 @@ type RepoState struct {
 	// UnknownFields is the number of fields of the live overlay that this
 	// version does not know; writes keep them (UnknownFieldsNote).
 	UnknownFields int `json:"unknown_fields,omitempty"`
+	// Refused is set when the package check refused the file (the repo is
+	// invalid, and Error holds the check's problems); CheckNotes are what
+	// the check could not decide (no base image known).
+	Refused    bool     `json:"refused_by_package_check,omitempty"`
+	CheckNotes []string `json:"package_check_notes,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
@@ -137,6 +176,7 @@ func (s *Store) Status() Status {
 	defer s.mu.RUnlock()
 	out := s.head
 	out.Ignored = slices.Clone(s.head.Ignored)
+	out.PackageCheck = s.head.PackageCheck.clone()
 	if s.head.LastCycle != nil {
 		c := *s.head.LastCycle
 		out.LastCycle = &c
@@ -261,6 +301,7 @@ func (s *Store) RecordBuild(repo string, b BuildInfo) bool {
 func (st RepoState) clone() RepoState {
 	st.Diff = slices.Clone(st.Diff)
 	st.Warnings = slices.Clone(st.Warnings)
+	st.CheckNotes = slices.Clone(st.CheckNotes)
 	st.DriftSince = clonePtr(st.DriftSince)
 	st.LastWrite = clonePtr(st.LastWrite)
 	st.LastBuild = clonePtr(st.LastBuild)
@@ -283,6 +324,7 @@ func (st RepoState) Equal(o RepoState) bool {
 		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
 		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
 		slices.Equal(st.Warnings, o.Warnings) && st.UnknownFields == o.UnknownFields &&
+		st.Refused == o.Refused && slices.Equal(st.CheckNotes, o.CheckNotes) &&
 		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
 }
 

@@ -124,6 +124,8 @@ func TestEqual(t *testing.T) {
 		"live hash":   func(s store.RepoState) store.RepoState { s.LiveHash = "l"; return s },
 		"warnings":    func(s store.RepoState) store.RepoState { s.Warnings = []string{"w"}; return s },
 		"unknown":     func(s store.RepoState) store.RepoState { s.UnknownFields = 2; return s },
+		"refused":     func(s store.RepoState) store.RepoState { s.Refused = true; return s },
+		"check notes": func(s store.RepoState) store.RepoState { s.CheckNotes = []string{"n"}; return s },
 	} {
 		if base.Equal(other(same)) {
 			t.Errorf("states differing in %s are Equal", name)

@@ -39,6 +39,8 @@ func lists() map[string][]string {
 		"IgnoreReason":    strs(vocab.IgnoreReasons()),
 		"WebhookProvider": strs(vocab.WebhookProviders()),
 		"WebhookResult":   strs(vocab.WebhookResults()),
+
+		"PackageCheckStatus": strs(vocab.PackageCheckStatuses()),
 	}
 }
 

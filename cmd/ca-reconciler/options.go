@@ -64,6 +64,9 @@ type options struct {
 	buildTimeout      time.Duration
 	buildPollInterval time.Duration
 
+	packageCheck         bool
+	packageIndexInterval time.Duration
+
 	feedback feedbackOptions
 }
 
@@ -143,7 +146,7 @@ func (o *options) check() error {
 	if o.gitTimeout <= 0 {
 		return fmt.Errorf("--git-timeout must be positive")
 	}
-	return nil
+	return o.checkPackageCheck()
 }
 
 func (o *options) checkRun() error {

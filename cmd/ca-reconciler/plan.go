@@ -41,7 +41,7 @@ Git or the API unreadable).`,
 			case "json":
 				err = plan.WriteJSON(cmd.OutOrStdout())
 			case "markdown":
-				err = plan.WriteMarkdown(cmd.OutOrStdout(), reconciler.MarkdownOptions{Org: o.org})
+				err = plan.WriteMarkdown(cmd.OutOrStdout(), reconciler.MarkdownOptions{Org: o.org, Checks: plan.Checks()})
 			default:
 				err = plan.WriteText(cmd.OutOrStdout())
 			}
@@ -59,6 +59,7 @@ Git or the API unreadable).`,
 	}
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
+	o.addPackageCheckFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	cmd.Flags().Lookup("log-level").DefValue = "warn"
 	_ = cmd.Flags().Set("log-level", "warn")

@@ -41,6 +41,7 @@ and in --mode apply writes the repos that drifted. It serves metrics and status 
 	}
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
+	o.addPackageCheckFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	bindEnv(cmd, getenv)
