@@ -9,8 +9,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -19,17 +17,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // ErrRefNotFound means the remote does not have the configured ref.
 var ErrRefNotFound = errors.New("ref not found")
-
-// remoteName is the name go-git gives the in-memory remote; nothing is
-// written to the cache's config.
-const remoteName = "origin"
 
 // localRef is the branch in the cache that holds the fetched ref; the cache's
 // HEAD points to it.
@@ -40,11 +32,56 @@ const localRef = plumbing.ReferenceName("refs/heads/gitsource")
 // the new commit's parent); more help after a force-push.
 const maxHaves = 32
 
-// listRemote is git ls-remote.
-func (s *Source) listRemote(ctx context.Context, auth transport.AuthMethod) ([]*plumbing.Reference, error) {
+// listRemote is git ls-remote: every advertised ref, then the peeled
+// tags as "name^{}" (what go-git's Remote.List returns, over transportFor's
+// transport).
+func (s *Source) listRemote(ctx context.Context, auth transport.AuthMethod) (_ []*plumbing.Reference, err error) {
 	s.stats.lists.Add(1)
-	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: remoteName, URLs: []string{s.cfg.url}})
-	return remote.ListContext(ctx, &git.ListOptions{Auth: auth, CABundle: s.cfg.caBundle})
+	sess, err := s.uploadPackSession(auth)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := sess.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := adv.AllReferences()
+	if err != nil {
+		return nil, err
+	}
+	iter, err := all.IterReferences()
+	if err != nil {
+		return nil, err
+	}
+	var refs []*plumbing.Reference
+	if err := iter.ForEach(func(r *plumbing.Reference) error {
+		refs = append(refs, r)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for name, h := range adv.Peeled {
+		refs = append(refs, plumbing.NewReferenceFromStrings(name+"^{}", h.String()))
+	}
+	return refs, nil
+}
+
+// uploadPackSession opens an upload-pack session with the remote.
+func (s *Source) uploadPackSession(auth transport.AuthMethod) (transport.UploadPackSession, error) {
+	ep, err := transport.NewEndpoint(s.cfg.url)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := s.transportFor(ep)
+	if err != nil {
+		return nil, err
+	}
+	return cl.NewUploadPackSession(ep, auth)
 }
 
 // packRequest says what one upload-pack exchange asks for: the full history
@@ -79,16 +116,7 @@ type packRequest struct {
 // fetch without haves (a clone) is written as one pack.
 func (s *Source) fetchPack(ctx context.Context, st storage.Storer, req packRequest, auth transport.AuthMethod) (plumbing.Hash, error) {
 	s.stats.fetches.Add(1)
-	ep, err := transport.NewEndpoint(s.cfg.url)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	ep.CaBundle = s.cfg.caBundle
-	cl, err := client.NewClient(ep)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	sess, err := cl.NewUploadPackSession(ep, auth)
+	sess, err := s.uploadPackSession(auth)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

@@ -97,9 +97,12 @@ type WebhookConfig struct {
 // already seen within ReplayWindow 200 without a cycle (replayed); missing or
 // wrong signature 401; a body over MaxWebhookBody 413; a body not sent within
 // BodyTimeout 408; a method other than POST 405; more than MaxConcurrent
-// requests at once 503 with Retry-After, the body unread. Every request is
-// counted (Observe); accepted ones are logged at info and the rest at debug,
-// each kind at most once a second, with the number of lines suppressed.
+// requests at once 503 with Retry-After, the body unread. Every answer
+// closes its connection (at once when the body was not read), so the hooks
+// hold at most MaxConcurrent of the server's connections, each for at most
+// BodyTimeout. Every request is counted (Observe); accepted ones are logged
+// at info and the rest at debug, each kind at most once a second, with the
+// number of lines suppressed.
 //
 // A delivery is recognised again by GitHub's X-GitHub-Delivery id (one per
 // event, kept by redeliveries) and, because that header is not signed, also
@@ -154,6 +157,8 @@ type answer struct {
 	result vocab.WebhookResult
 	status int
 	msg    string
+	// bodyRead is set once the body was read to its end.
+	bodyRead bool
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -163,19 +168,27 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a = h.handle(w, r)
 		<-h.slots
 	default:
-		a = answer{vocab.WebhookBusy, http.StatusServiceUnavailable, "busy, retry later"}
+		a = answer{vocab.WebhookBusy, http.StatusServiceUnavailable, "busy, retry later", false}
 		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Connection", "close")
 	}
 	if h.cfg.Observe != nil {
 		h.cfg.Observe(h.provider, a.result)
 	}
 	h.log(r, a.result)
-	switch a.status {
-	case http.StatusMethodNotAllowed:
+	if a.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
-	case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
-		w.Header().Set("Connection", "close")
+	}
+	// Every hook answer ends its connection: deliveries come one per
+	// connection, and a kept-alive one would sit idle holding one of the
+	// server's connections for its idle timeout.
+	w.Header().Set("Connection", "close")
+	if !a.bodyRead {
+		// A request answered before its body was read to the end (busy,
+		// too large, too slow, a bad method) is cut off with the answer.
+		// Otherwise the server would drain the rest of the body from a
+		// slow client after the handler returns, for as long as the client
+		// keeps sending.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(a.status)
@@ -201,41 +214,42 @@ func (h *webhook) log(r *http.Request, result vocab.WebhookResult) {
 
 func (h *webhook) handle(w http.ResponseWriter, r *http.Request) answer {
 	if r.Method != http.MethodPost {
-		return answer{vocab.WebhookBadMethod, http.StatusMethodNotAllowed, "only POST"}
+		return answer{vocab.WebhookBadMethod, http.StatusMethodNotAllowed, "only POST", false}
 	}
 	// A read deadline on the connection bounds a client that sends its body
-	// slowly, even on a server without timeouts. Connection deadlines are
-	// wall time.
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
+	// slowly, even on a server without timeouts. It is left in place when
+	// the handler returns: clearing it would also clear the server's own
+	// read timeout, and a refused request's unread body would then be
+	// drained for as long as the client trickles it. (A server with
+	// timeouts sets the next request's deadlines itself.) Connection
+	// deadlines are wall time.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return answer{vocab.WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large"}
+		return answer{vocab.WebhookTooLarge, http.StatusRequestEntityTooLarge, "body too large", false}
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return answer{vocab.WebhookTimeout, http.StatusRequestTimeout, "body not sent in time"}
+		return answer{vocab.WebhookTimeout, http.StatusRequestTimeout, "body not sent in time", false}
 	case err != nil:
-		return answer{vocab.WebhookBadRequest, http.StatusBadRequest, "unreadable body"}
+		return answer{vocab.WebhookBadRequest, http.StatusBadRequest, "unreadable body", false}
 	}
 	secret, err := readSecret(h.cfg.SecretFile)
 	if err != nil {
 		h.cfg.Logger.Error("webhook secret unreadable", zap.Error(err))
-		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"}
+		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized", true}
 	}
 	if !h.authentic(r.Header, body, secret) {
-		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized"}
+		return answer{vocab.WebhookUnauthorized, http.StatusUnauthorized, "unauthorized", true}
 	}
 	if h.provider == vocab.WebhookGitHub && r.Header.Get("X-GitHub-Event") == "ping" {
-		return answer{vocab.WebhookPing, http.StatusOK, "pong"}
+		return answer{vocab.WebhookPing, http.StatusOK, "pong", true}
 	}
 	if h.seen.again(deliveryKeys(h.provider, r.Header, body), h.cfg.Clock.Now()) {
-		return answer{vocab.WebhookReplayed, http.StatusOK, "delivery already seen"}
+		return answer{vocab.WebhookReplayed, http.StatusOK, "delivery already seen", true}
 	}
 	h.cfg.Trigger(vocab.TriggerWebhook)
-	return answer{vocab.WebhookAccepted, http.StatusAccepted, "cycle triggered"}
+	return answer{vocab.WebhookAccepted, http.StatusAccepted, "cycle triggered", true}
 }
 
 func (h *webhook) authentic(hdr http.Header, body, secret []byte) bool {

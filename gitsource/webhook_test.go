@@ -370,3 +370,84 @@ func TestWebhookServerTimeouts(t *testing.T) {
 		t.Errorf("timeouts %+v: Read must exceed the body timeout %s, all positive", got, gitsource.DefaultWebhookBodyTimeout)
 	}
 }
+
+// TestWebhookRefusedConnectionsClose: on a server without timeouts of its
+// own, a client that keeps trickling its body is cut off with its answer,
+// both when its body timed out (408) and when it was refused unread because
+// the hooks were busy (503): the server does not drain the rest of the body
+// for as long as the client sends it. Every other answer closes its
+// connection too.
+func TestWebhookRefusedConnectionsClose(t *testing.T) {
+	h := newHookServer(t, gitsource.WebhookConfig{MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
+	trickle := func() (net.Conn, chan struct{}) {
+		conn, err := net.Dial("tcp", h.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		return conn, stop
+	}
+	// answerThenEOF reads the answer and then waits for the server to close
+	// the connection (bounded, for the test only).
+	answerThenEOF := func(name string, conn net.Conn, want int) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		r := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || !resp.Close {
+			t.Errorf("%s: status %d, close %v; want %d and the connection closed", name, resp.StatusCode, resp.Close, want)
+		}
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Errorf("%s: after the answer, read %v; want EOF (the server closed the connection)", name, err)
+		}
+	}
+	slow, stopSlow := trickle()
+	defer close(stopSlow)
+	// Wait until the slow request holds the one slot.
+	for range 500 {
+		if h.post(t, "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Token": hookSecret}) == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	refused, stopRefused := trickle()
+	defer close(stopRefused)
+	answerThenEOF("refused while busy", refused, http.StatusServiceUnavailable)
+	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
+	if _, observed := h.snapshot(); observed["github timeout"] != 1 || observed["github busy"] != 1 {
+		t.Errorf("counted %v, want one github timeout and one github busy", observed)
+	}
+	// An accepted push and an unauthorized one close their connections
+	// too: none is left idle holding a connection of the server.
+	for _, sig := range []string{sign("{}", hookSecret), "sha256=00"} {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+"/hooks/github", strings.NewReader("{}"))
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !resp.Close {
+			t.Errorf("answer %d keeps its connection open", resp.StatusCode)
+		}
+	}
+}

@@ -44,6 +44,8 @@ type Metrics struct {
 	CommitStatusReports     *prometheus.CounterVec
 	Notifications           *prometheus.CounterVec
 	ChainguardEvents        *prometheus.CounterVec
+	HeldRepos               *prometheus.GaugeVec
+	LifecycleWrites         *prometheus.CounterVec
 	// PackageCheck are the package check's collectors (packagecheck.go).
 	PackageCheck *PackageCheckMetrics
 }
@@ -168,6 +170,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "chainguard_events_total",
 			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
 		}, []string{"result"}),
+		HeldRepos: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "held_repos",
+			Help: "Repos that differ from Git but that the last cycle did not write, by reason (suspended: suspended and drifted; settings_invalid, prune_limit, no_files: refused by a guard).",
+		}, []string{"reason"}),
+		LifecycleWrites: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "lifecycle_writes_total",
+			Help: "Repos created from a source and pruned, by action and result (also counted in writes_total).",
+		}, []string{"action", "result"}),
 	}
 	for _, t := range vocab.Triggers() {
 		for _, r := range vocab.CycleResults() {
@@ -197,6 +207,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			m.WebhookRequests.WithLabelValues(string(p), string(r))
 		}
 	}
+	for _, r := range vocab.HoldReasons() {
+		m.HeldRepos.WithLabelValues(string(r))
+	}
+	for _, a := range []vocab.Action{vocab.ActionCreate, vocab.ActionPrune} {
+		for _, r := range vocab.WriteResults() {
+			m.LifecycleWrites.WithLabelValues(string(a), string(r))
+		}
+	}
 	m.PackageCheck = newPackageCheckMetrics(f)
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
@@ -222,6 +240,20 @@ func (m *Metrics) SetRepoStatus(repo string, from, to vocab.Status) {
 // ObserveWrite counts one overlay write.
 func (m *Metrics) ObserveWrite(result vocab.WriteResult) {
 	m.Writes.WithLabelValues(string(result)).Inc()
+}
+
+// ObserveLifecycleWrite counts one create or prune, in writes_total too.
+func (m *Metrics) ObserveLifecycleWrite(action vocab.Action, result vocab.WriteResult) {
+	m.ObserveWrite(result)
+	m.LifecycleWrites.WithLabelValues(string(action), string(result)).Inc()
+}
+
+// SetHeld sets, for every hold reason, how many repos the last cycle held
+// back for it (absent reasons are 0).
+func (m *Metrics) SetHeld(n map[vocab.HoldReason]int) {
+	for _, r := range vocab.HoldReasons() {
+		m.HeldRepos.WithLabelValues(string(r)).Set(float64(n[r]))
+	}
 }
 
 // DeleteRepo removes every series of a repo that is no longer managed;

@@ -26,7 +26,7 @@ func (r *Reconciler) apply(ctx context.Context, plan Plan) map[string]WriteResul
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, r.cfg.Concurrency)
 	for _, c := range plan.Changes {
-		if !c.Drifted() || c.Stalled || c.Err != nil {
+		if !c.Drifted() || c.Stalled || c.Err != nil || c.Held != "" {
 			continue
 		}
 		wg.Add(1)
@@ -57,7 +57,7 @@ func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
 	attempt := 0
 	err := backoff.Retry(func() error {
 		attempt++
-		repo, err := r.reg.WriteOverlay(ctx, c.RepoID, c.Desired)
+		repo, err := r.writeCall(ctx, c)
 		if err != nil {
 			if chainguard.Retryable(err) {
 				r.log.Warn("write failed, will retry", zap.String("repo", c.Repo), zap.Int("attempt", attempt), zap.Error(err))
@@ -73,6 +73,7 @@ func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
 		res.Transient = chainguard.Retryable(err) || errors.Is(err, context.Canceled)
 		return res
 	}
+	res.RepoID = written.ID
 	res.Converged = overlay.Equal(written.Overlay, c.Desired)
 	return res
 }

@@ -186,7 +186,7 @@ func changeOf(plan Plan, repo string) Change {
 
 // Refuse returns plan with every change that problems names made invalid:
 // its Err is the problems (errors at the file's positions naming package
-// and architecture), it is marked Refused, and it has no diff, so it is
+// and architecture), it is marked CheckRefused, and it has no diff, so it is
 // never written; notes (what the check could not decide) go to their
 // changes. It is pure; plan is not modified.
 func Refuse(plan Plan, problems map[string]overlay.Problems, notes map[string][]string) Plan {
@@ -200,7 +200,7 @@ func Refuse(plan Plan, problems map[string]overlay.Problems, notes map[string][]
 			c.CheckNotes = ns
 		}
 		if ps, ok := problems[c.Repo]; ok && len(ps) > 0 {
-			c.Action, c.Err, c.Refused, c.Diff = vocab.ActionInvalid, ps, true, nil
+			c.Action, c.Err, c.CheckRefused, c.Diff = vocab.ActionInvalid, ps, true, nil
 		}
 		out.Changes[i] = c
 	}
@@ -291,7 +291,7 @@ func (p Plan) Checks() []Check {
 	}
 	var out []Check
 	for _, name := range pc.Checked {
-		out = append(out, Check{Repo: name, Name: "packages", Passed: !changeOf(p, name).Refused})
+		out = append(out, Check{Repo: name, Name: "packages", Passed: !changeOf(p, name).CheckRefused})
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func TestPackageCheckRefusesWhatCannotBuild(t *testing.T) {
 	st := h.r.Status()
 	for name, lines := range want {
 		rs := repoState(t, st, name)
-		if rs.Status != vocab.StatusInvalid || !rs.Refused || rs.Error != strings.Join(lines, "\n") {
+		if rs.Status != vocab.StatusInvalid || !rs.CheckRefused || rs.Error != strings.Join(lines, "\n") {
 			t.Errorf("store %s = %+v", name, rs)
 		}
 	}

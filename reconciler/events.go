@@ -49,7 +49,16 @@ func (s metricsSink) Handle(e Event) {
 			s.m.CommitToWrite.Observe(e.At.Sub(e.Commit).Seconds())
 		}
 	case vocab.EventWriteFailed:
-		s.m.ObserveWrite(vocab.WriteError)
+		if e.Action == vocab.ActionCreate || e.Action == vocab.ActionPrune {
+			s.m.ObserveLifecycleWrite(e.Action, vocab.WriteError)
+		} else {
+			s.m.ObserveWrite(vocab.WriteError)
+		}
+	case vocab.EventCreated, vocab.EventPruned:
+		s.m.ObserveLifecycleWrite(e.Action, vocab.WriteSuccess)
+		if !e.Commit.IsZero() {
+			s.m.CommitToWrite.Observe(e.At.Sub(e.Commit).Seconds())
+		}
 	case vocab.EventRepoGone:
 		s.m.DeleteRepo(e.Repo, e.From)
 	}
@@ -63,7 +72,26 @@ func (s logSink) Handle(e Event) {
 	fields := []zap.Field{zap.String("repo", e.Repo), zap.String("file", e.File)}
 	switch e.Kind {
 	case vocab.EventDriftDetected:
+		if e.Held != "" {
+			fields = append(fields, zap.String("held", string(e.Held)))
+		}
 		s.log.Info("drift detected", append(fields, zap.Strings("diff", e.Diff))...)
+	case vocab.EventCreated:
+		s.log.Info("repo created", append(fields,
+			zap.String("repo_id", e.RepoID),
+			zap.String("source", e.Source),
+			zap.String("desired_hash", e.DesiredHash),
+			zap.Strings("diff", e.Diff),
+			zap.Bool("converged", e.Converged))...)
+	case vocab.EventPruned:
+		s.log.Info("repo pruned: its file is gone; overlay reset to empty", append(fields,
+			zap.Strings("diff", e.Diff),
+			zap.Bool("converged", e.Converged))...)
+	case vocab.EventRefused:
+		s.log.Error("write refused", append(fields,
+			zap.String("action", string(e.Action)),
+			zap.String("held", string(e.Held)),
+			zap.String("reason", e.Reason))...)
 	case vocab.EventWritten:
 		fields = append(fields,
 			zap.String("action", string(e.Action)),
@@ -75,6 +103,12 @@ func (s logSink) Handle(e Event) {
 		}
 		s.log.Info("repo written", fields...)
 	case vocab.EventWriteFailed:
+		if e.Action != "" {
+			fields = append(fields, zap.String("action", string(e.Action)))
+		}
+		if e.Source != "" {
+			fields = append(fields, zap.String("source", e.Source))
+		}
 		s.log.Error("write failed", append(fields, zap.Int("attempts", e.Attempts), zap.String("error", e.Reason))...)
 	case vocab.EventStalled:
 		s.log.Error("repo stalled: writes do not converge; not writing again until its file changes",
@@ -92,6 +126,8 @@ func (s logSink) Handle(e Event) {
 			s.log.Error("repo write failed", append(fields, zap.String("reason", e.Reason))...)
 		case vocab.StatusOrphan:
 			s.log.Warn("repo has an overlay but no file; leaving it untouched", fields...)
+		case vocab.StatusSuspended:
+			s.log.Info("repo suspended by the settings file: not written, created or pruned", fields...)
 		default:
 			s.log.Info("repo status changed", fields...)
 		}
@@ -103,11 +139,13 @@ type BuildWatcher interface {
 	Watch(repo, repoID string, since time.Time)
 }
 
-// buildSink tells the build watcher about every successful write.
+// buildSink tells the build watcher about every successful write (a
+// create and a prune included: both start builds).
 type buildSink struct{ w BuildWatcher }
 
 func (s buildSink) Handle(e Event) {
-	if e.Kind == vocab.EventWritten {
+	switch e.Kind {
+	case vocab.EventWritten, vocab.EventCreated, vocab.EventPruned:
 		s.w.Watch(e.Repo, e.RepoID, e.At)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/settings"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -46,6 +47,8 @@ type DesiredRepo struct {
 // Desired is the desired state of one revision.
 type Desired struct {
 	Revision string
+	// Dir is the folder's path in the repository, as given to MapFiles.
+	Dir string
 	// Repos maps repo name to what its file asks for.
 	Repos map[string]DesiredRepo
 	// Ignored lists the entries under the folder that manage nothing, with
@@ -58,6 +61,25 @@ type Desired struct {
 	// Parsed counts the files read and parsed; Reused those whose parse
 	// was reused because their blob did not change.
 	Parsed, Reused int
+
+	// SettingsFile is the path of the folder's settings file
+	// (settings.FileName), "" when the folder has none.
+	SettingsFile string
+	// Settings is the settings file, parsed: the zero Settings when there
+	// is none or it is invalid.
+	Settings settings.Settings
+	// SettingsErr is why the settings file is invalid (overlay.Problems).
+	// A broken file could hide a suspend, so nothing may be written,
+	// created or pruned from this revision then.
+	SettingsErr error
+	// SettingsWarnings are the settings file's warnings: settings for a
+	// repo that no file names.
+	SettingsWarnings overlay.Problems
+	// EverPaths are the names of the files that any commit of the
+	// revision's history held directly in the folder
+	// (gitsource.Snapshot.EverPaths): which repos a file ever named, for
+	// pruning. Nil when the history is not read.
+	EverPaths []string
 
 	// names are the keys of Repos, sorted (set by MapFiles).
 	names []string
@@ -124,7 +146,8 @@ type parsed struct {
 // bounded by the number of files; entries of files that changed or went
 // away are dropped at the next mapping.
 type parseCache struct {
-	entries map[string]parsed // path + "\x00" + blob hash
+	entries  map[string]parsed // path + "\x00" + blob hash
+	settings parsedSettings    // the settings file's, when it has a blob hash
 }
 
 func cacheKey(p, blob string) string { return p + "\x00" + blob }
@@ -136,8 +159,9 @@ type entry struct {
 }
 
 func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
-	d := Desired{Repos: map[string]DesiredRepo{}}
+	d := Desired{Dir: dir, Repos: map[string]DesiredRepo{}}
 	var files []entry
+	hasSettings := false
 	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -151,6 +175,10 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 		}
 		if e.IsDir() {
 			return nil // walked into: its files are nested
+		}
+		if p == settings.FileName {
+			hasSettings = true // not an overlay, and not ignored either
+			return nil
 		}
 		repo, why := repoName(p)
 		if why != "" {
@@ -215,6 +243,12 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 	}
 	if cache != nil {
 		cache.entries = next
+	}
+	if hasSettings {
+		if err := readSettings(&d, fsys, hasher, cache); err != nil {
+			d.Err = err
+			return d
+		}
 	}
 	d.names = make([]string, 0, len(d.Repos))
 	for n := range d.Repos {

@@ -109,6 +109,17 @@ func (p Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 	} {
 		fmt.Fprintf(&b, "| %s | %d |\n", row.name, row.n)
 	}
+	// the lifecycle's rows, only when the plan has such repos
+	for _, row := range []struct {
+		name string
+		n    int
+	}{
+		{"create", s.Create}, {"prune", s.Prune}, {"suspended (not written)", s.Suspended},
+	} {
+		if row.n > 0 {
+			fmt.Fprintf(&b, "| %s | %d |\n", row.name, row.n)
+		}
+	}
 	if s.Stalled > 0 {
 		fmt.Fprintf(&b, "\n%d of the repos to write %s stalled: %s not written again until %s file changes.\n",
 			s.Stalled, plural(s.Stalled, "is", "are"), plural(s.Stalled, "it is", "they are"), plural(s.Stalled, "its", "their"))
@@ -134,11 +145,15 @@ func (p Plan) WriteMarkdown(w io.Writer, opts MarkdownOptions) error {
 func verdict(p Plan) string {
 	s := p.Summary()
 	switch {
+	case p.SettingsErr != nil:
+		return "The settings file is invalid: nothing is written, created or pruned."
+	case p.HasErrors() && s.Invalid+s.Missing == 0:
+		return fmt.Sprintf("%d write%s refused.", s.Refused, plural(s.Refused, "", "s"))
 	case p.HasErrors():
 		n := s.Invalid + s.Missing
 		return fmt.Sprintf("%d file%s cannot be applied.", n, plural(n, "", "s"))
 	case p.HasChanges():
-		n := s.Update + s.Reset
+		n := s.Update + s.Reset + s.Create + s.Prune
 		return fmt.Sprintf("%d repo%s to write.", n, plural(n, "", "s"))
 	}
 	return "In sync: nothing to write."
@@ -150,11 +165,18 @@ func verdict(p Plan) string {
 func (p Plan) markdownSections(checks map[string][]Check) []string {
 	var errs, writes, others []string
 	var orphans []string
+	if sec := p.settingsSection(); sec != "" {
+		errs = append(errs, sec)
+	}
 	for _, c := range p.Changes {
+		if c.Action == vocab.ActionSuspended && c.Would.Writes() {
+			others = append(others, changeSection(c, checks[c.Repo]))
+			continue
+		}
 		switch c.Action {
 		case vocab.ActionInvalid, vocab.ActionMissing:
 			errs = append(errs, changeSection(c, checks[c.Repo]))
-		case vocab.ActionUpdate, vocab.ActionReset:
+		case vocab.ActionUpdate, vocab.ActionReset, vocab.ActionCreate, vocab.ActionPrune:
 			writes = append(writes, changeSection(c, checks[c.Repo]))
 		case vocab.ActionOrphan:
 			orphans = append(orphans, c.Repo)
@@ -186,8 +208,15 @@ func (p Plan) markdownSections(checks map[string][]Check) []string {
 func changeSection(c Change, checks []Check) string {
 	var b strings.Builder
 	label := string(c.Action)
-	if c.Action == vocab.ActionNoop {
+	switch {
+	case c.Action == vocab.ActionNoop:
 		label = "in sync"
+	case c.Action == vocab.ActionSuspended:
+		label = "suspended (would " + string(c.Would) + ")"
+	case c.Action == vocab.ActionCreate:
+		label = "create from " + c.Source
+	case c.Held.Guard():
+		label += " (refused)"
 	}
 	b.WriteString("\n<details><summary><b>" + htmlText(label, markdownMaxName) + "</b> <code>" + htmlText(c.Repo, markdownMaxName) + "</code>")
 	if c.File != "" {

@@ -32,15 +32,28 @@ type Change struct {
 	// Stalled is set on an update or reset that did not converge after
 	// the maximum number of writes; it is not written again.
 	Stalled bool
+
+	// Source is what a create makes the repo from (the settings file's
+	// source); SourceAt places that setting, for errors about it.
+	Source   string
+	SourceAt overlay.Problem
+	// Would is, for a suspended repo, the action it would get if it were
+	// not suspended (noop, update, reset, create or prune).
+	Would vocab.Action
+	// Held is why a change that differs from Git is not written this
+	// cycle: a suspended repo, or a guard (vocab.HoldReason.Guard) that
+	// refuses it, whose message is then in Err.
+	Held vocab.HoldReason
+
 	// Warnings are the file's warnings: the file is applied all the same.
 	Warnings overlay.Problems
 	// UnknownFields is the number of fields of the live overlay that this
 	// version does not know (chainguard.Repo.UnknownFields). They are
 	// never drift, and a write keeps them.
 	UnknownFields int
-	// Refused is set when the package check refused the file: Action is
-	// invalid and Err holds the check's problems (see Refuse).
-	Refused bool
+	// CheckRefused is set when the package check refused the file: Action
+	// is invalid and Err holds the check's problems (see Refuse).
+	CheckRefused bool
 	// CheckNotes are what the package check could not decide for this
 	// repo (no base image known); they refuse nothing.
 	CheckNotes []string
@@ -54,6 +67,15 @@ func (c Change) Drifted() bool { return c.Action.Writes() }
 type Plan struct {
 	Revision string
 	Changes  []Change
+
+	// SettingsFile, SettingsErr and SettingsWarnings are the folder's
+	// settings file, as in Desired.
+	SettingsFile     string
+	SettingsErr      error
+	SettingsWarnings overlay.Problems
+	// Prune is what pruning decided.
+	Prune PruneReport
+
 	// PackageCheck is what the package check did for the plan; nil when
 	// there is no check (WithPackageCheck).
 	PackageCheck *PackageCheckReport
@@ -69,10 +91,14 @@ func (p Plan) HasChanges() bool {
 	return false
 }
 
-// HasErrors reports whether any file is invalid or names a missing repo.
+// HasErrors reports whether any file is invalid or names a missing repo,
+// the settings file is invalid, or a guard refuses a write.
 func (p Plan) HasErrors() bool {
+	if p.SettingsErr != nil {
+		return true
+	}
 	for _, c := range p.Changes {
-		if c.Action.Error() {
+		if c.Action.Error() || c.Held.Guard() {
 			return true
 		}
 	}
@@ -85,12 +111,21 @@ func (p Plan) HasErrors() bool {
 //
 // Each live overlay is canonicalized and hashed once; comparisons are by
 // hash (the desired hashes come with the parsed revision).
+//
+// Compute applies the settings file (create, suspend) but never prunes; see
+// ComputeWith.
 func Compute(desired Desired, live []chainguard.Repo, stalled map[string]string) Plan {
+	return ComputeWith(desired, live, stalled, Policy{})
+}
+
+// ComputeWith is Compute under a Policy: with pol.Prune, the repos whose
+// file is gone and that a file once named are pruned, within the guards.
+func ComputeWith(desired Desired, live []chainguard.Repo, stalled map[string]string, pol Policy) Plan {
 	hashes := make([]string, len(live))
 	for i, r := range live {
 		hashes[i] = overlay.Hash(r.Overlay)
 	}
-	return compute(desired, live, hashes, stalled)
+	return lifecycle(compute(desired, live, hashes, stalled), desired, pol, stalled, nil)
 }
 
 // compute is Compute with the live overlays' hashes given (liveHash[i] is

@@ -36,6 +36,7 @@ type Registry interface {
 	ResolveOrg(ctx context.Context, nameOrID string) (chainguard.Org, error)
 	ListRepos(ctx context.Context, orgID string) ([]chainguard.Repo, error)
 	WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (chainguard.Repo, error)
+	CreateRepo(ctx context.Context, orgID, name, source string, o overlay.Overlay) (chainguard.Repo, error)
 }
 
 // Config configures a Reconciler.
@@ -67,6 +68,9 @@ type Config struct {
 	// Warnings are logged at the start of every cycle (e.g. a plaintext
 	// API connection), so that they cannot scroll out of sight.
 	Warnings []string
+	// Policy is what the lifecycle may do beyond updates (pruning); the
+	// Source must then read the history (gitsource.Config.History).
+	Policy Policy
 }
 
 func (c *Config) defaults() {
@@ -96,6 +100,7 @@ func (c *Config) defaults() {
 	if c.RetryInitial <= 0 {
 		c.RetryInitial = 500 * time.Millisecond
 	}
+	c.Policy.PruneLimit = c.Policy.limit()
 }
 
 // Reconciler runs cycles. Create it with New.
@@ -117,8 +122,9 @@ type Reconciler struct {
 	desired *Desired
 	cache   parseCache
 	live    *liveHashes
-	orgName string      // the organization's name, for the package check's messages
-	check   *checkState // nil without a package check (check.go)
+	refused map[string]timedRefusal // by repo: sources the service refused
+	orgName string                  // the organization's name, for the package check's messages
+	check   *checkState             // nil without a package check (check.go)
 }
 
 // Option customizes a Reconciler.
@@ -164,6 +170,7 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		rand:    rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		sinks:   []Sink{metricsSink{m}, logSink{log}},
 		live:    newLiveHashes(),
+		refused: map[string]timedRefusal{},
 	}
 	for _, o := range opts {
 		o(r)
@@ -215,6 +222,9 @@ type WriteResult struct {
 	At time.Time
 	// Attempts is how many calls the write took (retries included).
 	Attempts int
+	// RepoID is the id of the repo written, as the API answered (the new
+	// repo's, for a create); empty when the write failed.
+	RepoID string
 }
 
 // Status returns what the store knows now.
@@ -240,7 +250,7 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	plan, _ := r.checkPackages(ctx, Compute(desired, live, nil), &desired)
+	plan, _ := r.checkPackages(ctx, ComputeWith(desired, live, nil, r.cfg.Policy), &desired)
 	return plan, nil
 }
 
@@ -341,6 +351,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	r.desired = &desired
 	if previous == nil || previous.Revision != desired.Revision {
 		r.recordFiles(previous, desired)
+		r.recordSettings(desired)
 	}
 
 	// read live
@@ -356,7 +367,8 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 
 	// plan
 	t = r.clock.Now()
-	plan := compute(desired, live, r.live.hashes(live), r.stalled())
+	stalled := r.stalled()
+	plan := lifecycle(compute(desired, live, r.live.hashes(live), stalled), desired, r.cfg.Policy, stalled, r.refusals())
 	rep.LiveHashed = r.live.hashed
 	r.phase(vocab.PhasePlan, t)
 
@@ -373,7 +385,9 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	}
 	r.phase(vocab.PhaseApply, t)
 
+	r.recordRefusals(plan, rep.Writes)
 	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
+	r.recordLifecycle(plan)
 	r.recordPackageCheck(check)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
@@ -459,7 +473,7 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 		return *r.desired
 	}
 	d := mapFiles(r.cfg.Dir, snap.FS, &r.cache)
-	d.Revision = snap.Revision
+	d.Revision, d.EverPaths = snap.Revision, snap.EverPaths
 	return d
 }
 
@@ -480,12 +494,16 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 }
 
 // cycleResult is success when every repo was handled as the mode asks
-// (written and converged in apply mode, reported in detect mode; orphans are
-// only reported), partial when some repo could not be reconciled.
+// (written and converged in apply mode, reported in detect mode; orphans and
+// suspended repos are only reported), partial when some repo could not be
+// reconciled or a guard held a write back.
 func cycleResult(plan Plan, writes map[string]WriteResult, mode vocab.Mode) vocab.CycleResult {
+	if plan.SettingsErr != nil {
+		return vocab.CyclePartial
+	}
 	for _, c := range plan.Changes {
 		switch {
-		case c.Action.Error():
+		case c.Action.Error() || c.Held.Guard():
 			return vocab.CyclePartial
 		case c.Drifted() && mode == vocab.ModeApply:
 			w, ok := writes[c.Repo]

@@ -19,7 +19,7 @@ func TestRefuse(t *testing.T) {
 
 	got := Refuse(plan, map[string]overlay.Problems{"api": problem, "ghost": problem}, map[string][]string{"db": {"checked alone"}})
 	wantAPI := api
-	wantAPI.Action, wantAPI.Err, wantAPI.Refused, wantAPI.Diff = vocab.ActionInvalid, problem, true, nil
+	wantAPI.Action, wantAPI.Err, wantAPI.CheckRefused, wantAPI.Diff = vocab.ActionInvalid, problem, true, nil
 	wantDB := db
 	wantDB.CheckNotes = []string{"checked alone"}
 	opts := cmpopts.EquateEmpty()

@@ -19,6 +19,12 @@ type Summary struct {
 	Missing int `json:"missing"`
 	Orphan  int `json:"orphan"`
 	Stalled int `json:"stalled"`
+	// Create, Prune and Suspended count the lifecycle's actions; Refused
+	// the changes a guard holds back.
+	Create    int `json:"create"`
+	Prune     int `json:"prune"`
+	Suspended int `json:"suspended"`
+	Refused   int `json:"refused"`
 }
 
 // Summary counts the plan's changes.
@@ -38,9 +44,18 @@ func (p Plan) Summary() Summary {
 			s.Missing++
 		case vocab.ActionOrphan:
 			s.Orphan++
+		case vocab.ActionCreate:
+			s.Create++
+		case vocab.ActionPrune:
+			s.Prune++
+		case vocab.ActionSuspended:
+			s.Suspended++
 		}
 		if c.Stalled {
 			s.Stalled++
+		}
+		if c.Held.Guard() {
+			s.Refused++
 		}
 	}
 	return s
@@ -53,8 +68,13 @@ func (p Plan) WriteText(w io.Writer) error {
 	if p.Revision != "" {
 		fmt.Fprintf(&b, "revision %s\n\n", p.Revision)
 	}
+	if head := p.lifecycleText(); head != "" {
+		b.WriteString(head + "\n")
+	}
 	for _, c := range p.Changes {
 		switch c.Action {
+		case vocab.ActionCreate, vocab.ActionPrune, vocab.ActionSuspended:
+			writeLifecycleText(&b, c)
 		case vocab.ActionNoop:
 			fmt.Fprintf(&b, "= %s (%s): in sync\n", c.Repo, c.File)
 		case vocab.ActionUpdate, vocab.ActionReset:
@@ -63,6 +83,9 @@ func (p Plan) WriteText(w io.Writer) error {
 				stalled = ", stalled: not written again until the file changes"
 			}
 			fmt.Fprintf(&b, "~ %s (%s): %s%s\n", c.Repo, c.File, c.Action, stalled)
+			if c.Held.Guard() {
+				fmt.Fprintf(&b, "    ! %s\n", errText(c.Err))
+			}
 			for _, d := range c.Diff {
 				fmt.Fprintf(&b, "    %s\n", d)
 			}
@@ -82,8 +105,11 @@ func (p Plan) WriteText(w io.Writer) error {
 	if line := p.PackageCheck.summary(); line != "" {
 		fmt.Fprintf(&b, "\n%s\n", line)
 	}
-	fmt.Fprintf(&b, "\nPlan: %d to update, %d to reset, %d in sync, %d invalid, %d missing, %d orphan.\n",
-		s.Update, s.Reset, s.Noop, s.Invalid, s.Missing, s.Orphan)
+	fmt.Fprintf(&b, "\nPlan: %d to create, %d to update, %d to reset, %d to prune, %d in sync, %d suspended, %d invalid, %d missing, %d orphan.\n",
+		s.Create, s.Update, s.Reset, s.Prune, s.Noop, s.Suspended, s.Invalid, s.Missing, s.Orphan)
+	if s.Refused > 0 {
+		fmt.Fprintf(&b, "%d refused: not written this cycle (see above).\n", s.Refused)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -105,7 +131,7 @@ func errorLines(c Change) []string {
 // changeNotes are the lines a plan shows below a repo's diff or errors:
 // the file's warnings, then otherNotes.
 func changeNotes(c Change) []string {
-	return append(problemLines(c.Warnings), otherNotes(c)...)
+	return append(warningLines(c.Warnings), otherNotes(c)...)
 }
 
 // otherNotes are the notes about a repo that are not its file's problems:
@@ -138,9 +164,27 @@ type jsonChange struct {
 	// Notes are what people should know beside the diff and the errors
 	// (the unknown fields kept, what the package check could not decide).
 	Notes []string `json:"notes,omitempty"`
-	// Refused is set when the package check refused the file (its errors
-	// say why).
-	Refused bool `json:"refused_by_package_check,omitempty"`
+	// CheckRefused is set when the package check refused the file (its
+	// errors say why).
+	CheckRefused bool `json:"refused_by_package_check,omitempty"`
+	// the lifecycle's
+	Source string           `json:"source,omitempty"`
+	Would  vocab.Action     `json:"would,omitempty"`
+	Held   vocab.HoldReason `json:"held,omitempty"`
+}
+
+type jsonSettings struct {
+	File     string   `json:"file"`
+	Valid    bool     `json:"valid"`
+	Errors   []string `json:"errors,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+type jsonPrune struct {
+	Limit      int              `json:"limit"`
+	Candidates []string         `json:"candidates"`
+	Held       vocab.HoldReason `json:"held,omitempty"`
+	Reason     string           `json:"reason,omitempty"`
 }
 
 // WriteJSON prints the plan as one JSON object.
@@ -149,12 +193,21 @@ func (p Plan) WriteJSON(w io.Writer) error {
 		Revision     string            `json:"revision"`
 		InSync       bool              `json:"in_sync"`
 		Summary      Summary           `json:"summary"`
+		Settings     *jsonSettings     `json:"settings,omitempty"`
+		Prune        *jsonPrune        `json:"prune,omitempty"`
 		Changes      []jsonChange      `json:"changes"`
 		PackageCheck *jsonPackageCheck `json:"package_check,omitempty"`
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}, PackageCheck: p.PackageCheck.json()}
+	if p.SettingsFile != "" {
+		out.Settings = &jsonSettings{File: p.SettingsFile, Valid: p.SettingsErr == nil, Errors: problemLines(p.SettingsErr), Warnings: warningLines(p.SettingsWarnings)}
+	}
+	if p.Prune.Enabled {
+		out.Prune = &jsonPrune{Limit: p.Prune.Limit, Candidates: append([]string{}, p.Prune.Candidates...), Held: p.Prune.Held, Reason: p.Prune.Reason}
+	}
 	for _, c := range p.Changes {
 		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash,
-			Warnings: problemLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c), Refused: c.Refused}
+			Source: c.Source, Would: c.Would, Held: c.Held,
+			Warnings: warningLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c), CheckRefused: c.CheckRefused}
 		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}

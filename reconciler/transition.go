@@ -1,8 +1,10 @@
 package reconciler
 
 import (
+	"errors"
 	"time"
 
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -46,6 +48,12 @@ type Event struct {
 	// UnknownFields is the number of fields of the live overlay this
 	// version does not know, which a write kept (written).
 	UnknownFields int
+	// Source is what a created repo was made from (created, and a failed
+	// create).
+	Source string
+	// Held is why a repo's difference is not written: on a refusal, and on
+	// the drift detected of a suspended repo.
+	Held vocab.HoldReason
 }
 
 // facts are what a transition knows about the cycle besides the repo.
@@ -63,19 +71,28 @@ type facts struct {
 // (the build watcher owns it).
 //
 // The statuses: noop is synced; invalid, missing and orphan are
-// themselves; update and reset are drifted, then stalled when the plan
-// marked the repo stalled, failed when the write failed, and synced when the
-// write converged. Entering drift from any other status is "drift
-// detected". Successful writes and permanent failures count toward the
-// stall limit for the desired hash written; a new hash starts the count
-// again and synced clears it.
+// themselves; update, reset, create and prune are drifted, then stalled
+// when the plan marked the repo stalled, failed when the write failed (for a
+// create whose source the service refused: invalid, placed at the source's
+// line), and synced (pruned, for a prune) when the write converged; a
+// suspended repo is suspended, drifting while it differs from Git. Entering
+// drift from any other status is "drift detected". Successful writes and
+// permanent failures count toward the stall limit for the desired hash
+// written; a new hash starts the count again and synced clears it. A write
+// refused by a guard is "refused" when the refusal starts or its reason
+// changes; a create is "created" and a prune "pruned" instead of
+// "written".
 func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoState, []Event) {
 	st := prev
 	st.Repo, st.RepoID, st.File, st.DesiredHash, st.LiveHash = c.Repo, c.RepoID, c.File, c.DesiredHash, c.LiveHash
+	if w != nil && w.RepoID != "" {
+		st.RepoID = w.RepoID // a created repo's new id
+	}
 	st.Diff, st.Error = nil, errText(c.Err)
-	st.Warnings, st.UnknownFields = problemLines(c.Warnings), c.UnknownFields
-	st.Refused, st.CheckNotes = c.Refused, c.CheckNotes
-	base := Event{Repo: c.Repo, RepoID: c.RepoID, File: c.File}
+	st.Warnings, st.UnknownFields = warningLines(c.Warnings), c.UnknownFields
+	st.CheckRefused, st.CheckNotes = c.CheckRefused, c.CheckNotes
+	st.Held, st.Would = c.Held, lifecycleWould(c)
+	base := Event{Repo: c.Repo, RepoID: st.RepoID, File: c.File}
 	var events []Event
 
 	var status vocab.Status
@@ -90,7 +107,19 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 	case vocab.ActionOrphan:
 		status = vocab.StatusOrphan
 		st.DesiredHash = ""
-	default: // update, reset
+	case vocab.ActionSuspended:
+		status = vocab.StatusSuspended
+		if c.Would.Writes() {
+			st.Diff = diffStrings(c.Diff)
+			if st.DriftSince == nil {
+				t := f.now
+				st.DriftSince = &t
+				e := base
+				e.Kind, e.Diff, e.Held = vocab.EventDriftDetected, st.Diff, vocab.HoldSuspended
+				events = append(events, e)
+			}
+		}
+	default: // update, reset, create, prune
 		st.Diff = diffStrings(c.Diff)
 		status = vocab.StatusDrifted
 		if st.DriftSince == nil {
@@ -103,18 +132,31 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 		switch {
 		case c.Stalled:
 			status = vocab.StatusStalled
+		case w != nil && w.Err != nil && c.Action == vocab.ActionCreate && errors.Is(w.Err, chainguard.ErrSourceRefused):
+			// about the settings line, not the overlay: the file is
+			// invalid until the source changes
+			status = vocab.StatusInvalid
+			st.Diff, st.Would, st.DriftSince = nil, "", nil
+			st.Error = sourceProblem(c, refusalCause(w.Err)).String()
+			e := base
+			e.Kind, e.Action, e.Source, e.Reason, e.Attempts, e.At = vocab.EventWriteFailed, c.Action, c.Source, st.Error, w.Attempts, w.At
+			events = append(events, e)
 		case w != nil && w.Err != nil:
 			status = vocab.StatusFailed
 			st.WriteError = errText(w.Err)
 			e := base
 			e.Kind, e.Reason, e.Attempts = vocab.EventWriteFailed, st.WriteError, w.Attempts
+			if c.Action == vocab.ActionCreate || c.Action == vocab.ActionPrune {
+				e.Action, e.Source, e.At = c.Action, c.Source, w.At
+			}
 			events = append(events, e)
 		case w != nil:
 			at := w.At
 			st.LastWrite, st.WriteError = &at, ""
 			e := base
 			e.Kind, e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts =
-				vocab.EventWritten, c.Action, c.DesiredHash, st.Diff, w.Converged, w.At, w.Attempts
+				writtenKind(c.Action), c.Action, c.DesiredHash, st.Diff, w.Converged, w.At, w.Attempts
+			e.Source = c.Source
 			e.UnknownFields = c.UnknownFields
 			if prev.DesiredHash != c.DesiredHash {
 				e.Commit = f.commit
@@ -122,20 +164,28 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			events = append(events, e)
 			if w.Converged {
 				status = vocab.StatusSynced
-				st.Diff, st.LiveHash = nil, c.DesiredHash
+				if c.Action == vocab.ActionPrune {
+					status = vocab.StatusPruned
+				}
+				st.Diff, st.LiveHash, st.Would = nil, c.DesiredHash, ""
 			}
 		}
-		if w != nil && !w.Transient {
+		if w != nil && !w.Transient && status != vocab.StatusInvalid {
 			if st.WritesOf != c.DesiredHash {
 				st.Writes, st.WritesOf = 0, c.DesiredHash
 			}
 			st.Writes++
 		}
 	}
-	if !status.Drifted() {
+	if !status.Drifted() && (status != vocab.StatusSuspended || !c.Would.Writes()) {
 		st.DriftSince = nil
 	}
 	st.Status = status
+	if c.Held.Guard() && (prev.Held != c.Held || prev.Error != st.Error) {
+		e := base
+		e.Kind, e.Held, e.Action, e.Reason, e.Diff = vocab.EventRefused, c.Held, c.Action, st.Error, st.Diff
+		events = append(events, e)
+	}
 
 	newProblem := (status == vocab.StatusInvalid || status == vocab.StatusMissing) && st.Error != prev.Error
 	if status != prev.Status || newProblem {

@@ -272,6 +272,11 @@ func TestNextCoversEveryStatusAndEvent(t *testing.T) {
 		{Change{Repo: "r", Action: vocab.ActionInvalid, Err: errors.New("bad")}, nil},
 		{Change{Repo: "r", Action: vocab.ActionMissing, Err: errors.New("gone")}, nil},
 		{Change{Repo: "r", Action: vocab.ActionOrphan}, nil},
+		// the lifecycle's (TestNextLifecycle)
+		{Change{Repo: "r", Action: vocab.ActionCreate, DesiredHash: "d"}, &WriteResult{At: f.now, Converged: true, RepoID: "o/r"}},
+		{Change{Repo: "r", Action: vocab.ActionPrune, DesiredHash: "e"}, &WriteResult{At: f.now, Converged: true}},
+		{Change{Repo: "r", Action: vocab.ActionSuspended, Would: vocab.ActionUpdate}, nil},
+		{Change{Repo: "r", Action: vocab.ActionPrune, Held: vocab.HoldPruneLimit, Err: errors.New("too many")}, nil},
 	} {
 		var prev store.RepoState
 		st, events := next(prev, step.c, step.w, f)

@@ -4,22 +4,7 @@ import (
 	"slices"
 
 	"go.uber.org/zap"
-
-	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
-
-// problemLines renders problems one per line ("file:line:col: warning:
-// field: message"); nil when there are none.
-func problemLines(ps overlay.Problems) []string {
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.String()
-	}
-	return out
-}
 
 // recordWarnings logs the warnings of every file of a newly parsed
 // revision whose warnings the previous revision did not have (each warning
@@ -34,12 +19,12 @@ func (r *Reconciler) recordWarnings(prev *Desired, d Desired) int {
 			continue
 		}
 		if prev != nil {
-			if old, ok := prev.Repos[name]; ok && old.File == dr.File && slices.Equal(problemLines(old.Warnings), problemLines(dr.Warnings)) {
+			if old, ok := prev.Repos[name]; ok && old.File == dr.File && slices.Equal(warningLines(old.Warnings), warningLines(dr.Warnings)) {
 				continue
 			}
 		}
 		r.log.Warn("file has warnings; it is applied", zap.String("repo", name), zap.String("file", dr.File),
-			zap.Strings("warnings", problemLines(dr.Warnings)))
+			zap.Strings("warnings", warningLines(dr.Warnings)))
 	}
 	r.metrics.FileWarnings.Set(float64(total))
 	return total

@@ -274,7 +274,7 @@ func TestPackageCheck(t *testing.T) {
 	s := sample()
 	s.PackageCheck = &store.PackageCheckInfo{Status: vocab.PackageCheckChecked, LastCheck: now.Add(-30 * time.Second), Checked: 3,
 		IndexReadAt: now.Add(-5 * time.Minute), Refused: []string{"api"}}
-	s.Repos = append(s.Repos, store.RepoState{Repo: "api", File: "ca-images-iac/api.yaml", Status: vocab.StatusInvalid, Refused: true,
+	s.Repos = append(s.Repos, store.RepoState{Repo: "api", File: "ca-images-iac/api.yaml", Status: vocab.StatusInvalid, CheckRefused: true,
 		Error:      `ca-images-iac/api.yaml:3:7: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?)`,
 		CheckNotes: []string{"no successful build in the last 24h0m0s tells the base image; the file's packages were checked alone"}})
 	_, doc := render(t, s)

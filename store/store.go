@@ -44,11 +44,43 @@ type Status struct {
 	LastLiveRead time.Time     `json:"last_successful_api_read,omitempty"`
 	Files        FileCounts    `json:"files"`
 	Ignored      []IgnoredFile `json:"ignored_files,omitempty"`
-	Repos        []RepoState   `json:"repos"`
+	// Settings is the folder's settings file; nil when it has none.
+	Settings *SettingsInfo `json:"settings,omitempty"`
+	// Prune is what pruning decided in the last cycle; nil without
+	// --prune.
+	Prune *PruneInfo  `json:"prune,omitempty"`
+	Repos []RepoState `json:"repos"`
 
 	// PackageCheck is what the package check did last; nil when it is
 	// off (--package-check=false).
 	PackageCheck *PackageCheckInfo `json:"package_check,omitempty"`
+}
+
+// SettingsInfo describes the folder's settings file (.ca-reconciler.yaml).
+type SettingsInfo struct {
+	File string `json:"file"`
+	// Valid is false when the file has errors: nothing is written,
+	// created or pruned then.
+	Valid bool `json:"valid"`
+	// Repos counts the repos with settings; Suspended and Sources name the
+	// suspended repos and those given a source, sorted.
+	Repos     int      `json:"repos"`
+	Suspended []string `json:"suspended,omitempty"`
+	Sources   []string `json:"sources,omitempty"`
+	// Errors and Warnings are the file's problems, file:line:col first.
+	Errors   []string `json:"errors,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PruneInfo is what pruning decided in a cycle.
+type PruneInfo struct {
+	Limit int `json:"limit"`
+	// Candidates are the repos the cycle prunes (or would, when Held),
+	// sorted.
+	Candidates []string `json:"candidates,omitempty"`
+	// Held is why none of them is pruned; Reason says it for people.
+	Held   vocab.HoldReason `json:"held,omitempty"`
+	Reason string           `json:"reason,omitempty"`
 }
 
 // PackageCheckInfo is what the package check did: the check of the repos
@@ -131,6 +163,13 @@ type RepoState struct {
 	WritesOf string `json:"-"`
 	// LastBuild is the last finished build, set by the build watcher.
 	LastBuild *BuildInfo `json:"last_build,omitempty"`
+	// Held is why a repo that differs from Git is not written: suspended,
+	// or a guard refusing it (Error says why).
+	Held vocab.HoldReason `json:"held,omitempty"`
+	// Would is the write a repo waits for: create or prune when it was not
+	// done this cycle (detect mode, a guard), or what a suspended repo
+	// would get.
+	Would vocab.Action `json:"would,omitempty"`
 
 	// Warnings are the file's warnings ("file:line:col: warning: field:
 	// message"); the file is applied all the same.
@@ -138,11 +177,11 @@ type RepoState struct {
 	// UnknownFields is the number of fields of the live overlay that this
 	// version does not know; writes keep them (UnknownFieldsNote).
 	UnknownFields int `json:"unknown_fields,omitempty"`
-	// Refused is set when the package check refused the file (the repo is
-	// invalid, and Error holds the check's problems); CheckNotes are what
-	// the check could not decide (no base image known).
-	Refused    bool     `json:"refused_by_package_check,omitempty"`
-	CheckNotes []string `json:"package_check_notes,omitempty"`
+	// CheckRefused is set when the package check refused the file (the
+	// repo is invalid, and Error holds the check's problems); CheckNotes
+	// are what the check could not decide (no base image known).
+	CheckRefused bool     `json:"refused_by_package_check,omitempty"`
+	CheckNotes   []string `json:"package_check_notes,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
@@ -177,6 +216,17 @@ func (s *Store) Status() Status {
 	out := s.head
 	out.Ignored = slices.Clone(s.head.Ignored)
 	out.PackageCheck = s.head.PackageCheck.clone()
+	if s.head.Settings != nil {
+		c := *s.head.Settings
+		c.Suspended, c.Sources = slices.Clone(c.Suspended), slices.Clone(c.Sources)
+		c.Errors, c.Warnings = slices.Clone(c.Errors), slices.Clone(c.Warnings)
+		out.Settings = &c
+	}
+	if s.head.Prune != nil {
+		c := *s.head.Prune
+		c.Candidates = slices.Clone(c.Candidates)
+		out.Prune = &c
+	}
 	if s.head.LastCycle != nil {
 		c := *s.head.LastCycle
 		out.LastCycle = &c
@@ -324,7 +374,8 @@ func (st RepoState) Equal(o RepoState) bool {
 		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
 		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
 		slices.Equal(st.Warnings, o.Warnings) && st.UnknownFields == o.UnknownFields &&
-		st.Refused == o.Refused && slices.Equal(st.CheckNotes, o.CheckNotes) &&
+		st.CheckRefused == o.CheckRefused && slices.Equal(st.CheckNotes, o.CheckNotes) &&
+		st.Held == o.Held && st.Would == o.Would &&
 		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
 }
 

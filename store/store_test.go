@@ -124,8 +124,10 @@ func TestEqual(t *testing.T) {
 		"live hash":   func(s store.RepoState) store.RepoState { s.LiveHash = "l"; return s },
 		"warnings":    func(s store.RepoState) store.RepoState { s.Warnings = []string{"w"}; return s },
 		"unknown":     func(s store.RepoState) store.RepoState { s.UnknownFields = 2; return s },
-		"refused":     func(s store.RepoState) store.RepoState { s.Refused = true; return s },
+		"refused":     func(s store.RepoState) store.RepoState { s.CheckRefused = true; return s },
 		"check notes": func(s store.RepoState) store.RepoState { s.CheckNotes = []string{"n"}; return s },
+		"held":        func(s store.RepoState) store.RepoState { s.Held = vocab.HoldSuspended; return s },
+		"would":       func(s store.RepoState) store.RepoState { s.Would = vocab.ActionPrune; return s },
 	} {
 		if base.Equal(other(same)) {
 			t.Errorf("states differing in %s are Equal", name)

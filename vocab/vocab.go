@@ -54,12 +54,18 @@ const (
 	// StatusOrphan: the repo has a live overlay but no file names it; it
 	// is reported, never written.
 	StatusOrphan Status = "orphan"
+	// StatusSuspended: the settings file suspends the repo; it is never
+	// written, created or pruned, and its drift is still reported.
+	StatusSuspended Status = "suspended"
+	// StatusPruned: the repo's file is gone and pruning reset its overlay
+	// to empty; it is forgotten at the next cycle.
+	StatusPruned Status = "pruned"
 )
 
 // Statuses returns every status, in the order pages show them: healthy
 // first, then the ones that need a write, then the ones that need a person.
 func Statuses() []Status {
-	return []Status{StatusSynced, StatusDrifted, StatusFailed, StatusStalled, StatusInvalid, StatusMissing, StatusOrphan}
+	return []Status{StatusSynced, StatusDrifted, StatusFailed, StatusStalled, StatusInvalid, StatusMissing, StatusOrphan, StatusSuspended, StatusPruned}
 }
 
 // Drifted reports whether a repo in this status has a live overlay that
@@ -69,8 +75,9 @@ func (s Status) Drifted() bool {
 	return s == StatusDrifted || s == StatusFailed || s == StatusStalled
 }
 
-// Managed reports whether a file names the repo (every status but orphan).
-func (s Status) Managed() bool { return s != StatusOrphan }
+// Managed reports whether a file names the repo (every status but orphan
+// and pruned).
+func (s Status) Managed() bool { return s != StatusOrphan && s != StatusPruned }
 
 // Known reports whether s is one of Statuses.
 func (s Status) Known() bool { return contains(Statuses(), s) }
@@ -93,15 +100,27 @@ const (
 	ActionMissing Action = "missing"
 	// ActionOrphan reports a repo with a live overlay that no file names.
 	ActionOrphan Action = "orphan"
+	// ActionCreate creates a repo that a file names and that does not
+	// exist, from the source the settings file gives it.
+	ActionCreate Action = "create"
+	// ActionPrune resets to the empty overlay a repo whose file is gone
+	// (with --prune, for a repo a file once named).
+	ActionPrune Action = "prune"
+	// ActionSuspended leaves a repo the settings file suspends; the change
+	// says what it would otherwise do.
+	ActionSuspended Action = "suspended"
 )
 
 // Actions returns every action, in the order a plan's summary counts them.
 func Actions() []Action {
-	return []Action{ActionUpdate, ActionReset, ActionNoop, ActionInvalid, ActionMissing, ActionOrphan}
+	return []Action{ActionUpdate, ActionReset, ActionNoop, ActionInvalid, ActionMissing, ActionOrphan, ActionCreate, ActionPrune, ActionSuspended}
 }
 
-// Writes reports whether the action writes the repo.
-func (a Action) Writes() bool { return a == ActionUpdate || a == ActionReset }
+// Writes reports whether the action writes the repo (creating it, or
+// writing its overlay).
+func (a Action) Writes() bool {
+	return a == ActionUpdate || a == ActionReset || a == ActionCreate || a == ActionPrune
+}
 
 // Error reports whether the action means the file cannot be applied.
 func (a Action) Error() bool { return a == ActionInvalid || a == ActionMissing }
@@ -128,11 +147,65 @@ const (
 	// EventRepoGone: no file names the repo any more and it holds no
 	// overlay; the daemon forgets it.
 	EventRepoGone EventKind = "repo_gone"
+	// EventCreated: a repo was created from its source with its file's
+	// overlay (in place of written, for a create).
+	EventCreated EventKind = "created"
+	// EventPruned: a repo whose file is gone was reset to the empty
+	// overlay (in place of written, for a prune).
+	EventPruned EventKind = "pruned"
+	// EventRefused: a write the plan wants was refused by a guard (see
+	// HoldReason); sent when the refusal starts or its reason changes.
+	EventRefused EventKind = "refused"
 )
 
 // EventKinds returns every event kind.
 func EventKinds() []EventKind {
-	return []EventKind{EventDriftDetected, EventStatusChanged, EventWritten, EventWriteFailed, EventStalled, EventRepoGone}
+	return []EventKind{EventDriftDetected, EventStatusChanged, EventWritten, EventWriteFailed, EventStalled, EventRepoGone,
+		EventCreated, EventPruned, EventRefused}
+}
+
+// HoldReason says why a repo whose live overlay differs from Git is not
+// written this cycle: the reason label of ca_reconciler_held_repos, "held"
+// in /status.
+type HoldReason string
+
+// Reasons a write is held back.
+const (
+	// HoldSuspended: the settings file suspends the repo.
+	HoldSuspended HoldReason = "suspended"
+	// HoldSettingsInvalid: the settings file is invalid, and could hide a
+	// suspend: nothing is written, created or pruned until it is fixed.
+	HoldSettingsInvalid HoldReason = "settings_invalid"
+	// HoldPruneLimit: the cycle would prune more repos than --prune-limit
+	// allows; none is pruned.
+	HoldPruneLimit HoldReason = "prune_limit"
+	// HoldNoFiles: the folder holds no valid file; nothing is pruned.
+	HoldNoFiles HoldReason = "no_files"
+)
+
+// HoldReasons returns every reason.
+func HoldReasons() []HoldReason {
+	return []HoldReason{HoldSuspended, HoldSettingsInvalid, HoldPruneLimit, HoldNoFiles}
+}
+
+// Guard reports whether the reason is a guard refusing a write (every
+// reason but suspended, which is the settings file's own choice): a refusal
+// needs a person, and fails run --once and plan.
+func (r HoldReason) Guard() bool { return r != "" && r != HoldSuspended }
+
+// Describe is the reason as a phrase for logs and pages.
+func (r HoldReason) Describe() string {
+	switch r {
+	case HoldSuspended:
+		return "suspended by the settings file"
+	case HoldSettingsInvalid:
+		return "the settings file is invalid: nothing is written, created or pruned until it is fixed"
+	case HoldPruneLimit:
+		return "more repos would be pruned than --prune-limit allows: none is pruned"
+	case HoldNoFiles:
+		return "the folder holds no valid file: nothing is pruned"
+	}
+	return string(r)
 }
 
 // Trigger is why a cycle ran: the trigger label of
@@ -284,10 +357,17 @@ const (
 	FileInvalid FileState = "invalid"
 	// FileIgnored: the entry manages nothing (see IgnoreReason).
 	FileIgnored FileState = "ignored"
+	// FileSettings: the folder's settings file, .ca-reconciler.yaml,
+	// valid.
+	FileSettings FileState = "settings"
+	// FileSettingsInvalid: the folder's settings file, invalid.
+	FileSettingsInvalid FileState = "settings_invalid"
 )
 
 // FileStates returns every file state.
-func FileStates() []FileState { return []FileState{FileValid, FileInvalid, FileIgnored} }
+func FileStates() []FileState {
+	return []FileState{FileValid, FileInvalid, FileIgnored, FileSettings, FileSettingsInvalid}
+}
 
 // IgnoreReason says why an entry under --path manages no repo: the reason
 // label of ca_reconciler_ignored_files, "reason" in /status.

@@ -37,6 +37,7 @@ func lists() map[string][]string {
 		"FetchResult":     strs(vocab.FetchResults()),
 		"FileState":       strs(vocab.FileStates()),
 		"IgnoreReason":    strs(vocab.IgnoreReasons()),
+		"HoldReason":      strs(vocab.HoldReasons()),
 		"WebhookProvider": strs(vocab.WebhookProviders()),
 		"WebhookResult":   strs(vocab.WebhookResults()),
 
@@ -106,14 +107,16 @@ func TestStatusRules(t *testing.T) {
 		got[s] = row{s.Drifted(), s.Managed(), s.Known()}
 	}
 	want := map[vocab.Status]row{
-		vocab.StatusSynced:  {Managed: true, Known: true},
-		vocab.StatusDrifted: {Drifted: true, Managed: true, Known: true},
-		vocab.StatusFailed:  {Drifted: true, Managed: true, Known: true},
-		vocab.StatusStalled: {Drifted: true, Managed: true, Known: true},
-		vocab.StatusInvalid: {Managed: true, Known: true},
-		vocab.StatusMissing: {Managed: true, Known: true},
-		vocab.StatusOrphan:  {Known: true},
-		"suspended-someday": {Managed: true},
+		vocab.StatusSynced:    {Managed: true, Known: true},
+		vocab.StatusDrifted:   {Drifted: true, Managed: true, Known: true},
+		vocab.StatusFailed:    {Drifted: true, Managed: true, Known: true},
+		vocab.StatusStalled:   {Drifted: true, Managed: true, Known: true},
+		vocab.StatusInvalid:   {Managed: true, Known: true},
+		vocab.StatusMissing:   {Managed: true, Known: true},
+		vocab.StatusOrphan:    {Known: true},
+		vocab.StatusSuspended: {Managed: true, Known: true},
+		vocab.StatusPruned:    {Known: true},
+		"suspended-someday":   {Managed: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("status rules (-want +got):\n%s", diff)
@@ -127,12 +130,15 @@ func TestActionRules(t *testing.T) {
 		got[a] = row{a.Writes(), a.Error()}
 	}
 	want := map[vocab.Action]row{
-		vocab.ActionUpdate:  {Writes: true},
-		vocab.ActionReset:   {Writes: true},
-		vocab.ActionNoop:    {},
-		vocab.ActionInvalid: {Error: true},
-		vocab.ActionMissing: {Error: true},
-		vocab.ActionOrphan:  {},
+		vocab.ActionUpdate:    {Writes: true},
+		vocab.ActionReset:     {Writes: true},
+		vocab.ActionNoop:      {},
+		vocab.ActionInvalid:   {Error: true},
+		vocab.ActionMissing:   {Error: true},
+		vocab.ActionOrphan:    {},
+		vocab.ActionCreate:    {Writes: true},
+		vocab.ActionPrune:     {Writes: true},
+		vocab.ActionSuspended: {},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("action rules (-want +got):\n%s", diff)
@@ -161,6 +167,27 @@ func TestIgnoreReasonsDescribed(t *testing.T) {
 			t.Errorf("reasons %s and %s share the description %q", r, other, d)
 		}
 		seen[d] = r
+	}
+}
+
+func TestHoldReasonRules(t *testing.T) {
+	type row struct {
+		Guard    bool
+		Describe string
+	}
+	got := map[vocab.HoldReason]row{}
+	for _, r := range append(vocab.HoldReasons(), "") {
+		got[r] = row{r.Guard(), r.Describe()}
+	}
+	want := map[vocab.HoldReason]row{
+		vocab.HoldSuspended:       {Describe: "suspended by the settings file"},
+		vocab.HoldSettingsInvalid: {Guard: true, Describe: "the settings file is invalid: nothing is written, created or pruned until it is fixed"},
+		vocab.HoldPruneLimit:      {Guard: true, Describe: "more repos would be pruned than --prune-limit allows: none is pruned"},
+		vocab.HoldNoFiles:         {Guard: true, Describe: "the folder holds no valid file: nothing is pruned"},
+		"":                        {},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hold reasons (-want +got):\n%s", diff)
 	}
 }
 

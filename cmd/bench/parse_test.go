@@ -92,3 +92,16 @@ func TestInts(t *testing.T) {
 		}
 	}
 }
+
+func TestListeningURL(t *testing.T) {
+	for line, want := range map[string]string{
+		"emulator listening on http://127.0.0.1:37507 (events issuer http://127.0.0.1:37507)": "http://127.0.0.1:37507",
+		"emulator listening on http://127.0.0.1:1":                                            "http://127.0.0.1:1",
+		"seed applied": "",
+	} {
+		got, ok := listeningURL(line)
+		if got != want || ok != (want != "") {
+			t.Errorf("listeningURL(%q) = %q, %v; want %q", line, got, ok, want)
+		}
+	}
+}

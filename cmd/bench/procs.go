@@ -31,8 +31,23 @@ func buildBinary(dir string) (string, error) {
 
 // proc is a started child process.
 type proc struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd *exec.Cmd
+	// done is closed when the process has exited; err is then its exit
+	// status (a closed channel, so any number of waiters see it).
+	done chan struct{}
+	err  error
+}
+
+func startProc(cmd *exec.Cmd, onExit func()) *proc {
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		if onExit != nil {
+			onExit()
+		}
+		close(p.done)
+	}()
+	return p
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -73,27 +88,39 @@ func startEmulator(bin, seed, logFile string, latency time.Duration) (*proc, str
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("starting the emulator: %w", err)
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	urlc := make(chan string, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "emulator listening on "); ok {
+			if u, ok := listeningURL(sc.Text()); ok {
 				urlc <- u
 			}
 			fmt.Fprintln(log, sc.Text())
 		}
 	}()
-	go func() { p.done <- cmd.Wait(); log.Close() }()
+	p := startProc(cmd, func() { <-scanned; log.Close() })
 	select {
 	case u := <-urlc:
 		return p, u, nil
-	case err := <-p.done:
-		return nil, "", fmt.Errorf("the emulator exited: %v (see %s)", err, logFile)
+	case <-p.done:
+		return nil, "", fmt.Errorf("the emulator exited: %v (see %s)", p.err, logFile)
 	case <-time.After(5 * time.Minute):
 		p.stop()
 		return nil, "", fmt.Errorf("the emulator did not listen within 5 minutes (see %s)", logFile)
 	}
+}
+
+// listeningURL reads the API URL from the emulator's "emulator listening
+// on URL (events issuer URL)" line.
+func listeningURL(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(line, "emulator listening on ")
+	if !ok {
+		return "", false
+	}
+	u, _, _ := strings.Cut(rest, " ")
+	return u, u != ""
 }
 
 // daemon is a running `ca-reconciler run` and what its log says.
@@ -115,15 +142,24 @@ func startDaemon(bin, logFile string, env []string, args ...string) (*daemon, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the daemon: %w", err)
 	}
-	d := &daemon{proc: &proc{cmd: cmd, done: make(chan error, 1)}, log: newLogTail(logFile)}
-	go func() { d.done <- cmd.Wait(); log.Close() }()
-	line, err := d.log.wait(func(l logLine) bool { return l.Msg == "serving" }, 2*time.Minute, d.done)
+	d := &daemon{proc: startProc(cmd, func() { log.Close() }), log: newLogTail(logFile)}
+	line, err := d.log.wait(func(l logLine) bool { return l.Msg == "serving" }, 2*time.Minute, d.proc)
 	if err != nil {
 		d.stop()
-		return nil, fmt.Errorf("the daemon did not start: %w (see %s)", err, logFile)
+		return nil, fmt.Errorf("the daemon did not start: %w (%s ends: %s)", err, logFile, lastLines(logFile, 3))
 	}
 	d.addr = line.Addr
 	return d, nil
+}
+
+// lastLines is the end of a log file, for errors.
+func lastLines(file string, n int) string {
+	b, _ := os.ReadFile(file)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
 }
 
 // logLine is one JSON log line of the daemon, the fields the bench reads.
@@ -214,7 +250,7 @@ func (t *logTail) next() (logLine, bool) {
 }
 
 // wait polls until a line matches, the timeout passes or the process ends.
-func (t *logTail) wait(match func(logLine) bool, timeout time.Duration, done <-chan error) (logLine, error) {
+func (t *logTail) wait(match func(logLine) bool, timeout time.Duration, p *proc) (logLine, error) {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		for l, ok := t.next(); ok; l, ok = t.next() {
@@ -223,8 +259,13 @@ func (t *logTail) wait(match func(logLine) bool, timeout time.Duration, done <-c
 			}
 		}
 		select {
-		case err := <-done:
-			return logLine{}, fmt.Errorf("the process exited: %v", err)
+		case <-p.done:
+			for l, ok := t.next(); ok; l, ok = t.next() {
+				if match(l) {
+					return l, nil
+				}
+			}
+			return logLine{}, fmt.Errorf("the process exited: %v", p.err)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}

@@ -129,7 +129,7 @@ func (e env) size(n int) (sizeResult, error) {
 	if err != nil {
 		return res, err
 	}
-	first, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.done)
+	first, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.proc)
 	if err != nil {
 		d.stop()
 		return res, fmt.Errorf("first cycle: %w", err)
@@ -154,7 +154,7 @@ func (e env) size(n int) (sizeResult, error) {
 	var cpu0 time.Duration
 	c0 := 0
 	for cycles < last {
-		if _, err := d.log.wait(logLine.cycleEnd, 5*time.Minute, d.done); err != nil {
+		if _, err := d.log.wait(logLine.cycleEnd, 5*time.Minute, d.proc); err != nil {
 			d.stop()
 			return res, fmt.Errorf("idle cycle %d: %w", cycles+1, err)
 		}
@@ -212,7 +212,7 @@ func (e env) size(n int) (sizeResult, error) {
 		return res, err
 	}
 	defer d.stop()
-	if _, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.done); err != nil {
+	if _, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.proc); err != nil {
 		return res, fmt.Errorf("warm start: %w", err)
 	}
 	cacheBefore := du(cache)
@@ -272,7 +272,7 @@ func (e env) push(ctx context.Context, w *world, d *daemon, i int) (time.Duratio
 	if err := postHook(ctx, d.addr); err != nil {
 		return 0, 0, err
 	}
-	l, err := d.log.wait(func(l logLine) bool { return l.Msg == "repo written" && l.Repo == repoName(i) }, 5*time.Minute, d.done)
+	l, err := d.log.wait(func(l logLine) bool { return l.Msg == "repo written" && l.Repo == repoName(i) }, 5*time.Minute, d.proc)
 	if err != nil {
 		return 0, 0, fmt.Errorf("waiting for the write of %s: %w", repoName(i), err)
 	}
@@ -280,7 +280,7 @@ func (e env) push(ctx context.Context, w *world, d *daemon, i int) (time.Duratio
 	if t := l.time(); !t.IsZero() && t.Sub(t0) < lat && t.After(t0) {
 		lat = t.Sub(t0) // the daemon's own timestamp (ms), not the bench's polling delay
 	}
-	if _, err := d.log.wait(logLine.cycleEnd, 5*time.Minute, d.done); err != nil {
+	if _, err := d.log.wait(logLine.cycleEnd, 5*time.Minute, d.proc); err != nil {
 		return 0, 0, err
 	}
 	bytes := w.served.Load() - b0
@@ -312,7 +312,7 @@ func (e env) latencyCase(n int, latency time.Duration) (latencyResult, error) {
 		return res, err
 	}
 	defer d.stop()
-	if _, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.done); err != nil {
+	if _, err := d.log.wait(logLine.cycleEnd, 30*time.Minute, d.proc); err != nil {
 		return res, fmt.Errorf("first cycle: %w", err)
 	}
 	for p := 0; p < e.o.pushes; p++ {

@@ -52,7 +52,7 @@ func soak(o options) error {
 	var points []soakPoint
 	failed := 0
 	for cycles, mark := 0, 0; mark < len(o.cycles); {
-		l, err := d.log.wait(logLine.cycleEnd, 10*time.Minute, d.done)
+		l, err := d.log.wait(logLine.cycleEnd, 10*time.Minute, d.proc)
 		if err != nil {
 			return fmt.Errorf("cycle %d: %w", cycles+1, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -64,6 +65,9 @@ type options struct {
 	buildTimeout      time.Duration
 	buildPollInterval time.Duration
 
+	prune      bool
+	pruneLimit int
+
 	packageCheck         bool
 	packageIndexInterval time.Duration
 
@@ -95,6 +99,12 @@ func (o *options) addAPIFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.oidcTokenFile, "oidc-token-file", "", "OIDC token (Kubernetes projected service account token or CI OIDC token, audience issuer.enforce.dev) to exchange for --identity")
 	fs.StringVar(&o.issuer, "issuer", chainguardDefaultIssuer, "Chainguard token issuer (security token service) for workload identity")
 	fs.StringVar(&o.emulatorSeed, "emulator-seed", "", "with --api local: seed file (orgs, repos, package catalog) for the embedded emulator")
+}
+
+// addPruneFlags adds the flags of pruning, which run and plan share.
+func (o *options) addPruneFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.prune, "prune", false, "reset to the empty overlay every repo whose file is gone, when a file under --path once named it (Git history); see --prune-limit")
+	fs.IntVar(&o.pruneLimit, "prune-limit", reconciler.DefaultPruneLimit, "with --prune, the most repos one cycle prunes: a cycle that would prune more prunes none (and run --once exits 1)")
 }
 
 func (o *options) addLogFlags(fs *pflag.FlagSet) {
@@ -145,6 +155,9 @@ func (o *options) check() error {
 	}
 	if o.gitTimeout <= 0 {
 		return fmt.Errorf("--git-timeout must be positive")
+	}
+	if o.prune && o.pruneLimit < 1 {
+		return fmt.Errorf("--prune-limit must be at least 1")
 	}
 	return o.checkPackageCheck()
 }

@@ -59,6 +59,7 @@ Git or the API unreadable).`,
 	}
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
+	o.addPruneFlags(cmd.Flags())
 	o.addPackageCheckFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	cmd.Flags().Lookup("log-level").DefValue = "warn"

@@ -43,6 +43,7 @@ and in --mode apply writes the repos that drifted. It serves metrics and status 
 	o.addAPIFlags(cmd.Flags())
 	o.addPackageCheckFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
+	o.addPruneFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	bindEnv(cmd, getenv)
 	return cmd

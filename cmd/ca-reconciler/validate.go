@@ -17,6 +17,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
+	"github.com/ca-reconciler/ca-reconciler/settings"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -196,6 +197,10 @@ func validatePaths(paths []string) ([]finding, error) {
 		if err != nil {
 			return nil, fmt.Errorf("validate: %w", err)
 		}
+		if !fi.IsDir() && filepath.Base(p) == settings.FileName {
+			out = append(out, validateSettings(p)...)
+			continue
+		}
 		if !fi.IsDir() {
 			data, err := readLimited(os.DirFS(filepath.Dir(p)), filepath.Base(p))
 			if err != nil {
@@ -225,7 +230,8 @@ func validateDir(dir string) ([]finding, error) {
 	if desired.Err != nil {
 		return nil, fmt.Errorf("validate: %w", desired.Err)
 	}
-	var out []finding
+	// the settings file, as the daemon reads it with the files
+	out := problemFindings(desired.SettingsErr, desired.SettingsWarnings)
 	for _, ig := range desired.Ignored {
 		switch ig.Reason {
 		case vocab.IgnoredSymlink, vocab.IgnoredSubmodule, vocab.IgnoredIrregular:
@@ -245,6 +251,17 @@ func validateDir(dir string) ([]finding, error) {
 		return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column))
 	})
 	return out, nil
+}
+
+// validateSettings checks a settings file given by its path: its own
+// rules only (which repos its folder's files name is checked with the
+// folder).
+func validateSettings(p string) []finding {
+	data, err := readLimitedN(os.DirFS(filepath.Dir(p)), filepath.Base(p), settings.MaxSize+1)
+	if err == nil {
+		_, err = settings.Parse(p, data)
+	}
+	return problemFindings(err, nil)
 }
 
 // problemFindings turns a parse's errors and warnings into findings, in
@@ -268,10 +285,14 @@ func problemFindings(err error, warnings overlay.Problems) []finding {
 // readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough
 // for the parser to tell that a file is over its limit.
 func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	return readLimitedN(fsys, name, overlay.MaxFileBytes+1)
+}
+
+func readLimitedN(fsys fs.FS, name string, n int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, overlay.MaxFileBytes+1))
+	return io.ReadAll(io.LimitReader(f, n))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -229,5 +230,55 @@ func TestValidateHostileFiles(t *testing.T) {
 		dir + "/huge.yaml:2:1048564: file is larger than the limit of 1048576 bytes (1 MiB)\n"
 	if code != 1 || stdout != want {
 		t.Errorf("exit %d, printed:\n%s\nwant:\n%s", code, stdout, want)
+	}
+}
+
+//go:generate go test -count=1 -run ^TestValidateSettingsGolden$ . -update
+
+// validate reads the folder's settings file as the daemon does: its errors
+// fail, a setting for a repo that no file names is a warning, and the file
+// given alone is checked by its own rules. Compared with a golden file.
+func TestValidateSettingsGolden(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"bad/.ca-reconciler.yaml": "repos:\n  web:\n    suspended: true\n  api:\n    source: [node]\n  ok:\n    suspend: yes\n",
+		"bad/web.yaml":            "contents:\n  packages: [curl]\n",
+		"good/.ca-reconciler.yaml": "repos:\n  web:\n    suspend: true\n  custom-node:\n    source: node\n" +
+			"  ghost:\n    suspend: true\n",
+		"good/web.yaml":         "contents:\n  packages: [curl]\n",
+		"good/custom-node.yaml": "environment:\n  NODE_ENV: production\n",
+	})
+	t.Chdir(dir)
+	var out strings.Builder
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"bad"}, 1},
+		{[]string{"bad/.ca-reconciler.yaml"}, 1},
+		{[]string{"good"}, 0},
+		{[]string{"--strict", "good"}, 1},
+		{[]string{"good/.ca-reconciler.yaml"}, 0},
+		{[]string{"-o", "github", "good"}, 0},
+	} {
+		code, stdout, stderr := runValidate(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("validate %v: exit %d, want %d\n%s%s", tc.args, code, tc.code, stdout, stderr)
+		}
+		fmt.Fprintf(&out, "$ ca-reconciler validate %s  # exit %d\n%s%s", strings.Join(tc.args, " "), code, stdout, stderr)
+	}
+	golden := filepath.Join(testdataDir(t), "validate-settings.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(out.String(), "\n")); diff != "" {
+		t.Errorf("validate-settings.golden (-want +got):\n%s", diff)
 	}
 }

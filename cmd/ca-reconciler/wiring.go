@@ -132,6 +132,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 			InsecureSkipHostKeyCheck: o.gitInsecureSkipHostCheck,
 		},
 		Keyring: keyring,
+		History: o.prune, // pruning knows which repos a file once named
 		Logger:  log.Named("git"),
 		Names:   gitFlagNames(),
 	})
@@ -172,6 +173,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 		Jitter:      0.1,
 		Concurrency: o.concurrency,
 		MaxWrites:   o.maxWrites,
+		Policy:      reconciler.Policy{Prune: o.prune, PruneLimit: o.pruneLimit},
 	}, d.source, d.api, log, d.metrics, append(opts, d.feedback.reconcilerOptions()...)...)
 	return d, nil
 }
