@@ -74,6 +74,11 @@ func newPackageCheckMetrics(f promauto.Factory) *PackageCheckMetrics {
 	for _, r := range []string{indexReadSuccess, indexReadError} {
 		m.IndexReads.WithLabelValues(r)
 	}
+	// The architectures Chainguard builds (packagecheck.DefaultArchs), 0
+	// until the index is read; a repo building another adds its own.
+	for _, a := range []string{"x86_64", "aarch64"} {
+		m.IndexPackages.WithLabelValues(a)
+	}
 	for _, s := range vocab.PackageCheckStatuses() {
 		m.Checks.WithLabelValues(string(s))
 		m.Status.WithLabelValues(string(s))
