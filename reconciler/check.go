@@ -71,8 +71,8 @@ type PackageCheckReport struct {
 	// whose earlier result was reused, and Refused those refused; sorted.
 	Checked, Reused, Refused []string
 	// Calls counts the API calls the check made (ListAPKs and
-	// ListBuildReports).
-	Calls int
+	// ListBuildReports), Resolves the resolver runs.
+	Calls, Resolves int
 }
 
 // needsCheck reports whether a change is one the package check must see:
@@ -118,7 +118,7 @@ func (r *Reconciler) checkPackages(ctx context.Context, plan Plan, d *Desired) (
 	if len(repos) > 0 {
 		res := st.checker.Check(ctx, packagecheck.Org{ID: r.orgID, Name: r.orgName}, repos)
 		rep.Status, rep.Reason, rep.Capability, rep.IndexReadAt = res.Status, res.Reason, res.Capability, res.IndexReadAt
-		rep.Calls = res.IndexCalls + res.BuildCalls
+		rep.Calls, rep.Resolves = res.IndexCalls+res.BuildCalls, res.Resolves
 		if res.Status == vocab.PackageCheckChecked {
 			for _, repo := range repos {
 				fresh[repo.Name] = checkEntry{key: checkKey(changeOf(plan, repo.Name)), at: now, problems: res.Problems[repo.Name], notes: res.Notes[repo.Name]}
@@ -143,7 +143,7 @@ func (r *Reconciler) checkPackages(ctx context.Context, plan Plan, d *Desired) (
 	slices.Sort(rep.Refused)
 	if len(repos) > 0 || len(rep.Refused) > 0 {
 		r.log.Debug("package check", zap.String("status", string(rep.Status)), zap.Int("repos", len(rep.Checked)),
-			zap.Int("reused", len(rep.Reused)), zap.Strings("refused", rep.Refused), zap.Int("calls", rep.Calls))
+			zap.Int("reused", len(rep.Reused)), zap.Strings("refused", rep.Refused), zap.Int("calls", rep.Calls), zap.Int("resolves", rep.Resolves))
 	}
 	plan = Refuse(plan, problems, notes)
 	plan.PackageCheck = rep
