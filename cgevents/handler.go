@@ -21,6 +21,8 @@ package cgevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -36,6 +38,10 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/hookguard"
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // Path is where the handler is served.
@@ -58,12 +64,14 @@ const (
 	ResultUnavailable  = "unavailable" // the issuer could not be reached to verify
 	ResultBusy         = "busy"        // MaxConcurrent requests already in progress
 	ResultTimeout      = "timeout"     // the body did not arrive within BodyTimeout
+	ResultReplayed     = "replayed"    // verified, but seen within ReplayWindow: nothing triggered
 )
 
 // Defaults, as for the push webhooks.
 const (
 	DefaultMaxConcurrent = 16
 	DefaultBodyTimeout   = 10 * time.Second
+	DefaultReplayWindow  = time.Hour
 )
 
 // ActorNoter is told who changed a repo, before the cycle that sees the
@@ -96,14 +104,24 @@ type Config struct {
 	// Retry-After: 1); BodyTimeout bounds reading one body (then 408).
 	MaxConcurrent int
 	BodyTimeout   time.Duration
+	// ReplayWindow is how long verified deliveries are remembered: the
+	// same one again (by its event id, or by its token, which a replay
+	// must reuse) is answered 200 and triggers nothing.
+	// DefaultReplayWindow when zero.
+	ReplayWindow time.Duration
+	// Clock is the time of replay windows and log spacing; the wall clock
+	// when nil.
+	Clock clock.Clock
 }
 
 // Handler serves POST /hooks/chainguard. It connects to the issuer (OIDC
 // discovery) on the first delivery, and again after a failure, so that an
 // issuer that is down at start does not stop the daemon.
 type Handler struct {
-	cfg   Config
-	slots chan struct{}
+	cfg     Config
+	slots   chan struct{}
+	seen    *hookguard.Replays
+	refused *hookguard.LogLimit
 
 	mu     sync.Mutex
 	verify receiver.Handler
@@ -128,7 +146,14 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
-	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent),
+		seen: hookguard.NewReplays(cfg.ReplayWindow), refused: hookguard.NewLogLimit(hookguard.LogEvery)}, nil
 }
 
 // verified is what the SDK's receiver passes on after verification.
@@ -137,6 +162,8 @@ type verified struct {
 	repoID string
 	repo   string
 	actor  string
+	// reason is why a delivery's verification failed, for the debug line.
+	reason string
 }
 
 type verifiedKey struct{}
@@ -228,17 +255,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if v.actor != "" {
 		fields = append(fields, zap.String("actor", v.actor))
 	}
+	if v.reason != "" {
+		fields = append(fields, zap.String("reason", redact.String(v.reason)))
+	}
 	switch v.result {
 	case ResultAccepted, ResultIgnored:
 		h.cfg.Logger.Info("chainguard event", fields...)
 	default:
-		// Refused requests come from anyone: debug, so that a flood
-		// cannot fill the logs (the metric counts every one).
-		h.cfg.Logger.Debug("chainguard event", fields...)
+		// Refused and replayed requests come from anyone: at debug, at
+		// most one line a second with the number suppressed since, so
+		// that a flood cannot fill the logs (the metric counts every one).
+		if ok, suppressed := h.refused.Allow(h.cfg.Clock.Now()); ok {
+			h.cfg.Logger.Debug("chainguard event", append(fields, zap.Int("suppressed", suppressed))...)
+		}
 	}
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
+	// Every answer ends its connection, at once: a delivery comes one per
+	// connection, a kept-alive one would sit idle holding one of the
+	// server's connections, and the unread body of a refused request would
+	// otherwise be drained by the server for as long as a slow client
+	// keeps sending it (a read deadline cleared by a handler clears the
+	// server's own read timeout too).
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(http.StatusText(status) + "\n"))
@@ -254,10 +295,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 	if r.ContentLength > MaxBody {
 		return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout)); err == nil {
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
-	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxBody)
 	event, err := binding.ToEvent(r.Context(), cehttp.NewMessageFromHttpRequest(r))
 	if err != nil {
@@ -266,7 +304,6 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 			return verified{result: ResultTooLarge}, http.StatusRequestEntityTooLarge
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			w.Header().Set("Connection", "close")
 			return verified{result: ResultTimeout}, http.StatusRequestTimeout
 		}
 		return verified{result: ResultBadRequest}, http.StatusBadRequest
@@ -284,11 +321,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 			// The SDK answers 403 for a token that fails verification;
 			// to the sender both mean "not authenticated as Chainguard
 			// for this group".
-			h.cfg.Logger.Warn("chainguard event refused", zap.Error(err))
-			return verified{result: ResultUnauthorized}, http.StatusUnauthorized
+			// Anyone can send a token: refusals are logged at debug
+			// with the request's line (ServeHTTP), never above.
+			return verified{result: ResultUnauthorized, reason: err.Error()}, http.StatusUnauthorized
 		}
-		h.cfg.Logger.Error("chainguard event not verified", zap.Error(err))
-		return verified{result: ResultBadRequest}, http.StatusBadRequest
+		return verified{result: ResultBadRequest, reason: err.Error()}, http.StatusBadRequest
+	}
+	if out.result == ResultAccepted || out.result == ResultIgnored {
+		keys := []string{"event " + event.Source() + " " + event.ID(), "token " + tokenDigest(r.Header.Get("Authorization"))}
+		if h.seen.Again(keys, h.cfg.Clock.Now()) {
+			return verified{result: ResultReplayed}, http.StatusOK
+		}
 	}
 	switch out.result {
 	case ResultAccepted:
@@ -301,4 +344,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (verified, int)
 		return out, http.StatusBadRequest
 	}
 	return out, http.StatusOK
+}
+
+// tokenDigest is a SHA-256 of a delivery's Authorization header: each
+// delivery's token is minted for it, so a replay with a new event id is
+// still recognised; the token itself is not kept.
+func tokenDigest(authorization string) string {
+	sum := sha256.Sum256([]byte(authorization))
+	return hex.EncodeToString(sum[:])
 }

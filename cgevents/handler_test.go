@@ -1,9 +1,11 @@
 package cgevents
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +27,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -345,5 +351,189 @@ func TestSlowAndConcurrentRequests(t *testing.T) {
 	}
 	if len(rec.triggers) != 0 {
 		t.Errorf("triggered %v", rec.triggers)
+	}
+}
+
+// A client that keeps trickling its body is cut off with its answer, both
+// when it timed out (408) and when it was refused unread while the handler
+// was busy (503), on a server without timeouts of its own; every other
+// answer closes its connection too. Before, the handler cleared the read
+// deadline it set, and the server then drained the rest of the body for as
+// long as the client sent it.
+func TestRefusedConnectionsClose(t *testing.T) {
+	rec := &recorder{}
+	h, err := New(Config{Issuer: "http://127.0.0.1:1", Group: func() string { return group }, Managed: managed, Trigger: rec.trigger,
+		Observe: rec.observe, MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	// Deferred after srv.Close, so they run first: the tricklers stop and
+	// their connections close before the server waits for its handlers.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	trickle := func() net.Conn {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nContent-Length: 100000\r\n\r\n{")
+		go func() {
+			for {
+				time.Sleep(20 * time.Millisecond)
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		return conn
+	}
+	answerThenEOF := func(name string, conn net.Conn, want int) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a bound for the test only
+		r := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || !resp.Close {
+			t.Errorf("%s: status %d, close %v; want %d and the connection closed", name, resp.StatusCode, resp.Close, want)
+		}
+		// Closed: EOF, or a reset when the server closed with the
+		// client's bytes still unread.
+		if _, err := r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%s: after the answer, read %v; want EOF or a reset (the server closed the connection)", name, err)
+		}
+	}
+	slow := trickle()
+	for len(h.slots) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	answerThenEOF("refused while busy", trickle(), http.StatusServiceUnavailable)
+	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Errorf("no token: status %d, close %v; want 401 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
+
+// manualClock is a clock the test moves.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// A delivery whose token fails verification comes from anyone: it is
+// logged at debug only (with why), at most once a second with the number
+// suppressed since, so a flood of them cannot fill the logs.
+func TestRefusedTokensLogAtDebug(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	otherSigner, _ := oidctest.NewIssuer(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	rec := &recorder{}
+	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe,
+		Logger: zap.New(core), Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	good := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", nil)
+	later := time.Now().Add(time.Hour)
+	bad := []string{mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later), mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later)}
+	for i := range 10 {
+		if got := deliver(t, srv.URL, good, bad[i%2], false); got != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", got)
+		}
+		if i == 0 || i == 8 {
+			clk.advance(time.Second)
+		}
+	}
+	var suppressed []any
+	for _, e := range logs.FilterLevelExact(zapcore.DebugLevel).FilterField(zap.String("result", ResultUnauthorized)).All() {
+		suppressed = append(suppressed, e.ContextMap()["suppressed"])
+	}
+	if diff := cmp.Diff([]any{int64(0), int64(0), int64(7)}, suppressed); diff != "" {
+		t.Errorf("debug lines' suppressed counts for ten refused tokens (-want +got):\n%s", diff)
+	}
+	for _, e := range logs.All() {
+		if e.Level > zapcore.DebugLevel {
+			t.Errorf("a refused token logged at %s: %s %v", e.Level, e.Message, e.Context)
+		}
+	}
+	if len(rec.results) != 10 {
+		t.Errorf("counted %d requests, want 10", len(rec.results))
+	}
+}
+
+// A verified delivery seen again within the window (as captured, or with a
+// new event id and the same token) is answered 200 and triggers nothing;
+// past the window it counts again.
+func TestReplayedDeliveries(t *testing.T) {
+	signer, issuer := oidctest.NewIssuer(t)
+	rec := &recorder{}
+	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	alice := &events.Actor{Subject: "c0ffee/aaaa"}
+	e := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", alice)
+	tok := mint(t, signer, issuer, "webhook:"+group, e.Data(), time.Now().Add(time.Hour))
+	renamed := e.Clone()
+	renamed.SetID("another-id")
+	second := mint(t, signer, issuer, "webhook:"+group, e.Data(), time.Now().Add(2*time.Hour))
+	for i, tc := range []struct {
+		event  cloudevents.Event
+		token  string
+		after  time.Duration
+		want   int
+		result string
+	}{
+		{e, tok, 0, http.StatusAccepted, ResultAccepted},
+		{e, tok, 0, http.StatusOK, ResultReplayed},                      // as captured
+		{renamed, tok, 0, http.StatusOK, ResultReplayed},                // a new id, the same token
+		{e, second, 0, http.StatusOK, ResultReplayed},                   // a redelivery keeps its id
+		{e, tok, 61 * time.Minute, http.StatusAccepted, ResultAccepted}, // past the window
+	} {
+		clk.advance(tc.after)
+		if got := deliver(t, srv.URL, tc.event, tc.token, false); got != tc.want {
+			t.Errorf("case %d: status %d, want %d", i, got, tc.want)
+		}
+		if got := rec.results[len(rec.results)-1]; got != tc.result {
+			t.Errorf("case %d: result %s, want %s", i, got, tc.result)
+		}
+	}
+	if len(rec.triggers) != 2 {
+		t.Errorf("%d triggers, want 2 (the first delivery and the one past the window)", len(rec.triggers))
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/hookguard"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -36,15 +36,6 @@ const (
 	// delivery again within it is answered but triggers nothing.
 	DefaultReplayWindow = time.Hour
 )
-
-// maxRemembered bounds the deliveries remembered for replay protection; the
-// oldest are forgotten first.
-const maxRemembered = 10_000
-
-// logEvery is the least time between two log lines of one kind (accepted,
-// refused) from the hooks; lines in between are counted, and the next line
-// says how many were suppressed.
-const logEvery = time.Second
 
 // ServerTimeouts are the http.Server settings a server that serves the
 // hooks should use (see WebhookServerTimeouts).
@@ -128,9 +119,9 @@ func WebhookHandlers(cfg WebhookConfig) map[string]http.Handler {
 	shared := &hooks{
 		cfg:      cfg,
 		slots:    make(chan struct{}, cfg.MaxConcurrent),
-		seen:     &replayGuard{window: cfg.ReplayWindow, at: map[string]time.Time{}},
-		accepted: &logLimiter{every: logEvery},
-		refused:  &logLimiter{every: logEvery},
+		seen:     hookguard.NewReplays(cfg.ReplayWindow),
+		accepted: hookguard.NewLogLimit(hookguard.LogEvery),
+		refused:  hookguard.NewLogLimit(hookguard.LogEvery),
 	}
 	out := map[string]http.Handler{}
 	for _, p := range vocab.WebhookProviders() {
@@ -143,8 +134,8 @@ func WebhookHandlers(cfg WebhookConfig) map[string]http.Handler {
 type hooks struct {
 	cfg               WebhookConfig
 	slots             chan struct{} // one per request being served
-	seen              *replayGuard
-	accepted, refused *logLimiter
+	seen              *hookguard.Replays
+	accepted, refused *hookguard.LogLimit
 }
 
 type webhook struct {
@@ -202,7 +193,7 @@ func (h *webhook) log(r *http.Request, result vocab.WebhookResult) {
 	if result == vocab.WebhookAccepted || result == vocab.WebhookPing {
 		lim, level = h.accepted, zap.InfoLevel
 	}
-	ok, suppressed := lim.allow(h.cfg.Clock.Now())
+	ok, suppressed := lim.Allow(h.cfg.Clock.Now())
 	if !ok {
 		return
 	}
@@ -245,7 +236,7 @@ func (h *webhook) handle(w http.ResponseWriter, r *http.Request) answer {
 	if h.provider == vocab.WebhookGitHub && r.Header.Get("X-GitHub-Event") == "ping" {
 		return answer{vocab.WebhookPing, http.StatusOK, "pong", true}
 	}
-	if h.seen.again(deliveryKeys(h.provider, r.Header, body), h.cfg.Clock.Now()) {
+	if h.seen.Again(deliveryKeys(h.provider, r.Header, body), h.cfg.Clock.Now()) {
 		return answer{vocab.WebhookReplayed, http.StatusOK, "delivery already seen", true}
 	}
 	h.cfg.Trigger(vocab.TriggerWebhook)
@@ -282,66 +273,6 @@ func deliveryKeys(p vocab.WebhookProvider, hdr http.Header, body []byte) []strin
 		add("idempotency", hdr.Get("Idempotency-Key"))
 	}
 	return keys
-}
-
-// replayGuard remembers deliveries for a window.
-type replayGuard struct {
-	window time.Duration
-
-	mu    sync.Mutex
-	at    map[string]time.Time // when each key was first seen
-	order []string             // keys, oldest first
-}
-
-// again reports whether any of keys was seen within the window, and
-// remembers them when none was.
-func (g *replayGuard) again(keys []string, now time.Time) bool {
-	if len(keys) == 0 {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for len(g.order) > 0 && now.Sub(g.at[g.order[0]]) >= g.window {
-		delete(g.at, g.order[0])
-		g.order = g.order[1:]
-	}
-	for _, k := range keys {
-		if _, ok := g.at[k]; ok {
-			return true
-		}
-	}
-	for _, k := range keys {
-		g.at[k] = now
-		g.order = append(g.order, k)
-	}
-	for len(g.order) > maxRemembered {
-		delete(g.at, g.order[0])
-		g.order = g.order[1:]
-	}
-	return false
-}
-
-// logLimiter lets one log line through per interval and counts the rest.
-type logLimiter struct {
-	every time.Duration
-
-	mu         sync.Mutex
-	next       time.Time
-	suppressed int
-}
-
-// allow reports whether a line may be written now, and how many were
-// suppressed since the last one.
-func (l *logLimiter) allow(now time.Time) (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Before(l.next) {
-		l.suppressed++
-		return false, 0
-	}
-	n := l.suppressed
-	l.next, l.suppressed = now.Add(l.every), 0
-	return true, n
 }
 
 // validHMAC checks a "sha256=<hex>" signature of body in constant time.

@@ -168,7 +168,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"target", "result"}),
 		ChainguardEvents: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "chainguard_events_total",
-			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
+			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, replayed, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
 		}, []string{"result"}),
 		HeldRepos: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "held_repos",

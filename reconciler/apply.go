@@ -60,7 +60,12 @@ func (r *Reconciler) write(ctx context.Context, c Change) WriteResult {
 		repo, err := r.writeCall(ctx, c)
 		if err != nil {
 			if chainguard.Retryable(err) {
-				r.log.Warn("write failed, will retry", zap.String("repo", c.Repo), zap.Int("attempt", attempt), zap.Error(err))
+				if attempt > r.cfg.Retries {
+					// The policy stops here: say so, rather than "will retry".
+					r.log.Warn("write failed, retries used up; trying again next cycle", zap.String("repo", c.Repo), zap.Int("attempt", attempt), zap.Error(err))
+				} else {
+					r.log.Warn("write failed, will retry", zap.String("repo", c.Repo), zap.Int("attempt", attempt), zap.Error(err))
+				}
 				return err
 			}
 			return backoff.Permanent(err)

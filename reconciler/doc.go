@@ -26,6 +26,15 @@
 // WithSink. A repo whose writes do not converge is marked stalled and left
 // alone until its file changes.
 //
+// The lifecycle beyond updates (lifecycle.go) is one more pure pass over
+// the plan: the folder's settings file (.ca-reconciler.yaml, read by
+// MapFiles with the overlays) creates a missing repo from its source and
+// suspends repos; with Policy.Prune a repo whose file is gone is reset to
+// the empty overlay when the revision's history once held its file
+// (Desired.EverPaths); and guards hold writes back (no valid file, more
+// prunes than Policy.PruneLimit, an invalid settings file), each as the
+// change's Held with its reason in Err, which Apply never writes.
+//
 // The package declares the small interfaces it needs, Source, Registry and
 // BuildWatcher; production wires gitsource, chainguard and buildwatch, and
 // tests wire the same real types against local Git repos and the emulator.

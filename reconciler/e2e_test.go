@@ -236,6 +236,36 @@ func TestWriteKeepsEveryOtherField(t *testing.T) {
 	}
 }
 
+// A write that stays unavailable is tried 1 + Retries times in a cycle; the
+// log says of each attempt but the last that it will be retried, and of the
+// last that the retries are used up until the next cycle.
+func TestRetriesUsedUpAreLogged(t *testing.T) {
+	w := newWorld(t)
+	w.customRepo("a", overlay.Overlay{})
+	w.git.commit(map[string]string{"ca-images-iac/a.yaml": fileA})
+	core, logs := observer.New(zapcore.InfoLevel)
+	h := w.reconciler(vocab.ModeApply, zap.New(core), nil)
+	w.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, codes.Unavailable, -1)
+	rep := h.r.RunOnce(t.Context(), "start")
+	if res := rep.Writes["a"]; res.Err == nil || res.Attempts != 4 || !res.Transient {
+		t.Fatalf("write = %+v, want a transient failure after 4 attempts", res)
+	}
+	var got []string
+	for _, e := range logs.FilterField(zap.String("repo", "a")).All() {
+		if strings.HasPrefix(e.Message, "write failed,") {
+			got = append(got, fmt.Sprint(e.ContextMap()["attempt"], " ", e.Message))
+		}
+	}
+	want := []string{"1 write failed, will retry", "2 write failed, will retry", "3 write failed, will retry",
+		"4 write failed, retries used up; trying again next cycle"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("retry log (-want +got):\n%s", diff)
+	}
+	if n := w.emu.Calls(registryv2.ReposService_UpdateRepo_FullMethodName); n != 4 {
+		t.Errorf("UpdateRepo calls = %d, want 4", n)
+	}
+}
+
 // Transient API errors are retried within the cycle; a permanent one fails
 // that repo only.
 func TestTransientAndPermanentWriteErrors(t *testing.T) {

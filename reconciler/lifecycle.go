@@ -95,7 +95,8 @@ func lifecycle(p Plan, d Desired, pol Policy, stalled map[string]string, refused
 		switch {
 		case c.Action == vocab.ActionMissing && set.Source != "":
 			c.Action, c.Err, c.Source = vocab.ActionCreate, nil, set.Source
-			c.SourceAt = s.SourceProblem(c.Repo, "")
+			at := s.SourceProblem(c.Repo, "")
+			c.SourceAt = &at
 			c.Diff = overlay.Diff(overlay.Overlay{}, c.Desired)
 			if r, ok := refused[c.Repo]; ok && r.source == set.Source && r.desiredHash == c.DesiredHash {
 				c.Action, c.Diff = vocab.ActionInvalid, nil
@@ -172,7 +173,10 @@ func everHeld(everPaths []string, repo string) (string, bool) {
 // sourceProblem is the error of a create whose source the service refused,
 // placed at the source's line in the settings file.
 func sourceProblem(c Change, cause string) overlay.Problem {
-	p := c.SourceAt
+	var p overlay.Problem
+	if c.SourceAt != nil {
+		p = *c.SourceAt
+	}
 	p.Message = fmt.Sprintf("the organization cannot create repo %q from source %q: %s", c.Repo, c.Source, cause)
 	return p
 }

@@ -311,8 +311,9 @@ func TestNextLifecycle(t *testing.T) {
 		status.Error(codes.NotFound, `source repository "nosuch" not found`))
 	denied := status.Error(codes.PermissionDenied, "using custom_overlay.contents.runtime_repositories is not allowed")
 	sourceAt := mustSettings(t, "repos:\n  web:\n    source: nosuch\n").SourceProblem("web", "")
+	sourceAtP := &sourceAt
 
-	create := Change{Repo: "web", File: "f/web.yaml", Action: vocab.ActionCreate, DesiredHash: "h1", Desired: curl, Diff: add, Source: "nosuch", SourceAt: sourceAt}
+	create := Change{Repo: "web", File: "f/web.yaml", Action: vocab.ActionCreate, DesiredHash: "h1", Desired: curl, Diff: add, Source: "nosuch", SourceAt: sourceAtP}
 	prune := Change{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Action: vocab.ActionPrune, DesiredHash: eh, LiveHash: "live", Live: curl, Diff: remove}
 	suspended := func(would vocab.Action, diff []overlay.Change) Change {
 		c := Change{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Action: vocab.ActionSuspended, Would: would, DesiredHash: "h1", LiveHash: "live", Diff: diff}
@@ -647,6 +648,12 @@ func TestLifecyclePlanGolden(t *testing.T) {
 			return ComputeWith(d, append(live, repo("old2", jq)), nil, Policy{Prune: true, PruneLimit: 1})
 		}()},
 		{"settings-invalid", ComputeWith(guards, live, nil, Policy{Prune: true})},
+		{"suspended-only", func() Plan {
+			d := lifecycleDesired
+			d.Repos = map[string]DesiredRepo{"nginx": file("nginx", curl), "web": file("web", curl)}
+			d.SettingsWarnings = nil
+			return ComputeWith(d, []chainguard.Repo{repo("nginx", jq), repo("web", curl)}, nil, Policy{})
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var text, js, md strings.Builder

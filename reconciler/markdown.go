@@ -156,6 +156,9 @@ func verdict(p Plan) string {
 		n := s.Update + s.Reset + s.Create + s.Prune
 		return fmt.Sprintf("%d repo%s to write.", n, plural(n, "", "s"))
 	}
+	if n := p.suspendedDrifted(); n > 0 {
+		return fmt.Sprintf("Nothing to write: %d suspended repo%s differ%s from Git.", n, plural(n, "", "s"), plural(n, "s", ""))
+	}
 	return "In sync: nothing to write."
 }
 

@@ -34,9 +34,10 @@ type Change struct {
 	Stalled bool
 
 	// Source is what a create makes the repo from (the settings file's
-	// source); SourceAt places that setting, for errors about it.
+	// source); SourceAt places that setting, for errors about it (a
+	// pointer: most changes have none).
 	Source   string
-	SourceAt overlay.Problem
+	SourceAt *overlay.Problem
 	// Would is, for a suspended repo, the action it would get if it were
 	// not suspended (noop, update, reset, create or prune).
 	Would vocab.Action

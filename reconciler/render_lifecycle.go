@@ -110,3 +110,14 @@ func (p Plan) settingsSection() string {
 	b.WriteString("\n</details>\n")
 	return b.String()
 }
+
+// suspendedDrifted counts the suspended repos that differ from Git.
+func (p Plan) suspendedDrifted() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == vocab.ActionSuspended && c.Would.Writes() {
+			n++
+		}
+	}
+	return n
+}

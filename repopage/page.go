@@ -2,12 +2,14 @@ package repopage
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
@@ -82,7 +84,50 @@ func yamlOf(o overlay.Overlay) string {
 	if err != nil {
 		return "# cannot be shown as YAML: " + err.Error()
 	}
-	return string(b)
+	return bounded(string(b))
+}
+
+// The overlays' YAML on the page is bounded, so that one repo never makes
+// its page large: a live overlay is not held to the file's limits (a
+// Console edit can hold a 5 MB annotation), and a valid file may still hold
+// 512 KiB of keys. A line over maxLine bytes shows its first linePrefix
+// bytes, its length and a short SHA-256; past maxBlock bytes the block ends
+// with what was left out.
+const (
+	maxLine    = 1 << 10
+	linePrefix = 128
+	maxBlock   = 128 << 10
+)
+
+// bounded is the YAML y cut to the page's limits, each cut marked.
+func bounded(y string) string {
+	if y == "" {
+		return ""
+	}
+	var b strings.Builder
+	lines := strings.SplitAfter(strings.TrimSuffix(y, "\n"), "\n")
+	for i, line := range lines {
+		if len(line) > maxLine {
+			n := linePrefix
+			for n > 0 && !utf8.RuneStart(line[n]) {
+				n--
+			}
+			sum := sha256.Sum256([]byte(line))
+			line = fmt.Sprintf("%s… (line of %d bytes, sha256:%x, shortened)\n", line[:n], len(line), sum[:6])
+		} else if !strings.HasSuffix(line, "\n") {
+			line += "\n"
+		}
+		if b.Len()+len(line) > maxBlock {
+			rest := 0
+			for _, l := range lines[i:] {
+				rest += len(l)
+			}
+			fmt.Fprintf(&b, "# … %d more lines (%d bytes) not shown\n", len(lines[i:]), rest)
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // Handler serves Pattern: 404 for a repo the store does not know.

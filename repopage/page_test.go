@@ -3,6 +3,8 @@ package repopage
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -226,4 +228,64 @@ func TestPagesInChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A live overlay is not held to the file's limits: a Console edit with a
+// 5 MB annotation, or 5,000 of them, still makes a page of bounded size,
+// each cut marked.
+func TestHugeOverlaysAreBounded(t *testing.T) {
+	many := map[string]string{}
+	for i := range 5_000 {
+		many[fmt.Sprintf("com.example.k%04d", i)] = strings.Repeat("v", 100)
+	}
+	for _, tc := range []struct {
+		name string
+		live overlay.Overlay
+		want []string
+	}{
+		{"one 5 MB value", overlay.Overlay{Annotations: map[string]string{"com.example.x": strings.Repeat("v", 5_000_000)}},
+			[]string{"  com.example.x: vvvvvvvvvvvvvvvv", "… (line of 5000017 bytes, sha256:"}},
+		{"5,000 values", overlay.Overlay{Annotations: many}, []string{"  com.example.k0000: vvvv", "more lines (", "bytes) not shown"}},
+	} {
+		st, h := store.New(), NewHistory()
+		st.PutRepo(store.RepoState{Repo: "big", RepoID: "org/1", File: "ca-images-iac/big.yaml", Status: vocab.StatusDrifted})
+		h.Overlays("big", "ca-images-iac/big.yaml", "r1", "sha256:aaaa", &overlay.Overlay{Packages: []string{"curl"}}, &tc.live)
+		p, err := New(Options{Now: func() time.Time { return now }, Org: "acme.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, _ := st.Repo("big")
+		d, _ := h.Detail("big")
+		var buf bytes.Buffer
+		if err := p.Render(&buf, state, d); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Len() > 2*maxBlock {
+			t.Errorf("%s: the page is %d bytes", tc.name, buf.Len())
+		}
+		live := byID(t, buf.String())["live"]
+		for _, w := range tc.want {
+			if !strings.Contains(live, w) {
+				t.Errorf("%s: the live overlay does not show %q:\n%.500s", tc.name, w, live)
+			}
+		}
+	}
+}
+
+func TestBounded(t *testing.T) {
+	long := strings.Repeat("é", maxLine) // 2 bytes each: the cut falls inside a character
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"a: b\n", "a: b\n"},
+		{"a: " + long + "\nb: c\n", "a: " + strings.Repeat("é", (linePrefix-3)/2) + "… (line of 2052 bytes, sha256:" + fmt.Sprintf("%x", sha256Prefix("a: "+long+"\n")) + ", shortened)\nb: c\n"},
+	} {
+		if got := bounded(tc.in); got != tc.want {
+			t.Errorf("bounded(%.40q) = %.300q, want %.300q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func sha256Prefix(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:6]
 }

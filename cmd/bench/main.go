@@ -7,6 +7,7 @@
 //	go run ./cmd/bench -sizes 200 -cycles 1,20 -o /tmp/b.md   # a quick check
 //	go run ./cmd/bench soak -repos 1000 -cycles 1000     # RSS, heap, goroutines over K cycles
 //	go run ./cmd/bench check                             # only the package check's cost, its section of BENCHMARKS.md
+//	go run ./cmd/bench world -repos 5000 -latency 0      # the emulator and Git server of one size, for profiling by hand
 //
 // Per size N it seeds the emulator with N Custom Assembly repos, commits one
 // overlay file per repo to a bare Git repository served by `git http-backend`
@@ -52,7 +53,7 @@ func run(args []string) error {
 		defCycles = "1,100,1000"
 	}
 	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~17 min)")
-	fs.IntVar(&o.repos, "repos", 1000, "soak: number of repos")
+	fs.IntVar(&o.repos, "repos", 1000, "soak and world: number of repos")
 	fs.IntVar(&o.pushes, "pushes", 10, "one-file pushes measured per size")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "API latency of the latency case (0 skips it)")
 	fs.IntVar(&o.latencyRepos, "latency-repos", 500, "number of repos of the latency case")
@@ -86,8 +87,10 @@ func run(args []string) error {
 		return soak(o)
 	case "check":
 		return checkOnly(o)
+	case "world":
+		return serveWorld(o)
 	default:
-		return fmt.Errorf("unknown mode %q (scale, soak or check)", mode)
+		return fmt.Errorf("unknown mode %q (scale, soak, check or world)", mode)
 	}
 }
 

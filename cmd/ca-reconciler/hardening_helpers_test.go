@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 )
 
@@ -387,4 +386,3 @@ func newFixtureWith(t *testing.T, opts emulator.Options) *fixture {
 func (f *fixture) daemonArgs(extra ...string) []string {
 	return append([]string{"--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(), "--log-format", "json"}, extra...)
 }
-

@@ -2,28 +2,38 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"chainguard.dev/sdk/auth"
+	platform "chainguard.dev/sdk/proto/platform"
+	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
+
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
-// hookDaemon is the daemon serving the push webhooks, with one repo in sync.
+// hookDaemon is the daemon serving the push webhooks and Chainguard's
+// events (verified against the emulator's issuer), with one repo in sync.
 func hookDaemon(t *testing.T, extra ...string) (*fixture, *child) {
 	t.Helper()
 	f := newFixture(t)
 	f.repo("a", overlay.Overlay{Packages: []string{"curl"}})
 	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [curl]\n"})
 	secret := writeFile(t, t.TempDir(), "webhook", webhookSecret)
-	d := startServing(t, childEnv(), append(append([]string{"run", "--interval", "1h", "--webhook-secret-file", secret}, f.daemonArgs()...), extra...)...)
+	args := []string{"run", "--interval", "1h", "--webhook-secret-file", secret, "--chainguard-events", "--issuer", f.emu.IssuerURL()}
+	d := startServing(t, childEnv(), append(append(args, f.daemonArgs()...), extra...)...)
 	d.waitUntil("the first cycle", time.Minute, func() bool { return d.cycles("") >= 1 })
 	return f, d
 }
@@ -42,9 +52,14 @@ type attacker struct {
 // then the connection kept open (idle keep-alive).
 var attackKinds = []string{"slow body", "slow headers", "idle after a request"}
 
-// attack opens a connection to addr, plays kind on it until the server
-// closes it or stop is closed, and reports.
-func attack(addr, kind string, stop <-chan struct{}, done func(*attacker)) {
+// hookPaths are the hooks a flood goes to: a push webhook and Chainguard's
+// events.
+var hookPaths = []string{"/hooks/github", "/hooks/chainguard"}
+
+// attack opens a connection to addr, plays kind on it against path until
+// the server closes it or stop is closed, and reports. Its requests carry
+// what gets them to the body: a signature and a bearer token, both wrong.
+func attack(addr, path, kind string, stop <-chan struct{}, done func(*attacker)) {
 	a := &attacker{kind: kind, start: time.Now()}
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -53,13 +68,14 @@ func attack(addr, kind string, stop <-chan struct{}, done func(*attacker)) {
 		return
 	}
 	defer conn.Close()
+	const headers = "Content-Type: application/json\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\nAuthorization: Bearer x\r\nCe-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Type: t\r\nCe-Source: s\r\n"
 	switch kind {
 	case "slow body":
-		fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 1000\r\n\r\n", addr)
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: 1000\r\n\r\n", path, addr, headers)
 	case "slow headers":
-		fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: %s\r\nX-Slow: ", addr)
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Slow: ", path, addr)
 	case "idle after a request":
-		fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: %s\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=00\r\nContent-Length: 2\r\n\r\n{}", addr)
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: 2\r\n\r\n{}", path, addr, headers)
 	}
 	read := make(chan struct{})
 	go func() {
@@ -93,7 +109,8 @@ func attack(addr, kind string, stop <-chan struct{}, done func(*attacker)) {
 }
 
 // Issue 10, failure 5, and the listener's cap: a flood of hostile
-// connections to the hooks (300 of each attackKinds here, 900 in all: the
+// connections to the hooks (300 of each attackKinds here, 900 in all, half
+// to the push webhooks and half to Chainguard's events: the
 // issue's 3,000 slow-body connections scaled to the 2-core CI; the bound
 // is the same, "all closed by the timeout") is closed by the daemon within
 // its timeouts (the hooks' 10s body deadline, the server's 5s header and
@@ -101,20 +118,21 @@ func attack(addr, kind string, stop <-chan struct{}, done func(*attacker)) {
 // /healthz and /metrics answer every probe throughout, each on a new
 // connection as a kubelet's probe or a scrape after a restart opens.
 func TestHardeningHookFlood(t *testing.T) {
+	skipFloodIfShort(t)
 	const each = 300
 	const bound = 15*time.Second + 3*time.Second // the server's read timeout, plus slack for a loaded machine
 	_, d := hookDaemon(t)
-	baseFDs, baseRSS := d.fds(), d.peakRSS()
+	baseFDs, baseRSS, baseGoroutines := d.fds(), d.peakRSS(), d.metric("go_goroutines")
 
 	stop := make(chan struct{})
 	defer close(stop)
 	var mu sync.Mutex
 	var ended []*attacker
 	var wg sync.WaitGroup
-	for range each {
+	for i := range each {
 		for _, kind := range attackKinds {
 			wg.Add(1)
-			go attack(d.addr, kind, stop, func(a *attacker) {
+			go attack(d.addr, hookPaths[i%len(hookPaths)], kind, stop, func(a *attacker) {
 				mu.Lock()
 				ended = append(ended, a)
 				mu.Unlock()
@@ -127,7 +145,7 @@ func TestHardeningHookFlood(t *testing.T) {
 
 	// Probes while the flood lasts: each must answer within 2s.
 	var probes, failed int
-	peakFDs := 0
+	peakFDs, peakGoroutines := 0, 0.0
 	var failures []string
 	floodStart := time.Now()
 probe:
@@ -140,7 +158,11 @@ probe:
 		peakFDs = max(peakFDs, d.fds())
 		for _, p := range []string{"/healthz", "/metrics"} {
 			probes++
-			if _, code, err := d.get(p, 2*time.Second); err != nil || code != http.StatusOK {
+			body, code, err := d.get(p, 2*time.Second)
+			if p == "/metrics" && code == http.StatusOK {
+				peakGoroutines = max(peakGoroutines, sampleSum(body, "go_goroutines"))
+			}
+			if err != nil || code != http.StatusOK {
 				failed++
 				if len(failures) < 5 {
 					failures = append(failures, fmt.Sprintf("%s at %s: %d %v", p, time.Since(floodStart).Round(time.Millisecond), code, err))
@@ -175,16 +197,20 @@ probe:
 	if late > 0 {
 		t.Errorf("%d connections closed later than %s (longest %s)", late, bound, longest)
 	}
-	t.Logf("answers: %v; peak FDs %d (baseline %d); peak RSS %d MiB (%d MiB before); %d probes", answers, peakFDs, baseFDs, d.peakRSS()>>20, baseRSS>>20, probes)
+	t.Logf("answers: %v; peak FDs %d (baseline %d), peak goroutines %v (baseline %v); peak RSS %d MiB (%d MiB before); %d probes",
+		answers, peakFDs, baseFDs, peakGoroutines, baseGoroutines, d.peakRSS()>>20, baseRSS>>20, probes)
 	time.Sleep(500 * time.Millisecond)
 	if n := d.fds(); n > baseFDs+5 {
 		t.Errorf("the daemon holds %d file descriptors after the flood, %d before", n, baseFDs)
 	}
+	if n := d.metric("go_goroutines"); n > baseGoroutines+10 {
+		t.Errorf("the daemon runs %v goroutines after the flood, %v before", n, baseGoroutines)
+	}
 	// Every request that reached a hook is counted: the slow bodies as
 	// timed out or busy, the quick ones as unauthorized or busy.
-	counted := d.metric("ca_reconciler_webhook_requests_total")
+	counted := d.metric("ca_reconciler_webhook_requests_total") + d.metric("ca_reconciler_chainguard_events_total")
 	if counted != 2*each {
-		t.Errorf("webhook requests counted %v, want %d", counted, 2*each)
+		t.Errorf("hook requests counted %v, want %d", counted, 2*each)
 	}
 	d.stop()
 }
@@ -248,6 +274,7 @@ func pushes(t *testing.T, url string, n, par int, gap time.Duration, tag string)
 // burst, plus one trailing cycle; a push after a quiet period starts a
 // cycle at once.
 func TestHardeningPushBurst(t *testing.T) {
+	skipFloodIfShort(t)
 	_, d := hookDaemon(t)
 	const n = 500
 	accepted, took := pushes(t, d.url("/hooks/github"), n, 8, 10*time.Millisecond, "burst")
@@ -289,6 +316,7 @@ func TestHardeningPushBurst(t *testing.T) {
 // at most one line a second at debug, each with the number suppressed since
 // the last; every one is counted.
 func TestHardeningRefusedLogVolume(t *testing.T) {
+	skipFloodIfShort(t)
 	const n = 2_000
 	for _, level := range []string{"info", "debug"} {
 		t.Run(level, func(t *testing.T) {
@@ -403,6 +431,105 @@ func TestHardeningReplays(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // any trailing cycle
 	if cycles := d.cycles("webhook") - before; cycles < 1 || cycles > 3 {
 		t.Errorf("%v webhook-triggered cycles, want 1 to 3 (one per accepted delivery at most)", cycles)
+	}
+	d.stop()
+}
+
+// skipFloodIfShort skips a flood test under -short: each takes 10 to 20 s of
+// the machine's two cores.
+func skipFloodIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a flood test; skipped with -short")
+	}
+}
+
+// capturingProxy forwards every request to target and keeps a copy of each.
+type capturingProxy struct {
+	target string
+	mu     sync.Mutex
+	got    []*http.Request
+	bodies [][]byte
+}
+
+func (p *capturingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	p.got = append(p.got, r.Clone(r.Context()))
+	p.bodies = append(p.bodies, body)
+	p.mu.Unlock()
+	req, _ := http.NewRequest(r.Method, p.target, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+}
+
+// replay sends captured request i again to url, with header changes.
+func (p *capturingProxy) replay(t *testing.T, url string, i int, set map[string]string) int {
+	t.Helper()
+	p.mu.Lock()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(p.bodies[i]))
+	req.Header = p.got[i].Header.Clone()
+	p.mu.Unlock()
+	for k, v := range set {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Issue 10, failure 5, for Chainguard's events: a delivery captured on its
+// way (by a logging proxy here) and sent again, as is or with a new event
+// id, is answered 200 and triggers nothing: the Console edit it announced is
+// corrected once.
+func TestHardeningChainguardEventReplay(t *testing.T) {
+	f, d := hookDaemon(t)
+	proxy := &capturingProxy{target: d.url("/hooks/chainguard")}
+	sink := httptest.NewServer(proxy)
+	t.Cleanup(sink.Close)
+	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clients.Close()
+	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
+		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: sink.URL}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.emu.ConsoleEdit(f.repoID("a"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+		t.Fatal(err)
+	}
+	d.waitUntil("the correction", 30*time.Second, func() bool { return f.writes() >= 1 })
+	d.waitUntil("the correction's own event", 30*time.Second, func() bool {
+		return d.metric("ca_reconciler_chainguard_events_total") >= 2
+	})
+	time.Sleep(1500 * time.Millisecond) // any trailing cycle
+	cyclesBefore, writesBefore := d.cycles(""), f.writes()
+	for range 50 {
+		if code := proxy.replay(t, d.url("/hooks/chainguard"), 0, nil); code != http.StatusOK {
+			t.Errorf("replay answered %d, want 200", code)
+		}
+	}
+	for i := range 20 {
+		if code := proxy.replay(t, d.url("/hooks/chainguard"), 0, map[string]string{"Ce-Id": fmt.Sprint("forged-", i)}); code != http.StatusOK {
+			t.Errorf("replay with a new id answered %d, want 200", code)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := d.metric("ca_reconciler_chainguard_events_total", `result="replayed"`); got != 70 {
+		t.Errorf("replayed = %v, want 70", got)
+	}
+	if c, w := d.cycles("")-cyclesBefore, f.writes()-writesBefore; c != 0 || w != 0 {
+		t.Errorf("the replays ran %v cycles and %d writes, want none", c, w)
 	}
 	d.stop()
 }

@@ -150,3 +150,47 @@ func TestHardeningReadiness(t *testing.T) {
 		}
 	})
 }
+
+// No unbounded retries: a write the API keeps refusing with a transient
+// error (Unavailable) is tried 1 + 3 times per cycle with backoff, the log
+// says which attempt will be retried and when the cycle gives up, and the
+// next cycle tries again from the start. (Before, the last attempt also
+// said "will retry".)
+func TestHardeningRetriesPerCycle(t *testing.T) {
+	f := newFixture(t)
+	f.repo("a", overlay.Overlay{})
+	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [curl]\n"})
+	for _, m := range []string{registryv1.Registry_UpdateRepo_FullMethodName, registryv2.ReposService_UpdateRepo_FullMethodName} {
+		f.emu.InjectFault(m, codes.Unavailable, -1)
+	}
+	d := startServing(t, childEnv(), append([]string{"run", "--interval", "1s"}, f.daemonArgs()...)...)
+	d.waitUntil("three cycles", 2*time.Minute, func() bool { return d.cycles("") >= 3 })
+	d.stop()
+	cycles := d.stderr.count("reconcile finished", nil)
+	if n := f.writes(); n != 4*cycles {
+		t.Errorf("%d UpdateRepo calls in %d cycles, want 4 per cycle", n, cycles)
+	}
+	var retries, usedUp, failed int
+	for _, l := range d.stderr.logLines() {
+		switch l["msg"] {
+		case "write failed, will retry":
+			retries++
+			if a, _ := l["attempt"].(float64); a < 1 || a > 3 {
+				t.Errorf("attempt %v says it will be retried: %v", a, l)
+			}
+		case "write failed, retries used up; trying again next cycle":
+			usedUp++
+			if l["attempt"] != float64(4) {
+				t.Errorf("retries used up at attempt %v, want 4: %v", l["attempt"], l)
+			}
+		case "write failed":
+			failed++
+			if l["attempts"] != float64(4) {
+				t.Errorf("write failed after %v attempts, want 4: %v", l["attempts"], l)
+			}
+		}
+	}
+	if retries != 3*cycles || usedUp != cycles || failed != cycles {
+		t.Errorf("in %d cycles: %d will-retry lines, %d used-up lines, %d write failed lines; want 3, 1 and 1 per cycle", cycles, retries, usedUp, failed)
+	}
+}

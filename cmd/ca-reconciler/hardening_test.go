@@ -12,9 +12,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,7 +212,7 @@ func TestHardeningOversizedLive(t *testing.T) {
 	d := startServing(t, env, append([]string{"run", "--mode", "detect", "--interval", "1s"}, f.daemonArgs()...)...)
 	d.waitUntil("three cycles", time.Minute, func() bool { return d.cycles("") >= 3 })
 	sizes := map[string]int64{}
-	for _, p := range pages {
+	for _, p := range append(pages, "/repos/console", "/repos/readme") {
 		body, code, err := d.get(p, 10*time.Second)
 		if err != nil || (code != http.StatusOK && code != http.StatusServiceUnavailable) {
 			t.Fatalf("GET %s: %d %v", p, code, err)
@@ -248,12 +251,22 @@ func TestHardeningOversizedLive(t *testing.T) {
 	// apply: the Console edit is put back; the readme repo's write is
 	// refused as too large, once per cycle, until it stalls.
 	const maxWrites = 3
-	d = startServing(t, env, append([]string{"run", "--interval", "1s", "--max-writes", fmt.Sprint(maxWrites)}, f.daemonArgs()...)...)
+	notes := &rawNotifySink{}
+	sink := httptest.NewServer(notes)
+	t.Cleanup(sink.Close)
+	d = startServing(t, env, append([]string{"run", "--interval", "1s", "--max-writes", fmt.Sprint(maxWrites), "--notify-url", sink.URL}, f.daemonArgs()...)...)
 	d.waitUntil("the readme repo stalled", time.Minute, func() bool {
 		return d.metric("ca_reconciler_repo_status", `repo="readme"`, `status="stalled"`) == 1
 	})
 	stalledAt := d.cycles("")
 	d.waitUntil("three more cycles", time.Minute, func() bool { return d.cycles("") >= stalledAt+3 })
+	// A Console edit while the daemon runs: put back, and notified with
+	// the diff.
+	if err := f.emu.ConsoleEdit(f.repoID("console"), overlaypb.ToProto(overlay.Overlay{
+		Packages: []string{"curl"}, Annotations: map[string]string{"com.example.x": value}})); err != nil {
+		t.Fatal(err)
+	}
+	d.waitUntil("the drift corrected notification", time.Minute, func() bool { return notes.kinds()["drift_corrected"] == 1 })
 	// The refused calls never reach the emulator's handlers (grpc-go
 	// refuses the message first), so they are counted on the daemon's side.
 	refused := d.metric("ca_reconciler_api_requests_total", `method="Registry.UpdateRepo"`, `code="ResourceExhausted"`)
@@ -261,8 +274,8 @@ func TestHardeningOversizedLive(t *testing.T) {
 	if refused != maxWrites {
 		t.Errorf("UpdateRepo calls refused as too large = %v, want %d (one per cycle, none after the stall)", refused, maxWrites)
 	}
-	if n := f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName); n != 1 {
-		t.Errorf("UpdateRepo calls answered = %d, want 1 (the Console edit put back)", n)
+	if n := f.emu.Calls(registryv1.Registry_UpdateRepo_FullMethodName); n != 2 {
+		t.Errorf("UpdateRepo calls answered = %d, want 2 (the Console edit put back, twice)", n)
 	}
 	if got := overlaypb.FromProto(f.emu.Repo(f.repoID("console")).GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
 		t.Errorf("the Console edit was not put back: %d annotations", len(got.Annotations))
@@ -287,4 +300,52 @@ func TestHardeningOversizedLive(t *testing.T) {
 		t.Errorf("%d stalled lines, want 1", n)
 	}
 	checkBounded(t, map[string]int64{"run log": d.stderr.Len()})
+	// The notifications (the second Console edit put back, the stall) carry
+	// the diff, bounded too.
+	kinds := notes.kinds()
+	if kinds["drift_corrected"] != 1 || kinds["stalled"] != 1 {
+		t.Errorf("notifications %v, want one drift_corrected and one stalled", kinds)
+	}
+	for i, n := range notes.sizes() {
+		if n > 64<<10 {
+			t.Errorf("notification %d is %d bytes", i, n)
+		}
+	}
+}
+
+// rawNotifySink is a --notify-url endpoint that keeps the bodies it is sent,
+// to measure them.
+type rawNotifySink struct {
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (s *rawNotifySink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(io.LimitReader(r.Body, keepBytes))
+	s.mu.Lock()
+	s.bodies = append(s.bodies, b)
+	s.mu.Unlock()
+}
+
+func (s *rawNotifySink) sizes() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for _, b := range s.bodies {
+		out = append(out, len(b))
+	}
+	return out
+}
+
+// kinds counts the notifications by kind.
+func (s *rawNotifySink) kinds() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, b := range s.bodies {
+		var m struct{ Kind string }
+		_ = json.Unmarshal(b, &m)
+		out[m.Kind]++
+	}
+	return out
 }

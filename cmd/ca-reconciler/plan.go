@@ -15,8 +15,9 @@ func newPlanCommand(getenv env) *cobra.Command {
 		Use:   "plan",
 		Short: "Show what a cycle would write, without writing (for pull-request checks)",
 		Long: `Run one read-only cycle and print a per-repo diff.
-Exit status: 0 every managed repo in sync, 2 drift, 1 an error (an invalid file, a missing repo,
-Git or the API unreadable).`,
+Exit status: 0 every managed repo in sync, 2 drift (a create or prune included), 1 an error (an
+invalid file, a missing repo, an invalid settings file, a prune refused by a guard, Git or the API
+unreadable). A suspended repo's drift is shown and never changes the exit status.`,
 		Example: `  ca-reconciler plan --git-url . --org acme.com
   ca-reconciler plan --git-url . --org acme.com -o json
   ca-reconciler plan --git-url . --org acme.com -o markdown >> "$GITHUB_STEP_SUMMARY"`,

@@ -28,7 +28,9 @@ func newRunCommand(getenv env) *cobra.Command {
 		Short: "Run the daemon: reconcile on an interval (or once with --once)",
 		Long: `Run the daemon. Every --interval (jittered), or when a webhook arrives, it reads the Git
 repository, diffs each file under --path against the live overlay of the repo it names,
-and in --mode apply writes the repos that drifted. It serves metrics and status on --listen.`,
+and in --mode apply writes the repos that drifted, creates the repos the folder's .ca-reconciler.yaml
+gives a source, leaves the repos it suspends, and with --prune resets the repos whose file is gone.
+It serves metrics and status on --listen.`,
 		Example: `  ca-reconciler run --git-url https://github.com/acme/images-config --org acme.com
   ca-reconciler run --api local --emulator-seed examples/seed.yaml --git-url . --path examples/ca-images-iac --org example-org`,
 		Args: cobra.NoArgs,

@@ -69,10 +69,18 @@ func TestSeriesPerRepo(t *testing.T) {
 	f.repo("stuck", overlay.Overlay{})
 	f.repo("bad", overlay.Overlay{})
 	f.repo("orphan", overlay.Overlay{Packages: []string{"jq"}})
+	// the lifecycle's: a suspended, drifted repo and one created from a source
+	f.repo("frozen", overlay.Overlay{Packages: []string{"jq"}})
+	if _, err := f.emu.SetSourceImages(f.orgID, "node"); err != nil {
+		t.Fatal(err)
+	}
 	f.commit(map[string]string{
-		"ca-images-iac/quiet.yaml":   "contents:\n  packages: [curl]\n",
-		"ca-images-iac/written.yaml": "contents:\n  packages: [jq]\n",
-		"ca-images-iac/broken.yaml":  "contents:\n  packages: [nosuch]\n",
+		"ca-images-iac/frozen.yaml":         "contents:\n  packages: [curl]\n",
+		"ca-images-iac/born.yaml":           "contents:\n  packages: [curl]\n",
+		"ca-images-iac/.ca-reconciler.yaml": "repos:\n  frozen:\n    suspend: true\n  born:\n    source: node\n",
+		"ca-images-iac/quiet.yaml":          "contents:\n  packages: [curl]\n",
+		"ca-images-iac/written.yaml":        "contents:\n  packages: [jq]\n",
+		"ca-images-iac/broken.yaml":         "contents:\n  packages: [nosuch]\n",
 		// The org is not entitled to runtime repositories: every write is
 		// refused, and the repo stalls.
 		"ca-images-iac/stuck.yaml": "contents:\n  runtime_repositories: [https://apk.example.com/os]\n",
@@ -102,7 +110,7 @@ func TestSeriesPerRepo(t *testing.T) {
 		}
 		want := map[string]string{
 			"quiet": "synced", "written": "synced success", "broken": "synced failure", "stuck": "stalled",
-			"bad": "invalid", "ghost": "missing", "orphan": "orphan",
+			"bad": "invalid", "ghost": "missing", "orphan": "orphan", "frozen": "suspended", "born": "synced success",
 		}
 		if cmp.Equal(want, got) {
 			break
@@ -125,6 +133,10 @@ func TestSeriesPerRepo(t *testing.T) {
 		"bad":    {"ca_reconciler_repo_status{status=invalid}"},
 		"ghost":  {"ca_reconciler_repo_status{status=missing}"},
 		"orphan": {"ca_reconciler_repo_status{status=orphan}"},
+		"frozen": {"ca_reconciler_drift_detected_total{}", "ca_reconciler_repo_status{status=suspended}"},
+		"born": {
+			"ca_reconciler_drift_detected_total{}", "ca_reconciler_repo_build_failed{}", "ca_reconciler_repo_status{status=synced}",
+		},
 	}
 	if diff := cmp.Diff(want, series); diff != "" {
 		t.Errorf("series per repo on a scrape (-want +got):\n%s", diff)
