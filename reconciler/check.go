@@ -76,8 +76,8 @@ type PackageCheckReport struct {
 }
 
 // needsCheck reports whether a change is one the package check must see:
-// a write that is going to happen (an update; a create, once the plan has
-// them, must count as a write too) of a file naming packages.
+// a write that is going to happen (an update or a create: Action.Writes;
+// a reset or a prune names no package) of a file naming packages.
 func needsCheck(c Change) bool {
 	return c.Action.Writes() && !c.Stalled && c.Err == nil && len(c.Desired.Packages) > 0
 }

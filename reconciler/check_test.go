@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
@@ -223,5 +224,45 @@ func TestPackageCheckSkippedWithoutAPKList(t *testing.T) {
 	}
 	if rep.Plan.PackageCheck.Status != vocab.PackageCheckSkipped {
 		t.Errorf("plan's package check = %+v", rep.Plan.PackageCheck)
+	}
+}
+
+// A repo to be created (a file plus a source in the settings file) goes
+// through the check too: its file's packages are checked alone (its base is
+// not known before it exists, which the plan notes), a refused one is not
+// created, and an accepted one is.
+func TestPackageCheckOfCreates(t *testing.T) {
+	w := newWorld(t)
+	if err := w.emu.SetCatalogPackages(w.orgID, checkCatalog); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.emu.SetSourceImages(w.orgID, "node"); err != nil {
+		t.Fatal(err)
+	}
+	w.git.commit(map[string]string{
+		"ca-images-iac/new-good.yaml":       "contents:\n  packages: [jq]\n",
+		"ca-images-iac/new-bad.yaml":        "contents:\n  packages: [mongo-9.0]\n",
+		"ca-images-iac/.ca-reconciler.yaml": "repos:\n  new-good:\n    source: node\n  new-bad:\n    source: node\n",
+	})
+	h, _ := w.checked(vocab.ModeApply)
+	rep := h.r.RunOnce(t.Context(), vocab.TriggerStart)
+	if diff := cmp.Diff(map[string][]string{"new-bad": {
+		`ca-images-iac/new-bad.yaml:2:14: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?)`,
+	}}, problemsOf(rep.Plan)); diff != "" {
+		t.Errorf("refusals (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]vocab.Action{"new-good": vocab.ActionCreate, "new-bad": vocab.ActionInvalid}, actions(rep.Plan)); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	for _, c := range rep.Plan.Changes {
+		if want := []string{"the base image is not known before the repo exists; the file's packages were checked alone"}; !cmp.Equal(c.CheckNotes, want) {
+			t.Errorf("%s's check notes = %q, want %q", c.Repo, c.CheckNotes, want)
+		}
+	}
+	if n := w.emu.Calls(registryv1.Registry_CreateRepo_FullMethodName) + w.emu.Calls(registryv2.ReposService_CreateRepo_FullMethodName); n != 1 {
+		t.Errorf("%d creates, want 1 (new-good only)", n)
+	}
+	if rep.Plan.PackageCheck == nil || !cmp.Equal(rep.Plan.PackageCheck.Checked, []string{"new-bad", "new-good"}) {
+		t.Errorf("package check = %+v", rep.Plan.PackageCheck)
 	}
 }

@@ -46,6 +46,9 @@ func TestNeedsCheck(t *testing.T) {
 		want bool
 	}{
 		{"an update with packages", Change{Action: vocab.ActionUpdate, Desired: pkgs}, true},
+		{"a create with packages", Change{Action: vocab.ActionCreate, Desired: pkgs}, true},
+		{"a prune", Change{Action: vocab.ActionPrune}, false},
+		{"suspended", Change{Action: vocab.ActionSuspended, Desired: pkgs}, false},
 		{"an update without packages", Change{Action: vocab.ActionUpdate}, false},
 		{"a reset", Change{Action: vocab.ActionReset}, false},
 		{"stalled", Change{Action: vocab.ActionUpdate, Desired: pkgs, Stalled: true}, false},
