@@ -259,10 +259,14 @@ func TestResults(t *testing.T) {
 	if got := e.durations(); got != 3 {
 		t.Errorf("build_duration_seconds count = %d, want 3 (the timed-out build never completed)", got)
 	}
-	for repo, want := range map[string]float64{"ok": 0, "broken": 1, "slow": 1} {
-		if got := testutil.ToFloat64(e.m.RepoBuildFailed.WithLabelValues(repo)); got != want {
-			t.Errorf("repo_build_failed{repo=%q} = %v, want %v", repo, got, want)
-		}
+	if err := testutil.CollectAndCompare(e.m.PerRepo, strings.NewReader(`
+# HELP ca_reconciler_repo_build_failed 1 when the repo's last finished build failed or timed out, 0 when it succeeded; absent before its first build.
+# TYPE ca_reconciler_repo_build_failed gauge
+ca_reconciler_repo_build_failed{repo="broken"} 1
+ca_reconciler_repo_build_failed{repo="ok"} 0
+ca_reconciler_repo_build_failed{repo="slow"} 1
+`), "ca_reconciler_repo_build_failed"); err != nil {
+		t.Errorf("repo_build_failed: %v", err)
 	}
 	if got := testutil.ToFloat64(e.m.BuildsInFlight); got != 0 || e.w.InFlight() != 0 {
 		t.Errorf("builds in flight: gauge %v, watcher %d; want 0", got, e.w.InFlight())
@@ -522,7 +526,7 @@ func TestBuildOfRemovedRepoIsNotCounted(t *testing.T) {
 	if n := e.counted(vocab.BuildTimeout); n != 0 {
 		t.Errorf("builds_total{timeout} = %v after the repo was removed, want 0 (not counted)", n)
 	}
-	if n := testutil.CollectAndCount(e.m.RepoBuildFailed); n != 0 {
+	if n := testutil.CollectAndCount(e.m.PerRepo, "ca_reconciler_repo_build_failed"); n != 0 {
 		t.Errorf("repo_build_failed has %d series after the repo was removed, want 0", n)
 	}
 }

@@ -63,6 +63,9 @@ type Client struct {
 	// v1Only is set once the server answered Unimplemented to registry v2;
 	// from then on this client writes with v1 read-modify-write.
 	v1Only atomic.Bool
+	// list and codec serve ListRepos (listcache.go).
+	list  *listCache
+	codec rawCodec
 }
 
 // CheckURL validates the API URL before it reaches the SDK, whose connection
@@ -145,6 +148,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		v2:      registryv2.NewClientsFromConnection(c.Connection()),
 		timeout: timeout,
 		log:     log,
+		list:    newListCache(),
+		codec:   newRawCodec(),
 	}, nil
 }
 

@@ -63,6 +63,22 @@
 //     registryv2.NewClientsFromConnection), so credentials, deadlines and the
 //     call observer are the same.
 //
+// # Listing repos every cycle
+//
+// ListRepos runs every cycle and, on most, nothing changed. Its answer is
+// received encoded (a codec on the same connection, interceptors and
+// credentials as every call) and walked field by field: each repo gets a
+// 64-bit fingerprint of its bytes in which map entries are combined
+// order-independently (a Go server marshals maps in random order) and
+// everything else, unknown fields included, is hashed in order. A repo whose
+// fingerprint equals the one it had in the previous list of the organization
+// is not decoded again: the Repo converted then is returned (so its slices
+// and maps are shared between calls; callers only read them). Any other
+// repo, and one the walk cannot fingerprint (a map key sent twice, bytes
+// that do not parse), is decoded and converted as before. At 5,000 repos an
+// unchanged list costs 1 allocation instead of half a million
+// (BenchmarkListRepos); ListStats counts the repos decoded and reused.
+//
 // # Errors
 //
 // Every call carries a deadline. Every error leaving the transport passes

@@ -12,6 +12,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -46,6 +47,11 @@ type Repo struct {
 	// UnknownRepoFields is the number of unknown fields elsewhere in the
 	// repo (the repo message itself and sync_config); writes keep them too.
 	UnknownRepoFields int
+	// Fingerprint identifies the repo's encoding as ListRepos received it
+	// (see listCache): two Repos listed by one Client with the same
+	// nonzero Fingerprint hold the same values. Zero when unknown (a
+	// write's answer, an encoding that could not be fingerprinted).
+	Fingerprint uint64
 }
 
 // ResolveOrg finds an organization by UIDP id or by exact name.
@@ -82,17 +88,25 @@ func (c *Client) ResolveOrg(ctx context.Context, nameOrID string) (Org, error) {
 }
 
 // ListRepos lists every repo of the organization with its overlay, in one
-// call, sorted by name.
+// call, sorted by name. The slices and maps of a returned Repo may be shared
+// with the results of later calls (an unchanged repo is not decoded again):
+// read them, never change them.
 func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
-	list, err := c.clients.Registry().Registry().ListRepos(ctx, &registryv1.RepoFilter{
+	// The SDK's client would decode every repo; the answer is kept encoded
+	// instead, on the same connection and through the same interceptors,
+	// and only the repos that changed since the last call are decoded
+	// (listCache).
+	var list rawList
+	defer list.free()
+	err := c.clients.Connection().Invoke(ctx, registryv1.Registry_ListRepos_FullMethodName, &registryv1.RepoFilter{
 		Uidp: &commonv1.UIDPFilter{DescendantsOf: orgID},
-	})
+	}, &list, grpc.StaticMethod(), grpc.ForceCodecV2(c.codec))
 	if err != nil {
 		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}
-	repos := make([]Repo, 0, len(list.GetItems()))
-	for _, r := range list.GetItems() {
-		repos = append(repos, fromProto(r))
+	repos, err := c.list.repos(orgID, list.bytes())
+	if err != nil {
+		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}
 	sort.Slice(repos, func(i, j int) bool { return repos[i].Name < repos[j].Name })
 	return repos, nil

@@ -4,9 +4,10 @@
 // applied and its images built.
 //
 // Decide is the pure rule: from what a revision did to each repo (a problem
-// with its file or write, whether it was written, the results of the builds
-// its writes started) it gives pending, success or failure with a short
-// description. Reporter sends those states in the background: Report never
+// with its file or write, a create or prune refused, a write held back by
+// an invalid settings file, whether it was written or created or pruned,
+// the results of the builds its writes started) it gives pending, success
+// or failure with a short description. Reporter sends those states in the background: Report never
 // blocks and never fails; Run posts them one by one, retrying transient
 // failures (network errors, 408, 429, 5xx, GitHub's rate-limit 403) with
 // jittered exponential backoff; a revision that already has a state is not

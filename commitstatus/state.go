@@ -19,8 +19,9 @@ const (
 	// StateSuccess: every repo the revision changed was written and every
 	// build those writes started succeeded (or nothing needed writing).
 	StateSuccess State = "success"
-	// StateFailure: a file is invalid or names a missing repo, a write
-	// failed or stalled, or a build failed or timed out.
+	// StateFailure: a file (an overlay or the settings file) is invalid or
+	// names a missing repo, a write failed or stalled, a create or prune
+	// was refused, or a build failed or timed out.
 	StateFailure State = "failure"
 )
 
@@ -34,6 +35,17 @@ const (
 	ProblemMissing     Problem = "missing repo"
 	ProblemWriteFailed Problem = "write failed"
 	ProblemStalled     Problem = "stalled"
+	// ProblemCreateRefused: the service refused to create the repo (its
+	// source, or for good), not only for now.
+	ProblemCreateRefused Problem = "create refused"
+	// ProblemPruneRefused: a guard refused the prune (more than
+	// --prune-limit, or no valid file), or the service refused it for
+	// good.
+	ProblemPruneRefused Problem = "prune refused"
+	// ProblemHeld: the write is held back because the settings file is
+	// invalid. The file is its own entry (ProblemInvalid), the cause: held
+	// repos are named after every other failing entry.
+	ProblemHeld Problem = "held back"
 )
 
 // BuildResult is how one build ended, or that it has not.
@@ -50,6 +62,8 @@ const (
 // Repo is what one revision did to one repo: the input of Decide. A repo in
 // sync that the revision did not write needs no entry.
 type Repo struct {
+	// Name is the repo's, or for the invalid settings file (which is about
+	// no one repo), the file's path.
 	Name string
 	// Problem is set when the repo's file or write failed.
 	Problem Problem
@@ -78,10 +92,11 @@ const MaxDescription = 140
 // Decide says which state a revision is in, from what it did to each repo.
 // It is pure. Failure wins over pending, pending over success: a failed
 // build fails the revision at once, even while other builds run. The
-// description names the failing repos (sorted, with why), or counts what
-// is pending, or what succeeded; it is at most MaxDescription characters.
+// description names the failing repos (sorted, with why; repos held back
+// last, after the cause), or counts what is pending, or what succeeded; it
+// is at most MaxDescription characters.
 func Decide(repos []Repo) Status {
-	var failing []string
+	var failing, held []string
 	waitingWrite, waitingBuild, written, builds := 0, 0, 0, 0
 	sorted := append([]Repo(nil), repos...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
@@ -106,6 +121,10 @@ func Decide(repos []Repo) Status {
 				why = "build timed out"
 			}
 		}
+		if r.Problem == ProblemHeld {
+			held = append(held, r.Name+" ("+why+")")
+			continue
+		}
 		if why != "" {
 			failing = append(failing, r.Name+" ("+why+")")
 			continue
@@ -120,6 +139,7 @@ func Decide(repos []Repo) Status {
 			builds += len(r.Builds)
 		}
 	}
+	failing = append(failing, held...)
 	switch {
 	case len(failing) > 0:
 		return Status{StateFailure, listDescription("failed: ", failing)}

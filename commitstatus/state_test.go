@@ -56,6 +56,37 @@ func TestDecide(t *testing.T) {
 		{"a problem beats a failed build of the same repo", []Repo{
 			{Name: "a", Problem: ProblemWriteFailed, Builds: []BuildResult{BuildFailure}},
 		}, Status{StateFailure, "failed: a (write failed)"}},
+		{"a revision that only created repos: building", []Repo{
+			{Name: "custom-node", Drifted: true, Written: true, Building: true},
+			{Name: "custom-python", Drifted: true, Written: true, Builds: []BuildResult{BuildPending}},
+		}, Status{StatePending, "2 repos building"}},
+		{"a revision that only created repos: built", []Repo{
+			{Name: "custom-node", Drifted: true, Written: true, Builds: []BuildResult{BuildSuccess}},
+			{Name: "custom-python", Drifted: true, Written: true, Builds: []BuildResult{BuildSuccess, BuildSuccess}},
+		}, Status{StateSuccess, "2 repos written, 3 builds succeeded"}},
+		{"a create not done yet (detect mode)", []Repo{{Name: "custom-node", Drifted: true}}, Status{StatePending, "1 repo to write"}},
+		{"a create refused by the service", []Repo{
+			{Name: "custom-node", Problem: ProblemCreateRefused},
+			{Name: "web", Drifted: true, Written: true, Builds: []BuildResult{BuildSuccess}},
+		}, Status{StateFailure, "failed: custom-node (create refused)"}},
+		{"a create refused wins over its builds elsewhere still running", []Repo{
+			{Name: "denied", Problem: ProblemCreateRefused},
+			{Name: "custom-node", Drifted: true, Written: true, Building: true},
+		}, Status{StateFailure, "failed: denied (create refused)"}},
+		{"prunes refused by a guard", []Repo{
+			{Name: "old-b", Problem: ProblemPruneRefused, Drifted: true},
+			{Name: "old-a", Problem: ProblemPruneRefused, Drifted: true},
+		}, Status{StateFailure, "failed: old-a (prune refused), old-b (prune refused)"}},
+		{"a pruned repo building, then built", []Repo{{Name: "old", Drifted: true, Written: true, Builds: []BuildResult{BuildSuccess}}},
+			Status{StateSuccess, "1 repo written, 1 build succeeded"}},
+		{"an invalid settings file first, the repos it holds back last", []Repo{
+			{Name: "aaa", Problem: ProblemHeld, Drifted: true},
+			{Name: "ca-images-iac/.ca-reconciler.yaml", Problem: ProblemInvalid},
+			{Name: "zzz", Problem: ProblemInvalid},
+			{Name: "bbb", Problem: ProblemHeld, Drifted: true},
+		}, Status{StateFailure, "failed: ca-images-iac/.ca-reconciler.yaml (invalid file), zzz (invalid file), aaa (held back), bbb (held back)"}},
+		{"held repos are cut before the cause", append([]Repo{{Name: "ca-images-iac/.ca-reconciler.yaml", Problem: ProblemInvalid}}, many(6, ProblemHeld)...),
+			Status{StateFailure, "failed: ca-images-iac/.ca-reconciler.yaml (invalid file), repository-with-a-long-name-00 (held back), and 5 more"}},
 		{"too many to name", many(6, ProblemInvalid), Status{StateFailure,
 			"failed: repository-with-a-long-name-00 (invalid file), repository-with-a-long-name-01 (invalid file), and 4 more"}},
 		{"one name too long", []Repo{{Name: strings.Repeat("n", 300), Problem: ProblemInvalid}, {Name: "z", Problem: ProblemInvalid}},

@@ -67,3 +67,53 @@ func TestTracker(t *testing.T) {
 		t.Errorf("sent (-want +got):\n%s", diff)
 	}
 }
+
+// TestTrackerLifecycle: a revision that only creates repos is pending
+// while their builds run (the created repo's id comes from the create),
+// keeps its create when the next cycle finds the repo in sync, and
+// succeeds when the builds do; a revision whose prunes a guard refuses
+// fails naming them, and succeeds once they are pruned and built.
+func TestTrackerLifecycle(t *testing.T) {
+	var got sent
+	busy := map[string]bool{}
+	tr := NewTracker(&got, func(id string) bool { return busy[id] })
+
+	busy["id-new"] = true
+	tr.Cycle("r1", []CycleRepo{{Name: "custom-node", ID: "id-new", Drifted: true, Written: true}})
+	tr.Cycle("r1", nil) // in sync now
+	busy["id-new"] = false
+	tr.Build("custom-node", BuildSuccess)
+
+	// r2 deletes two files; the prune limit refuses both, every cycle.
+	tr.Cycle("r2", []CycleRepo{{Name: "a", ID: "id-a", Drifted: true, Problem: ProblemPruneRefused}, {Name: "b", ID: "id-b", Drifted: true, Problem: ProblemPruneRefused}})
+	tr.Cycle("r2", []CycleRepo{{Name: "a", ID: "id-a", Drifted: true, Problem: ProblemPruneRefused}, {Name: "b", ID: "id-b", Drifted: true, Problem: ProblemPruneRefused}})
+	// The limit is raised (a restart): both pruned, then built.
+	busy["id-a"], busy["id-b"] = true, true
+	tr.Cycle("r2", []CycleRepo{{Name: "a", ID: "id-a", Drifted: true, Written: true}, {Name: "b", ID: "id-b", Drifted: true, Written: true}})
+	tr.Cycle("r2", nil) // pruned repos are no longer planned
+	busy["id-a"] = false
+	tr.Build("a", BuildSuccess)
+	busy["id-b"] = false
+	tr.Build("b", BuildSuccess)
+
+	// r3: a create the service refuses, and later cycles keep the refusal.
+	tr.Cycle("r3", []CycleRepo{{Name: "denied", Problem: ProblemCreateRefused}})
+	tr.Cycle("r3", []CycleRepo{{Name: "denied", Problem: ProblemCreateRefused}})
+
+	want := sent{
+		"r1 pending: 1 repo building",
+		"r1 pending: 1 repo building",
+		"r1 success: 1 repo written, 1 build succeeded",
+		"r2 failure: failed: a (prune refused), b (prune refused)",
+		"r2 failure: failed: a (prune refused), b (prune refused)",
+		"r2 pending: 2 repos building",
+		"r2 pending: 2 repos building",
+		"r2 pending: 1 repo building",
+		"r2 success: 2 repos written, 2 builds succeeded",
+		"r3 failure: failed: denied (create refused)",
+		"r3 failure: failed: denied (create refused)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+}

@@ -159,6 +159,9 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, Result, error) {
 }
 
 func (s *Source) fetch(ctx context.Context, c *call) (Snapshot, Result, error) {
+	if s.reader != nil {
+		s.reader.release()
+	}
 	if s.reader != nil && s.reader.gen == s.gen.Load() {
 		if damage := s.reader.damageFound(); damage != nil {
 			// A snapshot's read found the cache broken: clone it again,

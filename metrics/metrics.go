@@ -21,15 +21,13 @@ type Metrics struct {
 	ReconcileDuration       *prometheus.HistogramVec
 	LastReconcile           prometheus.Gauge
 	LastSuccessfulReconcile prometheus.Gauge
-	RepoStatus              *prometheus.GaugeVec
-	DriftDetected           *prometheus.CounterVec
 	Writes                  *prometheus.CounterVec
 	Builds                  *prometheus.CounterVec
 	BuildDuration           prometheus.Histogram
 	BuildsInFlight          prometheus.Gauge
-	RepoBuildFailed         *prometheus.GaugeVec
 	Files                   *prometheus.GaugeVec
 	IgnoredFiles            *prometheus.GaugeVec
+	FileWarnings            prometheus.Gauge
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
 	SourceInfo              *prometheus.GaugeVec
@@ -45,6 +43,14 @@ type Metrics struct {
 	ChainguardEvents        *prometheus.CounterVec
 	HeldRepos               *prometheus.GaugeVec
 	LifecycleWrites         *prometheus.CounterVec
+	// PerRepo is the collector of the series labelled by repo
+	// (repo_status, drift_detected_total, repo_build_failed), which
+	// SetRepoStatus, ObserveDrift, ObserveBuild and DeleteRepo change; for
+	// tests to collect.
+	PerRepo prometheus.Collector
+	repos   *repoSeries
+	// PackageCheck are the package check's collectors (packagecheck.go).
+	PackageCheck *PackageCheckMetrics
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
@@ -71,14 +77,6 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "last_successful_reconcile_timestamp_seconds",
 			Help: "Unix time the last fully successful reconcile cycle finished.",
 		}),
-		RepoStatus: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "repo_status",
-			Help: "1 for each repo, labelled with its current status (one series per repo; drifted, failed and stalled mean the live overlay differs from the file).",
-		}, []string{"repo", "status"}),
-		DriftDetected: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "drift_detected_total",
-			Help: "Times the repo was found drifted after being in sync (or on first sight); the series appears at the first drift.",
-		}, []string{"repo"}),
 		Writes: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "writes_total",
 			Help: "Overlay writes by result (per repo: /status and the logs).",
@@ -96,10 +94,6 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "builds_in_flight",
 			Help: "Builds started and not yet completed.",
 		}),
-		RepoBuildFailed: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "repo_build_failed",
-			Help: "1 when the repo's last finished build failed or timed out, 0 when it succeeded; absent before its first build.",
-		}, []string{"repo"}),
 		Files: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "files",
 			Help: "Files under --path by state.",
@@ -108,6 +102,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "ignored_files",
 			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
 		}, []string{"reason"}),
+		FileWarnings: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "file_warnings",
+			Help: "Warnings in the files under --path (the service accepts them and the files are applied; each is in /status, the page and the log).",
+		}),
 		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "git_fetches_total",
 			Help: "Git source checks by result.",
@@ -208,6 +206,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			m.LifecycleWrites.WithLabelValues(string(a), string(r))
 		}
 	}
+	m.repos = newRepoSeries()
+	m.PerRepo = m.repos
+	reg.MustRegister(m.repos)
+	m.PackageCheck = newPackageCheckMetrics(f)
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m
@@ -222,11 +224,14 @@ func (m *Metrics) ObserveAPIRequest(method, code string, seconds float64) {
 // SetRepoStatus moves a repo's status series from status from (empty for a
 // repo seen for the first time) to status to: each repo has one series, for
 // its current status.
-func (m *Metrics) SetRepoStatus(repo string, from, to vocab.Status) {
-	if from != "" && from != to {
-		m.RepoStatus.DeleteLabelValues(repo, string(from))
-	}
-	m.RepoStatus.WithLabelValues(repo, string(to)).Set(1)
+func (m *Metrics) SetRepoStatus(repo string, _, to vocab.Status) {
+	m.repos.update(repo, func(v *repoValues) { v.status = to })
+}
+
+// ObserveDrift counts one drift of a repo (drift_detected_total, whose
+// series appears at the first).
+func (m *Metrics) ObserveDrift(repo string) {
+	m.repos.update(repo, func(v *repoValues) { v.drifts, v.drifted = v.drifts+1, true })
 }
 
 // ObserveWrite counts one overlay write.
@@ -250,10 +255,8 @@ func (m *Metrics) SetHeld(n map[vocab.HoldReason]int) {
 
 // DeleteRepo removes every series of a repo that is no longer managed;
 // status is its current status.
-func (m *Metrics) DeleteRepo(repo string, status vocab.Status) {
-	m.RepoStatus.DeleteLabelValues(repo, string(status))
-	m.DriftDetected.DeleteLabelValues(repo)
-	m.RepoBuildFailed.DeleteLabelValues(repo)
+func (m *Metrics) DeleteRepo(repo string, _ vocab.Status) {
+	m.repos.delete(repo)
 }
 
 // SeriesPerRepo is the most series one repo has: its status, its last
@@ -269,11 +272,11 @@ func (m *Metrics) ObserveBuild(repo string, result vocab.BuildResult, seconds fl
 	if seconds >= 0 {
 		m.BuildDuration.Observe(seconds)
 	}
-	failed := 0.0
+	last := buildSucceeded
 	if result.Failed() {
-		failed = 1
+		last = buildFailed
 	}
-	m.RepoBuildFailed.WithLabelValues(repo).Set(failed)
+	m.repos.update(repo, func(v *repoValues) { v.build = last })
 }
 
 // SetSource records the revision being reconciled.

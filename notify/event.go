@@ -19,7 +19,13 @@ const (
 	KindStalled Kind = "stalled"
 	// KindBuildFailed: a build failed or timed out.
 	KindBuildFailed Kind = "build_failed"
-	// KindRefused: a prune or create was refused by its guard rails.
+	// KindRefused: a create or a prune was refused, by the service (a
+	// source the organization may not use, or any create or prune it
+	// refuses for good: one message per repo, Action says which) or by a
+	// guard that holds writes back (Held: prune_limit and no_files refuse
+	// every prune of a cycle, settings_invalid every write while the
+	// settings file is invalid: one message for the organization, Repos
+	// names the repos held back).
 	KindRefused Kind = "refused"
 	// KindSignatureRefused: a revision was refused by commit signature
 	// verification; the last verified revision is kept.
@@ -55,6 +61,15 @@ type Event struct {
 	// Reason is why a repo stalled, a build failed, or something was
 	// refused.
 	Reason string `json:"reason,omitempty"`
+	// Action is the write refused (create, prune), when it is one kind.
+	Action string `json:"action,omitempty"`
+	// Held is the guard that refused (prune_limit, no_files,
+	// settings_invalid); Repos are the repos it holds back, sorted.
+	Held  string   `json:"held,omitempty"`
+	Repos []string `json:"repos,omitempty"`
+	// Problems are the file:line:col errors behind a refusal (the
+	// settings file's).
+	Problems []string `json:"problems,omitempty"`
 	// BuildID and LogTail are a failed build's id and its last log lines.
 	BuildID string   `json:"build_id,omitempty"`
 	LogTail []string `json:"log_tail,omitempty"`

@@ -56,11 +56,27 @@ func headline(e Event) string {
 	case KindBuildFailed:
 		return fmt.Sprintf("Build failed for %s (%s)", e.Repo, where)
 	case KindRefused:
-		return fmt.Sprintf("Refused for %s (%s): %s", e.Repo, where, e.Reason)
+		switch {
+		case e.Repo != "" && e.Action != "":
+			return fmt.Sprintf("%s of %s refused (%s): %s", upperFirst(e.Action), e.Repo, where, e.Reason)
+		case e.Repo != "":
+			return fmt.Sprintf("Refused for %s (%s): %s", e.Repo, where, e.Reason)
+		case e.Action == "prune":
+			return fmt.Sprintf("Pruning refused (%s): %s", where, e.Reason)
+		}
+		return fmt.Sprintf("Writes held back (%s): %s", where, e.Reason)
 	case KindSignatureRefused:
 		return fmt.Sprintf("The head commit was refused by commit signature verification (%s); the last verified revision %s is kept", where, short(e.Revision))
 	}
 	return fmt.Sprintf("%s: %s", e.Kind, e.Repo)
+}
+
+// upperFirst capitalizes an ASCII word (an action).
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }
 
 func short(rev string) string {
@@ -92,7 +108,14 @@ func encode(f Format, e Event) ([]byte, error) {
 	if e.Reason != "" && e.Kind != KindRefused {
 		blocks = append(blocks, block{Type: "section", Text: &text{"mrkdwn", slackCut(slackEscape(e.Reason))}})
 	}
-	for _, lines := range [][]string{e.Diff, e.LogTail} {
+	if len(e.Repos) > 0 {
+		names := make([]string, len(e.Repos))
+		for i, r := range e.Repos {
+			names[i] = "`" + slackInline(r) + "`"
+		}
+		blocks = append(blocks, block{Type: "section", Text: &text{"mrkdwn", slackCut("Repos: " + strings.Join(names, ", "))}})
+	}
+	for _, lines := range [][]string{e.Problems, e.Diff, e.LogTail} {
 		if len(lines) > 0 {
 			blocks = append(blocks, block{Type: "section", Text: &text{"mrkdwn", slackCode(lines)}})
 		}

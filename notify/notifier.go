@@ -65,20 +65,28 @@ type Notifier struct {
 	cfg     Config
 	targets []*target
 
-	mu   sync.Mutex
-	last map[dedupKey]string // content hash of the last message
+	mu sync.Mutex // guards every target's last
 }
 
+// dedupKey is what one message is about: a kind, for a repo (or the
+// organization, repo ""), and for a refusal by a guard, the guard.
 type dedupKey struct {
 	kind Kind
 	repo string
+	held string
 }
+
+func keyOf(e Event) dedupKey { return dedupKey{e.Kind, e.Repo, e.Held} }
 
 type target struct {
 	name    string
 	Target  Target
 	limiter *rate.Limiter
 	queue   chan Event
+	// last is the content hash of the last message queued for each key:
+	// a message dropped (rate limit, full queue) is not remembered, so
+	// the same message is tried again when it is notified again.
+	last map[dedupKey]string
 }
 
 // New returns a Notifier; call Run to deliver.
@@ -110,21 +118,25 @@ func New(cfg Config) *Notifier {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	n := &Notifier{cfg: cfg, last: map[dedupKey]string{}}
+	n := &Notifier{cfg: cfg}
 	for i, t := range cfg.Targets {
 		n.targets = append(n.targets, &target{
 			name:    strconv.Itoa(i),
 			Target:  t,
 			limiter: rate.NewLimiter(cfg.Rate, cfg.Burst),
 			queue:   make(chan Event, cfg.QueueSize),
+			last:    map[dedupKey]string{},
 		})
 	}
 	return n
 }
 
-// Notify queues e for every target, unless the last message for its repo
-// and kind said the same (then it is counted as a duplicate). It never
-// blocks: a target whose bucket is empty or whose queue is full drops it.
+// Notify queues e for every target, unless the last message queued for
+// that target about the same thing (kind, repo, guard) said the same: then
+// it is counted as a duplicate. It never blocks: a target whose bucket is
+// empty or whose queue is full drops it (counted), and a dropped message is
+// not remembered, so notifying it again (a refusal, every cycle) tries
+// again.
 func (n *Notifier) Notify(e Event) {
 	e.Version = SchemaVersion
 	if e.Summary == "" {
@@ -133,15 +145,13 @@ func (n *Notifier) Notify(e Event) {
 	if e.Time.IsZero() {
 		e.Time = n.cfg.Now()
 	}
-	key, hash := dedupKey{e.Kind, e.Repo}, e.contentHash()
-	n.mu.Lock()
-	dup := n.last[key] == hash
-	n.last[key] = hash
-	n.mu.Unlock()
+	key, hash := keyOf(e), e.contentHash()
 	now := n.cfg.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for _, t := range n.targets {
 		switch {
-		case dup:
+		case t.last[key] == hash:
 			n.observe(t, ResultDuplicate)
 		case !t.limiter.AllowN(now, 1):
 			n.observe(t, ResultRateLimited)
@@ -149,6 +159,7 @@ func (n *Notifier) Notify(e Event) {
 		default:
 			select {
 			case t.queue <- e:
+				t.last[key] = hash
 			default:
 				n.observe(t, ResultQueueFull)
 				n.cfg.Logger.Warn("notification dropped: queue full", zap.String("target", t.name), zap.String("kind", string(e.Kind)), zap.String("repo", e.Repo))
@@ -162,10 +173,24 @@ func (n *Notifier) Notify(e Event) {
 func (n *Notifier) Forget(repo string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for k := range n.last {
-		if k.repo == repo {
-			delete(n.last, k)
+	for _, t := range n.targets {
+		for k := range t.last {
+			if k.repo == repo {
+				delete(t.last, k)
+			}
 		}
+	}
+}
+
+// Resolved clears what was last said of one kind about a repo (repo ""
+// for the organization) and guard (held "" for none), because it no
+// longer holds: the same message is sent again if it happens again.
+func (n *Notifier) Resolved(kind Kind, repo, held string) {
+	key := dedupKey{kind, repo, held}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, t := range n.targets {
+		delete(t.last, key)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -187,6 +188,28 @@ func TestPayloads(t *testing.T) {
 		{"slack refused", FormatSlack, Event{Kind: KindRefused, Org: "acme.com", Repo: "old", Reason: "prune limit 1 reached"}, `{
 			"text": "Refused for old (acme.com): prune limit 1 reached",
 			"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Refused for old (acme.com): prune limit 1 reached*"}}]}`},
+		{"json create refused", FormatJSON, Event{Kind: KindRefused, Org: "acme.com", Repo: "custom-node", Action: "create",
+			Reason: `ca-images-iac/.ca-reconciler.yaml:3:13: repos.custom-node.source: the organization cannot create repo "custom-node" from source "nosuch": source repository "nosuch" not found`,
+			URL:    "https://cd.example.com/repos/custom-node"}, `{
+			"version": 1, "kind": "refused", "org": "acme.com", "repo": "custom-node", "action": "create",
+			"summary": "Create of custom-node refused (acme.com): ca-images-iac/.ca-reconciler.yaml:3:13: repos.custom-node.source: the organization cannot create repo \"custom-node\" from source \"nosuch\": source repository \"nosuch\" not found",
+			"reason": "ca-images-iac/.ca-reconciler.yaml:3:13: repos.custom-node.source: the organization cannot create repo \"custom-node\" from source \"nosuch\": source repository \"nosuch\" not found",
+			"url": "https://cd.example.com/repos/custom-node", "time": "2026-12-02T10:00:00Z"}`},
+		{"json prune limit", FormatJSON, Event{Kind: KindRefused, Org: "acme.com", Action: "prune", Held: "prune_limit", Repos: []string{"a", "b"},
+			Reason: "2 repos would be pruned, more than --prune-limit 1: none is pruned"}, `{
+			"version": 1, "kind": "refused", "org": "acme.com", "action": "prune", "held": "prune_limit", "repos": ["a", "b"],
+			"summary": "Pruning refused (acme.com): 2 repos would be pruned, more than --prune-limit 1: none is pruned",
+			"reason": "2 repos would be pruned, more than --prune-limit 1: none is pruned", "time": "2026-12-02T10:00:00Z"}`},
+		{"slack settings invalid", FormatSlack, Event{Kind: KindRefused, Org: "acme.com", Held: "settings_invalid", Repos: []string{"py`thon", "<b>"},
+			Reason:   "ca-images-iac/.ca-reconciler.yaml is invalid: nothing is written, created or pruned until it is fixed",
+			Problems: []string{"ca-images-iac/.ca-reconciler.yaml:2:5: repos.x.suspend: want a boolean"}, URL: "https://cd.example.com"}, `{
+			"text": "Writes held back (acme.com): ca-images-iac/.ca-reconciler.yaml is invalid: nothing is written, created or pruned until it is fixed",
+			"blocks": [
+				{"type": "section", "text": {"type": "mrkdwn", "text": "*Writes held back (acme.com): ca-images-iac/.ca-reconciler.yaml is invalid: nothing is written, created or pruned until it is fixed*"}},
+				{"type": "section", "text": {"type": "mrkdwn", "text": "Repos: ` + "`py'thon`, `&lt;b&gt;`" + `"}},
+				{"type": "section", "text": {"type": "mrkdwn", "text": "` + "```" + `ca-images-iac/.ca-reconciler.yaml:2:5: repos.x.suspend: want a boolean` + "```" + `"}},
+				{"type": "context", "elements": [{"type": "mrkdwn", "text": "<https://cd.example.com|ca-reconciler>"}]}
+			]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, srv := newSink(t)
@@ -267,6 +290,89 @@ func TestDeduplicates(t *testing.T) {
 	}
 	if dups != 2 {
 		t.Errorf("%d duplicates counted, want 2", dups)
+	}
+}
+
+// TestDeduplicatesRefusals: a guard's refusal, notified every cycle, is
+// sent once per guard until what it says changes; each guard and each
+// repo's refusal is its own message; Resolved starts one of them over and
+// leaves the others (and Forget of a repo leaves the organization's).
+func TestDeduplicatesRefusals(t *testing.T) {
+	s, srv := newSink(t)
+	c := newCounter()
+	n := start(t, Config{Targets: []Target{{URL: srv.URL, Format: FormatJSON}}, Observe: c.observe})
+	limit := Event{Kind: KindRefused, Org: "o", Action: "prune", Held: "prune_limit", Repos: []string{"a", "b"}, Reason: "2 repos would be pruned"}
+	settings := Event{Kind: KindRefused, Org: "o", Held: "settings_invalid", Repos: []string{"a"}, Reason: "invalid"}
+	create := Event{Kind: KindRefused, Org: "o", Repo: "a", Action: "create", Reason: "source refused"}
+	sig := Event{Kind: KindSignatureRefused, Org: "o", Revision: "r1"}
+	for range 3 { // three cycles
+		n.Notify(limit)
+		n.Notify(settings)
+		n.Notify(create)
+		n.Notify(sig)
+	}
+	limit.Repos, limit.Reason = []string{"a", "b", "c"}, "3 repos would be pruned"
+	n.Notify(limit) // changed
+	n.Forget("a")   // the repo recovered: its own refusal starts over
+	n.Notify(create)
+	n.Notify(limit) // the organization's are not the repo's
+	n.Notify(sig)
+	n.Resolved(KindRefused, "", "prune_limit")
+	n.Notify(limit)    // the guard lifted, then held again
+	n.Notify(settings) // another guard, still a duplicate
+	c.wait(t, 7)
+	var got []string
+	for _, b := range s.got() {
+		got = append(got, fmt.Sprintf("%s %v %v %v", b["kind"], b["repo"], b["held"], b["repos"]))
+	}
+	want := []string{
+		"refused <nil> prune_limit [a b]", "refused <nil> settings_invalid [a]", "refused a <nil> <nil>", "signature_refused <nil> <nil> <nil>",
+		"refused <nil> prune_limit [a b c]", "refused a <nil> <nil>", "refused <nil> prune_limit [a b c]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	dups := 0
+	for _, r := range c.results() {
+		if r == "0 "+ResultDuplicate {
+			dups++
+		}
+	}
+	if dups != 11 {
+		t.Errorf("%d duplicates counted, want 11", dups)
+	}
+}
+
+// TestDroppedIsTriedAgain: a message the rate limit dropped is not taken
+// for sent: notified again once the bucket has a token, it goes out.
+func TestDroppedIsTriedAgain(t *testing.T) {
+	s, srv := newSink(t)
+	c := newCounter()
+	now := t0
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	n := start(t, Config{Targets: []Target{{URL: srv.URL, Format: FormatJSON}}, Rate: rate.Every(time.Minute), Burst: 1, Observe: c.observe, Now: clock})
+	first := Event{Kind: KindBuildFailed, Org: "o", Repo: "a"}
+	refusal := Event{Kind: KindRefused, Org: "o", Action: "prune", Held: "no_files", Reason: "no valid file"}
+	n.Notify(first)
+	n.Notify(refusal) // dropped: no token
+	c.wait(t, 1)
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	n.Notify(refusal) // the next cycle: sent
+	n.Notify(refusal) // and now a duplicate
+	c.wait(t, 1)
+	var got []string
+	for _, b := range s.got() {
+		got = append(got, fmt.Sprint(b["kind"]))
+	}
+	if diff := cmp.Diff([]string{"build_failed", "refused"}, got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	want := []string{"0 sent", "0 rate_limited", "0 duplicate", "0 sent"}
+	if diff := cmp.Diff(want, c.results(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
 	}
 }
 

@@ -51,18 +51,21 @@ func TestSinks(t *testing.T) {
 			e.Kind, e.From, e.To = vocab.EventStatusChanged, vocab.StatusInvalid, vocab.StatusOrphan
 		}),
 	})
-	// One status series, for the last status.
-	if got := testutil.ToFloat64(m.RepoStatus.WithLabelValues("web", "orphan")); got != 1 {
-		t.Errorf("repo_status{orphan} = %v, want 1 (the last status)", got)
-	}
-	if n := testutil.CollectAndCount(m.RepoStatus); n != 1 {
-		t.Errorf("%d repo_status series, want 1", n)
+	// One status series, for the last status, and the drift counter.
+	if err := testutil.CollectAndCompare(m.PerRepo, strings.NewReader(`
+# HELP ca_reconciler_drift_detected_total Times the repo was found drifted after being in sync (or on first sight); the series appears at the first drift.
+# TYPE ca_reconciler_drift_detected_total counter
+ca_reconciler_drift_detected_total{repo="web"} 1
+# HELP ca_reconciler_repo_status 1 for each repo, labelled with its current status (one series per repo; drifted, failed and stalled mean the live overlay differs from the file).
+# TYPE ca_reconciler_repo_status gauge
+ca_reconciler_repo_status{repo="web",status="orphan"} 1
+`)); err != nil {
+		t.Errorf("repo series: %v", err)
 	}
 	for _, c := range []struct {
 		c    prometheus.Collector
 		want float64
 	}{
-		{m.DriftDetected.WithLabelValues("web"), 1},
 		{m.Writes.WithLabelValues("success"), 2},
 		{m.Writes.WithLabelValues("error"), 1},
 	} {

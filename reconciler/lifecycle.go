@@ -99,7 +99,7 @@ func lifecycle(p Plan, d Desired, pol Policy, stalled map[string]string, refused
 			c.SourceAt = &at
 			c.Diff = overlay.Diff(overlay.Overlay{}, c.Desired)
 			if r, ok := refused[c.Repo]; ok && r.source == set.Source && r.desiredHash == c.DesiredHash {
-				c.Action, c.Diff = vocab.ActionInvalid, nil
+				c.Action, c.Diff, c.SourceRefused = vocab.ActionInvalid, nil, true
 				c.Err = overlay.Problems{sourceProblem(*c, r.cause)}
 			}
 		case c.Action == vocab.ActionOrphan && pol.Prune:

@@ -35,19 +35,20 @@ func mustSettings(t *testing.T, src string) settings.Settings {
 
 // lifecycleRow is what TestLifecycle compares of each change.
 type lifecycleRow struct {
-	Action vocab.Action
-	File   string
-	Source string
-	Would  vocab.Action
-	Held   vocab.HoldReason
-	Diff   []string
-	Err    string
+	Action        vocab.Action
+	File          string
+	Source        string
+	Would         vocab.Action
+	Held          vocab.HoldReason
+	Diff          []string
+	Err           string
+	SourceRefused bool
 }
 
 func rows(p Plan) map[string]lifecycleRow {
 	out := map[string]lifecycleRow{}
 	for _, c := range p.Changes {
-		out[c.Repo] = lifecycleRow{Action: c.Action, File: c.File, Source: c.Source, Would: c.Would, Held: c.Held, Diff: diffStrings(c.Diff), Err: errText(c.Err)}
+		out[c.Repo] = lifecycleRow{Action: c.Action, File: c.File, Source: c.Source, Would: c.Would, Held: c.Held, Diff: diffStrings(c.Diff), Err: errText(c.Err), SourceRefused: c.SourceRefused}
 	}
 	return out
 }
@@ -123,7 +124,7 @@ func TestLifecycle(t *testing.T) {
 				"custom-node": {source: "node", desiredHash: hc, cause: refusedCause},
 			},
 			want: map[string]lifecycleRow{
-				"custom-node": {Action: vocab.ActionInvalid, File: "ca-images-iac/custom-node.yaml", Source: "node", Diff: []string{},
+				"custom-node": {Action: vocab.ActionInvalid, File: "ca-images-iac/custom-node.yaml", Source: "node", Diff: []string{}, SourceRefused: true,
 					Err: settingsFile + `:3:13: repos.custom-node.source: the organization cannot create repo "custom-node" from source "node": ` + refusedCause},
 			},
 			prune:  PruneReport{Limit: DefaultPruneLimit},
@@ -310,6 +311,7 @@ func TestNextLifecycle(t *testing.T) {
 	refusedErr := fmt.Errorf("creating repo web from nosuch in org: %w: %w", chainguard.ErrSourceRefused,
 		status.Error(codes.NotFound, `source repository "nosuch" not found`))
 	denied := status.Error(codes.PermissionDenied, "using custom_overlay.contents.runtime_repositories is not allowed")
+	unavailableErr := status.Error(codes.Unavailable, "connection refused")
 	sourceAt := mustSettings(t, "repos:\n  web:\n    source: nosuch\n").SourceProblem("web", "")
 	sourceAtP := &sourceAt
 
@@ -395,6 +397,23 @@ func TestNextLifecycle(t *testing.T) {
 					return e
 				}(),
 				changed("", vocab.StatusMissing, vocab.StatusInvalid, refusedText),
+			},
+		},
+		{
+			name: "a create failing for now (the API unavailable): failed, transient, no stall count",
+			prev: missing,
+			c:    create,
+			w:    &WriteResult{Err: unavailableErr, Transient: true, At: now, Attempts: 4},
+			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h1", Diff: []string{"+ package curl"},
+				DriftSince: at(now), WriteError: unavailableErr.Error(), Would: vocab.ActionCreate},
+			events: []Event{
+				drift("", []string{"+ package curl"}, ""),
+				func() Event {
+					e := ev(vocab.EventWriteFailed, "")
+					e.Action, e.Source, e.Reason, e.Attempts, e.At, e.Transient = vocab.ActionCreate, "nosuch", unavailableErr.Error(), 4, now, true
+					return e
+				}(),
+				changed("", vocab.StatusMissing, vocab.StatusFailed, unavailableErr.Error()),
 			},
 		},
 		{

@@ -13,12 +13,14 @@ import (
 // that an idle cycle canonicalizes and hashes only the overlays that
 // changed since the previous cycle.
 //
-// The fingerprint is taken from the decoded value, not from the wire: the
-// API (like any Go server) marshals map fields in random order, so the raw
-// bytes of an unchanged overlay with environment or annotations differ from
-// one ListRepos to the next. Map entries are therefore combined
-// order-independently; everything else in order. It is a 64-bit maphash
-// with a random per-process seed: an unchanged hash is reused only when the
+// The fingerprint is the one chainguard.Client.ListRepos took of the repo's
+// encoding (Repo.Fingerprint, map entries combined order-independently, as a
+// Go server marshals maps in random order), which costs nothing more here;
+// a repo without one (another Registry, an encoding that could not be
+// fingerprinted) gets one taken from the decoded overlay, again with map
+// entries combined order-independently and everything else in order. Both
+// are 64-bit maphashes with random per-process seeds, and the two kinds are
+// never compared with each other: an unchanged hash is reused only when the
 // fingerprints are equal, and two different overlays of one repo share a
 // fingerprint with probability about 2^-64.
 type liveHashes struct {
@@ -32,6 +34,7 @@ type liveHashes struct {
 
 type liveHash struct {
 	fp   uint64
+	wire bool // fp is the Registry's Repo.Fingerprint
 	hash string
 	gen  uint64
 }
@@ -50,8 +53,11 @@ func (c *liveHashes) hashes(live []chainguard.Repo) []string {
 		if key == "" {
 			key = "name:" + r.Name
 		}
-		fp := fingerprint(c.seed, r.Overlay)
-		if e, ok := c.byID[key]; ok && e.fp == fp {
+		fp, wire := r.Fingerprint, true
+		if fp == 0 {
+			fp, wire = fingerprint(c.seed, r.Overlay), false
+		}
+		if e, ok := c.byID[key]; ok && e.fp == fp && e.wire == wire {
 			e.gen = c.gen
 			c.byID[key] = e
 			out[i] = e.hash
@@ -59,7 +65,7 @@ func (c *liveHashes) hashes(live []chainguard.Repo) []string {
 			continue
 		}
 		h := overlay.Hash(r.Overlay)
-		c.byID[key] = liveHash{fp: fp, hash: h, gen: c.gen}
+		c.byID[key] = liveHash{fp: fp, wire: wire, hash: h, gen: c.gen}
 		out[i] = h
 		c.hashed++
 	}

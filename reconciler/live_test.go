@@ -224,3 +224,31 @@ func TestLiveHashesReuse(t *testing.T) {
 		t.Errorf("%d ids remembered, want 50", len(c.byID))
 	}
 }
+
+// A Registry's fingerprint of the encoding (chainguard.Repo.Fingerprint)
+// stands for the overlay's: equal ones reuse the hash without looking at the
+// overlay, a new one hashes again, and one of the other kind is never taken
+// for it.
+func TestLiveHashesWireFingerprint(t *testing.T) {
+	a := overlay.Overlay{Packages: []string{"curl"}}
+	b := overlay.Overlay{Packages: []string{"jq"}}
+	c := newLiveHashes()
+	for _, step := range []struct {
+		name           string
+		repo           chainguard.Repo
+		hashed, reused int
+		want           overlay.Overlay
+	}{
+		{"first sight", chainguard.Repo{ID: "org/1", Overlay: a, Fingerprint: 42}, 1, 0, a},
+		{"same fingerprint", chainguard.Repo{ID: "org/1", Overlay: a, Fingerprint: 42}, 0, 1, a},
+		{"another fingerprint", chainguard.Repo{ID: "org/1", Overlay: b, Fingerprint: 43}, 1, 0, b},
+		{"no fingerprint: the overlay's", chainguard.Repo{ID: "org/1", Overlay: b}, 1, 0, b},
+		{"the overlay's again", chainguard.Repo{ID: "org/1", Overlay: b}, 0, 1, b},
+		{"a wire fingerprint equal to the overlay's", chainguard.Repo{ID: "org/1", Overlay: a, Fingerprint: fingerprint(c.seed, b)}, 1, 0, a},
+	} {
+		got := c.hashes([]chainguard.Repo{step.repo})
+		if c.hashed != step.hashed || c.reused != step.reused || got[0] != overlay.Hash(step.want) {
+			t.Errorf("%s: hashed %d reused %d, hash %s; want %d, %d, %s", step.name, c.hashed, c.reused, got[0], step.hashed, step.reused, overlay.Hash(step.want))
+		}
+	}
+}

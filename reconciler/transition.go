@@ -45,12 +45,19 @@ type Event struct {
 	// applied, set on the first write after the repo's file changed; zero
 	// otherwise (a write putting back a Console edit).
 	Commit time.Time
+	// UnknownFields is the number of fields of the live overlay this
+	// version does not know, which a write kept (written).
+	UnknownFields int
 	// Source is what a created repo was made from (created, and a failed
 	// create).
 	Source string
 	// Held is why a repo's difference is not written: on a refusal, and on
 	// the drift detected of a suspended repo.
 	Held vocab.HoldReason
+	// Transient is set on a write failed whose error is transient (the API
+	// unavailable, the cycle cancelled): the next cycle tries again, so it
+	// is no refusal.
+	Transient bool
 }
 
 // facts are what a transition knows about the cycle besides the repo.
@@ -86,6 +93,8 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 		st.RepoID = w.RepoID // a created repo's new id
 	}
 	st.Diff, st.Error = nil, errText(c.Err)
+	st.Warnings, st.UnknownFields = warningLines(c.Warnings), c.UnknownFields
+	st.CheckRefused, st.CheckNotes = c.CheckRefused, c.CheckNotes
 	st.Held, st.Would = c.Held, lifecycleWould(c)
 	base := Event{Repo: c.Repo, RepoID: st.RepoID, File: c.File}
 	var events []Event
@@ -140,7 +149,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			status = vocab.StatusFailed
 			st.WriteError = errText(w.Err)
 			e := base
-			e.Kind, e.Reason, e.Attempts = vocab.EventWriteFailed, st.WriteError, w.Attempts
+			e.Kind, e.Reason, e.Attempts, e.Transient = vocab.EventWriteFailed, st.WriteError, w.Attempts, w.Transient
 			if c.Action == vocab.ActionCreate || c.Action == vocab.ActionPrune {
 				e.Action, e.Source, e.At = c.Action, c.Source, w.At
 			}
@@ -152,6 +161,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			e.Kind, e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts =
 				writtenKind(c.Action), c.Action, c.DesiredHash, st.Diff, w.Converged, w.At, w.Attempts
 			e.Source = c.Source
+			e.UnknownFields = c.UnknownFields
 			if prev.DesiredHash != c.DesiredHash {
 				e.Commit = f.commit
 			}

@@ -154,7 +154,11 @@ func TestNext(t *testing.T) {
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h2", LiveHash: "live",
 				Diff: diffS, DriftSince: at(t0), LastWrite: at(t0), WriteError: unavailable.Error(), Writes: 2, WritesOf: "h2"},
 			events: []Event{
-				func() Event { e := ev(vocab.EventWriteFailed); e.Reason, e.Attempts = unavailable.Error(), 4; return e }(),
+				func() Event {
+					e := ev(vocab.EventWriteFailed)
+					e.Reason, e.Attempts, e.Transient = unavailable.Error(), 4, true
+					return e
+				}(),
 				changed(vocab.StatusDrifted, vocab.StatusFailed, 2, unavailable.Error()),
 			},
 		},

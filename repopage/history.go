@@ -1,8 +1,11 @@
 // Package repopage serves one page per repo at /repos/NAME: the desired
 // overlay (the file) and the live one as YAML, the diff, the error or
-// problems, the last writes and builds with their results and durations,
-// a failed build's log tail, and the revision and file that set the
-// desired overlay. It is linked from the overview page at /.
+// problems, why a write is held back (suspended, or refused by a guard),
+// the last writes (updates, resets, creates and prunes, and the ones a
+// guard refused) and builds with their results and durations, a failed
+// build's log tail, the revision and file that set the desired overlay, and
+// the source a create makes the repo from. It is linked from the overview
+// page at /.
 //
 // History keeps what the store does not: overlays, the last writes and the
 // last builds of each repo, fed from the reconciler's reports and events
@@ -17,20 +20,28 @@ import (
 	"time"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // MaxEntries is how many writes and builds are kept per repo.
 const MaxEntries = 10
 
-// Write is one write of a repo's overlay.
+// Write is one write of a repo's overlay (an update, a reset, a create or
+// a prune), or one a guard refused.
 type Write struct {
-	At        time.Time
+	At time.Time
+	// Action is what the write did (update, reset, create, prune);
+	// Source what a create made the repo from.
 	Action    string
+	Source    string
 	Attempts  int
 	Converged bool
-	// Error is set when the write failed.
+	// Error is set when the write failed, or why a guard refused it.
 	Error string
-	Diff  []string
+	// Held is the guard that refused the write (prune_limit, no_files,
+	// settings_invalid); the write was not made.
+	Held vocab.HoldReason
+	Diff []string
 }
 
 // Build is one finished build.
@@ -57,6 +68,9 @@ type Detail struct {
 	// revision seen with this desired overlay.
 	File  string
 	SetBy string
+	// Source is what the settings file creates the repo from, when it
+	// names one.
+	Source string
 	// Writes and Builds are newest first.
 	Writes []Write
 	Builds []Build
@@ -80,25 +94,38 @@ func (h *History) repoLocked(name string) *Detail {
 	return d
 }
 
+// Seen is a cycle's view of one repo.
+type Seen struct {
+	File        string
+	Revision    string
+	DesiredHash string
+	// Desired and Live are nil when absent (an invalid file has no
+	// desired overlay, a missing repo no live one).
+	Desired, Live *overlay.Overlay
+	// Source is what the settings file creates the repo from ("" for
+	// none).
+	Source string
+}
+
 // Overlays records a cycle's view of a repo. The overlays are kept as
 // values (the page renders them as YAML when asked), so a cycle costs a
-// map lookup per repo. revision is remembered as SetBy when desiredHash
-// differs from the last one.
-func (h *History) Overlays(repo, file, revision, desiredHash string, desired *overlay.Overlay, live *overlay.Overlay) {
+// map lookup per repo. s.Revision is remembered as SetBy when
+// s.DesiredHash differs from the last one.
+func (h *History) Overlays(repo string, s Seen) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	d := h.repoLocked(repo)
-	if desiredHash != d.DesiredHash {
-		d.DesiredHash, d.SetBy = desiredHash, revision
+	if s.DesiredHash != d.DesiredHash {
+		d.DesiredHash, d.SetBy = s.DesiredHash, s.Revision
 	}
-	d.File = file
-	d.HasDesired, d.HasLive = desired != nil, live != nil
+	d.File, d.Source = s.File, s.Source
+	d.HasDesired, d.HasLive = s.Desired != nil, s.Live != nil
 	d.Desired, d.Live = overlay.Overlay{}, overlay.Overlay{}
-	if desired != nil {
-		d.Desired = *desired
+	if s.Desired != nil {
+		d.Desired = *s.Desired
 	}
-	if live != nil {
-		d.Live = *live
+	if s.Live != nil {
+		d.Live = *s.Live
 	}
 }
 

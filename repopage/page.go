@@ -13,6 +13,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Pattern is the route of the page.
@@ -45,6 +46,7 @@ func New(opts Options) (*Page, error) {
 		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"short":    short,
 		"badge":    badge,
+		"done":     done,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the repo page template: %w", err)
@@ -55,18 +57,22 @@ func New(opts Options) (*Page, error) {
 
 // view is what the template sees.
 type view struct {
-	Org       string
-	State     store.RepoState
-	Detail    Detail
-	Desired   string
-	Live      string
+	Org     string
+	State   store.RepoState
+	Detail  Detail
+	Desired string
+	Live    string
+	// FileGone is set when the repo's file was deleted: it is pruned, or
+	// waits for a prune.
+	FileGone  bool
 	Generated time.Time
 	Version   string
 }
 
 // Render writes the page of one repo.
 func (p *Page) Render(w io.Writer, st store.RepoState, d Detail) error {
-	v := view{Org: p.opts.Org, State: st, Detail: d, Generated: p.opts.Now(), Version: p.opts.Version}
+	v := view{Org: p.opts.Org, State: st, Detail: d, Generated: p.opts.Now(), Version: p.opts.Version,
+		FileGone: st.Status == vocab.StatusPruned || st.Would == vocab.ActionPrune}
 	if d.HasDesired {
 		v.Desired = yamlOf(d.Desired)
 	}
@@ -190,10 +196,23 @@ func short(s string) string {
 // badge maps a status or result to a CSS class.
 func badge(s string) string {
 	switch s {
-	case "synced", "success":
+	case string(vocab.StatusSynced), string(vocab.BuildSuccess):
 		return "ok"
-	case "drifted", "orphan", "pending":
+	case string(vocab.StatusDrifted), "pending":
 		return "warn"
+	case string(vocab.StatusOrphan), string(vocab.StatusSuspended), string(vocab.StatusPruned):
+		return "info"
 	}
 	return "bad"
+}
+
+// done is the result of a write that went through, by its action.
+func done(action string) string {
+	switch vocab.Action(action) {
+	case vocab.ActionCreate:
+		return "created"
+	case vocab.ActionPrune:
+		return "pruned"
+	}
+	return "written"
 }

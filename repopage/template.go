@@ -24,6 +24,7 @@ pre { background: #f7f7f7; padding: .5em; margin: .3em 0; white-space: pre-wrap;
 .ok { background: #d7f5dd; color: #0b5d1e; }
 .warn { background: #fff0c2; color: #6b4e00; }
 .bad { background: #ffd9d9; color: #8a1010; }
+.info { background: #dde8ff; color: #183f8a; }
 .muted { color: #666; }
 .err { color: #8a1010; }
 footer { margin-top: 2em; font-size: .9em; color: #666; }
@@ -36,8 +37,17 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 {{- if .State.Writes}} <span class="muted">({{.State.Writes}} write{{if ne .State.Writes 1}}s{{end}} of this file did not converge)</span>{{end}}</p>
 
 <dl>
-<dt>File</dt><dd id="file">{{if .State.File}}<code>{{.State.File}}</code>{{else}}<span class="muted">none: no file names this repo</span>{{end}}</dd>
+<dt>File</dt><dd id="file">{{if .State.File}}<code>{{.State.File}}</code>{{if .FileGone}} <span class="muted">(deleted)</span>{{end}}{{else}}<span class="muted">none: no file names this repo</span>{{end}}</dd>
 <dt>Set by</dt><dd>{{if .Detail.SetBy}}revision <code id="set-by" title="{{.Detail.SetBy}}">{{short .Detail.SetBy}}</code>{{else}}<span class="muted">-</span>{{end}}</dd>
+{{- if .Detail.Source}}
+<dt>Source</dt><dd id="source"><code>{{.Detail.Source}}</code> <span class="muted">(the settings file creates the repo from it)</span></dd>
+{{- end}}
+{{- with .State.Held}}
+<dt>Held back</dt><dd id="held">{{if .Guard}}<span class="badge bad">refused</span> {{end}}{{.Describe}}</dd>
+{{- end}}
+{{- with .State.Would}}
+<dt>Would</dt><dd id="would">{{.}}{{if eq $.State.Status "suspended"}}: not done while suspended{{else if $.State.Held}}: not done while held back{{else}}: not done yet{{end}}</dd>
+{{- end}}
 {{- if .State.RepoID}}
 <dt>Repo id</dt><dd><code>{{.State.RepoID}}</code></dd>
 {{- end}}
@@ -48,7 +58,7 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 </dl>
 
 {{- if .State.Error}}
-<h2>Why it cannot be reconciled</h2>
+<h2>{{if .State.Held}}Why it is not written{{else}}Why it cannot be reconciled{{end}}</h2>
 <pre class="err" id="error">{{.State.Error}}</pre>
 {{- end}}
 
@@ -63,7 +73,9 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <div class="cols">
 <section>
 <h2>Desired (the file)</h2>
-{{- if .Detail.HasDesired}}
+{{- if .FileGone}}
+<p class="muted" id="desired">The file is gone: pruning resets the live overlay to the empty overlay.</p>
+{{- else if .Detail.HasDesired}}
 <pre id="desired">{{.Desired}}</pre>
 {{- else}}
 <p class="muted" id="desired">No valid file.</p>
@@ -85,9 +97,12 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 <thead><tr><th>When</th><th>Action</th><th>Result</th><th>Attempts</th><th>Changes</th></tr></thead>
 <tbody>
 {{- range .Detail.Writes}}
-<tr><td>{{when .At}} ({{ago .At}})</td><td>{{.Action}}</td>
-<td>{{if .Error}}<span class="badge bad">failed</span><pre class="err">{{.Error}}</pre>{{else if .Converged}}<span class="badge ok">written</span>{{else}}<span class="badge warn">written, read back different</span>{{end}}</td>
-<td>{{.Attempts}}</td><td>{{if .Diff}}<pre>{{range .Diff}}{{.}}
+<tr><td>{{when .At}} ({{ago .At}})</td><td>{{.Action}}{{if .Source}} from <code>{{.Source}}</code>{{end}}</td>
+<td>{{if .Held}}<span class="badge bad">refused</span> {{.Held.Describe}}{{if .Error}}<pre class="err">{{.Error}}</pre>{{end}}
+{{- else if .Error}}<span class="badge bad">failed</span><pre class="err">{{.Error}}</pre>
+{{- else if .Converged}}<span class="badge ok">{{done .Action}}</span>
+{{- else}}<span class="badge warn">{{done .Action}}, read back different</span>{{end}}</td>
+<td>{{if .Attempts}}{{.Attempts}}{{else}}-{{end}}</td><td>{{if .Diff}}<pre>{{range .Diff}}{{.}}
 {{end}}</pre>{{end}}</td></tr>
 {{- end}}
 </tbody>

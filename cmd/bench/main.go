@@ -6,6 +6,8 @@
 //	go run ./cmd/bench                                  # the scale table, N = 500 ... 5,000
 //	go run ./cmd/bench -sizes 200 -cycles 1,20 -o /tmp/b.md   # a quick check
 //	go run ./cmd/bench soak -repos 1000 -cycles 1000     # RSS, heap, goroutines over K cycles
+//	go run ./cmd/bench check                             # only the package check's cost, its section of BENCHMARKS.md
+//	go run ./cmd/bench world -repos 5000 -latency 0      # the emulator and Git server of one size, for profiling by hand
 //
 // Per size N it seeds the emulator with N Custom Assembly repos, commits one
 // overlay file per repo to a bare Git repository served by `git http-backend`
@@ -50,9 +52,10 @@ func run(args []string) error {
 	if mode == "soak" {
 		defCycles = "1,100,1000"
 	}
-	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~17 min)")
-	fs.IntVar(&o.repos, "repos", 1000, "soak: number of repos")
-	fs.IntVar(&o.pushes, "pushes", 10, "one-file pushes measured per size")
+	cycles := fs.String("cycles", defCycles, "cycles after which RSS (soak: and heap, goroutines) is read; the last one ends the run (1000 cycles take ~19 min)")
+	fs.IntVar(&o.long, "long", 1000, "scale: the largest size runs on to this many cycles, RSS read after it (0: no; the daemon's interval floor of 1s makes 1,000 cycles ~19 min)")
+	fs.IntVar(&o.repos, "repos", 1000, "soak and world: number of repos")
+	fs.IntVar(&o.pushes, "pushes", 70, "one-file pushes measured per size (at least 64, so that the cache's growth includes one packing of its loose objects)")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "API latency of the latency case (0 skips it)")
 	fs.IntVar(&o.latencyRepos, "latency-repos", 500, "number of repos of the latency case")
 	defOut := "BENCHMARKS.md"
@@ -63,6 +66,11 @@ func run(args []string) error {
 	fs.StringVar(&o.profiles, "profiles", "bench-profiles", "folder for the CPU and heap profiles (next to the report)")
 	fs.StringVar(&o.notes, "notes", "cmd/bench/notes.md", "hand-written reading of the numbers, appended to the report when the file exists")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (logs, repositories) for inspection")
+	fs.BoolVar(&o.checkOn, "check", true, "scale: also measure the package check's cost (the section `bench check` writes)")
+	fs.IntVar(&o.check.repos, "check-repos", 1000, "package check: number of repos")
+	fs.IntVar(&o.check.packages, "check-packages", 5000, "package check: packages in the organization's index, on each of two architectures")
+	fs.IntVar(&o.check.onePushes, "check-pushes", 5, "package check: one-file pushes measured per variant (after a first one)")
+	fs.IntVar(&o.check.allPushes, "check-all-pushes", 2, "package check: pushes changing every file measured per variant")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,19 +86,28 @@ func run(args []string) error {
 		return scale(o)
 	case "soak":
 		return soak(o)
+	case "check":
+		return checkOnly(o)
+	case "world":
+		return serveWorld(o)
 	default:
-		return fmt.Errorf("unknown mode %q (scale or soak)", mode)
+		return fmt.Errorf("unknown mode %q (scale, soak, check or world)", mode)
 	}
 }
 
 type options struct {
 	sizes, cycles []int
+	long          int
 	repos, pushes int
 	latency       time.Duration
 	latencyRepos  int
 	out, profiles string
 	notes         string
 	keep          bool
+	// checkOn adds the package check's case to the scale run; check sizes
+	// it (bench check runs only it).
+	checkOn bool
+	check   checkOptions
 }
 
 func ints(s string) ([]int, error) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -103,5 +105,51 @@ func TestListeningURL(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("listeningURL(%q) = %q, %v; want %q", line, got, ok, want)
 		}
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\tca-reconciler\nVmHWM:\t  99168 kB\nVmRSS:\t   66376 kB\nRssAnon:\t   38448 kB\nRssFile:\t   27928 kB\n"
+	for field, want := range map[string]int64{"VmHWM": 99168 << 10, "RssAnon": 38448 << 10, "RssFile": 27928 << 10} {
+		if got, err := parseStatus(status, field); err != nil || got != want {
+			t.Errorf("parseStatus(%s) = %d, %v; want %d", field, got, err, want)
+		}
+	}
+	if _, err := parseStatus(status, "RssShmem"); err == nil || err.Error() != "no RssShmem in /proc status" {
+		t.Errorf("parseStatus(RssShmem) error %v", err)
+	}
+}
+
+func TestCountCache(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"objects/pack/pack-1.pack", "objects/pack/pack-1.idx", "objects/pack/pack-2.pack", "objects/ab/cdef", "objects/12/3456", "objects/12/7890", "refs/heads/main", "HEAD"} {
+		p := filepath.Join(dir, "0123", filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := countCache(dir)
+	if err != nil || got != (cacheFiles{packs: 2, loose: 3}) {
+		t.Errorf("countCache = %+v, %v; want 2 packs and 3 loose objects", got, err)
+	}
+}
+
+func TestMarks(t *testing.T) {
+	e := env{o: options{sizes: []int{500, 5000}, cycles: []int{1, 100}, long: 1000}}
+	if d := cmp.Diff([]int{1, 100}, e.marks(500)); d != "" {
+		t.Errorf("marks(500) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{1, 100, 1000}, e.marks(5000)); d != "" {
+		t.Errorf("marks(5000) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{1, 100, 1000}, allMarks(e.o)); d != "" {
+		t.Errorf("allMarks (-want +got):\n%s", d)
+	}
+	e.o.long = 0
+	if d := cmp.Diff([]int{1, 100}, e.marks(5000)); d != "" {
+		t.Errorf("marks(5000) without -long (-want +got):\n%s", d)
 	}
 }

@@ -172,6 +172,8 @@ type logLine struct {
 	Result   string  `json:"result"`
 	Trigger  string  `json:"trigger"`
 	Duration float64 `json:"duration"`
+	// FilesParsed is set on "revision parsed".
+	FilesParsed int `json:"files_parsed"`
 }
 
 func (l logLine) time() time.Time {
@@ -303,26 +305,50 @@ func parseStat(s string) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// rss is a process's resident set size from /proc/PID/status, in bytes.
-func rss(pid int) (int64, error) {
+// memOf reads a process's resident memory from /proc/PID/status.
+func memOf(pid int) (memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	var m memory
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"VmRSS", &m.rss}, {"RssAnon", &m.anon}, {"RssFile", &m.file}} {
+		if *f.v, err = parseStatus(string(b), f.name); err != nil {
+			return memory{}, err
+		}
+	}
+	return m, nil
+}
+
+// procStatus reads one kB field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
-	return parseRSS(string(b))
+	return parseStatus(string(b), field)
 }
 
-func parseRSS(status string) (int64, error) {
+// rss is a process's resident set size from /proc/PID/status, in bytes.
+func rss(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+func parseRSS(status string) (int64, error) { return parseStatus(status, "VmRSS") }
+
+// parseStatus reads a kB field ("VmRSS:\t 65536 kB") of /proc/PID/status.
+func parseStatus(status, field string) (int64, error) {
 	for _, line := range strings.Split(status, "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", v, err)
+				return 0, fmt.Errorf("%s %q: %w", field, v, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // scrape fetches /metrics and returns each sample's value by series line

@@ -118,6 +118,17 @@ func (w *world) change(i int) (overlay.Overlay, error) {
 	return o, w.commit()
 }
 
+// changeMany edits the files of repos 0..k-1 in one commit and pushes it.
+func (w *world) changeMany(k int) error {
+	w.round++
+	for i := range k {
+		if err := os.WriteFile(filepath.Join(w.work, overlayDir, repoName(i)+".yaml"), []byte(fileFor(i, w.round)), 0o644); err != nil {
+			return err
+		}
+	}
+	return w.commit()
+}
+
 // serve starts git http-backend for the bare repository on loopback.
 func (w *world) serve() error {
 	execPath, err := exec.Command("git", "--exec-path").Output()

@@ -134,12 +134,14 @@ type feedback struct {
 	history  *repopage.History
 	// verified reports whether the head passed signature verification.
 	verified func() bool
+	// now is the clock for history entries whose event carries no time.
+	now func() time.Time
 }
 
 // newFeedback builds what the flags ask for; busy tells whether the build
 // watcher still follows a repo's builds.
 func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedback, error) {
-	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory()}
+	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory(), now: time.Now}
 	if cfg, ok := o.feedback.commitStatusConfig(o.org); ok {
 		cfg.Logger = d.log.Named("commit-status")
 		cfg.Observe = func(result string) { d.metrics.CommitStatusReports.WithLabelValues(result).Inc() }
@@ -217,38 +219,84 @@ func (f *feedback) drain(ctx context.Context) {
 // drainTimeout bounds how long run --once waits to send its reports.
 const drainTimeout = 30 * time.Second
 
-// cycle turns a cycle's report into the tracker's input.
+// cycle turns a cycle's report into notifications of the guards'
+// refusals and the tracker's input.
 func (f *feedback) cycle(rep reconciler.Report) {
-	if f.notifier != nil && f.verified != nil && !f.verified() {
-		f.notifier.Notify(notify.Event{Kind: notify.KindSignatureRefused, Org: f.org, Revision: rep.Revision,
-			Reason: "the head commit is not signed by a trusted key (--verify-commits-keyring); the daemon keeps reconciling the last verified revision", URL: f.url})
+	if f.notifier != nil && f.verified != nil {
+		if !f.verified() {
+			f.notifier.Notify(notify.Event{Kind: notify.KindSignatureRefused, Org: f.org, Revision: rep.Revision,
+				Reason: "the head commit is not signed by a trusted key (--verify-commits-keyring); the daemon keeps reconciling the last verified revision", URL: f.url})
+		} else {
+			f.notifier.Resolved(notify.KindSignatureRefused, "", "")
+		}
 	}
 	if rep.Err != nil {
 		return
 	}
 	f.recordOverlays(rep)
+	if f.notifier != nil {
+		refused := guardRefusals(f.org, f.url, rep.Plan)
+		for _, why := range vocab.HoldReasons() {
+			if !why.Guard() {
+				continue
+			}
+			if e, ok := refused[why]; ok {
+				f.notifier.Notify(e)
+			} else {
+				f.notifier.Resolved(notify.KindRefused, "", string(why))
+			}
+		}
+	}
 	if f.tracker == nil {
 		return
 	}
+	f.tracker.Cycle(rep.Revision, cycleRepos(rep))
+}
+
+// cycleRepos is what a cycle did to each repo that was not in sync, for
+// the commit status: the repos whose file or write failed, whose create or
+// prune was refused (by the service, or by a guard) or held back by an
+// invalid settings file, and those written, created or pruned (a created
+// repo's id is the create's); an invalid settings file is an entry of its
+// own, named by its path.
+func cycleRepos(rep reconciler.Report) []commitstatus.CycleRepo {
 	var repos []commitstatus.CycleRepo
+	if rep.Plan.SettingsErr != nil {
+		repos = append(repos, commitstatus.CycleRepo{Name: rep.Plan.SettingsFile, Problem: commitstatus.ProblemInvalid})
+	}
 	for _, c := range rep.Plan.Changes {
 		r := commitstatus.CycleRepo{Name: c.Repo, ID: c.RepoID}
+		w, wrote := rep.Writes[c.Repo]
+		if r.ID == "" && wrote {
+			r.ID = w.RepoID
+		}
 		switch {
+		case c.SourceRefused:
+			r.Problem = commitstatus.ProblemCreateRefused
 		case c.Action == vocab.ActionInvalid:
 			r.Problem = commitstatus.ProblemInvalid
 		case c.Action == vocab.ActionMissing:
 			r.Problem = commitstatus.ProblemMissing
+		case c.Held == vocab.HoldSettingsInvalid:
+			r.Drifted, r.Problem = true, commitstatus.ProblemHeld
+		case c.Held.Guard():
+			r.Drifted, r.Problem = true, commitstatus.ProblemPruneRefused
 		case c.Drifted() && c.Stalled:
 			r.Drifted, r.Problem = true, commitstatus.ProblemStalled
 		case c.Drifted():
 			r.Drifted = true
 			// A write that read back different still started builds; it
 			// counts toward stalled, which a later cycle reports.
-			if w, ok := rep.Writes[c.Repo]; ok {
-				if w.Err != nil {
-					r.Problem = commitstatus.ProblemWriteFailed
-				} else {
+			if wrote {
+				switch {
+				case w.Err == nil:
 					r.Written = true
+				case !w.Transient && c.Action == vocab.ActionCreate:
+					r.Problem = commitstatus.ProblemCreateRefused
+				case !w.Transient && c.Action == vocab.ActionPrune:
+					r.Problem = commitstatus.ProblemPruneRefused
+				default:
+					r.Problem = commitstatus.ProblemWriteFailed
 				}
 			}
 		default:
@@ -256,24 +304,86 @@ func (f *feedback) cycle(rep reconciler.Report) {
 		}
 		repos = append(repos, r)
 	}
-	f.tracker.Cycle(rep.Revision, repos)
+	return repos
 }
 
-// recordOverlays gives the repo pages each repo's two overlays.
+// guardRefusals are the refusals of the guards that hold writes back in a
+// plan, one message for the organization per guard, naming the repos it
+// holds back: no prune while the folder holds no valid file (no_files) or
+// more repos would be pruned than --prune-limit (prune_limit), nothing
+// written, created or pruned while the settings file is invalid
+// (settings_invalid, with the file's problems). It is pure; what it
+// returns is the same every cycle while the refusal is, so the notifier
+// sends it once.
+func guardRefusals(org, link string, p reconciler.Plan) map[vocab.HoldReason]notify.Event {
+	out := map[vocab.HoldReason]notify.Event{}
+	for _, c := range p.Changes {
+		if !c.Held.Guard() {
+			continue
+		}
+		e, ok := out[c.Held]
+		if !ok {
+			e = notify.Event{Kind: notify.KindRefused, Org: org, Held: string(c.Held), URL: link}
+			switch {
+			case c.Held == vocab.HoldSettingsInvalid:
+				e.Reason = errText(c.Err)
+				e.Problems = problemLines(p.SettingsErr)
+			case p.Prune.Held == c.Held:
+				e.Action, e.Reason = string(vocab.ActionPrune), p.Prune.Reason
+			default:
+				e.Action, e.Reason = string(vocab.ActionPrune), c.Held.Describe()
+			}
+			if e.Reason == "" {
+				e.Reason = c.Held.Describe()
+			}
+		}
+		e.Repos = append(e.Repos, c.Repo)
+		out[c.Held] = e
+	}
+	return out
+}
+
+// problemLines are an error's file:line:col problems, one a line.
+func problemLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var ps overlay.Problems
+	if errors.As(err, &ps) {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.String()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return strings.TrimSpace(err.Error())
+}
+
+// recordOverlays gives the repo pages each repo's two overlays and the
+// source the settings file creates it from.
 func (f *feedback) recordOverlays(rep reconciler.Report) {
 	for i := range rep.Plan.Changes {
 		c := &rep.Plan.Changes[i]
-		var desired, live *overlay.Overlay
-		switch c.Action {
-		case vocab.ActionInvalid:
-		case vocab.ActionOrphan:
+		seen := repopage.Seen{File: c.File, Revision: rep.Revision, DesiredHash: c.DesiredHash, Source: c.Source}
+		switch {
+		case c.Action == vocab.ActionInvalid && !c.SourceRefused:
+		case c.Action == vocab.ActionOrphan:
 		default:
-			desired = &c.Desired
+			// a create whose source the service refused is invalid, its
+			// file valid
+			seen.Desired = &c.Desired
 		}
 		if c.RepoID != "" {
-			live = &c.Live
+			seen.Live = &c.Live
 		}
-		f.history.Overlays(c.Repo, c.File, rep.Revision, c.DesiredHash, desired, live)
+		f.history.Overlays(c.Repo, seen)
 	}
 }
 
@@ -299,9 +409,13 @@ func (f *feedback) build(r buildwatch.Result) {
 	}
 }
 
-// Handle is the reconciler sink: drift corrected (a write that put back a
-// change not made in Git), stalled; a repo back in sync is forgotten by
-// the notifier's deduplication.
+// Handle is the reconciler sink: it records writes, creates, prunes and
+// refusals for the repo pages, and notifies drift corrected (a write that
+// put back a change not made in Git), stalled, and a create or prune the
+// service refused for good (a guard's refusal is notified per guard by
+// cycle). A create or prune that succeeds is not notified: like an update,
+// it is what a commit asked for. A repo back in sync, pruned or no longer
+// managed is forgotten by the notifier's deduplication.
 func (f *feedback) Handle(e reconciler.Event) {
 	switch e.Kind {
 	case vocab.EventDriftDetected:
@@ -314,24 +428,38 @@ func (f *feedback) Handle(e reconciler.Event) {
 		if e.Commit.IsZero() && f.notifier != nil {
 			f.notifier.Notify(notify.Event{Kind: notify.KindDriftCorrected, Org: f.org, Repo: e.Repo, Diff: e.Diff, Actor: actor, URL: f.repoURL(e.Repo)})
 		}
+	case vocab.EventCreated, vocab.EventPruned:
+		f.history.AddWrite(e.Repo, repopage.Write{At: e.At, Action: string(e.Action), Source: e.Source, Attempts: e.Attempts, Converged: e.Converged, Diff: e.Diff})
 	case vocab.EventWriteFailed:
-		at := e.At
-		if at.IsZero() {
-			at = time.Now()
+		f.history.AddWrite(e.Repo, repopage.Write{At: f.at(e.At), Action: string(e.Action), Source: e.Source, Attempts: e.Attempts, Error: e.Reason, Diff: e.Diff})
+		if f.notifier != nil && !e.Transient && (e.Action == vocab.ActionCreate || e.Action == vocab.ActionPrune) {
+			f.notifier.Notify(notify.Event{Kind: notify.KindRefused, Org: f.org, Repo: e.Repo, Action: string(e.Action), Reason: e.Reason, URL: f.repoURL(e.Repo)})
 		}
-		f.history.AddWrite(e.Repo, repopage.Write{At: at, Action: string(e.Action), Attempts: e.Attempts, Error: e.Reason, Diff: e.Diff})
+	case vocab.EventRefused:
+		f.history.AddWrite(e.Repo, repopage.Write{At: f.at(e.At), Action: string(e.Action), Held: e.Held, Error: e.Reason, Diff: e.Diff})
 	case vocab.EventRepoGone:
 		f.history.Forget(e.Repo)
+		if f.notifier != nil {
+			f.notifier.Forget(e.Repo)
+		}
 	case vocab.EventStalled:
 		if f.notifier != nil {
 			f.notifier.Notify(notify.Event{Kind: notify.KindStalled, Org: f.org, Repo: e.Repo, Diff: e.Diff,
 				Reason: fmt.Sprintf("still drifted after %d writes of the same file", e.Writes), URL: f.repoURL(e.Repo)})
 		}
 	case vocab.EventStatusChanged:
-		if e.To == vocab.StatusSynced && f.notifier != nil {
+		if (e.To == vocab.StatusSynced || e.To == vocab.StatusPruned) && f.notifier != nil {
 			f.notifier.Forget(e.Repo)
 		}
 	}
+}
+
+// at is an event's time, or now for events that carry none.
+func (f *feedback) at(t time.Time) time.Time {
+	if t.IsZero() {
+		return f.now()
+	}
+	return t
 }
 
 func (f *feedback) repoURL(repo string) string {

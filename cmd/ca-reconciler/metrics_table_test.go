@@ -20,7 +20,7 @@ func metricsTable(t *testing.T) string {
 	m := metrics.New(reg, "test")
 	// Touch the label-less-until-used vectors so that every family is gathered.
 	m.SetRepoStatus("r", "", "synced")
-	m.DriftDetected.WithLabelValues("r")
+	m.ObserveDrift("r")
 	m.ObserveAPIRequest("Registry.ListRepos", "OK", 0.1)
 	m.SetSource("main", "abc", 1)
 	m.ObserveBuild("r", "success", 1)
