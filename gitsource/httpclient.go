@@ -19,14 +19,23 @@ import (
 const maxErrorBody = 64 << 10
 
 // transportFor returns the go-git transport for an endpoint: for HTTP(S),
-// one whose error answers are cut at maxErrorBody, trusting the configured
-// CA bundle as well as the system's; for other protocols, go-git's own.
-// The endpoint's CaBundle must stay empty for HTTP(S): go-git would then
-// want to reconfigure the transport itself.
+// the Source's own (newHTTPTransport), made once so that its connections
+// are kept alive and reused from one fetch to the next; for other
+// protocols, go-git's own. The endpoint's CaBundle must stay empty for
+// HTTP(S): go-git would then want to reconfigure the transport itself.
 func (s *Source) transportFor(ep *transport.Endpoint) (transport.Transport, error) {
 	if ep.Protocol != "http" && ep.Protocol != "https" {
 		return client.NewClient(ep)
 	}
+	s.httpOnce.Do(func() { s.http = s.newHTTPTransport() })
+	return s.http, nil
+}
+
+// newHTTPTransport is go-git's HTTP client over a clone of
+// http.DefaultTransport (its proxy settings from the environment kept),
+// whose error answers are cut at maxErrorBody and which trusts the
+// configured CA bundle as well as the system's roots.
+func (s *Source) newHTTPTransport() transport.Transport {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if len(s.cfg.caBundle) > 0 {
 		roots, err := x509.SystemCertPool()
@@ -39,7 +48,7 @@ func (s *Source) transportFor(ep *transport.Endpoint) (transport.Transport, erro
 		}
 		base.TLSClientConfig.RootCAs = roots
 	}
-	return githttp.NewClient(&http.Client{Transport: errorBodyLimit{next: base}}), nil
+	return githttp.NewClient(&http.Client{Transport: errorBodyLimit{next: base}})
 }
 
 // errorBodyLimit cuts the body of every answer that is not a success at

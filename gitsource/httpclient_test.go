@@ -3,8 +3,10 @@ package gitsource
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -54,5 +56,33 @@ func TestLargeErrorBodyIsCut(t *testing.T) {
 		if len(err.Error()) > 1024 {
 			t.Errorf("%d: the error is %d bytes", tc.status, len(err.Error()))
 		}
+	}
+}
+
+// Fetches reuse their HTTP connections: ten checks of an unchanged ref (an
+// ls-remote each) open one connection, not ten that then sit idle for the
+// transport's idle timeout (the 1,000-cycle soak had 160 such goroutines).
+func TestHTTPConnectionsReused(t *testing.T) {
+	up := newUpstream(t, seedFiles)
+	backend := newGitHTTPBackend(t, filepath.Dir(up.dir))
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(backend.handler)
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s, _ := newTestSource(t, Config{URL: srv.URL + "/upstream", Path: "ca-images-iac"})
+	fetch(t, s)
+	after := opened.Load()
+	for range 10 {
+		if _, res := fetch(t, s); res != Unchanged {
+			t.Fatalf("Fetch: %q", res)
+		}
+	}
+	if n := opened.Load() - after; n > 1 {
+		t.Errorf("ten unchanged fetches opened %d connections, want at most 1", n)
 	}
 }

@@ -38,6 +38,9 @@ type Source struct {
 
 	mu           sync.Mutex
 	lastVerified *Snapshot
+
+	httpOnce sync.Once
+	http     transport.Transport // for HTTP(S) remotes; see transportFor
 }
 
 // Stats are a Source's network counters since New.

@@ -27,6 +27,7 @@ type Metrics struct {
 	BuildsInFlight          prometheus.Gauge
 	Files                   *prometheus.GaugeVec
 	IgnoredFiles            *prometheus.GaugeVec
+	FileWarnings            prometheus.Gauge
 	GitFetches              *prometheus.CounterVec
 	GitFetchDuration        prometheus.Histogram
 	SourceInfo              *prometheus.GaugeVec
@@ -48,6 +49,8 @@ type Metrics struct {
 	// tests to collect.
 	PerRepo prometheus.Collector
 	repos   *repoSeries
+	// PackageCheck are the package check's collectors (packagecheck.go).
+	PackageCheck *PackageCheckMetrics
 }
 
 // New creates the collectors on reg and pre-initialises every bounded label
@@ -99,6 +102,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Namespace: namespace, Name: "ignored_files",
 			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
 		}, []string{"reason"}),
+		FileWarnings: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "file_warnings",
+			Help: "Warnings in the files under --path (the service accepts them and the files are applied; each is in /status, the page and the log).",
+		}),
 		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "git_fetches_total",
 			Help: "Git source checks by result.",
@@ -202,6 +209,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	m.repos = newRepoSeries()
 	m.PerRepo = m.repos
 	reg.MustRegister(m.repos)
+	m.PackageCheck = newPackageCheckMetrics(f)
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m

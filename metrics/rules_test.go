@@ -105,6 +105,7 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 		"ca_reconciler_repo_status", "ca_reconciler_repo_build_failed", "ca_reconciler_drift_detected_total",
 		"ca_reconciler_writes_total", "ca_reconciler_builds_total", "ca_reconciler_reconcile_duration_seconds",
 		"ca_reconciler_git_fetches_total", "ca_reconciler_api_requests_total", "ca_reconciler_commit_to_write_seconds",
+		"ca_reconciler_package_check_refused_repos", "ca_reconciler_package_check_status",
 	} {
 		if !used[want] {
 			t.Errorf("no panel or alert uses %s", want)
@@ -149,7 +150,7 @@ func TestDashboardLayout(t *testing.T) {
 	for _, want := range []string{
 		"Repos by status", "Repo status", "Drifted repos", "Drift events", "Writes by result",
 		"Build results", "Last build failed", "Reconcile duration by phase (p90)", "Git fetch results",
-		"API errors by method and code", "Commit to write",
+		"API errors by method and code", "Commit to write", "Repos refused by the package check",
 	} {
 		if !titles[want] {
 			t.Errorf("dashboard has no panel %q", want)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
+	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
 // Defaults for Config.
@@ -41,25 +42,34 @@ const Capability = "apk.list"
 // differently) a repo is checked against.
 const maxBases = 4
 
-// Status says whether a check ran.
-type Status string
+// sameBuild is how far apart the builds of one write (one per active tag)
+// may start: builds started earlier than this before a repo's newest
+// successful build are of an earlier overlay or base. It is short, since a
+// write starts its builds together, and two writes can come seconds apart
+// (an older base wrongly kept could refuse a file that builds; a tag's
+// base left out only checks less).
+const sameBuild = 2 * time.Second
+
+// Status says whether a check ran. The words are the shared vocabulary's
+// (vocab.PackageCheckStatus), since metrics and pages show them.
+type Status = vocab.PackageCheckStatus
 
 // The statuses of a check.
 const (
 	// StatusChecked: the repos were checked (Result.Problems holds the
 	// refusals). A check with no repos is checked too, and costs nothing.
-	StatusChecked Status = "checked"
+	StatusChecked = vocab.PackageCheckChecked
 	// StatusSkipped: the API does not let this identity list packages
 	// (PermissionDenied or Unimplemented); Result.Capability names what is
 	// missing. Nothing is refused; reconciling goes on without the check.
-	StatusSkipped Status = "skipped"
+	StatusSkipped = vocab.PackageCheckSkipped
 	// StatusUnavailable: the index could not be read and there is none
 	// from before (Result.Reason says why). Nothing is refused.
-	StatusUnavailable Status = "unavailable"
+	StatusUnavailable = vocab.PackageCheckUnavailable
 )
 
 // Statuses is every Status, for metrics and pages.
-var Statuses = []Status{StatusChecked, StatusSkipped, StatusUnavailable}
+var Statuses = vocab.PackageCheckStatuses()
 
 // API is what the check needs of the Chainguard API; *chainguard.Client
 // implements it.
@@ -530,6 +540,16 @@ func (c *Checker) repoTargets(ctx context.Context, r Repo, now time.Time) (repoT
 	var notes []string
 	seen := map[string]bool{}
 	for _, b := range builds {
+		// builds are newest first. Only the newest successful build and
+		// those started with it (within sameBuild: one per active tag, by
+		// the same write or rebuild) tell the base: an older one was built from an older
+		// overlay or source image, and its packages (a python-3.12 the
+		// overlay since dropped, a base since updated) are not the image's
+		// now, so checking against them refuses files that build, and
+		// costs a resolve per older base.
+		if b.StartedAt.Before(builds[0].StartedAt.Add(-sameBuild)) {
+			break
+		}
 		config := b.Config
 		if config == "" {
 			config = b.LockedConfig

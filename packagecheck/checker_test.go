@@ -336,3 +336,64 @@ func TestRepoToBeCreated(t *testing.T) {
 		t.Errorf("notes (-want +got):\n%s", diff)
 	}
 }
+
+// Only the newest successful build tells the base: after the source image
+// moved from python-3.12 to python-3.13, a file adding a package that needs
+// 3.13's python3 is checked against the new base alone, not refused for a
+// conflict with the old one, and costs resolves of one base, not two.
+func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now})
+	t.Cleanup(emu.Close)
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgID := emu.CreateOrg("acme.com")
+	if err := emu.SetCatalogPackages(orgID, []emulator.Package{
+		{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
+		{Name: "python-3.13", Version: "3.13.1-r0", Depends: []string{"so:libc.so.6"}, Provides: []string{"python3=3.13.1-r0"}},
+		{Name: "python-3.12", Version: "3.12.8-r0", Depends: []string{"so:libc.so.6"}, Provides: []string{"python3=3.12.8-r0"}},
+		{Name: "jq", Version: "1.7.1-r0"},
+		{Name: "pip-tool", Version: "1.0-r0", Depends: []string{"python3>=3.13"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := chainguard.Dial(t.Context(), chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	w := &world{emu: emu, client: c, org: packagecheck.Org{ID: orgID, Name: "acme.com"}, repos: map[string]string{}}
+	id := emu.CreateRepo(orgID, &registryv1.Repo{Name: "api", ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}}).GetId()
+	w.repos["api"] = id
+	for _, base := range []string{"python-3.12", "python-3.13"} {
+		if err := emu.SetBaseImage(id, []string{"glibc", base}); err != nil {
+			t.Fatal(err)
+		}
+		if res, log := w.build(t, "api", overlay.Overlay{Packages: []string{"jq"}}); res != registryv1.BuildReport_Success {
+			t.Fatalf("build on %s: %v\n%s", base, res, log)
+		}
+		// The next write's builds start later than the builds of one
+		// write are apart.
+		clk.add(2 * time.Minute)
+	}
+	checker := newChecker(t, w, packagecheck.Config{Clock: clk})
+	o, pos := file(t, "api.yaml", "contents:\n  packages: [jq, pip-tool]\n")
+	res := checker.Check(t.Context(), w.org, []packagecheck.Repo{{Name: "api", ID: id, File: "api.yaml", Packages: o.Packages, Positions: pos, LivePackages: []string{"jq"}}})
+	if len(res.Problems) != 0 || len(res.Notes) != 0 {
+		t.Errorf("problems %v, notes %v; want none (the newest base has python-3.13)", res.Problems, res.Notes)
+	}
+	// The file builds on the new base, and not on the old one: the check
+	// would have refused it had it used the older build.
+	if result, log := w.build(t, "api", o); result != registryv1.BuildReport_Success {
+		t.Errorf("the file the check accepts does not build on the new base: %v\n%s", result, log)
+	}
+	clk.add(2 * time.Minute)
+	if err := emu.SetBaseImage(id, []string{"glibc", "python-3.12"}); err != nil {
+		t.Fatal(err)
+	}
+	if result, log := w.build(t, "api", overlay.Overlay{Packages: []string{"jq", "pip-tool"}}); result != registryv1.BuildReport_Failure {
+		t.Errorf("on the old base the file builds (%v): the test does not show what it means to\n%s", result, log)
+	}
+}

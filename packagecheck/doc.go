@@ -16,7 +16,10 @@
 //     report's config, the packages the build requested, or its
 //     locked_config when it has no config; the packages by name, since a
 //     rebuild resolves current versions, without the live overlay's own
-//     packages. A repo built differently per tag is checked against each
+//     packages. Only the newest successful build counts, with the builds
+//     started within two seconds of it (one per active tag, by the same
+//     write or rebuild): older builds are of an older overlay or source
+//     image. A repo built differently per tag is checked against each
 //     distinct base, up to four.
 //   - resolves base plus file for every architecture the repo builds (both
 //     unless its builds say otherwise) with apk.NewPkgResolver and

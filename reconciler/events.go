@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/metrics"
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -92,11 +93,15 @@ func (s logSink) Handle(e Event) {
 			zap.String("held", string(e.Held)),
 			zap.String("reason", e.Reason))...)
 	case vocab.EventWritten:
-		s.log.Info("repo written", append(fields,
+		fields = append(fields,
 			zap.String("action", string(e.Action)),
 			zap.String("desired_hash", e.DesiredHash),
 			zap.Strings("diff", e.Diff),
-			zap.Bool("converged", e.Converged))...)
+			zap.Bool("converged", e.Converged))
+		if e.UnknownFields > 0 {
+			fields = append(fields, zap.Int("unknown_fields_kept", e.UnknownFields), zap.String("unknown_fields", store.UnknownFieldsNote(e.UnknownFields)))
+		}
+		s.log.Info("repo written", fields...)
 	case vocab.EventWriteFailed:
 		if e.Action != "" {
 			fields = append(fields, zap.String("action", string(e.Action)))

@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
@@ -33,6 +34,14 @@ type DesiredRepo struct {
 	// Err is why the file cannot be applied: overlay.Problems for a bad
 	// file, or a conflict between two files for one repo.
 	Err error
+	// Warnings are the file's problems of severity warning: the service
+	// accepts them and the file is applied. Shared with the parse cache:
+	// read them, never change them.
+	Warnings overlay.Problems
+	// PackagePositions[i] is where contents.packages[i] is in the file
+	// (zero when unknown), for the package check's messages; the parse
+	// cache keeps no other positions.
+	PackagePositions []overlay.Position
 }
 
 // Desired is the desired state of one revision.
@@ -123,9 +132,12 @@ func MapFiles(dir string, fsys fs.FS) Desired {
 // parsed is one file's parse, as the cache keeps it: the raw bytes are
 // dropped once parsed.
 type parsed struct {
-	overlay overlay.Overlay
-	hash    string
-	err     error
+	overlay  overlay.Overlay
+	hash     string
+	err      error
+	warnings overlay.Problems
+	// packagePos are the positions of contents.packages[i].
+	packagePos []overlay.Position
 }
 
 // parseCache keeps the parse of every file of the last mapped revision, by
@@ -222,7 +234,7 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 		if key != "" {
 			next[key] = pr
 		}
-		d.Repos[name] = DesiredRepo{File: file, Overlay: pr.overlay, Hash: pr.hash, Err: pr.err}
+		d.Repos[name] = DesiredRepo{File: file, Overlay: pr.overlay, Hash: pr.hash, Err: pr.err, Warnings: pr.warnings, PackagePositions: pr.packagePos}
 	}
 	if cache != nil {
 		cache.entries = next
@@ -253,15 +265,27 @@ func readLimited(fsys fs.FS, name string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, overlay.MaxFileBytes+1))
 }
 
-// parse parses one file; data is not kept.
+// parse parses one file, keeping its warnings and the positions of its
+// packages; data is not kept.
 func parse(file string, data []byte) parsed {
-	o, err := overlay.Parse(file, data)
+	p, err := overlay.ParseFile(file, data)
 	if err != nil {
 		sum := sha256.Sum256(data)
-		return parsed{err: err, hash: "invalid:" + hex.EncodeToString(sum[:])}
+		return parsed{err: err, hash: "invalid:" + hex.EncodeToString(sum[:]), warnings: p.Warnings}
 	}
-	return parsed{overlay: o, hash: overlay.Hash(o)}
+	var pos []overlay.Position
+	if n := len(p.Overlay.Packages); n > 0 {
+		pos = make([]overlay.Position, n)
+		for i := range pos {
+			pos[i] = p.Positions[PackageField(i)]
+		}
+	}
+	return parsed{overlay: p.Overlay, hash: overlay.Hash(p.Overlay), warnings: p.Warnings, packagePos: pos}
 }
+
+// PackageField is the field path of the i-th package of a file, as
+// problems name it: "contents.packages[1]".
+func PackageField(i int) string { return "contents.packages[" + strconv.Itoa(i) + "]" }
 
 // ignoreType is why an entry of this type manages nothing, or "" for a
 // regular file or a folder.

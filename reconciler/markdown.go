@@ -184,6 +184,10 @@ func (p Plan) markdownSections(checks map[string][]Check) []string {
 		case vocab.ActionOrphan:
 			orphans = append(orphans, c.Repo)
 		default:
+			if len(c.Warnings) > 0 {
+				others = append(others, changeSection(c, checks[c.Repo]))
+				break
+			}
 			for _, ch := range checks[c.Repo] {
 				if !ch.Passed {
 					others = append(others, changeSection(c, checks[c.Repo]))
@@ -237,6 +241,9 @@ func changeSection(c Change, checks []Check) string {
 	if failed > 0 {
 		fmt.Fprintf(&b, ", %d failed check%s", failed, plural(failed, "", "s"))
 	}
+	if len(c.Warnings) > 0 {
+		fmt.Fprintf(&b, ", %d warning%s", len(c.Warnings), plural(len(c.Warnings), "", "s"))
+	}
 	if c.Stalled {
 		b.WriteString(", stalled: not written again until the file changes")
 	}
@@ -249,12 +256,15 @@ func changeSection(c Change, checks []Check) string {
 	} else if c.Action == vocab.ActionReset {
 		b.WriteString("<p>The file is empty: the live overlay is cleared.</p>\n")
 	}
+	if notes := changeNotes(c); len(notes) > 0 {
+		codeBlock(&b, "text", notes)
+	}
 	for _, ch := range checks {
 		result := "passed"
 		if !ch.Passed {
 			result = "failed"
 		}
-		if len(errLines) > 0 || len(c.Diff) > 0 || c.Action == vocab.ActionReset {
+		if len(errLines) > 0 || len(c.Diff) > 0 || c.Action == vocab.ActionReset || len(changeNotes(c)) > 0 {
 			b.WriteString("\n")
 		}
 		b.WriteString("<p>Check <b>" + htmlText(ch.Name, markdownMaxName) + "</b>: " + result + "</p>\n")

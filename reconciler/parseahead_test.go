@@ -43,7 +43,7 @@ func TestParseAhead(t *testing.T) {
 	got := map[string]parsed{}
 	for _, r := range d.Repos {
 		if !strings.HasPrefix(r.Hash, "conflict:") {
-			got[r.File] = parsed{overlay: r.Overlay, hash: r.Hash, err: r.Err}
+			got[r.File] = parsed{overlay: r.Overlay, hash: r.Hash, err: r.Err, warnings: r.Warnings, packagePos: r.PackagePositions}
 		}
 	}
 	errText := cmp.Comparer(func(a, b error) bool { return fmt.Sprint(a) == fmt.Sprint(b) })

@@ -49,6 +49,19 @@ type Change struct {
 	// cycle: a suspended repo, or a guard (vocab.HoldReason.Guard) that
 	// refuses it, whose message is then in Err.
 	Held vocab.HoldReason
+
+	// Warnings are the file's warnings: the file is applied all the same.
+	Warnings overlay.Problems
+	// UnknownFields is the number of fields of the live overlay that this
+	// version does not know (chainguard.Repo.UnknownFields). They are
+	// never drift, and a write keeps them.
+	UnknownFields int
+	// CheckRefused is set when the package check refused the file: Action
+	// is invalid and Err holds the check's problems (see Refuse).
+	CheckRefused bool
+	// CheckNotes are what the package check could not decide for this
+	// repo (no base image known); they refuse nothing.
+	CheckNotes []string
 }
 
 // Drifted reports whether the change would write.
@@ -67,6 +80,10 @@ type Plan struct {
 	SettingsWarnings overlay.Problems
 	// Prune is what pruning decided.
 	Prune PruneReport
+
+	// PackageCheck is what the package check did for the plan; nil when
+	// there is no check (WithPackageCheck).
+	PackageCheck *PackageCheckReport
 }
 
 // HasChanges reports whether any repo would be written.
@@ -141,7 +158,7 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 			i++
 		case i == len(names) || lr.Name < names[i]:
 			if !lr.Overlay.IsZero() {
-				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh})
+				plan.Changes = append(plan.Changes, Change{Repo: lr.Name, RepoID: lr.ID, Action: vocab.ActionOrphan, Live: lr.Overlay, LiveHash: lh, UnknownFields: lr.UnknownFields})
 			}
 			j++
 		default:
@@ -162,9 +179,9 @@ func compute(desired Desired, live []chainguard.Repo, liveHash []string, stalled
 // desiredChange plans one file's repo; lr is nil when the repo does not
 // exist.
 func desiredChange(name string, d DesiredRepo, lr *chainguard.Repo, liveHash string, stalled map[string]string) Change {
-	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay}
+	c := Change{Repo: name, File: d.File, DesiredHash: d.Hash, Desired: d.Overlay, Warnings: d.Warnings}
 	if lr != nil {
-		c.RepoID, c.Live, c.LiveHash = lr.ID, lr.Overlay, liveHash
+		c.RepoID, c.Live, c.LiveHash, c.UnknownFields = lr.ID, lr.Overlay, liveHash, lr.UnknownFields
 	}
 	switch {
 	case d.Err != nil:

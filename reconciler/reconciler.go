@@ -123,6 +123,8 @@ type Reconciler struct {
 	cache   parseCache
 	live    *liveHashes
 	refused map[string]timedRefusal // by repo: sources the service refused
+	orgName string                  // the organization's name, for the package check's messages
+	check   *checkState             // nil without a package check (check.go)
 }
 
 // Option customizes a Reconciler.
@@ -177,6 +179,9 @@ func New(cfg Config, src Source, reg Registry, log *zap.Logger, m *metrics.Metri
 		r.store = store.New()
 	}
 	r.store.Update(func(h *store.Status) { h.Org, h.Mode, h.Ref = cfg.Org, cfg.Mode, cfg.Ref })
+	if r.check != nil {
+		r.store.Update(func(h *store.Status) { h.PackageCheck = &store.PackageCheckInfo{} })
+	}
 	return r
 }
 
@@ -245,7 +250,8 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return ComputeWith(desired, live, nil, r.cfg.Policy), nil
+	plan, _ := r.checkPackages(ctx, ComputeWith(desired, live, nil, r.cfg.Policy), &desired)
+	return plan, nil
 }
 
 // RunOnce runs one cycle. trigger is recorded in metrics (start, interval,
@@ -364,8 +370,13 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	stalled := r.stalled()
 	plan := lifecycle(compute(desired, live, r.live.hashes(live), stalled), desired, r.cfg.Policy, stalled, r.refusals())
 	rep.LiveHashed = r.live.hashed
-	rep.Plan = plan
 	r.phase(vocab.PhasePlan, t)
+
+	// package check (of the repos about to be written)
+	t = r.clock.Now()
+	plan, check := r.checkPackages(ctx, plan, &desired)
+	rep.Plan = plan
+	r.phase(vocab.PhasePackageCheck, t)
 
 	// apply
 	t = r.clock.Now()
@@ -377,6 +388,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 	r.recordRefusals(plan, rep.Writes)
 	rep.Events = r.record(plan, rep.Writes, snap.CommitTime)
 	r.recordLifecycle(plan)
+	r.recordPackageCheck(check)
 	rep.Result = cycleResult(plan, rep.Writes, r.cfg.Mode)
 	return rep
 }
@@ -447,10 +459,11 @@ func (r *Reconciler) recordFiles(prev *Desired, d Desired) {
 	for _, why := range vocab.IgnoreReasons() {
 		r.metrics.IgnoredFiles.WithLabelValues(string(why)).Set(float64(byReason[why]))
 	}
+	warnings := r.recordWarnings(prev, d)
 	r.log.Info("revision parsed", zap.String("revision", d.Revision), zap.Int("files_parsed", d.Parsed), zap.Int("files_reused", d.Reused),
-		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored))
+		zap.Int("valid", valid), zap.Int("invalid", invalid), zap.Int("ignored", ignored), zap.Int("warnings", warnings))
 	r.store.Update(func(h *store.Status) {
-		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored}
+		h.Files = store.FileCounts{Valid: valid, Invalid: invalid, Ignored: ignored, Warnings: warnings}
 		h.Ignored = slices.Clone(d.Ignored)
 	})
 }
@@ -470,7 +483,7 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading live state: %w", err)
 		}
-		r.orgID = org.ID
+		r.orgID, r.orgName = org.ID, org.Name
 		r.store.Update(func(h *store.Status) { h.OrgID = org.ID })
 	}
 	live, err := r.reg.ListRepos(ctx, r.orgID)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -96,8 +97,14 @@ func (p Plan) WriteText(w io.Writer) error {
 		case vocab.ActionOrphan:
 			fmt.Fprintf(&b, "? %s: orphan: the repo has an overlay but no file names it; left untouched\n", c.Repo)
 		}
+		for _, line := range changeNotes(c) {
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
 	}
 	s := p.Summary()
+	if line := p.PackageCheck.summary(); line != "" {
+		fmt.Fprintf(&b, "\n%s\n", line)
+	}
 	fmt.Fprintf(&b, "\nPlan: %d to create, %d to update, %d to reset, %d to prune, %d in sync, %d suspended, %d invalid, %d missing, %d orphan.\n",
 		s.Create, s.Update, s.Reset, s.Prune, s.Noop, s.Suspended, s.Invalid, s.Missing, s.Orphan)
 	if s.Refused > 0 {
@@ -121,6 +128,25 @@ func errorLines(c Change) []string {
 	return nil
 }
 
+// changeNotes are the lines a plan shows below a repo's diff or errors:
+// the file's warnings, then otherNotes.
+func changeNotes(c Change) []string {
+	return append(warningLines(c.Warnings), otherNotes(c)...)
+}
+
+// otherNotes are the notes about a repo that are not its file's problems:
+// the unknown fields its live overlay holds (kept by every write).
+func otherNotes(c Change) []string {
+	var out []string
+	if n := store.UnknownFieldsNote(c.UnknownFields); n != "" {
+		out = append(out, n)
+	}
+	for _, n := range c.CheckNotes {
+		out = append(out, "package check: "+n)
+	}
+	return out
+}
+
 type jsonChange struct {
 	Repo        string       `json:"repo"`
 	RepoID      string       `json:"repo_id,omitempty"`
@@ -131,6 +157,16 @@ type jsonChange struct {
 	LiveHash    string       `json:"live_hash,omitempty"`
 	Diff        []string     `json:"diff,omitempty"`
 	Errors      []string     `json:"errors,omitempty"`
+	Warnings    []string     `json:"warnings,omitempty"`
+	// UnknownFields counts the live overlay's fields this version does
+	// not know (kept by writes, never drift).
+	UnknownFields int `json:"unknown_fields,omitempty"`
+	// Notes are what people should know beside the diff and the errors
+	// (the unknown fields kept, what the package check could not decide).
+	Notes []string `json:"notes,omitempty"`
+	// CheckRefused is set when the package check refused the file (its
+	// errors say why).
+	CheckRefused bool `json:"refused_by_package_check,omitempty"`
 	// the lifecycle's
 	Source string           `json:"source,omitempty"`
 	Would  vocab.Action     `json:"would,omitempty"`
@@ -154,13 +190,14 @@ type jsonPrune struct {
 // WriteJSON prints the plan as one JSON object.
 func (p Plan) WriteJSON(w io.Writer) error {
 	out := struct {
-		Revision string        `json:"revision"`
-		InSync   bool          `json:"in_sync"`
-		Summary  Summary       `json:"summary"`
-		Settings *jsonSettings `json:"settings,omitempty"`
-		Prune    *jsonPrune    `json:"prune,omitempty"`
-		Changes  []jsonChange  `json:"changes"`
-	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}}
+		Revision     string            `json:"revision"`
+		InSync       bool              `json:"in_sync"`
+		Summary      Summary           `json:"summary"`
+		Settings     *jsonSettings     `json:"settings,omitempty"`
+		Prune        *jsonPrune        `json:"prune,omitempty"`
+		Changes      []jsonChange      `json:"changes"`
+		PackageCheck *jsonPackageCheck `json:"package_check,omitempty"`
+	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}, PackageCheck: p.PackageCheck.json()}
 	if p.SettingsFile != "" {
 		out.Settings = &jsonSettings{File: p.SettingsFile, Valid: p.SettingsErr == nil, Errors: problemLines(p.SettingsErr), Warnings: warningLines(p.SettingsWarnings)}
 	}
@@ -169,7 +206,8 @@ func (p Plan) WriteJSON(w io.Writer) error {
 	}
 	for _, c := range p.Changes {
 		jc := jsonChange{Repo: c.Repo, RepoID: c.RepoID, File: c.File, Action: c.Action, Stalled: c.Stalled, Diff: diffStrings(c.Diff), Errors: errorLines(c), LiveHash: c.LiveHash,
-			Source: c.Source, Would: c.Would, Held: c.Held}
+			Source: c.Source, Would: c.Would, Held: c.Held,
+			Warnings: warningLines(c.Warnings), UnknownFields: c.UnknownFields, Notes: otherNotes(c), CheckRefused: c.CheckRefused}
 		if c.Action != vocab.ActionInvalid && c.Action != vocab.ActionOrphan {
 			jc.DesiredHash = c.DesiredHash
 		}

@@ -45,6 +45,9 @@ type Event struct {
 	// applied, set on the first write after the repo's file changed; zero
 	// otherwise (a write putting back a Console edit).
 	Commit time.Time
+	// UnknownFields is the number of fields of the live overlay this
+	// version does not know, which a write kept (written).
+	UnknownFields int
 	// Source is what a created repo was made from (created, and a failed
 	// create).
 	Source string
@@ -90,6 +93,8 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 		st.RepoID = w.RepoID // a created repo's new id
 	}
 	st.Diff, st.Error = nil, errText(c.Err)
+	st.Warnings, st.UnknownFields = warningLines(c.Warnings), c.UnknownFields
+	st.CheckRefused, st.CheckNotes = c.CheckRefused, c.CheckNotes
 	st.Held, st.Would = c.Held, lifecycleWould(c)
 	base := Event{Repo: c.Repo, RepoID: st.RepoID, File: c.File}
 	var events []Event
@@ -156,6 +161,7 @@ func next(prev store.RepoState, c Change, w *WriteResult, f facts) (store.RepoSt
 			e.Kind, e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts =
 				writtenKind(c.Action), c.Action, c.DesiredHash, st.Diff, w.Converged, w.At, w.Attempts
 			e.Source = c.Source
+			e.UnknownFields = c.UnknownFields
 			if prev.DesiredHash != c.DesiredHash {
 				e.Commit = f.commit
 			}

@@ -63,6 +63,8 @@ func New(opts Options) (*Page, error) {
 		"cycleClass":  cycleClass,
 		"buildClass":  buildClass,
 		"pathEscape":  url.PathEscape,
+		"unknownNote": store.UnknownFieldsNote,
+		"checkClass":  checkClass,
 	}
 	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
@@ -214,6 +216,15 @@ func cycleClass(r vocab.CycleResult) string {
 	default:
 		return "bad"
 	}
+}
+
+// checkClass maps a package check status to a CSS class: a skipped or
+// unavailable check is a warning, never an error.
+func checkClass(s vocab.PackageCheckStatus) string {
+	if s == vocab.PackageCheckChecked {
+		return "ok"
+	}
+	return "warn"
 }
 
 // buildClass maps a build result to a CSS class.

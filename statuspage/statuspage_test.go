@@ -28,7 +28,7 @@ func sample() store.Status {
 		Revision: "0123456789abcdef0123456789abcdef01234567", Verified: true, Ready: true,
 		LastFetch: now.Add(-30 * time.Second),
 		LastCycle: &store.CycleInfo{Trigger: "interval", Started: now.Add(-32 * time.Second), Finished: now.Add(-30 * time.Second), Result: "partial", Writes: 1},
-		Files:     store.FileCounts{Valid: 4, Invalid: 1, Ignored: 1},
+		Files:     store.FileCounts{Valid: 4, Invalid: 1, Ignored: 1, Warnings: 1},
 		Ignored:   []store.IgnoredFile{{Path: "ca-images-iac/README.md", Reason: vocab.IgnoredExtension}},
 		Repos: []store.RepoState{
 			{Repo: "jdk", File: "ca-images-iac/jdk.yaml", Status: "failed", DesiredHash: "sha256:aaaaaaaaaaaaaaaaaaaa", LiveHash: "bbbbbbbbbbbbbbbbbbbb",
@@ -36,7 +36,8 @@ func sample() store.Status {
 			{Repo: "nginx", File: "ca-images-iac/nginx.yaml", Status: "drifted", DesiredHash: "cccccccccccccccccccc", LiveHash: "dddddddddddddddddddd",
 				Diff: []string{"environment.APP_ENV: production → staging"}, DriftSince: at(5 * time.Minute)},
 			{Repo: "node", File: "ca-images-iac/node.yaml", Status: "synced", DesiredHash: "eeeeeeeeeeeeeeeeeeee", LiveHash: "eeeeeeeeeeeeeeeeeeee",
-				LastWrite: at(2 * time.Hour), LastBuild: &store.BuildInfo{ID: "b1", Result: "failure", Finished: now.Add(-90 * time.Minute), Seconds: 312}},
+				LastWrite: at(2 * time.Hour), LastBuild: &store.BuildInfo{ID: "b1", Result: "failure", Finished: now.Add(-90 * time.Minute), Seconds: 312},
+				Warnings: []string{`ca-images-iac/node.yaml:4:11: warning: accounts.run-as: user "bob" is defined neither in accounts.users nor by Chainguard's base images`}, UnknownFields: 2},
 			{Repo: "old", Status: "orphan", LiveHash: "ffffffffffffffffffff"},
 			{Repo: "ghost", File: "ca-images-iac/ghost.yaml", Status: "missing", Error: "ca-images-iac/ghost.yaml: repo ghost does not exist in acme.example"},
 			{Repo: "python", File: "ca-images-iac/python.yaml", Status: "stalled", Writes: 3},
@@ -145,9 +146,10 @@ func TestRendersEachRepo(t *testing.T) {
 	noActiveContent(t, doc)
 	got := rows(doc)
 	want := map[string][]string{
-		"jdk":    {"jdk", "failed", "ca-images-iac/jdk.yaml", "aaaaaaaaaaaa / bbbbbbbbbbbb", "2030-01-02 02:54:05 UTC (10m0s ago)", "writing jdk: PermissionDenied", "contents.packages: + jq"},
-		"nginx":  {"nginx", "drifted", "cccccccccccc / dddddddddddd", "(5m0s ago)", "never", "none seen", "environment.APP_ENV: production → staging"},
-		"node":   {"node", "synced", "eeeeeeeeeeee / eeeeeeeeeeee", "2030-01-02 01:04:05 UTC (2h0m0s ago)", "failure 2030-01-02 01:34:05 UTC (1h30m0s ago), took 5m12s"},
+		"jdk":   {"jdk", "failed", "ca-images-iac/jdk.yaml", "aaaaaaaaaaaa / bbbbbbbbbbbb", "2030-01-02 02:54:05 UTC (10m0s ago)", "writing jdk: PermissionDenied", "contents.packages: + jq"},
+		"nginx": {"nginx", "drifted", "cccccccccccc / dddddddddddd", "(5m0s ago)", "never", "none seen", "environment.APP_ENV: production → staging"},
+		"node": {"node", "synced", "eeeeeeeeeeee / eeeeeeeeeeee", "2030-01-02 01:04:05 UTC (2h0m0s ago)", "failure 2030-01-02 01:34:05 UTC (1h30m0s ago), took 5m12s",
+			`| ca-images-iac/node.yaml:4:11: warning: accounts.run-as: user "bob" is defined neither in accounts.users nor by Chainguard's base images the live overlay holds 2 field(s) this version does not know; they are kept`},
 		"old":    {"old", "orphan", "none", "- / ffffffffffff"},
 		"ghost":  {"ghost", "missing", "repo ghost does not exist in acme.example"},
 		"python": {"python", "stalled", "(3 writes of this file)"},
@@ -173,7 +175,7 @@ func TestRendersEachRepo(t *testing.T) {
 		"Revision 0123456789ab",
 		"Last Git read 2030-01-02 03:03:35 UTC (30s ago)",
 		"Last cycle partial 2030-01-02 03:03:35 UTC (30s ago), trigger interval, took 2s, 1 write",
-		"Files 4 valid, 1 invalid, 1 ignored",
+		"Files 4 valid, 1 invalid, 1 ignored, 1 warning (applied)",
 		"ca-images-iac/README.md: not a .yaml or .yml file",
 		"ca-reconciler v1.2.3",
 	} {
@@ -204,7 +206,7 @@ func TestEscapesHostileValues(t *testing.T) {
 	s.Ignored = []store.IgnoredFile{{Path: hostile[1], Reason: vocab.IgnoreReason(hostile[2])}}
 	s.Repos = append(s.Repos, store.RepoState{
 		Repo: hostile[0], File: hostile[1], Status: vocab.Status(hostile[1]), DesiredHash: hostile[3], LiveHash: hostile[0],
-		Diff: []string{hostile[2], hostile[3], hostile[4]}, Error: hostile[2], WriteError: hostile[1],
+		Diff: []string{hostile[2], hostile[3], hostile[4]}, Error: hostile[2], WriteError: hostile[1], Warnings: []string{hostile[0], hostile[2]},
 		LastBuild: &store.BuildInfo{Result: vocab.BuildResult(hostile[1])},
 	})
 	out, doc := render(t, s)
@@ -263,5 +265,46 @@ func TestHandler(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `id="repo-nginx"`) || strings.Contains(buf.String(), "http-equiv") {
 		t.Errorf("page without the nginx row, or with a refresh although it is off")
+	}
+}
+
+// The package check's last result is on the page: refused repos (linked
+// to their rows, each with its problems), a skipped check and its reason.
+func TestPackageCheck(t *testing.T) {
+	s := sample()
+	s.PackageCheck = &store.PackageCheckInfo{Status: vocab.PackageCheckChecked, LastCheck: now.Add(-30 * time.Second), Checked: 3,
+		IndexReadAt: now.Add(-5 * time.Minute), Refused: []string{"api"}}
+	s.Repos = append(s.Repos, store.RepoState{Repo: "api", File: "ca-images-iac/api.yaml", Status: vocab.StatusInvalid, CheckRefused: true,
+		Error:      `ca-images-iac/api.yaml:3:7: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?)`,
+		CheckNotes: []string{"no successful build in the last 24h0m0s tells the base image; the file's packages were checked alone"}})
+	_, doc := render(t, s)
+	body := text(doc)
+	for _, want := range []string{
+		"Package check checked 2030-01-02 03:03:35 UTC (30s ago), 3 repos to write checked; package index read 2030-01-02 02:59:05 UTC (5m0s ago) 1 refused api: not written (the reasons are below)",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page text lacks %q:\n%s", want, body)
+		}
+	}
+	row := rows(doc)["api"]
+	for _, want := range []string{
+		"invalid (refused by the package check: not written)",
+		`| ca-images-iac/api.yaml:3:7: contents.packages[0]: "mongo-9.0" is not available to acme.example on x86_64 and aarch64 (did you mean mongo-8.0?) package check: no successful build in the last 24h0m0s tells the base image; the file's packages were checked alone`,
+	} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row api = %q, want it to contain %q", row, want)
+		}
+	}
+
+	s.PackageCheck = &store.PackageCheckInfo{Status: vocab.PackageCheckSkipped, LastCheck: now.Add(-30 * time.Second), Checked: 1, Capability: "apk.list",
+		Reason: "listing packages needs the apk.list capability: rpc error: code = PermissionDenied"}
+	_, doc = render(t, s)
+	if want := "Package check skipped 2030-01-02 03:03:35 UTC (30s ago), 1 repo to write checked; the identity lacks apk.list, so nothing is refused listing packages needs the apk.list capability: rpc error: code = PermissionDenied"; !strings.Contains(text(doc), want) {
+		t.Errorf("page text lacks %q:\n%s", want, text(doc))
+	}
+	s.PackageCheck = &store.PackageCheckInfo{}
+	_, doc = render(t, s)
+	if want := "Package check on; no repo to write has needed it yet"; !strings.Contains(text(doc), want) {
+		t.Errorf("page text lacks %q", want)
 	}
 }

@@ -16,6 +16,7 @@
 package store
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ type Status struct {
 	// --prune.
 	Prune *PruneInfo  `json:"prune,omitempty"`
 	Repos []RepoState `json:"repos"`
+
+	// PackageCheck is what the package check did last; nil when it is
+	// off (--package-check=false).
+	PackageCheck *PackageCheckInfo `json:"package_check,omitempty"`
 }
 
 // SettingsInfo describes the folder's settings file (.ca-reconciler.yaml).
@@ -78,11 +83,44 @@ type PruneInfo struct {
 	Reason string           `json:"reason,omitempty"`
 }
 
+// PackageCheckInfo is what the package check did: the check of the repos
+// about to be written against the organization's package index.
+type PackageCheckInfo struct {
+	// Status is the last check's (checked, skipped, unavailable); empty
+	// while no repo needed one.
+	Status vocab.PackageCheckStatus `json:"status,omitempty"`
+	// Reason says why it was skipped or unavailable, or that a stale
+	// index was used.
+	Reason string `json:"reason,omitempty"`
+	// Capability names what the identity lacks when skipped (apk.list).
+	Capability string `json:"missing_capability,omitempty"`
+	// LastCheck is when repos were last checked, and Checked how many.
+	LastCheck time.Time `json:"last_check,omitempty"`
+	Checked   int       `json:"repos_checked"`
+	// IndexReadAt is when the index the last check used was read.
+	IndexReadAt time.Time `json:"index_read_at,omitempty"`
+	// Refused are the repos whose file the check refuses now, sorted;
+	// each one's problems are its error.
+	Refused []string `json:"refused,omitempty"`
+}
+
+func (p *PackageCheckInfo) clone() *PackageCheckInfo {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Refused = slices.Clone(p.Refused)
+	return &c
+}
+
 // FileCounts counts the entries under the managed folder by state.
 type FileCounts struct {
 	Valid   int `json:"valid"`
 	Invalid int `json:"invalid"`
 	Ignored int `json:"ignored"`
+	// Warnings counts the warnings in the files (valid or not); files
+	// with warnings are applied.
+	Warnings int `json:"warnings"`
 }
 
 // IgnoredFile is an entry under the managed folder that manages no repo.
@@ -132,6 +170,18 @@ type RepoState struct {
 	// done this cycle (detect mode, a guard), or what a suspended repo
 	// would get.
 	Would vocab.Action `json:"would,omitempty"`
+
+	// Warnings are the file's warnings ("file:line:col: warning: field:
+	// message"); the file is applied all the same.
+	Warnings []string `json:"warnings,omitempty"`
+	// UnknownFields is the number of fields of the live overlay that this
+	// version does not know; writes keep them (UnknownFieldsNote).
+	UnknownFields int `json:"unknown_fields,omitempty"`
+	// CheckRefused is set when the package check refused the file (the
+	// repo is invalid, and Error holds the check's problems); CheckNotes
+	// are what the check could not decide (no base image known).
+	CheckRefused bool     `json:"refused_by_package_check,omitempty"`
+	CheckNotes   []string `json:"package_check_notes,omitempty"`
 }
 
 // BuildInfo is the last build result seen for a repo.
@@ -165,6 +215,7 @@ func (s *Store) Status() Status {
 	defer s.mu.RUnlock()
 	out := s.head
 	out.Ignored = slices.Clone(s.head.Ignored)
+	out.PackageCheck = s.head.PackageCheck.clone()
 	if s.head.Settings != nil {
 		c := *s.head.Settings
 		c.Suspended, c.Sources = slices.Clone(c.Suspended), slices.Clone(c.Sources)
@@ -299,6 +350,8 @@ func (s *Store) RecordBuild(repo string, b BuildInfo) bool {
 // share memory with the store.
 func (st RepoState) clone() RepoState {
 	st.Diff = slices.Clone(st.Diff)
+	st.Warnings = slices.Clone(st.Warnings)
+	st.CheckNotes = slices.Clone(st.CheckNotes)
 	st.DriftSince = clonePtr(st.DriftSince)
 	st.LastWrite = clonePtr(st.LastWrite)
 	st.LastBuild = clonePtr(st.LastBuild)
@@ -320,6 +373,8 @@ func (st RepoState) Equal(o RepoState) bool {
 		st.DesiredHash == o.DesiredHash && st.LiveHash == o.LiveHash && slices.Equal(st.Diff, o.Diff) &&
 		st.Error == o.Error && timeEqual(st.DriftSince, o.DriftSince) && timeEqual(st.LastWrite, o.LastWrite) &&
 		st.WriteError == o.WriteError && st.Writes == o.Writes && st.WritesOf == o.WritesOf &&
+		slices.Equal(st.Warnings, o.Warnings) && st.UnknownFields == o.UnknownFields &&
+		st.CheckRefused == o.CheckRefused && slices.Equal(st.CheckNotes, o.CheckNotes) &&
 		st.Held == o.Held && st.Would == o.Would &&
 		((st.LastBuild == nil && o.LastBuild == nil) || (st.LastBuild != nil && o.LastBuild != nil && buildEqual(*st.LastBuild, *o.LastBuild)))
 }
@@ -333,4 +388,14 @@ func timeEqual(a, b *time.Time) bool {
 
 func buildEqual(a, b BuildInfo) bool {
 	return a.ID == b.ID && a.Result == b.Result && a.Finished.Equal(b.Finished) && a.Seconds == b.Seconds
+}
+
+// UnknownFieldsNote says that a live overlay holds n fields this version
+// does not know and that they are kept, or "" when n is 0: the sentence
+// plan, /status, the page and the write log use.
+func UnknownFieldsNote(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("the live overlay holds %d field(s) this version does not know; they are kept", n)
 }

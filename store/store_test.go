@@ -122,11 +122,27 @@ func TestEqual(t *testing.T) {
 		"writes of":   func(s store.RepoState) store.RepoState { s.WritesOf = "h"; return s },
 		"build":       func(s store.RepoState) store.RepoState { s.LastBuild = &store.BuildInfo{ID: "2"}; return s },
 		"live hash":   func(s store.RepoState) store.RepoState { s.LiveHash = "l"; return s },
+		"warnings":    func(s store.RepoState) store.RepoState { s.Warnings = []string{"w"}; return s },
+		"unknown":     func(s store.RepoState) store.RepoState { s.UnknownFields = 2; return s },
+		"refused":     func(s store.RepoState) store.RepoState { s.CheckRefused = true; return s },
+		"check notes": func(s store.RepoState) store.RepoState { s.CheckNotes = []string{"n"}; return s },
 		"held":        func(s store.RepoState) store.RepoState { s.Held = vocab.HoldSuspended; return s },
 		"would":       func(s store.RepoState) store.RepoState { s.Would = vocab.ActionPrune; return s },
 	} {
 		if base.Equal(other(same)) {
 			t.Errorf("states differing in %s are Equal", name)
+		}
+	}
+}
+
+func TestUnknownFieldsNote(t *testing.T) {
+	for n, want := range map[int]string{
+		0: "",
+		1: "the live overlay holds 1 field(s) this version does not know; they are kept",
+		3: "the live overlay holds 3 field(s) this version does not know; they are kept",
+	} {
+		if got := store.UnknownFieldsNote(n); got != want {
+			t.Errorf("UnknownFieldsNote(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -284,14 +284,16 @@ const (
 	PhaseParse    Phase = "parse"
 	PhaseReadLive Phase = "read_live"
 	PhasePlan     Phase = "plan"
-	PhaseApply    Phase = "apply"
+	// PhasePackageCheck is the package check of the repos to be written.
+	PhasePackageCheck Phase = "package_check"
+	PhaseApply        Phase = "apply"
 	// PhaseTotal is the whole cycle.
 	PhaseTotal Phase = "total"
 )
 
 // Phases returns every phase.
 func Phases() []Phase {
-	return []Phase{PhaseFetch, PhaseParse, PhaseReadLive, PhasePlan, PhaseApply, PhaseTotal}
+	return []Phase{PhaseFetch, PhaseParse, PhaseReadLive, PhasePlan, PhasePackageCheck, PhaseApply, PhaseTotal}
 }
 
 // BuildResult is how a build ended: the result label of
@@ -461,6 +463,29 @@ const (
 func WebhookResults() []WebhookResult {
 	return []WebhookResult{WebhookAccepted, WebhookPing, WebhookUnauthorized, WebhookTooLarge, WebhookBadMethod, WebhookBadRequest,
 		WebhookTimeout, WebhookBusy, WebhookReplayed}
+}
+
+// PackageCheckStatus says whether the package check ran: the status label of
+// ca_reconciler_package_checks_total and ca_reconciler_package_check_status,
+// "status" of package_check in /status (packagecheck.Status).
+type PackageCheckStatus string
+
+// Package check statuses.
+const (
+	// PackageCheckChecked: the repos were checked against the
+	// organization's package index.
+	PackageCheckChecked PackageCheckStatus = "checked"
+	// PackageCheckSkipped: the identity may not list the organization's
+	// packages (it lacks apk.list); nothing is refused.
+	PackageCheckSkipped PackageCheckStatus = "skipped"
+	// PackageCheckUnavailable: the index could not be read and there is
+	// none from before; nothing is refused.
+	PackageCheckUnavailable PackageCheckStatus = "unavailable"
+)
+
+// PackageCheckStatuses returns every package check status.
+func PackageCheckStatuses() []PackageCheckStatus {
+	return []PackageCheckStatus{PackageCheckChecked, PackageCheckSkipped, PackageCheckUnavailable}
 }
 
 func contains[T comparable](list []T, v T) bool {

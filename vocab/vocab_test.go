@@ -40,6 +40,8 @@ func lists() map[string][]string {
 		"HoldReason":      strs(vocab.HoldReasons()),
 		"WebhookProvider": strs(vocab.WebhookProviders()),
 		"WebhookResult":   strs(vocab.WebhookResults()),
+
+		"PackageCheckStatus": strs(vocab.PackageCheckStatuses()),
 	}
 }
 

@@ -6,6 +6,7 @@
 //	go run ./cmd/bench                                  # the scale table, N = 500 ... 5,000
 //	go run ./cmd/bench -sizes 200 -cycles 1,20 -o /tmp/b.md   # a quick check
 //	go run ./cmd/bench soak -repos 1000 -cycles 1000     # RSS, heap, goroutines over K cycles
+//	go run ./cmd/bench check                             # only the package check's cost, its section of BENCHMARKS.md
 //	go run ./cmd/bench world -repos 5000 -latency 0      # the emulator and Git server of one size, for profiling by hand
 //
 // Per size N it seeds the emulator with N Custom Assembly repos, commits one
@@ -65,6 +66,11 @@ func run(args []string) error {
 	fs.StringVar(&o.profiles, "profiles", "bench-profiles", "folder for the CPU and heap profiles (next to the report)")
 	fs.StringVar(&o.notes, "notes", "cmd/bench/notes.md", "hand-written reading of the numbers, appended to the report when the file exists")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (logs, repositories) for inspection")
+	fs.BoolVar(&o.checkOn, "check", true, "scale: also measure the package check's cost (the section `bench check` writes)")
+	fs.IntVar(&o.check.repos, "check-repos", 1000, "package check: number of repos")
+	fs.IntVar(&o.check.packages, "check-packages", 5000, "package check: packages in the organization's index, on each of two architectures")
+	fs.IntVar(&o.check.onePushes, "check-pushes", 5, "package check: one-file pushes measured per variant (after a first one)")
+	fs.IntVar(&o.check.allPushes, "check-all-pushes", 2, "package check: pushes changing every file measured per variant")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,10 +86,12 @@ func run(args []string) error {
 		return scale(o)
 	case "soak":
 		return soak(o)
+	case "check":
+		return checkOnly(o)
 	case "world":
 		return serveWorld(o)
 	default:
-		return fmt.Errorf("unknown mode %q (scale, soak or world)", mode)
+		return fmt.Errorf("unknown mode %q (scale, soak, check or world)", mode)
 	}
 }
 
@@ -96,6 +104,10 @@ type options struct {
 	out, profiles string
 	notes         string
 	keep          bool
+	// checkOn adds the package check's case to the scale run; check sizes
+	// it (bench check runs only it).
+	checkOn bool
+	check   checkOptions
 }
 
 func ints(s string) ([]int, error) {

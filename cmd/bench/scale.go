@@ -118,7 +118,14 @@ func scale(o options) error {
 			return fmt.Errorf("latency case: %w", err)
 		}
 	}
-	return os.WriteFile(o.out, []byte(scaleReport(o, results, lat, time.Since(began))), 0o644)
+	chk := checkResult{o: o.check, skipped: "-check=false"}
+	if o.checkOn {
+		if chk, err = e.checkCase(o.check); err != nil {
+			return fmt.Errorf("package check case: %w", err)
+		}
+	}
+	report := replaceSection(scaleReport(o, results, lat, time.Since(began)), checkReport(chk))
+	return os.WriteFile(o.out, []byte(report), 0o644)
 }
 
 // daemonArgs are the daemon's flags: its defaults except --interval (1s,

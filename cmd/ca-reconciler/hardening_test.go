@@ -123,6 +123,8 @@ func TestHardeningHostileFiles(t *testing.T) {
 		checkBounded(t, map[string]int64{"validate " + h.name + " stdout": c.stdout.Len(), "validate " + h.name + " stderr": c.stderr.Len()})
 		if rss := c.peakRSS(); rss > maxRSS {
 			t.Errorf("validate %s: peak RSS %d MiB, over %d MiB", h.name, rss>>20, maxRSS>>20)
+		} else {
+			t.Logf("validate %s: exit 1, %d bytes of output, peak RSS %d MiB", h.name, c.stdout.Len(), rss>>20)
 		}
 	}
 
@@ -148,6 +150,8 @@ func TestHardeningHostileFiles(t *testing.T) {
 	checkBounded(t, map[string]int64{"run --once stdout": c.stdout.Len(), "run --once stderr": c.stderr.Len()})
 	if rss := c.peakRSS(); rss > maxRSS {
 		t.Errorf("run --once: peak RSS %d MiB, over %d MiB", rss>>20, maxRSS>>20)
+	} else {
+		t.Logf("run --once with all of them: %d bytes of log, peak RSS %d MiB", c.stderr.Len(), rss>>20)
 	}
 	if got := overlaypb.FromProto(f.emu.Repo(f.repoID("good")).GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
 		t.Errorf("the good file was not written: live %+v", got)

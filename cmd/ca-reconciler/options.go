@@ -68,6 +68,9 @@ type options struct {
 	prune      bool
 	pruneLimit int
 
+	packageCheck         bool
+	packageIndexInterval time.Duration
+
 	feedback feedbackOptions
 }
 
@@ -156,7 +159,7 @@ func (o *options) check() error {
 	if o.prune && o.pruneLimit < 1 {
 		return fmt.Errorf("--prune-limit must be at least 1")
 	}
-	return nil
+	return o.checkPackageCheck()
 }
 
 func (o *options) checkRun() error {

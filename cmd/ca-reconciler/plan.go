@@ -42,7 +42,7 @@ unreadable). A suspended repo's drift is shown and never changes the exit status
 			case "json":
 				err = plan.WriteJSON(cmd.OutOrStdout())
 			case "markdown":
-				err = plan.WriteMarkdown(cmd.OutOrStdout(), reconciler.MarkdownOptions{Org: o.org})
+				err = plan.WriteMarkdown(cmd.OutOrStdout(), reconciler.MarkdownOptions{Org: o.org, Checks: plan.Checks()})
 			default:
 				err = plan.WriteText(cmd.OutOrStdout())
 			}
@@ -61,6 +61,7 @@ unreadable). A suspended repo's drift is shown and never changes the exit status
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
 	o.addPruneFlags(cmd.Flags())
+	o.addPackageCheckFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())
 	cmd.Flags().Lookup("log-level").DefValue = "warn"
 	_ = cmd.Flags().Set("log-level", "warn")

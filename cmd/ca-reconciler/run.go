@@ -43,6 +43,7 @@ It serves metrics and status on --listen.`,
 	}
 	o.addSourceFlags(cmd.Flags())
 	o.addAPIFlags(cmd.Flags())
+	o.addPackageCheckFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
 	o.addPruneFlags(cmd.Flags())
 	o.addLogFlags(cmd.Flags())

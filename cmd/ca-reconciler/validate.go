@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -245,14 +244,8 @@ func validateDir(dir string) ([]finding, error) {
 			out = append(out, finding{kind: findingError, file: r.File, message: r.Err.Error()})
 			continue
 		}
-		// MapFiles keeps only the errors; parse again for the warnings.
-		// Mapped files sit directly in the folder.
-		data, err := readLimited(fsys, path.Base(r.File))
-		if err != nil {
-			return nil, fmt.Errorf("validate: %w", err)
-		}
-		parsed, err := overlay.ParseFile(r.File, data)
-		out = append(out, problemFindings(err, parsed.Warnings)...)
+		// MapFiles keeps each file's errors and warnings: one parse.
+		out = append(out, problemFindings(r.Err, r.Warnings)...)
 	}
 	slices.SortStableFunc(out, func(a, b finding) int {
 		return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.line, b.line), cmp.Compare(a.column, b.column))

@@ -149,6 +149,13 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 		return nil, err
 	}
 	opts := []reconciler.Option{reconciler.WithStore(d.store)}
+	if o.packageCheck {
+		check, err := newPackageCheck(d, o)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, check)
+	}
 	if followBuilds {
 		d.builds, err = newBuildWatcher(d, o)
 		if err != nil {

@@ -1,6 +1,8 @@
 package overlaypb
 
 import (
+	"slices"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -26,26 +28,45 @@ func UnknownFields(m proto.Message) int {
 	return countUnknown(r)
 }
 
+// countUnknown walks the message's fields by descriptor rather than with
+// Range, which builds a Value (and, for lists and maps, allocates a
+// wrapper) for every populated field: here only message-typed fields are
+// read, so a repo without unknown fields costs no allocation but one per
+// non-empty list of messages (users, groups, keys, certificates).
 func countUnknown(m protoreflect.Message) int {
 	n := distinctFields(m.GetUnknown())
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
 		switch {
 		case fd.IsMap():
-			if fd.MapValue().Message() != nil {
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					n += countUnknown(mv.Message())
-					return true
-				})
+			if fd.MapValue().Message() == nil || !m.Has(fd) {
+				continue
 			}
+			n += countUnknownInMap(m.Get(fd).Map())
 		case fd.Message() == nil:
 		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				n += countUnknown(l.Get(i).Message())
+			if !m.Has(fd) {
+				continue
 			}
-		default:
-			n += countUnknown(v.Message())
+			l := m.Get(fd).List()
+			for j := range l.Len() {
+				n += countUnknown(l.Get(j).Message())
+			}
+		case m.Has(fd):
+			n += countUnknown(m.Get(fd).Message())
 		}
+	}
+	return n
+}
+
+// countUnknownInMap counts the unknown fields of a map's message values. It
+// is a function of its own so that the closure does not move countUnknown's
+// counter to the heap.
+func countUnknownInMap(m protoreflect.Map) int {
+	n := 0
+	m.Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+		n += countUnknown(v.Message())
 		return true
 	})
 	return n
@@ -53,17 +74,22 @@ func countUnknown(m protoreflect.Message) int {
 
 // distinctFields counts the distinct field numbers in raw. Bytes that do not
 // parse as fields count as one field, so that nothing unknown reads as zero.
+// The numbers seen are kept in a small array on the stack: a message holds
+// few unknown fields.
 func distinctFields(raw protoreflect.RawFields) int {
 	if len(raw) == 0 {
 		return 0
 	}
-	seen := map[protowire.Number]bool{}
+	var small [16]protowire.Number
+	seen := small[:0]
 	for len(raw) > 0 {
 		num, _, n := protowire.ConsumeField(raw)
 		if n < 0 {
 			return len(seen) + 1
 		}
-		seen[num] = true
+		if !slices.Contains(seen, num) {
+			seen = append(seen, num)
+		}
 		raw = raw[n:]
 	}
 	return len(seen)

@@ -1,0 +1,124 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/ca-reconciler/ca-reconciler/vocab"
+)
+
+// PackageCheckMetrics are the package check's collectors. It implements
+// packagecheck.Observer (index reads and checks) and takes the number of
+// repos the reconciler's plan refused. None of its series is per repo:
+// which repos were refused, and why, is in /status, the page and the log.
+type PackageCheckMetrics struct {
+	IndexReads    *prometheus.CounterVec
+	IndexCalls    prometheus.Counter
+	IndexPackages *prometheus.GaugeVec
+	IndexAge      prometheus.Gauge
+	Checks        *prometheus.CounterVec
+	Status        *prometheus.GaugeVec
+	ReposChecked  prometheus.Counter
+	Refusals      prometheus.Counter
+	RefusedRepos  prometheus.Gauge
+}
+
+// Results of an index read: the result label of
+// ca_reconciler_package_index_reads_total.
+const (
+	indexReadSuccess = "success"
+	indexReadError   = "error"
+)
+
+func newPackageCheckMetrics(f promauto.Factory) *PackageCheckMetrics {
+	m := &PackageCheckMetrics{
+		IndexReads: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "package_index_reads_total",
+			Help: "Reads of the organization's package index (every page of ListAPKs for every architecture) by result (success, error; a refused identity is an error and the check is skipped).",
+		}, []string{"result"}),
+		IndexCalls: f.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "package_index_calls_total",
+			Help: "ListAPKs calls (pages) made to read the package index.",
+		}),
+		IndexPackages: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "package_index_packages",
+			Help: "Packages (every version) in the package index by architecture, as last read.",
+		}, []string{"arch"}),
+		IndexAge: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "package_index_age_seconds",
+			Help: "Age of the package index the last package check used (it is read again after --package-index-interval).",
+		}),
+		Checks: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "package_checks_total",
+			Help: "Package checks of the repos about to be written, by status (checked, skipped: the identity lacks apk.list, unavailable: no index could be read).",
+		}, []string{"status"}),
+		Status: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "package_check_status",
+			Help: "1 for the status of the last package check that had repos to check (checked, skipped, unavailable), 0 for the others.",
+		}, []string{"status"}),
+		ReposChecked: f.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "package_check_repos_total",
+			Help: "Repos checked against the package index before being written.",
+		}),
+		Refusals: f.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "package_check_refusals_total",
+			Help: "Repos the package check refused (each check that refused one counts once; which and why: /status, the page and the log).",
+		}),
+		RefusedRepos: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "package_check_refused_repos",
+			Help: "Repos whose file the package check refuses now: not written until the file or the index changes.",
+		}),
+	}
+	for _, r := range []string{indexReadSuccess, indexReadError} {
+		m.IndexReads.WithLabelValues(r)
+	}
+	// The architectures Chainguard builds (packagecheck.DefaultArchs), 0
+	// until the index is read; a repo building another adds its own.
+	for _, a := range []string{"x86_64", "aarch64"} {
+		m.IndexPackages.WithLabelValues(a)
+	}
+	for _, s := range vocab.PackageCheckStatuses() {
+		m.Checks.WithLabelValues(string(s))
+		m.Status.WithLabelValues(string(s))
+	}
+	return m
+}
+
+// IndexRead records one read of the package index: the ListAPKs calls it
+// made, the packages per architecture (kept from the last successful read
+// when it failed) and its error.
+func (m *PackageCheckMetrics) IndexRead(calls int, packages map[string]int, err error) {
+	m.IndexCalls.Add(float64(calls))
+	if err != nil {
+		m.IndexReads.WithLabelValues(indexReadError).Inc()
+		return
+	}
+	m.IndexReads.WithLabelValues(indexReadSuccess).Inc()
+	for arch, n := range packages {
+		m.IndexPackages.WithLabelValues(arch).Set(float64(n))
+	}
+}
+
+// Checked records one check: its status, the age of the index it used
+// (zero when none), the repos checked and refused. A check that had no
+// repos (it costs nothing and asks the API nothing) changes nothing.
+func (m *PackageCheckMetrics) Checked(status vocab.PackageCheckStatus, indexAge time.Duration, checked, refused int) {
+	if status == vocab.PackageCheckChecked && checked == 0 {
+		return
+	}
+	m.Checks.WithLabelValues(string(status)).Inc()
+	for _, s := range vocab.PackageCheckStatuses() {
+		v := 0.0
+		if s == status {
+			v = 1
+		}
+		m.Status.WithLabelValues(string(s)).Set(v)
+	}
+	if indexAge > 0 {
+		m.IndexAge.Set(indexAge.Seconds())
+	}
+	m.ReposChecked.Add(float64(checked))
+	m.Refusals.Add(float64(refused))
+}
