@@ -4,10 +4,11 @@
 // One cycle: fetch a snapshot from the source, map each file under the
 // managed folder to the repo it names and parse it (MapFiles over the
 // snapshot's fs.FS; nothing is parsed while the revision does not move, and
-// on a new revision only the files whose Git blob changed), read every live
-// repo of the organization (every cycle, so Console edits are seen;
-// an overlay is canonicalized and hashed only when it changed since the
-// previous cycle), compute a Plan with the pure function Compute (one Change
+// on a new revision only the files whose Git blob changed, on GOMAXPROCS
+// goroutines when there are many), read every live repo of the
+// organization (every cycle, so Console edits are seen; an overlay is
+// canonicalized and hashed only when the Registry's fingerprint of the repo,
+// or of its overlay, changed since the previous cycle), compute a Plan with the pure function Compute (one Change
 // per repo, sorted), and in apply mode write only the repos that drifted,
 // with bounded concurrency and jittered retries.
 //

@@ -36,10 +36,17 @@ type sizeResult struct {
 	pushWrites                    float64 // UpdateRepo calls per push
 	cacheGrowth                   int64   // bytes per push, over every push
 	cacheStart                    int64   // the cache's size before the pushes (the clone)
-	cache                         [2]cacheFiles
-	big                           bigPush
-	baseWall                      time.Duration
-	baseCalls, baseUp             int
+	// packedAt is the number of pushes after which the daemon last packed
+	// the cache's loose objects (0: never), and packedGrowth the cache's
+	// growth per push up to then: the cost amortized over whole packing
+	// periods, whatever phase the run ends in. peakLoose is the most the
+	// loose objects grew the cache before a packing.
+	packedAt                int
+	packedGrowth, peakLoose int64
+	cache                   [2]cacheFiles
+	big                     bigPush
+	baseWall                time.Duration
+	baseCalls, baseUp       int
 }
 
 // memory is a process's resident memory.
@@ -306,6 +313,7 @@ func (e env) pushRun(ctx context.Context, res *sizeResult, w *world, apiURL, cac
 	if err != nil {
 		return err
 	}
+	loose, packedSize := res.cache[0].loose, cacheBefore
 	for p := 0; p < e.o.pushes; p++ {
 		lat, bytes, err := e.push(ctx, w, d, (p*7919+13)%n)
 		if err != nil {
@@ -313,6 +321,17 @@ func (e env) pushRun(ctx context.Context, res *sizeResult, w *world, apiURL, cac
 		}
 		res.push = append(res.push, lat)
 		res.pushBytes = append(res.pushBytes, bytes)
+		files, err := countCache(cache)
+		if err != nil {
+			return err
+		}
+		size := du(cache)
+		if files.loose < loose { // the loose objects were packed
+			res.packedAt, res.packedGrowth = p+1, (size-cacheBefore)/int64(p+1)
+			packedSize = size
+		}
+		loose = files.loose
+		res.peakLoose = max(res.peakLoose, size-packedSize)
 	}
 	p1, _, err := scrape(ctx, d.addr)
 	if err != nil {
