@@ -66,6 +66,9 @@ func generatedSections(t *testing.T) map[string]string {
 		out["flags:"+name] = flagTable(cmd)
 	}
 	out["metrics"] = metricsTable(t)
+	for name, body := range vocabSections(t) {
+		out[name] = body
+	}
 	return out
 }
 
