@@ -58,158 +58,49 @@ type Metrics struct {
 // not pre-initialised: a repo has at most SeriesPerRepo of them, each made
 // when it first has a value.
 func New(reg prometheus.Registerer, version string) *Metrics {
-	f := promauto.With(reg)
+	c := collectors{promauto.With(reg)}
 	m := &Metrics{
-		Reconciles: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "reconciles_total",
-			Help: "Reconcile cycles by what triggered them and how they ended.",
-		}, []string{"trigger", "result"}),
-		ReconcileDuration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "reconcile_duration_seconds",
-			Help:    "Time spent in each phase of a reconcile cycle.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
-		}, []string{"phase"}),
-		LastReconcile: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "last_reconcile_timestamp_seconds",
-			Help: "Unix time the last reconcile cycle finished.",
-		}),
-		LastSuccessfulReconcile: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "last_successful_reconcile_timestamp_seconds",
-			Help: "Unix time the last fully successful reconcile cycle finished.",
-		}),
-		Writes: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "writes_total",
-			Help: "Overlay writes by result (per repo: /status and the logs).",
-		}, []string{"result"}),
-		Builds: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "builds_total",
-			Help: "Completed builds by result (per repo: repo_build_failed, /status and the logs).",
-		}, []string{"result"}),
-		BuildDuration: f.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "build_duration_seconds",
-			Help:    "Duration of completed builds.",
-			Buckets: []float64{10, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200},
-		}),
-		BuildsInFlight: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "builds_in_flight",
-			Help: "Builds started and not yet completed.",
-		}),
-		Files: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "files",
-			Help: "Files under --path by state.",
-		}, []string{"state"}),
-		IgnoredFiles: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "ignored_files",
-			Help: "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).",
-		}, []string{"reason"}),
-		FileWarnings: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "file_warnings",
-			Help: "Warnings in the files under --path (the service accepts them and the files are applied; each is in /status, the page and the log).",
-		}),
-		GitFetches: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "git_fetches_total",
-			Help: "Git source checks by result.",
-		}, []string{"result"}),
-		GitFetchDuration: f.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "git_fetch_duration_seconds",
-			Help:    "Time to check and fetch the Git source.",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}),
-		SourceInfo: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "source_info",
-			Help: "The Git revision being reconciled (always 1).",
-		}, []string{"ref", "revision"}),
-		SourceCommitTimestamp: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "source_commit_timestamp_seconds",
-			Help: "Commit time of the revision being reconciled.",
-		}),
-		SourceVerified: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "source_verified",
-			Help: "1 when the head revision passed commit signature verification (or none is required), 0 when it was refused.",
-		}),
-		APIRequests: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "api_requests_total",
-			Help: "Chainguard API calls by method and gRPC code.",
-		}, []string{"method", "code"}),
-		APIRequestDuration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "api_request_duration_seconds",
-			Help:    "Chainguard API call latency by method.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"method"}),
-		BuildInfo: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "build_info",
-			Help: "Version of the running binary (always 1).",
-		}, []string{"version", "go_version"}),
-		CommitToWrite: f.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "commit_to_write_seconds",
-			Help:    "Time from a revision's commit to the successful write of a repo it changed.",
-			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
-		}),
-		WebhookRequests: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "webhook_requests_total",
-			Help: "Webhook requests by provider and result.",
-		}, []string{"provider", "result"}),
-		CommitStatusReports: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "commit_status_reports_total",
-			Help: "Commit status reports by result (sent, retry, failed, duplicate, dropped).",
-		}, []string{"result"}),
-		Notifications: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "notifications_total",
-			Help: "Notifications by target (the position of its --notify-url, never the URL) and result (sent, retry, failed, duplicate, rate_limited, queue_full).",
-		}, []string{"target", "result"}),
-		ChainguardEvents: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "chainguard_events_total",
-			Help: "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, replayed, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).",
-		}, []string{"result"}),
-		HeldRepos: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "held_repos",
-			Help: "Repos that differ from Git but that the last cycle did not write, by reason (suspended: suspended and drifted; settings_invalid, prune_limit, no_files: refused by a guard).",
-		}, []string{"reason"}),
-		LifecycleWrites: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "lifecycle_writes_total",
-			Help: "Repos created from a source and pruned, by action and result (also counted in writes_total).",
-		}, []string{"action", "result"}),
+		Reconciles:              c.counterVec("reconciles_total", "Reconcile cycles by what triggered them and how they ended.", "trigger", "result"),
+		ReconcileDuration:       c.histogramVec("reconcile_duration_seconds", "Time spent in each phase of a reconcile cycle.", []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}, "phase"),
+		LastReconcile:           c.gauge("last_reconcile_timestamp_seconds", "Unix time the last reconcile cycle finished."),
+		LastSuccessfulReconcile: c.gauge("last_successful_reconcile_timestamp_seconds", "Unix time the last fully successful reconcile cycle finished."),
+		Writes:                  c.counterVec("writes_total", "Overlay writes by result (per repo: /status and the logs).", "result"),
+		Builds:                  c.counterVec("builds_total", "Completed builds by result (per repo: repo_build_failed, /status and the logs).", "result"),
+		BuildDuration:           c.histogram("build_duration_seconds", "Duration of completed builds.", []float64{10, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200}),
+		BuildsInFlight:          c.gauge("builds_in_flight", "Builds started and not yet completed."),
+		Files:                   c.gaugeVec("files", "Files under --path by state.", "state"),
+		IgnoredFiles:            c.gaugeVec("ignored_files", "Entries under --path that manage no repo, by reason (nested, extension, hidden, symlink, submodule, irregular).", "reason"),
+		FileWarnings:            c.gauge("file_warnings", "Warnings in the files under --path (the service accepts them and the files are applied; each is in /status, the page and the log)."),
+		GitFetches:              c.counterVec("git_fetches_total", "Git source checks by result.", "result"),
+		GitFetchDuration:        c.histogram("git_fetch_duration_seconds", "Time to check and fetch the Git source.", []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}),
+		SourceInfo:              c.gaugeVec("source_info", "The Git revision being reconciled (always 1).", "ref", "revision"),
+		SourceCommitTimestamp:   c.gauge("source_commit_timestamp_seconds", "Commit time of the revision being reconciled."),
+		SourceVerified:          c.gauge("source_verified", "1 when the head revision passed commit signature verification (or none is required), 0 when it was refused."),
+		APIRequests:             c.counterVec("api_requests_total", "Chainguard API calls by method and gRPC code.", "method", "code"),
+		APIRequestDuration:      c.histogramVec("api_request_duration_seconds", "Chainguard API call latency by method.", prometheus.DefBuckets, "method"),
+		BuildInfo:               c.gaugeVec("build_info", "Version of the running binary (always 1).", "version", "go_version"),
+		CommitToWrite:           c.histogram("commit_to_write_seconds", "Time from a revision's commit to the successful write of a repo it changed.", []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}),
+		WebhookRequests:         c.counterVec("webhook_requests_total", "Webhook requests by provider and result.", "provider", "result"),
+		CommitStatusReports:     c.counterVec("commit_status_reports_total", "Commit status reports by result (sent, retry, failed, duplicate, dropped).", "result"),
+		Notifications:           c.counterVec("notifications_total", "Notifications by target (the position of its --notify-url, never the URL) and result (sent, retry, failed, duplicate, rate_limited, queue_full).", "target", "result"),
+		ChainguardEvents:        c.counterVec("chainguard_events_total", "Chainguard CloudEvents at /hooks/chainguard by result (accepted, ignored, replayed, unauthorized, bad_request, too_large, bad_method, unavailable, busy, timeout).", "result"),
+		HeldRepos:               c.gaugeVec("held_repos", "Repos that differ from Git but that the last cycle did not write, by reason (suspended: suspended and drifted; settings_invalid, prune_limit, no_files: refused by a guard).", "reason"),
+		LifecycleWrites:         c.counterVec("lifecycle_writes_total", "Repos created from a source and pruned, by action and result (also counted in writes_total).", "action", "result"),
 	}
-	for _, t := range vocab.Triggers() {
-		for _, r := range vocab.CycleResults() {
-			m.Reconciles.WithLabelValues(string(t), string(r))
-		}
-	}
-	for _, p := range vocab.Phases() {
-		m.ReconcileDuration.WithLabelValues(string(p))
-	}
-	for _, s := range vocab.FileStates() {
-		m.Files.WithLabelValues(string(s))
-	}
-	for _, r := range vocab.WriteResults() {
-		m.Writes.WithLabelValues(string(r))
-	}
-	for _, r := range vocab.BuildResults() {
-		m.Builds.WithLabelValues(string(r))
-	}
-	for _, r := range vocab.IgnoreReasons() {
-		m.IgnoredFiles.WithLabelValues(string(r))
-	}
-	for _, r := range vocab.FetchResults() {
-		m.GitFetches.WithLabelValues(string(r))
-	}
-	for _, p := range vocab.WebhookProviders() {
-		for _, r := range vocab.WebhookResults() {
-			m.WebhookRequests.WithLabelValues(string(p), string(r))
-		}
-	}
-	for _, r := range vocab.HoldReasons() {
-		m.HeldRepos.WithLabelValues(string(r))
-	}
-	for _, a := range []vocab.Action{vocab.ActionCreate, vocab.ActionPrune} {
-		for _, r := range vocab.WriteResults() {
-			m.LifecycleWrites.WithLabelValues(string(a), string(r))
-		}
-	}
+	preset(m.Reconciles.WithLabelValues, labels(vocab.Triggers()), labels(vocab.CycleResults()))
+	preset(m.ReconcileDuration.WithLabelValues, labels(vocab.Phases()))
+	preset(m.Files.WithLabelValues, labels(vocab.FileStates()))
+	preset(m.Writes.WithLabelValues, labels(vocab.WriteResults()))
+	preset(m.Builds.WithLabelValues, labels(vocab.BuildResults()))
+	preset(m.IgnoredFiles.WithLabelValues, labels(vocab.IgnoreReasons()))
+	preset(m.GitFetches.WithLabelValues, labels(vocab.FetchResults()))
+	preset(m.WebhookRequests.WithLabelValues, labels(vocab.WebhookProviders()), labels(vocab.WebhookResults()))
+	preset(m.HeldRepos.WithLabelValues, labels(vocab.HoldReasons()))
+	preset(m.LifecycleWrites.WithLabelValues, labels([]vocab.Action{vocab.ActionCreate, vocab.ActionPrune}), labels(vocab.WriteResults()))
 	m.repos = newRepoSeries()
 	m.PerRepo = m.repos
 	reg.MustRegister(m.repos)
-	m.PackageCheck = newPackageCheckMetrics(f)
+	m.PackageCheck = newPackageCheckMetrics(c)
 	m.SourceVerified.Set(1)
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m

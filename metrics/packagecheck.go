@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -32,57 +31,24 @@ const (
 	indexReadError   = "error"
 )
 
-func newPackageCheckMetrics(f promauto.Factory) *PackageCheckMetrics {
+func newPackageCheckMetrics(c collectors) *PackageCheckMetrics {
 	m := &PackageCheckMetrics{
-		IndexReads: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "package_index_reads_total",
-			Help: "Reads of the organization's package index (every page of ListAPKs for every architecture) by result (success, error; a refused identity is an error and the check is skipped).",
-		}, []string{"result"}),
-		IndexCalls: f.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "package_index_calls_total",
-			Help: "ListAPKs calls (pages) made to read the package index.",
-		}),
-		IndexPackages: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "package_index_packages",
-			Help: "Packages (every version) in the package index by architecture, as last read.",
-		}, []string{"arch"}),
-		IndexAge: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "package_index_age_seconds",
-			Help: "Age of the package index the last package check used (it is read again after --package-index-interval).",
-		}),
-		Checks: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "package_checks_total",
-			Help: "Package checks of the repos about to be written, by status (checked, skipped: the identity lacks apk.list, unavailable: no index could be read).",
-		}, []string{"status"}),
-		Status: f.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "package_check_status",
-			Help: "1 for the status of the last package check that had repos to check (checked, skipped, unavailable), 0 for the others.",
-		}, []string{"status"}),
-		ReposChecked: f.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "package_check_repos_total",
-			Help: "Repos checked against the package index before being written.",
-		}),
-		Refusals: f.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "package_check_refusals_total",
-			Help: "Repos the package check refused (each check that refused one counts once; which and why: /status, the page and the log).",
-		}),
-		RefusedRepos: f.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Name: "package_check_refused_repos",
-			Help: "Repos whose file the package check refuses now: not written until the file or the index changes.",
-		}),
+		IndexReads:    c.counterVec("package_index_reads_total", "Reads of the organization's package index (every page of ListAPKs for every architecture) by result (success, error; a refused identity is an error and the check is skipped).", "result"),
+		IndexCalls:    c.counter("package_index_calls_total", "ListAPKs calls (pages) made to read the package index."),
+		IndexPackages: c.gaugeVec("package_index_packages", "Packages (every version) in the package index by architecture, as last read.", "arch"),
+		IndexAge:      c.gauge("package_index_age_seconds", "Age of the package index the last package check used (it is read again after --package-index-interval)."),
+		Checks:        c.counterVec("package_checks_total", "Package checks of the repos about to be written, by status (checked, skipped: the identity lacks apk.list, unavailable: no index could be read).", "status"),
+		Status:        c.gaugeVec("package_check_status", "1 for the status of the last package check that had repos to check (checked, skipped, unavailable), 0 for the others.", "status"),
+		ReposChecked:  c.counter("package_check_repos_total", "Repos checked against the package index before being written."),
+		Refusals:      c.counter("package_check_refusals_total", "Repos the package check refused (each check that refused one counts once; which and why: /status, the page and the log)."),
+		RefusedRepos:  c.gauge("package_check_refused_repos", "Repos whose file the package check refuses now: not written until the file or the index changes."),
 	}
-	for _, r := range []string{indexReadSuccess, indexReadError} {
-		m.IndexReads.WithLabelValues(r)
-	}
+	preset(m.IndexReads.WithLabelValues, []string{indexReadSuccess, indexReadError})
 	// The architectures Chainguard builds (packagecheck.DefaultArchs), 0
 	// until the index is read; a repo building another adds its own.
-	for _, a := range []string{"x86_64", "aarch64"} {
-		m.IndexPackages.WithLabelValues(a)
-	}
-	for _, s := range vocab.PackageCheckStatuses() {
-		m.Checks.WithLabelValues(string(s))
-		m.Status.WithLabelValues(string(s))
-	}
+	preset(m.IndexPackages.WithLabelValues, []string{"x86_64", "aarch64"})
+	preset(m.Checks.WithLabelValues, labels(vocab.PackageCheckStatuses()))
+	preset(m.Status.WithLabelValues, labels(vocab.PackageCheckStatuses()))
 	return m
 }
 

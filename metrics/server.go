@@ -78,25 +78,22 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.ReadHeader > 0 {
-		d.ReadHeader = l.ReadHeader
+	return Limits{
+		ReadHeader:     positiveOr(l.ReadHeader, d.ReadHeader),
+		Read:           positiveOr(l.Read, d.Read),
+		Write:          positiveOr(l.Write, d.Write),
+		Idle:           positiveOr(l.Idle, d.Idle),
+		MaxHeaderBytes: positiveOr(l.MaxHeaderBytes, d.MaxHeaderBytes),
+		MaxConns:       positiveOr(l.MaxConns, d.MaxConns),
 	}
-	if l.Read > 0 {
-		d.Read = l.Read
+}
+
+// positiveOr is v, or def where v is zero or negative.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	if l.Write > 0 {
-		d.Write = l.Write
-	}
-	if l.Idle > 0 {
-		d.Idle = l.Idle
-	}
-	if l.MaxHeaderBytes > 0 {
-		d.MaxHeaderBytes = l.MaxHeaderBytes
-	}
-	if l.MaxConns > 0 {
-		d.MaxConns = l.MaxConns
-	}
-	return d
+	return def
 }
 
 // Server serves /metrics, /healthz, /readyz and /status.
