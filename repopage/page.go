@@ -1,7 +1,6 @@
 package repopage
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"html/template"
@@ -11,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/htmlpage"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
@@ -41,10 +41,10 @@ func New(opts Options) (*Page, error) {
 	}
 	p := &Page{opts: opts}
 	t, err := template.New("repo").Funcs(template.FuncMap{
-		"when":     when,
-		"ago":      p.ago,
+		"when":     htmlpage.When,
+		"ago":      func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
 		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-		"short":    short,
+		"short":    htmlpage.Short,
 		"badge":    badge,
 		"done":     done,
 	}).Parse(pageTemplate)
@@ -146,51 +146,8 @@ func (p *Page) Handler(st *store.Store, hist *History) http.Handler {
 			return
 		}
 		d, _ := hist.Detail(name)
-		var buf bytes.Buffer
-		if err := p.Render(&buf, state, d); err != nil {
-			http.Error(w, "rendering the repo page failed", http.StatusInternalServerError)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		_, _ = w.Write(buf.Bytes())
+		htmlpage.Serve(w, "the repo page", func(w io.Writer) error { return p.Render(w, state, d) })
 	})
-}
-
-func when(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-func (p *Page) ago(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := p.opts.Now().Sub(t)
-	switch {
-	case d < 0:
-		return "in the future"
-	case d < time.Second:
-		return "just now"
-	case d < time.Hour:
-		return d.Round(time.Second).String() + " ago"
-	}
-	return d.Round(time.Minute).String() + " ago"
-}
-
-func short(s string) string {
-	if _, h, ok := strings.Cut(s, ":"); ok {
-		s = h
-	}
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // badge maps a status or result to a CSS class.

@@ -11,16 +11,15 @@
 package statuspage
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/htmlpage"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -55,9 +54,9 @@ func New(opts Options) (*Page, error) {
 	}
 	p := &Page{opts: opts}
 	funcs := template.FuncMap{
-		"ago":         p.ago,
-		"when":        when,
-		"short":       short,
+		"ago":         func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
+		"when":        htmlpage.When,
+		"short":       htmlpage.Short,
 		"seconds":     seconds,
 		"statusClass": statusClass,
 		"cycleClass":  cycleClass,
@@ -132,58 +131,8 @@ func (p *Page) Render(w io.Writer, s store.Status) error {
 // Handler serves the page for the status status returns.
 func (p *Page) Handler(status func() store.Status) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		var buf bytes.Buffer
-		if err := p.Render(&buf, status()); err != nil {
-			http.Error(w, "rendering the status page failed", http.StatusInternalServerError)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		_, _ = w.Write(buf.Bytes())
+		htmlpage.Serve(w, "the status page", func(w io.Writer) error { return p.Render(w, status()) })
 	})
-}
-
-// ago renders how long before now t was: "4m10s ago".
-func (p *Page) ago(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	d := p.opts.Now().Sub(t)
-	if d < 0 {
-		return "in the future"
-	}
-	switch {
-	case d < time.Second:
-		return "just now"
-	case d < time.Hour:
-		d = d.Round(time.Second)
-	default:
-		d = d.Round(time.Minute)
-	}
-	return d.String() + " ago"
-}
-
-// when renders a time in UTC, to the second.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-// short abbreviates a hash or revision to 12 characters, without an
-// algorithm prefix ("sha256:").
-func short(s string) string {
-	if _, h, ok := strings.Cut(s, ":"); ok {
-		s = h
-	}
-	if len(s) > 12 {
-		return s[:12]
-	}
-	return s
 }
 
 // seconds renders a duration in seconds as a rounded duration.
