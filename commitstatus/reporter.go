@@ -11,8 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/retry"
 )
 
 // Report results, as counted by Config.Observe.
@@ -205,35 +206,23 @@ func (r *Reporter) superseded(j job) bool {
 
 func (r *Reporter) deliver(ctx context.Context, j job) {
 	log := r.cfg.Logger.With(zap.String("revision", j.revision), zap.String("state", string(j.status.State)))
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = r.cfg.RetryInitial
-	b.MaxInterval = r.cfg.RetryMax
-	b.MaxElapsedTime = 0
-	b.Reset()
-	for attempt := 0; ; attempt++ {
-		err := r.send(ctx, j)
-		if err == nil {
-			log.Info("commit status sent")
-			r.observe(ResultSent)
-			return
-		}
-		var perm permanentError
-		if errors.As(err, &perm) || attempt >= r.cfg.Retries || r.superseded(j) {
-			log.Warn("commit status not sent", zap.Error(err), zap.Int("tries", attempt+1))
-			r.forget(j)
-			r.observe(ResultFailed)
-			return
-		}
-		delay := b.NextBackOff()
-		log.Info("commit status failed; retrying", zap.Error(err), zap.Duration("in", delay))
-		r.observe(ResultRetry)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	out := retry.Do(ctx, retry.Policy{Initial: r.cfg.RetryInitial, Max: r.cfg.RetryMax, Retries: r.cfg.Retries},
+		func(ctx context.Context) error { return r.send(ctx, j) },
+		func() bool { return r.superseded(j) },
+		func(err error, wait time.Duration) {
+			log.Info("commit status failed; retrying", zap.Error(err), zap.Duration("in", wait))
+			r.observe(ResultRetry)
+		})
+	switch {
+	case out.Interrupted:
+		return
+	case out.Err == nil:
+		log.Info("commit status sent")
+		r.observe(ResultSent)
+	default:
+		log.Warn("commit status not sent", zap.Error(out.Err), zap.Int("tries", out.Tries))
+		r.forget(j)
+		r.observe(ResultFailed)
 	}
 }
 
@@ -252,13 +241,6 @@ func (r *Reporter) forget(j job) {
 	}
 }
 
-// permanentError is a failure that retrying cannot fix (a 4xx other than
-// 408 and 429, or a request that cannot be built).
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
 func (r *Reporter) send(ctx context.Context, j job) error {
 	token, err := readToken(r.cfg.TokenFile)
 	if err != nil {
@@ -266,7 +248,7 @@ func (r *Reporter) send(ctx context.Context, j job) error {
 	}
 	req, err := r.cfg.Provider.request(r.cfg.URL, r.cfg.Repo, j.revision, token, r.cfg.Context, r.cfg.TargetURL, j.status)
 	if err != nil {
-		return permanentError{err}
+		return retry.Permanent(err)
 	}
 	resp, err := r.cfg.Client.Do(req.WithContext(ctx))
 	if err != nil {
@@ -287,7 +269,7 @@ func (r *Reporter) send(ctx context.Context, j job) error {
 		// GitHub's rate limit answers 403.
 		return err
 	}
-	return permanentError{err}
+	return retry.Permanent(err)
 }
 
 func readToken(path string) (string, error) {

@@ -12,9 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/retry"
 )
 
 // Results, as counted by Config.Observe per target.
@@ -239,48 +240,31 @@ func (n *Notifier) deliver(ctx context.Context, t *target, e Event) {
 		n.observe(t, ResultFailed)
 		return
 	}
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = n.cfg.RetryInitial
-	b.MaxInterval = n.cfg.RetryMax
-	b.MaxElapsedTime = 0
-	b.Reset()
-	for attempt := 0; ; attempt++ {
-		err := n.post(ctx, t, body)
-		if err == nil {
-			log.Info("notification sent")
-			n.observe(t, ResultSent)
-			return
-		}
-		var perm permanentError
-		if errors.As(err, &perm) || attempt >= n.cfg.Retries || ctx.Err() != nil {
-			log.Warn("notification not sent", zap.Error(err), zap.Int("tries", attempt+1))
-			n.observe(t, ResultFailed)
-			return
-		}
-		delay := b.NextBackOff()
-		log.Info("notification failed; retrying", zap.Error(err), zap.Duration("in", delay))
-		n.observe(t, ResultRetry)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
+	out := retry.Do(ctx, retry.Policy{Initial: n.cfg.RetryInitial, Max: n.cfg.RetryMax, Retries: n.cfg.Retries},
+		func(ctx context.Context) error { return n.post(ctx, t, body) },
+		func() bool { return ctx.Err() != nil },
+		func(err error, wait time.Duration) {
+			log.Info("notification failed; retrying", zap.Error(err), zap.Duration("in", wait))
+			n.observe(t, ResultRetry)
+		})
+	switch {
+	case out.Interrupted:
+		return
+	case out.Err == nil:
+		log.Info("notification sent")
+		n.observe(t, ResultSent)
+	default:
+		log.Warn("notification not sent", zap.Error(out.Err), zap.Int("tries", out.Tries))
+		n.observe(t, ResultFailed)
 	}
 }
-
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
 
 // post sends one message. Its errors never hold the URL: for Slack the
 // URL is the secret.
 func (n *Notifier) post(ctx context.Context, t *target, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Target.URL, bytes.NewReader(body))
 	if err != nil {
-		return permanentError{errors.New("building the request failed")}
+		return retry.Permanent(errors.New("building the request failed"))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "ca-reconciler")
@@ -301,7 +285,7 @@ func (n *Notifier) post(ctx context.Context, t *target, body []byte) error {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500 {
 		return err
 	}
-	return permanentError{err}
+	return retry.Permanent(err)
 }
 
 func (n *Notifier) observe(t *target, result string) {

@@ -199,7 +199,7 @@ func (p Plan) WriteJSON(w io.Writer) error {
 		PackageCheck *jsonPackageCheck `json:"package_check,omitempty"`
 	}{Revision: p.Revision, InSync: !p.HasChanges() && !p.HasErrors(), Summary: p.Summary(), Changes: []jsonChange{}, PackageCheck: p.PackageCheck.json()}
 	if p.SettingsFile != "" {
-		out.Settings = &jsonSettings{File: p.SettingsFile, Valid: p.SettingsErr == nil, Errors: problemLines(p.SettingsErr), Warnings: warningLines(p.SettingsWarnings)}
+		out.Settings = &jsonSettings{File: p.SettingsFile, Valid: p.SettingsErr == nil, Errors: ProblemLines(p.SettingsErr), Warnings: warningLines(p.SettingsWarnings)}
 	}
 	if p.Prune.Enabled {
 		out.Prune = &jsonPrune{Limit: p.Prune.Limit, Candidates: append([]string{}, p.Prune.Candidates...), Held: p.Prune.Held, Reason: p.Prune.Reason}

@@ -15,7 +15,7 @@ func (p Plan) lifecycleText() string {
 	var b strings.Builder
 	if p.SettingsErr != nil {
 		fmt.Fprintf(&b, "! settings %s: invalid: nothing is written, created or pruned until it is fixed\n", p.SettingsFile)
-		for _, l := range problemLines(p.SettingsErr) {
+		for _, l := range ProblemLines(p.SettingsErr) {
 			fmt.Fprintf(&b, "    %s\n", l)
 		}
 	}
@@ -63,9 +63,10 @@ func writeLifecycleText(b *strings.Builder, c Change) {
 	}
 }
 
-// problemLines renders an error's overlay problems one per line (the error
-// itself when it holds none); nil for nil.
-func problemLines(err error) []string {
+// ProblemLines renders an error's overlay problems one per line (the
+// error's own lines when it holds none); nil for nil. Plans and
+// notifications show a settings file's errors with it.
+func ProblemLines(err error) []string {
 	if err == nil {
 		return nil
 	}
@@ -94,7 +95,7 @@ func warningLines(ws overlay.Problems) []string {
 // settingsSection is the Markdown plan's section about the settings file
 // when it is invalid or has warnings; "" otherwise.
 func (p Plan) settingsSection() string {
-	errs, warns := problemLines(p.SettingsErr), warningLines(p.SettingsWarnings)
+	errs, warns := ProblemLines(p.SettingsErr), warningLines(p.SettingsWarnings)
 	if len(errs) == 0 && len(warns) == 0 {
 		return ""
 	}

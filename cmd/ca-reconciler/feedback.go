@@ -18,7 +18,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/cgevents"
 	"github.com/ca-reconciler/ca-reconciler/commitstatus"
 	"github.com/ca-reconciler/ca-reconciler/notify"
-	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/repopage"
 	"github.com/ca-reconciler/ca-reconciler/store"
@@ -327,7 +326,7 @@ func guardRefusals(org, link string, p reconciler.Plan) map[vocab.HoldReason]not
 			switch {
 			case c.Held == vocab.HoldSettingsInvalid:
 				e.Reason = errText(c.Err)
-				e.Problems = problemLines(p.SettingsErr)
+				e.Problems = reconciler.ProblemLines(p.SettingsErr)
 			case p.Prune.Held == c.Held:
 				e.Action, e.Reason = string(vocab.ActionPrune), p.Prune.Reason
 			default:
@@ -341,22 +340,6 @@ func guardRefusals(org, link string, p reconciler.Plan) map[vocab.HoldReason]not
 		out[c.Held] = e
 	}
 	return out
-}
-
-// problemLines are an error's file:line:col problems, one a line.
-func problemLines(err error) []string {
-	if err == nil {
-		return nil
-	}
-	var ps overlay.Problems
-	if errors.As(err, &ps) {
-		out := make([]string, len(ps))
-		for i, p := range ps {
-			out[i] = p.String()
-		}
-		return out
-	}
-	return []string{err.Error()}
 }
 
 func errText(err error) string {
