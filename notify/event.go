@@ -32,11 +32,6 @@ const (
 	KindSignatureRefused Kind = "signature_refused"
 )
 
-// Kinds lists every kind, in the order the README documents them.
-func Kinds() []Kind {
-	return []Kind{KindDriftCorrected, KindStalled, KindBuildFailed, KindRefused, KindSignatureRefused}
-}
-
 // SchemaVersion is the version field of the JSON payload.
 const SchemaVersion = 1
 
