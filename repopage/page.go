@@ -41,12 +41,13 @@ func New(opts Options) (*Page, error) {
 	}
 	p := &Page{opts: opts}
 	t, err := template.New("repo").Funcs(template.FuncMap{
-		"when":     htmlpage.When,
-		"ago":      func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
-		"duration": func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-		"short":    htmlpage.Short,
-		"badge":    badge,
-		"done":     done,
+		"when":        htmlpage.When,
+		"ago":         func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
+		"duration":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"short":       htmlpage.Short,
+		"badge":       badge,
+		"done":        done,
+		"unknownNote": store.UnknownFieldsNote,
 	}).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the repo page template: %w", err)

@@ -31,6 +31,9 @@ const hostile = `<img src=x onerror=alert(1)>&"'`
 // Texts of the lifecycle's refusals, as the reconciler words them.
 const (
 	pruneRefused    = "pruning refused: 7 repos would be pruned, more than --prune-limit 5: none is pruned"
+	warnedLine      = "ca-images-iac/warned-repo.yaml:7:13: warning: accounts.run-as: user \"builder\" is defined neither in the file nor in Chainguard's base images"
+	checkRefused    = "ca-images-iac/check-refused.yaml:4:7: contents.packages: package \"nosuch\" is not in the organization's APK index (x86_64, aarch64)"
+	checkNote       = "the base image's packages are unknown (no successful build yet): checked the file's packages alone"
 	sourceRefused   = `ca-images-iac/.ca-reconciler.yaml:3:13: repos.refused-create.source: the organization cannot create repo "refused-create" from source "nosuch": source repository "nosuch" not found`
 	settingsInvalid = "ca-images-iac/.ca-reconciler.yaml is invalid: nothing is written, created or pruned until it is fixed"
 )
@@ -65,6 +68,10 @@ func world(t *testing.T) (*store.Store, *History) {
 			Diff: []string{"- package curl"}, DriftSince: ago(time.Minute), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune, Error: pruneRefused},
 		{Repo: "held-repo", RepoID: "org/13", File: "ca-images-iac/held-repo.yaml", Status: vocab.StatusDrifted, DesiredHash: "sha256:bbbb", LiveHash: "sha256:aaaa",
 			Diff: []string{"+ package jq"}, DriftSince: ago(time.Minute), Held: vocab.HoldSettingsInvalid, Error: settingsInvalid},
+		{Repo: "warned-repo", RepoID: "org/14", File: "ca-images-iac/warned-repo.yaml", Status: vocab.StatusSynced, DesiredHash: "sha256:aaaa", LiveHash: "sha256:aaaa",
+			Warnings: []string{warnedLine}, UnknownFields: 2},
+		{Repo: "check-refused", RepoID: "org/15", File: "ca-images-iac/check-refused.yaml", Status: vocab.StatusInvalid, DesiredHash: "sha256:aaaa",
+			Error: checkRefused, CheckRefused: true, CheckNotes: []string{checkNote}},
 	} {
 		st.PutRepo(s)
 	}
@@ -194,6 +201,10 @@ var want = map[string]map[string]string{
 	"prune-refused": {"repo": "prune-refused", "status": "drifted", "file": "ca-images-iac/prune-refused.yaml (deleted)",
 		"held": "refused more repos would be pruned than --prune-limit allows: none is pruned", "would": "prune: not done while held back",
 		"error": pruneRefused, "diff": "- package curl", "desired": "The file is gone: pruning resets the live overlay to the empty overlay."},
+	"warned-repo": {"repo": "warned-repo", "status": "synced", "warnings": warnedLine,
+		"unknown-fields": "kept the live overlay holds 2 field(s) this version does not know; they are kept"},
+	"check-refused": {"repo": "check-refused", "status": "invalid", "error": checkRefused,
+		"package-check": "refused the org's packages cannot build this file (why: below)", "package-check-notes": checkNote},
 	"held-repo": {"repo": "held-repo", "status": "drifted", "held": "refused the settings file is invalid: nothing is written, created or pruned until it is fixed",
 		"error": settingsInvalid, "diff": "+ package jq"},
 }

@@ -55,7 +55,25 @@ footer { margin-top: 2em; font-size: .9em; color: #666; }
 {{- with .State.DriftSince}}
 <dt>Drifted since</dt><dd>{{when .}} ({{ago .}})</dd>
 {{- end}}
+{{- with .State.UnknownFields}}
+<dt>Unknown fields</dt><dd id="unknown-fields"><span class="badge info">kept</span> {{unknownNote .}}</dd>
+{{- end}}
+{{- if .State.CheckRefused}}
+<dt>Package check</dt><dd id="package-check"><span class="badge bad">refused</span> the org's packages cannot build this file (why: below)</dd>
+{{- end}}
 </dl>
+{{- if .State.Warnings}}
+
+<h2>Warnings</h2>
+<pre id="warnings">{{range .State.Warnings}}{{.}}
+{{end}}</pre>
+{{- end}}
+{{- if .State.CheckNotes}}
+
+<h2>Package check notes</h2>
+<pre id="package-check-notes">{{range .State.CheckNotes}}{{.}}
+{{end}}</pre>
+{{- end}}
 
 {{- if .State.Error}}
 <h2>{{if .State.Held}}Why it is not written{{else}}Why it cannot be reconciled{{end}}</h2>
