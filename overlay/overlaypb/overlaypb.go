@@ -5,9 +5,6 @@
 package overlaypb
 
 import (
-	"maps"
-	"slices"
-
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/overlay"
@@ -17,50 +14,26 @@ import (
 // empty Overlay. The conversion is exact: ToProto(FromProto(p)) equals p up to
 // empty sections.
 func FromProto(p *registryv1.CustomOverlay) overlay.Overlay {
-	var o overlay.Overlay
-	if p == nil {
-		return o
+	return fromMessage(p, userFromV1, groupFromV1)
+}
+
+func userFromV1(u *registryv1.ApkoConfig_Accounts_User) overlay.User {
+	user := overlay.User{
+		UserName:  u.GetUserName(),
+		UID:       u.GetUid(),
+		GroupName: u.GetGroupName(),
+		Shell:     u.GetShell(),
+		HomeDir:   u.GetHomeDir(),
 	}
-	if c := p.GetContents(); c != nil {
-		o.Packages = cloneStrings(c.GetPackages())
-		o.RuntimeRepositories = cloneStrings(c.GetRuntimeRepositories())
-		for _, k := range c.GetRuntimeKeyring() {
-			o.RuntimeKeyring = append(o.RuntimeKeyring, overlay.NamedContent{Name: k.GetName(), Content: k.GetContent()})
-		}
+	if u.Gid != nil {
+		gid := u.GetGid()
+		user.GID = &gid
 	}
-	o.Environment = cloneMap(p.GetEnvironment())
-	o.Annotations = cloneMap(p.GetAnnotations())
-	if a := p.GetAccounts(); a != nil {
-		o.Accounts.RunAs = a.GetRunAs()
-		for _, u := range a.GetUsers() {
-			user := overlay.User{
-				UserName:  u.GetUserName(),
-				UID:       u.GetUid(),
-				GroupName: u.GetGroupName(),
-				Shell:     u.GetShell(),
-				HomeDir:   u.GetHomeDir(),
-			}
-			if u.Gid != nil {
-				gid := u.GetGid()
-				user.GID = &gid
-			}
-			o.Accounts.Users = append(o.Accounts.Users, user)
-		}
-		for _, g := range a.GetGroups() {
-			o.Accounts.Groups = append(o.Accounts.Groups, overlay.Group{
-				GroupName: g.GetGroupName(),
-				GID:       g.GetGid(),
-				Members:   cloneStrings(g.GetMembers()),
-			})
-		}
-	}
-	if c := p.GetCertificates(); c != nil {
-		for _, e := range c.GetAdditional() {
-			o.Certificates = append(o.Certificates, overlay.NamedContent{Name: e.GetName(), Content: e.GetContent()})
-		}
-		o.CertificateProviders = cloneStrings(c.GetProviders())
-	}
-	return o
+	return user
+}
+
+func groupFromV1(g *registryv1.ApkoConfig_Accounts_Group) overlay.Group {
+	return overlay.Group{GroupName: g.GetGroupName(), GID: g.GetGid(), Members: cloneStrings(g.GetMembers())}
 }
 
 // ToProto converts the overlay to the API's message. Empty sections are left
@@ -112,18 +85,4 @@ func ToProto(o overlay.Overlay) *registryv1.CustomOverlay {
 		p.Certificates = c
 	}
 	return p
-}
-
-func cloneStrings(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return slices.Clone(s)
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return maps.Clone(m)
 }

@@ -109,50 +109,26 @@ func ToProtoV2(o overlay.Overlay) *registryv2.CustomOverlay {
 // is read as no gid (v2 cannot tell them apart); negative ids, which no
 // valid overlay has, are read as their uint32 bit pattern.
 func FromProtoV2(p *registryv2.CustomOverlay) overlay.Overlay {
-	var o overlay.Overlay
-	if p == nil {
-		return o
+	return fromMessage(p, userFromV2, groupFromV2)
+}
+
+func userFromV2(u *registryv2.CustomOverlay_Accounts_User) overlay.User {
+	user := overlay.User{
+		UserName:  u.GetUsername(),
+		UID:       uint32(u.GetUid()),
+		GroupName: u.GetGroupName(),
+		Shell:     u.GetShell(),
+		HomeDir:   u.GetHomeDir(),
 	}
-	if c := p.GetContents(); c != nil {
-		o.Packages = cloneStrings(c.GetPackages())
-		o.RuntimeRepositories = cloneStrings(c.GetRuntimeRepositories())
-		for _, k := range c.GetRuntimeKeyring() {
-			o.RuntimeKeyring = append(o.RuntimeKeyring, overlay.NamedContent{Name: k.GetName(), Content: k.GetContent()})
-		}
+	if u.GetGid() != 0 {
+		gid := uint32(u.GetGid())
+		user.GID = &gid
 	}
-	o.Environment = cloneMap(p.GetEnvironment())
-	o.Annotations = cloneMap(p.GetAnnotations())
-	if a := p.GetAccounts(); a != nil {
-		o.Accounts.RunAs = a.GetRunAs()
-		for _, u := range a.GetUsers() {
-			user := overlay.User{
-				UserName:  u.GetUsername(),
-				UID:       uint32(u.GetUid()),
-				GroupName: u.GetGroupName(),
-				Shell:     u.GetShell(),
-				HomeDir:   u.GetHomeDir(),
-			}
-			if u.GetGid() != 0 {
-				gid := uint32(u.GetGid())
-				user.GID = &gid
-			}
-			o.Accounts.Users = append(o.Accounts.Users, user)
-		}
-		for _, g := range a.GetGroups() {
-			o.Accounts.Groups = append(o.Accounts.Groups, overlay.Group{
-				GroupName: g.GetGroupname(),
-				GID:       uint32(g.GetGid()),
-				Members:   cloneStrings(g.GetMembers()),
-			})
-		}
-	}
-	if c := p.GetCertificates(); c != nil {
-		for _, e := range c.GetAdditional() {
-			o.Certificates = append(o.Certificates, overlay.NamedContent{Name: e.GetName(), Content: e.GetContent()})
-		}
-		o.CertificateProviders = cloneStrings(c.GetProviders())
-	}
-	return o
+	return user
+}
+
+func groupFromV2(g *registryv2.CustomOverlay_Accounts_Group) overlay.Group {
+	return overlay.Group{GroupName: g.GetGroupname(), GID: uint32(g.GetGid()), Members: cloneStrings(g.GetMembers())}
 }
 
 // ApplyV2 is Apply for registry v2's message, for a PATCH whose
