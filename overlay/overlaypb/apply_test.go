@@ -173,15 +173,7 @@ func TestApply(t *testing.T) {
 			if diff := cmp.Diff(got, Apply(got, tc.o), protocmp.Transform()); diff != "" {
 				t.Errorf("Apply is not idempotent (-once +twice):\n%s", diff)
 			}
-			wire, err := proto.Marshal(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var back registryv1.CustomOverlay
-			if err := proto.Unmarshal(wire, &back); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(got, &back, protocmp.Transform()); diff != "" {
+			if diff := cmp.Diff(got, overWire(t, got), protocmp.Transform()); diff != "" {
 				t.Errorf("wire round trip (-sent +received):\n%s", diff)
 			}
 		})
@@ -217,16 +209,7 @@ func TestUnknownFields(t *testing.T) {
 // overlay full of unknown fields sets exactly the file's fields, keeps the
 // overlay's own unknown fields and those of its sections, and is idempotent.
 func FuzzApply(f *testing.F) {
-	for _, pattern := range []string{"good/*.yaml", "bad/*.yaml"} {
-		for _, data := range testdata(f, pattern) {
-			f.Add(data)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := overlay.Parse("fuzz.yaml", data)
-		if err != nil {
-			return
-		}
+	fuzzParsed(f, func(t *testing.T, o overlay.Overlay) {
 		live := liveOverlay()
 		got := Apply(live, o)
 		if diff := cmp.Diff(overlay.Canonical(o), overlay.Canonical(FromProto(got))); diff != "" {

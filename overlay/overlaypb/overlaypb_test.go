@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
@@ -29,18 +28,42 @@ func testdata(t testing.TB, pattern string) map[string][]byte {
 	return out
 }
 
-// roundTrip sends o through the proto message and the wire and back.
-func roundTrip(t testing.TB, o overlay.Overlay) overlay.Overlay {
+// overWire sends m through the wire: it returns m marshaled and unmarshaled
+// into a new message of the same type.
+func overWire[M proto.Message](t testing.TB, m M) M {
 	t.Helper()
-	wire, err := proto.Marshal(ToProto(o))
+	wire, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatalf("proto.Marshal: %v", err)
 	}
-	var p registryv1.CustomOverlay
-	if err := proto.Unmarshal(wire, &p); err != nil {
+	back := m.ProtoReflect().New().Interface().(M)
+	if err := proto.Unmarshal(wire, back); err != nil {
 		t.Fatalf("proto.Unmarshal: %v", err)
 	}
-	return FromProto(&p)
+	return back
+}
+
+// roundTrip sends o through the proto message and the wire and back.
+func roundTrip(t testing.TB, o overlay.Overlay) overlay.Overlay {
+	t.Helper()
+	return FromProto(overWire(t, ToProto(o)))
+}
+
+// fuzzParsed seeds f with the good and bad testdata files and calls check
+// with every input that Parse accepts.
+func fuzzParsed(f *testing.F, check func(t *testing.T, o overlay.Overlay)) {
+	for _, pattern := range []string{"good/*.yaml", "bad/*.yaml"} {
+		for _, data := range testdata(f, pattern) {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := overlay.Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		check(t, o)
+	})
 }
 
 func TestRoundTripOfGoodFiles(t *testing.T) {
@@ -73,16 +96,7 @@ func TestNilAndEmptyProtoAreTheEmptyOverlay(t *testing.T) {
 // FuzzRoundTrip checks that any overlay Parse accepts survives the proto
 // message on the wire unchanged in canonical form.
 func FuzzRoundTrip(f *testing.F) {
-	for _, pattern := range []string{"good/*.yaml", "bad/*.yaml"} {
-		for _, data := range testdata(f, pattern) {
-			f.Add(data)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := overlay.Parse("fuzz.yaml", data)
-		if err != nil {
-			return
-		}
+	fuzzParsed(f, func(t *testing.T, o overlay.Overlay) {
 		if diff := cmp.Diff(overlay.Canonical(o), overlay.Canonical(roundTrip(t, o))); diff != "" {
 			t.Fatalf("proto round trip (-want +got):\n%s", diff)
 		}
