@@ -217,21 +217,11 @@ func (c *checker) accounts(a Accounts) {
 	names, uids := map[string]bool{}, map[uint32]bool{}
 	for i, u := range a.Users {
 		f := indexField("accounts.users", i)
-		switch {
-		case u.UserName == "":
-			c.add(f+".username", "required")
-		case names[u.UserName]:
-			c.add(f+".username", "duplicate user name %s", quote(u.UserName))
-		}
-		names[u.UserName] = true
-		if !c.broken(f + ".uid") {
-			switch {
-			case u.UID == 0:
-				c.add(f+".uid", "required and not 0 (to run as root, set run-as: \"0\")")
-			case uids[u.UID]:
-				c.add(f+".uid", "duplicate uid %d", u.UID)
-			}
-			uids[u.UID] = true
+		c.uniqueName(names, f+".username", u.UserName, "required", "user name")
+		if u.UID == 0 {
+			c.add(f+".uid", "required and not 0 (to run as root, set run-as: \"0\")")
+		} else {
+			c.uniqueID(uids, f+".uid", "uid", u.UID)
 		}
 		c.absolutePath(f+".homedir", u.HomeDir)
 		c.absolutePath(f+".shell", u.Shell)
@@ -239,35 +229,40 @@ func (c *checker) accounts(a Accounts) {
 	groups, gids := map[string]bool{}, map[uint32]bool{}
 	for i, g := range a.Groups {
 		f := indexField("accounts.groups", i)
-		switch {
-		case g.GroupName == "":
-			c.add(f+".groupname", "required")
-		case groups[g.GroupName]:
-			c.add(f+".groupname", "duplicate group name %s", quote(g.GroupName))
-		}
-		groups[g.GroupName] = true
-		if !c.broken(f + ".gid") {
-			if gids[g.GID] {
-				c.add(f+".gid", "duplicate gid %d", g.GID)
-			}
-			gids[g.GID] = true
-		}
+		c.uniqueName(groups, f+".groupname", g.GroupName, "required", "group name")
+		c.uniqueID(gids, f+".gid", "gid", g.GID)
 		members := map[string]bool{}
 		for j, m := range g.Members {
-			mf := indexField(f+".members", j)
-			switch {
-			case c.broken(mf):
-			case m == "":
-				c.add(mf, "empty user name")
-			case members[m]:
-				c.add(mf, "duplicate member %s", quote(m))
-			}
-			members[m] = true
+			c.uniqueName(members, indexField(f+".members", j), m, "empty user name", "member")
 		}
 	}
 	if a.RunAs != "" {
 		c.runAs(a)
 	}
+}
+
+// uniqueName reports a name at field that is empty (with the message
+// empty) or that an earlier entry had (a duplicate what), and remembers it.
+func (c *checker) uniqueName(seen map[string]bool, field, name, empty, what string) {
+	switch {
+	case name == "":
+		c.add(field, "%s", empty)
+	case seen[name]:
+		c.add(field, "duplicate %s %s", what, quote(name))
+	}
+	seen[name] = true
+}
+
+// uniqueID reports an id at field that an earlier entry had, and remembers
+// it. An id whose field decoding broke is neither checked nor remembered.
+func (c *checker) uniqueID(seen map[uint32]bool, field, what string, id uint32) {
+	if c.broken(field) {
+		return
+	}
+	if seen[id] {
+		c.add(field, "duplicate %s %d", what, id)
+	}
+	seen[id] = true
 }
 
 // runAs warns when run-as names a user (or ":group") by a name that neither
