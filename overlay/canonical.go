@@ -39,43 +39,11 @@ func Equal(a, b Overlay) bool {
 
 // Hash returns "sha256:<hex>" of a stable, unambiguous encoding of
 // Canonical(o): equal overlays have equal hashes, across processes and
-// versions of this package (the encoding is fixed here, not borrowed from a
-// serializer).
+// versions of this package (the encoding is fixed here, by WriteFields and
+// hashEncoder, not borrowed from a serializer).
 func Hash(o Overlay) string {
-	c := Canonical(o)
 	h := sha256.New()
-	e := hashEncoder{h}
-	e.strings("packages", c.Packages)
-	e.strings("runtime_repositories", c.RuntimeRepositories)
-	e.entries("runtime_keyring", c.RuntimeKeyring)
-	e.stringMap("environment", c.Environment)
-	e.stringMap("annotations", c.Annotations)
-	e.str("run-as")
-	e.str(c.Accounts.RunAs)
-	e.str("users")
-	e.uint(uint64(len(c.Accounts.Users)))
-	for _, u := range c.Accounts.Users {
-		e.str(u.UserName)
-		e.uint(uint64(u.UID))
-		if u.GID == nil {
-			e.uint(0)
-		} else {
-			e.uint(1)
-			e.uint(uint64(*u.GID))
-		}
-		e.str(u.GroupName)
-		e.str(u.Shell)
-		e.str(u.HomeDir)
-	}
-	e.str("groups")
-	e.uint(uint64(len(c.Accounts.Groups)))
-	for _, g := range c.Accounts.Groups {
-		e.str(g.GroupName)
-		e.uint(uint64(g.GID))
-		e.strings("members", g.Members)
-	}
-	e.entries("certificates", c.Certificates)
-	e.strings("certificate_providers", c.CertificateProviders)
+	WriteFields(hashEncoder{h}, Canonical(o))
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
@@ -83,39 +51,22 @@ func Hash(o Overlay) string {
 // overlays encode to the same bytes.
 type hashEncoder struct{ h hash.Hash }
 
-func (e hashEncoder) uint(v uint64) {
+func (e hashEncoder) WriteUint(v uint64) {
 	var b [binary.MaxVarintLen64]byte
 	e.h.Write(b[:binary.PutUvarint(b[:], v)])
 }
 
-func (e hashEncoder) str(s string) {
-	e.uint(uint64(len(s)))
+func (e hashEncoder) WriteString(s string) {
+	e.WriteUint(uint64(len(s)))
 	e.h.Write([]byte(s))
 }
 
-func (e hashEncoder) strings(name string, list []string) {
-	e.str(name)
-	e.uint(uint64(len(list)))
-	for _, s := range list {
-		e.str(s)
-	}
-}
-
-func (e hashEncoder) stringMap(name string, m map[string]string) {
-	e.str(name)
-	e.uint(uint64(len(m)))
+// WriteStringMap writes the entries in the order of their keys.
+func (e hashEncoder) WriteStringMap(m map[string]string) {
+	e.WriteUint(uint64(len(m)))
 	for _, k := range sortedKeys(m) {
-		e.str(k)
-		e.str(m[k])
-	}
-}
-
-func (e hashEncoder) entries(name string, list []NamedContent) {
-	e.str(name)
-	e.uint(uint64(len(list)))
-	for _, x := range list {
-		e.str(x.Name)
-		e.str(x.Content)
+		e.WriteString(k)
+		e.WriteString(m[k])
 	}
 }
 

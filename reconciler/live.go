@@ -79,85 +79,38 @@ func (c *liveHashes) hashes(live []chainguard.Repo) []string {
 	return out
 }
 
-// fingerprint hashes every field of o: slices in order, maps as a sum of
-// their entries' hashes. TestFingerprintCoversEveryField fails when
-// overlay.Overlay gains a field this does not cover.
+// fingerprint hashes every field of o (overlay.WriteFields): slices in
+// order, maps as a sum of their entries' hashes.
+// TestFingerprintCoversEveryField fails when overlay.Overlay gains a field
+// this does not cover.
 func fingerprint(seed maphash.Seed, o overlay.Overlay) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
-	f := fp{h: &h, seed: seed}
-	f.strings(1, o.Packages)
-	f.strings(2, o.RuntimeRepositories)
-	f.named(3, o.RuntimeKeyring)
-	f.stringMap(4, o.Environment)
-	f.stringMap(5, o.Annotations)
-	f.tag(6)
-	f.str(o.Accounts.RunAs)
-	f.tag(7)
-	f.num(uint64(len(o.Accounts.Users)))
-	for _, u := range o.Accounts.Users {
-		f.str(u.UserName)
-		f.num(uint64(u.UID))
-		if u.GID == nil {
-			f.num(0)
-		} else {
-			f.num(1)
-			f.num(uint64(*u.GID))
-		}
-		f.str(u.GroupName)
-		f.str(u.Shell)
-		f.str(u.HomeDir)
-	}
-	f.tag(8)
-	f.num(uint64(len(o.Accounts.Groups)))
-	for _, g := range o.Accounts.Groups {
-		f.str(g.GroupName)
-		f.num(uint64(g.GID))
-		f.strings(9, g.Members)
-	}
-	f.named(10, o.Certificates)
-	f.strings(11, o.CertificateProviders)
+	overlay.WriteFields(&fp{h: &h, seed: seed}, o)
 	return h.Sum64()
 }
 
+// fp is the overlay.FieldWriter of fingerprint.
 type fp struct {
 	h    *maphash.Hash
 	seed maphash.Seed
 	buf  [8]byte
 }
 
-func (f *fp) tag(t byte) { f.h.WriteByte(t) }
-
-func (f *fp) num(n uint64) {
+func (f *fp) WriteUint(n uint64) {
 	binary.LittleEndian.PutUint64(f.buf[:], n)
 	_, _ = f.h.Write(f.buf[:])
 }
 
-func (f *fp) str(s string) {
-	f.num(uint64(len(s)))
+func (f *fp) WriteString(s string) {
+	f.WriteUint(uint64(len(s)))
 	_, _ = f.h.WriteString(s)
 }
 
-func (f *fp) strings(t byte, ss []string) {
-	f.tag(t)
-	f.num(uint64(len(ss)))
-	for _, s := range ss {
-		f.str(s)
-	}
-}
-
-func (f *fp) named(t byte, ns []overlay.NamedContent) {
-	f.tag(t)
-	f.num(uint64(len(ns)))
-	for _, n := range ns {
-		f.str(n.Name)
-		f.str(n.Content)
-	}
-}
-
-func (f *fp) stringMap(t byte, m map[string]string) {
-	f.tag(t)
-	f.num(uint64(len(m)))
+// WriteStringMap writes the sum of the entries' hashes, which does not
+// depend on the order a decode built the map in.
+func (f *fp) WriteStringMap(m map[string]string) {
+	f.WriteUint(uint64(len(m)))
 	var sum uint64
 	var e maphash.Hash
 	e.SetSeed(f.seed)
@@ -170,5 +123,5 @@ func (f *fp) stringMap(t byte, m map[string]string) {
 		_, _ = e.WriteString(v)
 		sum += e.Sum64()
 	}
-	f.num(sum)
+	f.WriteUint(sum)
 }
