@@ -10,6 +10,7 @@ import (
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -29,30 +30,12 @@ import (
 
 const listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
 
-// fakeClock is a settable clock shared by the emulator (build timestamps)
-// and the watcher. Its After never fires: tests call Poll themselves.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+// newFakeClock is a settable clock shared by the emulator (build
+// timestamps) and the watcher. Nothing waits on its After: tests call Poll
+// themselves.
+func newFakeClock() *clockwork.FakeClock {
+	return clockwork.NewFakeClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
 
 // env is an emulator over loopback gRPC, the SDK-backed client, one org,
 // and a watcher.
@@ -77,7 +60,7 @@ type env struct {
 
 // newEnv starts the emulator with opts and a watcher with cfg; a nil clock
 // means the wall clock.
-func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *fakeClock) *env {
+func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *clockwork.FakeClock) *env {
 	t.Helper()
 	e := &env{t: t, store: store.New(), ids: map[string]string{}, now: time.Now}
 	if clock != nil {

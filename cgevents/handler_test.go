@@ -27,6 +27,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -429,26 +430,6 @@ func TestRefusedConnectionsClose(t *testing.T) {
 	}
 }
 
-// manualClock is a clock the test moves.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // A delivery whose token fails verification comes from anyone: it is
 // logged at debug only (with why), at most once a second with the number
 // suppressed since, so a flood of them cannot fill the logs.
@@ -457,7 +438,7 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 	otherSigner, _ := oidctest.NewIssuer(t)
 	core, logs := observer.New(zapcore.DebugLevel)
 	rec := &recorder{}
-	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe,
 		Logger: zap.New(core), Clock: clk})
 	if err != nil {
@@ -473,7 +454,7 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 			t.Errorf("status %d, want 401", got)
 		}
 		if i == 0 || i == 8 {
-			clk.advance(time.Second)
+			clk.Advance(time.Second)
 		}
 	}
 	var suppressed []any
@@ -499,7 +480,7 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 func TestReplayedDeliveries(t *testing.T) {
 	signer, issuer := oidctest.NewIssuer(t)
 	rec := &recorder{}
-	clk := &manualClock{now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)}
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +506,7 @@ func TestReplayedDeliveries(t *testing.T) {
 		{e, second, 0, http.StatusOK, ResultReplayed},                   // a redelivery keeps its id
 		{e, tok, 61 * time.Minute, http.StatusAccepted, ResultAccepted}, // past the window
 	} {
-		clk.advance(tc.after)
+		clk.Advance(tc.after)
 		if got := deliver(t, srv.URL, tc.event, tc.token, false); got != tc.want {
 			t.Errorf("case %d: status %d, want %d", i, got, tc.want)
 		}

@@ -10,6 +10,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -207,7 +208,7 @@ func TestTriggerRebuild(t *testing.T) {
 }
 
 func TestListBuildReportsWindow(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	emu, url := start(t, emulator.Options{Now: clock.Now, BuildDuration: time.Hour})
 	c := dial(t, url, "")
 	org := emu.CreateOrg("acme.example")

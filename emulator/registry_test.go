@@ -12,6 +12,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -85,7 +86,7 @@ func TestListReposFilters(t *testing.T) {
 }
 
 func TestCreateRepoRPC(t *testing.T) {
-	emu, url := start(t, emulator.Options{Now: (&fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}).Now})
+	emu, url := start(t, emulator.Options{Now: clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)).Now})
 	c := dial(t, url, "")
 	reg := c.Registry().Registry()
 	ctx := t.Context()

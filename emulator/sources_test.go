@@ -10,6 +10,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -24,7 +25,7 @@ import (
 // inherits from the source, checks the overlay by the same rules as any
 // write, and starts its builds.
 func TestCreateRepoFromSource(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 9, 1, 10, 0, 0, 0, time.UTC)}
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 9, 1, 10, 0, 0, 0, time.UTC))
 	emu, url := start(t, emulator.Options{Now: clock.Now})
 	c := dial(t, url, "")
 	reg := c.Registry().Registry()

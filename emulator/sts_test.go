@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/jonboulle/clockwork"
 )
 
 const (
@@ -128,7 +129,7 @@ func claims(over map[string]any) map[string]any {
 type stsWorld struct {
 	emu      *emulator.Server
 	url      string
-	clock    *fakeClock
+	clock    *clockwork.FakeClock
 	idp      *oidcIssuer
 	org      string
 	identity string
@@ -137,7 +138,7 @@ type stsWorld struct {
 func newSTSWorld(t *testing.T) *stsWorld {
 	t.Helper()
 	idp := newOIDCIssuer(t)
-	clock := &fakeClock{t: time.Unix(stsSeconds, 0)}
+	clock := clockwork.NewFakeClockAt(time.Unix(stsSeconds, 0))
 	emu, url := start(t, emulator.Options{
 		Now:      clock.Now,
 		TokenTTL: 10 * time.Minute,

@@ -11,6 +11,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"chainguard.dev/sdk/uidp"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -56,7 +57,7 @@ func fullRepo(name string, m pemMaterial) *registryv1.Repo {
 // v2 reads the same store as v1, field by field, under v2's names and
 // numbers.
 func TestV2ReadsTheV1Store(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	emu, url := start(t, emulator.Options{Now: clock.Now})
 	c := dial(t, url, "")
 	org := emu.CreateOrg("acme.example")

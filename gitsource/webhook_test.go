@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -128,31 +129,11 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(time.Duration) <-chan time.Time { return nil }
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // hookServer serves the hooks with counters, a fake clock and observed logs.
 type hookServer struct {
 	*httptest.Server
 	c     *counts
-	clock *fakeClock
+	clock *clockwork.FakeClock
 	logs  *observer.ObservedLogs
 }
 
@@ -162,7 +143,7 @@ func newHookServer(t *testing.T, cfg gitsource.WebhookConfig) *hookServer {
 	if err := os.WriteFile(file, []byte(hookSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &hookServer{c: &counts{observed: map[string]int{}}, clock: &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	h := &hookServer{c: &counts{observed: map[string]int{}}, clock: clockwork.NewFakeClockAt(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	core, logs := observer.New(zap.DebugLevel)
 	h.logs = logs
 	cfg.SecretFile, cfg.Clock, cfg.Logger = file, h.clock, zap.New(core)
@@ -241,7 +222,7 @@ func TestWebhookReplays(t *testing.T) {
 		{"generic same body", "/hooks/generic", first, map[string]string{"X-Signature-256": sign(first, hookSecret)}, 0, 202},
 	}
 	for _, s := range steps {
-		h.clock.advance(s.advance)
+		h.clock.Advance(s.advance)
 		if got := h.post(t, s.path, s.body, s.headers); got != s.status {
 			t.Errorf("%s: status %d, want %d", s.name, got, s.status)
 		}
@@ -261,7 +242,7 @@ func TestWebhookLogsRateLimited(t *testing.T) {
 	for range 50 {
 		h.post(t, "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Token": "wrong"})
 	}
-	h.clock.advance(time.Second)
+	h.clock.Advance(time.Second)
 	h.post(t, "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Token": "wrong"})
 	for i := range 10 {
 		h.post(t, "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Token": hookSecret, "X-Gitlab-Event-UUID": fmt.Sprint(i)})

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -202,10 +203,6 @@ type orgState struct {
 	deniedAt time.Time
 }
 
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
 // New returns a Checker. It makes a folder for the index files; Close
 // removes it.
 func New(api API, cfg Config) (*Checker, error) {
@@ -223,7 +220,7 @@ func New(api API, cfg Config) (*Checker, error) {
 	}
 	c := &Checker{api: api, cfg: cfg, clock: cfg.Clock, log: cfg.Logger, orgs: map[string]*orgState{}}
 	if c.clock == nil {
-		c.clock = realClock{}
+		c.clock = clock.Real{}
 	}
 	if c.log == nil {
 		c.log = zap.NewNop()

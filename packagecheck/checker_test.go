@@ -10,6 +10,7 @@ import (
 	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -21,24 +22,6 @@ import (
 )
 
 const listAPKs = apkv1.APK_ListAPKs_FullMethodName
-
-// clock is a clock the test moves.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // observed records what the checker tells its observer.
 type observed struct {
@@ -236,7 +219,7 @@ func TestCheckPredictsTheBuild(t *testing.T) {
 // lacks, once; a check with nothing to check asks nothing.
 func TestIndexIsReadOnlyWhenNeeded(t *testing.T) {
 	w := newWorld(t)
-	clk := &clock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	obs := &observed{}
 	checker := newChecker(t, w, packagecheck.Config{Clock: clk, Observer: obs, Interval: 10 * time.Minute})
 	repo := func(pkgs ...string) []packagecheck.Repo {
@@ -259,7 +242,7 @@ func TestIndexIsReadOnlyWhenNeeded(t *testing.T) {
 		{name: "after the interval", advance: 10 * time.Minute, repos: repo("curl"), indexCalls: 6, buildCalls: 1},
 		{name: "a repo without packages asks nothing", repos: repo()},
 	} {
-		clk.add(step.advance)
+		clk.Advance(step.advance)
 		w.emu.ResetCounts()
 		res := checker.Check(t.Context(), w.org, step.repos)
 		if res.IndexCalls != step.indexCalls || w.emu.Calls(listAPKs) != step.indexCalls {
@@ -296,11 +279,11 @@ func TestWithoutAPKList(t *testing.T) {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zap.InfoLevel)
-	clk := &clock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	checker := newChecker(t, w, packagecheck.Config{Clock: clk, Logger: zap.New(core)})
 	repos := []packagecheck.Repo{{Name: "python", ID: w.repos["python"], File: "python.yaml", Packages: []string{"nosuch"}}}
 	for i, advance := range []time.Duration{0, time.Minute, 10 * time.Minute} {
-		clk.add(advance)
+		clk.Advance(advance)
 		w.emu.ResetCounts()
 		res := checker.Check(t.Context(), w.org, repos)
 		if res.Status != packagecheck.StatusSkipped || res.Capability != "apk.list" || len(res.Problems) != 0 ||
@@ -342,7 +325,7 @@ func TestRepoToBeCreated(t *testing.T) {
 // 3.13's python3 is checked against the new base alone, not refused for a
 // conflict with the old one, and costs resolves of one base, not two.
 func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := clockwork.NewFakeClockAt(time.Now())
 	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now})
 	t.Cleanup(emu.Close)
 	url, err := emu.Start("127.0.0.1:0")
@@ -376,7 +359,7 @@ func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
 		}
 		// The next write's builds start later than the builds of one
 		// write are apart.
-		clk.add(2 * time.Minute)
+		clk.Advance(2 * time.Minute)
 	}
 	checker := newChecker(t, w, packagecheck.Config{Clock: clk})
 	o, pos := file(t, "api.yaml", "contents:\n  packages: [jq, pip-tool]\n")
@@ -389,7 +372,7 @@ func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
 	if result, log := w.build(t, "api", o); result != registryv1.BuildReport_Success {
 		t.Errorf("the file the check accepts does not build on the new base: %v\n%s", result, log)
 	}
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if err := emu.SetBaseImage(id, []string{"glibc", "python-3.12"}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
@@ -40,30 +41,6 @@ func (l *eventLog) take() map[string][]vocab.EventKind {
 	k := l.kinds
 	l.kinds = nil
 	return k
-}
-
-// nowClock is a clock the test moves by hand; RunOnce only reads Now.
-type nowClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *nowClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *nowClock) After(d time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	ch <- c.Now().Add(d)
-	return ch
-}
-
-func (c *nowClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func fileAOverlay(t *testing.T) overlay.Overlay { return mustParse(t, fileA) }
@@ -103,7 +80,7 @@ func TestLifecycleCycles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &nowClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := clockwork.NewFakeClockAt(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) // RunOnce only reads Now
 	events := &eventLog{}
 	pr := prometheus.NewRegistry()
 	m := metrics.New(pr, "test")
@@ -155,7 +132,7 @@ func TestLifecycleCycles(t *testing.T) {
 	if creates() != 2 || len(rep.Writes) != 0 || len(events.take()) != 0 {
 		t.Errorf("second cycle: %d creates (want 2), writes %v", creates(), rep.Writes)
 	}
-	clk.advance(reconciler.SourceRetry)
+	clk.Advance(reconciler.SourceRetry)
 	r.RunOnce(ctx, vocab.TriggerInterval)
 	if creates() != 3 {
 		t.Errorf("after SourceRetry: %d creates, want 3", creates())
