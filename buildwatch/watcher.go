@@ -14,6 +14,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/store"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
@@ -111,26 +112,16 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.SweepInterval <= 0 {
-		c.SweepInterval = DefaultSweepInterval
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Grace <= 0 {
-		c.Grace = DefaultGrace
-	}
+	defaults.Positive(&c.PollInterval, DefaultPollInterval)
+	defaults.Positive(&c.SweepInterval, DefaultSweepInterval)
+	defaults.Positive(&c.Timeout, DefaultTimeout)
+	defaults.Positive(&c.Grace, DefaultGrace)
 	if c.Skew < 0 {
 		c.Skew = 0
 	} else if c.Skew == 0 {
 		c.Skew = DefaultSkew
 	}
-	if c.LogLines <= 0 {
-		c.LogLines = DefaultLogLines
-	}
+	defaults.Positive(&c.LogLines, DefaultLogLines)
 }
 
 // Watcher follows builds. Create it with New, run it with Run.

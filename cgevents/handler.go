@@ -40,6 +40,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
 	"github.com/ca-reconciler/ca-reconciler/internal/hookguard"
 	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
@@ -140,15 +141,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = DefaultMaxConcurrent
-	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.ReplayWindow <= 0 {
-		cfg.ReplayWindow = DefaultReplayWindow
-	}
+	defaults.Positive(&cfg.MaxConcurrent, DefaultMaxConcurrent)
+	defaults.Positive(&cfg.BodyTimeout, DefaultBodyTimeout)
+	defaults.Positive(&cfg.ReplayWindow, DefaultReplayWindow)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
 )
 
 // Defaults for Options.
@@ -124,15 +126,9 @@ type Server struct {
 
 // New returns an emulator with an empty store.
 func New(opts Options) *Server {
-	if opts.BuildDuration <= 0 {
-		opts.BuildDuration = DefaultBuildDuration
-	}
-	if opts.BuildTimeout <= 0 {
-		opts.BuildTimeout = DefaultBuildTimeout
-	}
-	if opts.ReportRetention <= 0 {
-		opts.ReportRetention = DefaultReportRetention
-	}
+	defaults.Positive(&opts.BuildDuration, DefaultBuildDuration)
+	defaults.Positive(&opts.BuildTimeout, DefaultBuildTimeout)
+	defaults.Positive(&opts.ReportRetention, DefaultReportRetention)
 	now := opts.Now
 	if now == nil {
 		now = time.Now

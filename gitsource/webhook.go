@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/clock"
+	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
 	"github.com/ca-reconciler/ca-reconciler/internal/hookguard"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -101,15 +102,9 @@ type WebhookConfig struct {
 // Idempotency-Key. Generic hooks have no delivery id and may sign the same
 // body for every push, so they are not checked for replays.
 func WebhookHandlers(cfg WebhookConfig) map[string]http.Handler {
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = DefaultWebhookBodyTimeout
-	}
-	if cfg.MaxConcurrent <= 0 {
-		cfg.MaxConcurrent = DefaultMaxConcurrentWebhooks
-	}
-	if cfg.ReplayWindow <= 0 {
-		cfg.ReplayWindow = DefaultReplayWindow
-	}
+	defaults.Positive(&cfg.BodyTimeout, DefaultWebhookBodyTimeout)
+	defaults.Positive(&cfg.MaxConcurrent, DefaultMaxConcurrentWebhooks)
+	defaults.Positive(&cfg.ReplayWindow, DefaultReplayWindow)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
 )
 
 // Readiness reports whether the daemon is ready, and why not.
@@ -79,21 +81,13 @@ func DefaultLimits() Limits {
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	return Limits{
-		ReadHeader:     positiveOr(l.ReadHeader, d.ReadHeader),
-		Read:           positiveOr(l.Read, d.Read),
-		Write:          positiveOr(l.Write, d.Write),
-		Idle:           positiveOr(l.Idle, d.Idle),
-		MaxHeaderBytes: positiveOr(l.MaxHeaderBytes, d.MaxHeaderBytes),
-		MaxConns:       positiveOr(l.MaxConns, d.MaxConns),
+		ReadHeader:     defaults.Or(l.ReadHeader, d.ReadHeader),
+		Read:           defaults.Or(l.Read, d.Read),
+		Write:          defaults.Or(l.Write, d.Write),
+		Idle:           defaults.Or(l.Idle, d.Idle),
+		MaxHeaderBytes: defaults.Or(l.MaxHeaderBytes, d.MaxHeaderBytes),
+		MaxConns:       defaults.Or(l.MaxConns, d.MaxConns),
 	}
-}
-
-// positiveOr is v, or def where v is zero or negative.
-func positiveOr[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // Server serves /metrics, /healthz, /readyz and /status.
