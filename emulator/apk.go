@@ -322,23 +322,18 @@ func apkPackage(id string, p *apk.Package) *apkv1.APKPackage {
 // PermissionDenied. It returns an error when orgID is not an organization
 // or a package is not valid.
 func (s *Server) SetCatalogPackages(orgID string, pkgs []Package) error {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	o, ok := st.orgs[orgID]
-	if !ok {
-		return fmt.Errorf("setting catalog: organization %q not found", orgID)
-	}
-	if pkgs == nil {
-		o.catalog = nil
+	return s.store.withOrg("setting catalog", orgID, func(o *org) error {
+		if pkgs == nil {
+			o.catalog = nil
+			return nil
+		}
+		c, err := newCatalog(pkgs)
+		if err != nil {
+			return fmt.Errorf("setting catalog: %w", err)
+		}
+		o.catalog = c
 		return nil
-	}
-	c, err := newCatalog(pkgs)
-	if err != nil {
-		return fmt.Errorf("setting catalog: %w", err)
-	}
-	o.catalog = c
-	return nil
+	})
 }
 
 // SetCatalog sets the packages an organization may install by name: each

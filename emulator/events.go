@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -393,14 +394,10 @@ func (x *subscriptionsService) List(_ context.Context, f *eventsv1.SubscriptionF
 	e := x.s.events
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := &eventsv1.SubscriptionList{}
-	for id, sub := range e.subs {
-		if (f.GetId() == "" || id == f.GetId()) && matchUIDP(f.GetUidp(), id) {
-			out.Items = append(out.Items, proto.Clone(sub).(*eventsv1.Subscription))
-		}
-	}
-	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].GetId() < out.Items[j].GetId() })
-	return out, nil
+	items := sortedClones(maps.Values(e.subs), func(sub *eventsv1.Subscription) bool {
+		return (f.GetId() == "" || sub.GetId() == f.GetId()) && matchUIDP(f.GetUidp(), sub.GetId())
+	}, byID)
+	return &eventsv1.SubscriptionList{Items: items}, nil
 }
 
 // Delete removes a subscription; deliveries in flight finish.

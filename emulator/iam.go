@@ -3,7 +3,7 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
 
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	"chainguard.dev/sdk/uidp"
@@ -48,27 +48,12 @@ func (g *groupsService) List(_ context.Context, f *iamv1.GroupFilter) (*iamv1.Gr
 	st := g.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out := &iamv1.GroupList{}
-	for id, grp := range st.groups {
-		if f.GetId() != "" && id != f.GetId() {
-			continue
-		}
-		if f.GetName() != "" && grp.GetName() != f.GetName() {
-			continue
-		}
-		if !matchUIDP(f.GetUidp(), id) {
-			continue
-		}
-		out.Items = append(out.Items, proto.Clone(grp).(*iamv1.Group))
-	}
-	sort.Slice(out.Items, func(i, j int) bool {
-		a, b := out.Items[i], out.Items[j]
-		if a.GetName() != b.GetName() {
-			return a.GetName() < b.GetName()
-		}
-		return a.GetId() < b.GetId()
-	})
-	return out, nil
+	items := sortedClones(maps.Values(st.groups), func(grp *iamv1.Group) bool {
+		return (f.GetId() == "" || grp.GetId() == f.GetId()) &&
+			(f.GetName() == "" || grp.GetName() == f.GetName()) &&
+			matchUIDP(f.GetUidp(), grp.GetId())
+	}, byNameThenID)
+	return &iamv1.GroupList{Items: items}, nil
 }
 
 // resolveGroupLocked turns a group UIDP or a unique group name into a UIDP.
@@ -133,13 +118,8 @@ func (st *store) createOrgWithIDLocked(id, name string, entitlements []string) e
 // SetEntitlements replaces an organization's entitlements. It returns an
 // error when orgID is not an organization.
 func (s *Server) SetEntitlements(orgID string, entitlements ...string) error {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	o, ok := st.orgs[orgID]
-	if !ok {
-		return fmt.Errorf("setting entitlements: organization %q not found", orgID)
-	}
-	o.entitlements = setOf(entitlements)
-	return nil
+	return s.store.withOrg("setting entitlements", orgID, func(o *org) error {
+		o.entitlements = setOf(entitlements)
+		return nil
+	})
 }

@@ -43,11 +43,11 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	st := r.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	items := sortedRepos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp()), func(repo *registryv1.Repo) bool {
+	items := sortedClones(repos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp())), func(repo *registryv1.Repo) bool {
 		return (f.GetId() == "" || repo.GetId() == f.GetId()) &&
 			(f.GetName() == "" || repo.GetName() == f.GetName()) &&
 			matchUIDP(f.GetUidp(), repo.GetId())
-	})
+	}, byNameThenID)
 	return &registryv1.RepoList{Items: items}, nil
 }
 

@@ -3,7 +3,6 @@ package emulator
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -193,14 +192,13 @@ func (s *Server) fromSourceLocked(parent string, in *registryv1.Repo) (*registry
 // is entitled to, which CreateRepo takes as sources, and returns their
 // UIDPs in the order given.
 func (s *Server) SetSourceImages(orgID string, names ...string) ([]string, error) {
-	st := s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	o, ok := st.orgs[orgID]
-	if !ok {
-		return nil, fmt.Errorf("setting source images: organization %q not found", orgID)
+	err := s.store.withOrg("setting source images", orgID, func(o *org) error {
+		o.sourceImages = setOf(names)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	o.sourceImages = setOf(names)
 	ids := make([]string, len(names))
 	for i, n := range names {
 		ids[i] = catalogImageID(n)

@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"cmp"
+	"fmt"
+	"iter"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +80,18 @@ func newStore() *store {
 		reports:     map[string]*registryv1.BuildReport{},
 		repoReports: map[string]map[string]bool{},
 	}
+}
+
+// withOrg runs fn on organization orgID under the store's lock; op names
+// the operation in the error when orgID is not an organization.
+func (st *store) withOrg(op, orgID string, fn func(*org) error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	o, ok := st.orgs[orgID]
+	if !ok {
+		return fmt.Errorf("%s: organization %q not found", op, orgID)
+	}
+	return fn(o)
 }
 
 // orgOfLocked returns the organization a UIDP belongs to, or nil.
@@ -159,22 +174,47 @@ func (st *store) reposLocked(id, name string, f *commonv1.UIDPFilter) []*repoRec
 	return out
 }
 
-// sortedRepos returns copies of the repos among recs matching keep, by
-// name then id.
-func sortedRepos(recs []*repoRecord, keep func(*registryv1.Repo) bool) []*registryv1.Repo {
-	var out []*registryv1.Repo
-	for _, rec := range recs {
-		if keep(rec.repo) {
-			out = append(out, proto.Clone(rec.repo).(*registryv1.Repo))
+// identified is what the emulator's listed records share: a proto
+// message with an id.
+type identified interface {
+	proto.Message
+	GetId() string
+}
+
+// sortedClones returns copies of the records in seq that keep accepts, in
+// the order order gives (byID or byNameThenID, as the service lists them).
+func sortedClones[T identified](seq iter.Seq[T], keep func(T) bool, order func(a, b T) int) []T {
+	var out []T
+	for rec := range seq {
+		if keep(rec) {
+			out = append(out, proto.Clone(rec).(T))
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].GetName() != out[j].GetName() {
-			return out[i].GetName() < out[j].GetName()
-		}
-		return out[i].GetId() < out[j].GetId()
-	})
+	slices.SortFunc(out, order)
 	return out
+}
+
+// byID orders records by id.
+func byID[T identified](a, b T) int { return strings.Compare(a.GetId(), b.GetId()) }
+
+// byNameThenID orders records by name, then id: how repos and groups are
+// listed.
+func byNameThenID[T interface {
+	identified
+	GetName() string
+}](a, b T) int {
+	return cmp.Or(strings.Compare(a.GetName(), b.GetName()), byID(a, b))
+}
+
+// repos yields the repos of recs.
+func repos(recs []*repoRecord) iter.Seq[*registryv1.Repo] {
+	return func(yield func(*registryv1.Repo) bool) {
+		for _, rec := range recs {
+			if !yield(rec.repo) {
+				return
+			}
+		}
+	}
 }
 
 // matchUIDP reports whether id passes every field set in f, with the
