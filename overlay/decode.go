@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/editdist"
 )
 
 // Keys apko reads that Custom Assembly does not take, per mapping. Writing
@@ -415,8 +417,8 @@ func nearest(key string, candidates []string) string {
 		switch {
 		case f == k:
 			score = 0
-		case editDistance(k, f) <= budget:
-			score = editDistance(k, f)
+		case editdist.Within(k, f, budget) <= budget:
+			score = editdist.Within(k, f, budget)
 		case len(k) >= 3 && k[0] == f[0] && isSubsequence(k, f):
 			score = budget + 1
 		}
@@ -425,32 +427,6 @@ func nearest(key string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance of a and b, in bytes:
-// insertions, deletions, substitutions and swaps of neighbours.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }
 
 // isSubsequence reports whether the bytes of a appear in b in order.

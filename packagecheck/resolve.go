@@ -10,6 +10,7 @@ import (
 
 	"chainguard.dev/apko/pkg/apk/apk"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/editdist"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
@@ -303,7 +304,7 @@ func (s *session) nearest(arch, name string) string {
 		if strings.Contains(cand, ":") || abs(len(cand)-len(name)) > limit {
 			continue
 		}
-		d := editDistance(name, cand, limit)
+		d := editdist.Within(name, cand, limit)
 		if d < bestD || (d == bestD && cand > best) {
 			best, bestD = cand, d
 		}
@@ -312,33 +313,6 @@ func (s *session) nearest(arch, name string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, or limit+1 when it
-// is larger than limit.
-func editDistance(a, b string, limit int) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin > limit {
-			return limit + 1
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func abs(n int) int {
