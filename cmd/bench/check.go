@@ -430,19 +430,11 @@ func replaceSection(report, section string) string {
 // checkOnly runs only the package check's case and replaces its section
 // of the report (o.out), keeping the rest.
 func checkOnly(o options) error {
-	tmp, err := os.MkdirTemp("", "ca-reconciler-bench-")
+	tmp, bin, done, err := workspace("ca-reconciler-bench-", o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(tmp)
-	} else {
-		fmt.Fprintln(os.Stderr, "keeping", tmp)
-	}
-	bin, err := buildBinary(tmp)
-	if err != nil {
-		return err
-	}
+	defer done()
 	e := env{bin: bin, tmp: tmp, o: o}
 	r, err := e.checkCase(o.check)
 	if err != nil {

@@ -18,6 +18,28 @@ import (
 	"time"
 )
 
+// workspace makes a temporary folder for one bench command and builds the
+// daemon in it. done removes the folder, or with keep prints where it is.
+func workspace(prefix string, keep bool) (tmp, bin string, done func(), err error) {
+	tmp, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	done = func() {
+		if keep {
+			fmt.Fprintln(os.Stderr, "keeping", tmp)
+			return
+		}
+		os.RemoveAll(tmp)
+	}
+	bin, err = buildBinary(tmp)
+	if err != nil {
+		done()
+		return "", "", nil, err
+	}
+	return tmp, bin, done, nil
+}
+
 // buildBinary compiles ./cmd/ca-reconciler the way .ko.yaml does.
 func buildBinary(dir string) (string, error) {
 	bin := filepath.Join(dir, "ca-reconciler")

@@ -79,19 +79,11 @@ type env struct {
 }
 
 func scale(o options) error {
-	tmp, err := os.MkdirTemp("", "ca-reconciler-bench-")
+	tmp, bin, done, err := workspace("ca-reconciler-bench-", o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(tmp)
-	} else {
-		fmt.Fprintln(os.Stderr, "keeping", tmp)
-	}
-	bin, err := buildBinary(tmp)
-	if err != nil {
-		return err
-	}
+	defer done()
 	if err := os.MkdirAll(o.profiles, 0o755); err != nil {
 		return err
 	}

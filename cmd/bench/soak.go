@@ -21,17 +21,11 @@ type soakPoint struct {
 // of -cycles cycles and reads RSS, heap and goroutines at each of them.
 func soak(o options) error {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "ca-reconciler-soak-")
+	tmp, bin, done, err := workspace("ca-reconciler-soak-", o.keep)
 	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(tmp)
-	}
-	bin, err := buildBinary(tmp)
-	if err != nil {
-		return err
-	}
+	defer done()
 	began := time.Now()
 	w, err := newWorld(tmp, o.repos)
 	if err != nil {

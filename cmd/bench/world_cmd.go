@@ -15,15 +15,11 @@ import (
 // daemon by hand (`go tool pprof http://ADDR/debug/pprof/profile`) and
 // pushing with git in the printed work tree.
 func serveWorld(o options) error {
-	tmp, err := os.MkdirTemp("", "ca-reconciler-world-")
+	tmp, bin, done, err := workspace("ca-reconciler-world-", false)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	bin, err := buildBinary(tmp)
-	if err != nil {
-		return err
-	}
+	defer done()
 	w, err := newWorld(tmp, o.repos)
 	if err != nil {
 		return err
