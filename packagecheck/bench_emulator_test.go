@@ -19,8 +19,8 @@ import (
 // depending on a core of a hundred libraries, as in Wolfi), 1,000 repos
 // each with a base of 30 packages from its last successful build, and 1 or
 // 1,000 of them about to be written, each adding three packages. "cached"
-// uses an index read before; "cold" reads it (11 pages per architecture...
-// 26 with 5,000 packages and every tenth in two versions).
+// uses an index read before; "cold" reads it (28 pages per architecture:
+// emulator.SyntheticCatalog(5000), every tenth package in two versions).
 func BenchmarkCheck(b *testing.B) {
 	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond})
 	defer emu.Close()
@@ -29,28 +29,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	orgID := emu.CreateOrg("acme.com")
-	rng := rand.New(rand.NewPCG(1, 2))
-	var catalog []emulator.Package
-	for i := range 5000 {
-		p := emulator.Package{Name: fmt.Sprintf("pkg-%04d", i), Version: "1.0-r0", Provides: []string{fmt.Sprintf("so:libpkg%04d.so.1=1", i)}}
-		for range rng.IntN(4) {
-			if i == 0 {
-				break
-			}
-			j := rng.IntN(min(i, 100))
-			if rng.IntN(5) == 0 {
-				j = rng.IntN(i)
-			}
-			p.Depends = append(p.Depends, fmt.Sprintf("so:libpkg%04d.so.1", j))
-		}
-		catalog = append(catalog, p)
-		if i%10 == 0 {
-			q := p
-			q.Version = "1.1-r0"
-			catalog = append(catalog, q)
-		}
-	}
-	if err := emu.SetCatalogPackages(orgID, catalog); err != nil {
+	if err := emu.SetCatalogPackages(orgID, emulator.SyntheticCatalog(5000)); err != nil {
 		b.Fatal(err)
 	}
 	client, err := chainguard.Dial(b.Context(), chainguard.Config{URL: url})
@@ -58,9 +37,10 @@ func BenchmarkCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer client.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
 	base := make([]string, 30)
 	for i := range base {
-		base[i] = fmt.Sprintf("pkg-%04d", rng.IntN(5000))
+		base[i] = emulator.SyntheticPackage(rng.IntN(5000))
 	}
 	var repos []packagecheck.Repo
 	for i := range 1000 {
@@ -73,7 +53,7 @@ func BenchmarkCheck(b *testing.B) {
 		}
 		var pkgs []string
 		for range 3 {
-			pkgs = append(pkgs, fmt.Sprintf("pkg-%04d", rng.IntN(5000)))
+			pkgs = append(pkgs, emulator.SyntheticPackage(rng.IntN(5000)))
 		}
 		repos = append(repos, packagecheck.Repo{Name: r.GetName(), ID: r.GetId(), File: r.GetName() + ".yaml", Packages: pkgs})
 	}

@@ -9,38 +9,17 @@ import (
 	"chainguard.dev/apko/pkg/apk/apk"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/emulator"
 )
 
-// benchCatalog is n packages on both architectures, each depending on up
-// to three packages with lower numbers (through a provided so: name or by
-// name), every tenth in two versions. As in Wolfi, most dependencies go to
-// a core of a hundred libraries (glibc, libgcc, openssl, ...), so an image
-// of 33 named packages installs some 60 to 100 (reported as installed/op).
+// benchCatalog is emulator.SyntheticCatalog(n) as listings: most
+// packages depend on a core of a hundred libraries, as in Wolfi, so an
+// image of 33 named packages installs about a hundred (reported as
+// installed/op).
 func benchCatalog(n int) map[string]chainguard.PackageList {
-	rng := rand.New(rand.NewPCG(1, 2))
 	var pkgs []pkg
-	for i := range n {
-		p := pkg{name: fmt.Sprintf("pkg-%04d", i), version: "1.0-r0", provides: []string{fmt.Sprintf("so:libpkg%04d.so.1=1", i)}}
-		for range rng.IntN(4) {
-			if i == 0 {
-				break
-			}
-			j := rng.IntN(min(i, 100))
-			if rng.IntN(5) == 0 {
-				j = rng.IntN(i)
-			}
-			if rng.IntN(2) == 0 {
-				p.depends = append(p.depends, fmt.Sprintf("so:libpkg%04d.so.1", j))
-			} else {
-				p.depends = append(p.depends, fmt.Sprintf("pkg-%04d", j))
-			}
-		}
-		pkgs = append(pkgs, p)
-		if i%10 == 0 {
-			q := p
-			q.version = "1.1-r0"
-			pkgs = append(pkgs, q)
-		}
+	for _, p := range emulator.SyntheticCatalog(n) {
+		pkgs = append(pkgs, pkg{name: p.Name, version: p.Version, depends: p.Depends, provides: p.Provides})
 	}
 	return listings(pkgs...)
 }
@@ -51,13 +30,13 @@ func benchTargets(n, catalog int) []target {
 	rng := rand.New(rand.NewPCG(3, 4))
 	base := make([]string, 30)
 	for i := range base {
-		base[i] = fmt.Sprintf("pkg-%04d", rng.IntN(catalog))
+		base[i] = emulator.SyntheticPackage(rng.IntN(catalog))
 	}
 	out := make([]target, n)
 	for i := range out {
 		out[i] = target{file: fmt.Sprintf("repo-%04d.yaml", i), base: base, archs: bothArchs}
 		for range 3 {
-			out[i].packages = append(out[i].packages, fmt.Sprintf("pkg-%04d", rng.IntN(catalog)))
+			out[i].packages = append(out[i].packages, emulator.SyntheticPackage(rng.IntN(catalog)))
 		}
 	}
 	return out

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/emulator"
 )
 
 // The package check's cost (issue 12 item 6): the daemon's CPU and memory
@@ -55,49 +57,21 @@ type checkResult struct {
 }
 
 // checkPackage is the name of the i-th package of the bench catalog.
-func checkPackage(i int) string { return fmt.Sprintf("pkg-%04d", i) }
+func checkPackage(i int) string { return emulator.SyntheticPackage(i) }
 
-// checkCatalogYAML is a catalog of n packages on both architectures, each
-// depending on up to three packages with lower numbers (through a provided
-// so: name or by name), every tenth in two versions; as in Wolfi, most
-// dependencies go to a core of a hundred libraries, so an image of 33
-// named packages installs some 60 to 100 (the same shape as
-// packagecheck's BenchmarkResolve). It returns the seed lines and the
-// number of entries.
+// checkCatalogYAML is emulator.SyntheticCatalog(n) as seed lines, and the
+// number of its entries.
 func checkCatalogYAML(n int) (string, int) {
-	rng := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder
-	entries := 0
-	for i := range n {
-		var deps []string
-		for range rng.IntN(4) {
-			if i == 0 {
-				break
-			}
-			j := rng.IntN(min(i, 100))
-			if rng.IntN(5) == 0 {
-				j = rng.IntN(i)
-			}
-			if rng.IntN(2) == 0 {
-				deps = append(deps, fmt.Sprintf("so:libpkg%04d.so.1", j))
-			} else {
-				deps = append(deps, checkPackage(j))
-			}
+	catalog := emulator.SyntheticCatalog(n)
+	for _, p := range catalog {
+		fmt.Fprintf(&b, "      - {name: %s, version: %s, provides: [%s]", p.Name, p.Version, quoteAll(p.Provides))
+		if len(p.Depends) > 0 {
+			fmt.Fprintf(&b, ", depends: [%s]", quoteAll(p.Depends))
 		}
-		versions := []string{"1.0-r0"}
-		if i%10 == 0 {
-			versions = append(versions, "1.1-r0")
-		}
-		for _, v := range versions {
-			fmt.Fprintf(&b, "      - {name: %s, version: %s, provides: [\"so:libpkg%04d.so.1=1\"]", checkPackage(i), v, i)
-			if len(deps) > 0 {
-				fmt.Fprintf(&b, ", depends: [%s]", quoteAll(deps))
-			}
-			b.WriteString("}\n")
-			entries++
-		}
+		b.WriteString("}\n")
 	}
-	return b.String(), entries
+	return b.String(), len(catalog)
 }
 
 func quoteAll(ss []string) string {
