@@ -28,7 +28,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-const listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
+const listBuildReports = registryv1.Registry_ListBuildReports_FullMethodName
 
 // newFakeClock is a settable clock shared by the emulator (build
 // timestamps) and the watcher. Nothing waits on its After: tests call Poll

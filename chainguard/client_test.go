@@ -22,13 +22,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
-func ctxT(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
 	t.Helper()
 	if opts.BuildDuration == 0 {
@@ -48,7 +41,7 @@ func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 5 * time.Second
 	}
-	c, err := chainguard.Dial(ctxT(t), cfg)
+	c, err := chainguard.Dial(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +91,7 @@ func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []s
 	emu.CreateRepo(other, customRepo("not-mine"))
 	obs := &observed{}
 	c := dial(t, chainguard.Config{URL: url, Observer: obs})
-	ctx := ctxT(t)
+	ctx := t.Context()
 
 	for _, in := range []string{"acme.example", orgID} {
 		org, err := c.ResolveOrg(ctx, in)
@@ -164,7 +157,7 @@ func TestBuilds(t *testing.T) {
 	}
 	r := emu.CreateRepo(orgID, &registryv1.Repo{Name: "a", ActiveTags: []string{"latest", "1"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
 	c := dial(t, chainguard.Config{URL: url})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	start := time.Now().Add(-time.Second)
 	if _, err := c.WriteOverlay(ctx, r.GetId(), overlay.Overlay{Packages: []string{"nosuch"}}); err != nil {
 		t.Fatal(err)
@@ -201,7 +194,7 @@ func TestTokens(t *testing.T) {
 	const secret = "s3cr3t-token-value"
 	emu, url := startEmulator(t, emulator.Options{Token: secret})
 	emu.CreateOrg("acme.example")
-	ctx := ctxT(t)
+	ctx := t.Context()
 
 	_, err := dial(t, chainguard.Config{URL: url}).ResolveOrg(ctx, "acme.example")
 	if chainguard.Code(err) != codes.Unauthenticated {
@@ -272,7 +265,7 @@ func TestWorkloadIdentityRefreshes(t *testing.T) {
 	now = time.Now()
 	wi := &chainguard.WorkloadIdentity{Issuer: url, Audience: url, Identity: id, OIDCTokenFile: oidcFile, Now: func() time.Time { return now }}
 	c := dial(t, chainguard.Config{URL: url, Tokens: wi})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	const exchange = oidcv1.SecurityTokenService_Exchange_FullMethodName
 	for i := 0; i < 3; i++ {
 		if _, err := c.ResolveOrg(ctx, "acme.example"); err != nil {
@@ -358,7 +351,7 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%q, %v) = %v, %q; want %v, %q", tc.url, tc.insecure, plaintext, got, tc.plaintext, tc.err)
 		}
 	}
-	if _, err := chainguard.Dial(ctxT(t), chainguard.Config{URL: "foo://x"}); err == nil {
+	if _, err := chainguard.Dial(t.Context(), chainguard.Config{URL: "foo://x"}); err == nil {
 		t.Error("Dial accepted an unknown scheme (the SDK would panic)")
 	}
 }

@@ -25,7 +25,7 @@ func TestCreateRepo(t *testing.T) {
 	secret := emu.CreateRepo(other, &registryv1.Repo{Name: "secret"})
 	taken := emu.CreateRepo(orgID, customRepo("taken"))
 	c := dial(t, chainguard.Config{URL: url})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	o := overlay.Overlay{Packages: []string{"curl"}, Environment: map[string]string{"A": "1"}}
 
 	for _, tc := range []struct {

@@ -26,7 +26,7 @@ func TestErrorClasses(t *testing.T) {
 	emu, url := startEmulator(t, emulator.Options{})
 	orgID := emu.CreateOrg("acme.example")
 	a := emu.CreateRepo(orgID, customRepo("a"))
-	ctx := ctxT(t)
+	ctx := t.Context()
 	huge := overlay.Overlay{Annotations: map[string]string{"com.example.blob": strings.Repeat("x", 5<<20)}}
 
 	for _, tc := range []struct {

@@ -32,7 +32,7 @@ func TestListReposDecodesOnlyWhatChanged(t *testing.T) {
 		want[name] = overlay.Overlay{Packages: []string{"curl"}, Environment: env}
 	}
 	c := dial(t, chainguard.Config{URL: url})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	list := func(step string, wantDecoded int64, wantUnknown map[string]int) {
 		t.Helper()
 		before := c.ListStats()

@@ -37,7 +37,7 @@ func TestConsoleEditBetweenReadAndWrite(t *testing.T) {
 			in := customRepo("a")
 			in.Description = "before"
 			r := emu.CreateRepo(orgID, in)
-			ctx := ctxT(t)
+			ctx := t.Context()
 			console := consoleClient(t, url)
 			edits := 0
 			hook := &hookObserver{after: func(method string) {

@@ -54,7 +54,7 @@ func TestAPIErrorsCarryNoToken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, chainguard.Config{URL: url, Tokens: tc.tokens})
-			ctx := ctxT(t)
+			ctx := t.Context()
 			calls := map[string]func() error{
 				"ListRepos":    func() error { _, err := c.ListRepos(ctx, "org"); return err },
 				"ResolveOrg":   func() error { _, err := c.ResolveOrg(ctx, "acme.example"); return err },

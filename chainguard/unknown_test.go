@@ -70,7 +70,7 @@ func testWritesKeepUnknownFields(t *testing.T, noV2 bool) {
 	}
 
 	c := dial(t, chainguard.Config{URL: url})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	repos, err := c.ListRepos(ctx, orgID)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	"chainguard.dev/sdk/proto/platform"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
+	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,10 +27,10 @@ import (
 )
 
 const (
-	updateRepo       = "/chainguard.platform.registry.Registry/UpdateRepo"
-	listRepos        = "/chainguard.platform.registry.Registry/ListRepos"
-	listBuildReports = "/chainguard.platform.registry.Registry/ListBuildReports"
-	listGroups       = "/chainguard.platform.iam.Groups/List"
+	updateRepo       = registryv1.Registry_UpdateRepo_FullMethodName
+	listRepos        = registryv1.Registry_ListRepos_FullMethodName
+	listBuildReports = registryv1.Registry_ListBuildReports_FullMethodName
+	listGroups       = iamv1.Groups_List_FullMethodName
 )
 
 // start runs an emulator on loopback TCP, closed when the test ends.

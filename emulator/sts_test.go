@@ -18,6 +18,7 @@ import (
 
 	"chainguard.dev/sdk/auth"
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
+	oidcv1 "chainguard.dev/sdk/proto/platform/oidc/v1"
 	"chainguard.dev/sdk/sts"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -224,7 +225,7 @@ func TestSTSExchangeWithTheSDK(t *testing.T) {
 	w.emu.DeleteIdentity(w.identity)
 	wantStatus(t, w.listGroupsWith(t, access), codes.Unauthenticated, "invalid bearer token")
 
-	if got := w.emu.Calls("/chainguard.platform.oidc.SecurityTokenService/Exchange"); got != 4 {
+	if got := w.emu.Calls(oidcv1.SecurityTokenService_Exchange_FullMethodName); got != 4 {
 		t.Errorf("%d Exchange calls counted, want 4", got)
 	}
 }

@@ -79,9 +79,6 @@ type API interface {
 	SuccessfulBuilds(ctx context.Context, repoID string, since time.Time) ([]chainguard.BuildConfig, error)
 }
 
-// Clock tells the time.
-type Clock interface{ Now() time.Time }
-
 // Observer is told about index reads and checks; the metrics package
 // implements it.
 type Observer interface {
@@ -112,7 +109,7 @@ type Config struct {
 	// Dir is where the index files go (a fresh folder inside it, removed by
 	// Close); the system's temporary folder when empty.
 	Dir      string
-	Clock    Clock
+	Clock    clock.Clock
 	Logger   *zap.Logger
 	Observer Observer
 }
@@ -185,7 +182,7 @@ type Checker struct {
 	api   API
 	cfg   Config
 	dir   string
-	clock Clock
+	clock clock.Clock
 	log   *zap.Logger
 
 	mu   sync.Mutex

@@ -16,6 +16,7 @@ import (
 
 	registryv2 "chainguard.dev/sdk/proto/chainguard/platform/registry/v2"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
+	"google.golang.org/grpc/codes"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
@@ -338,7 +339,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 	// Make a write fail with a transient error too, so retries are logged.
 	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [jq]\n"})
-	f.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, 14 /* Unavailable */, 1)
+	f.emu.InjectFault(registryv2.ReposService_UpdateRepo_FullMethodName, codes.Unavailable, 1)
 	time.Sleep(1500 * time.Millisecond)
 	d.stop()
 	everything := strings.Join(append(served, d.stdout.String(), d.stderr.String()), "\n")
