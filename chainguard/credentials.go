@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 )
 
 // TokenSource yields the bearer token for the next API call. Implementations
@@ -23,10 +25,10 @@ type StaticToken string
 func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
 
 // String redacts the token.
-func (t StaticToken) String() string { return "[redacted]" }
+func (t StaticToken) String() string { return redact.Placeholder }
 
 // GoString redacts the token.
-func (t StaticToken) GoString() string { return "chainguard.StaticToken([redacted])" }
+func (t StaticToken) GoString() string { return "chainguard.StaticToken(" + redact.Placeholder + ")" }
 
 // TokenFile reads the token from a file and re-reads it whenever the file's
 // modification time or size changes, so a rotated token (a Kubernetes Secret

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/redact"
 	"github.com/ca-reconciler/ca-reconciler/internal/retry"
 )
 
@@ -260,7 +261,7 @@ func (r *Reporter) send(ctx context.Context, j job) error {
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	msg := strings.TrimSpace(strings.ReplaceAll(string(body), token, "REDACTED"))
+	msg := strings.TrimSpace(redact.New(token).String(string(body)))
 	err = fmt.Errorf("posting the commit status to %s: %s: %s", req.URL.Redacted(), resp.Status, msg)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
