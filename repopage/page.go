@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -40,15 +41,14 @@ func New(opts Options) (*Page, error) {
 		opts.Now = time.Now
 	}
 	p := &Page{opts: opts}
-	t, err := template.New("repo").Funcs(template.FuncMap{
-		"when":        htmlpage.When,
-		"ago":         func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
+	funcs := htmlpage.Funcs(func() time.Time { return p.opts.Now() })
+	maps.Copy(funcs, template.FuncMap{
 		"duration":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
-		"short":       htmlpage.Short,
 		"badge":       badge,
 		"done":        done,
 		"unknownNote": store.UnknownFieldsNote,
-	}).Parse(pageTemplate)
+	})
+	t, err := template.New("repo").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the repo page template: %w", err)
 	}

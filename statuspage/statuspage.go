@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -53,10 +54,8 @@ func New(opts Options) (*Page, error) {
 		opts.Now = time.Now
 	}
 	p := &Page{opts: opts}
-	funcs := template.FuncMap{
-		"ago":         func(t time.Time) string { return htmlpage.Ago(p.opts.Now(), t) },
-		"when":        htmlpage.When,
-		"short":       htmlpage.Short,
+	funcs := htmlpage.Funcs(func() time.Time { return p.opts.Now() })
+	maps.Copy(funcs, template.FuncMap{
 		"seconds":     seconds,
 		"statusClass": statusClass,
 		"cycleClass":  cycleClass,
@@ -64,7 +63,7 @@ func New(opts Options) (*Page, error) {
 		"pathEscape":  url.PathEscape,
 		"unknownNote": store.UnknownFieldsNote,
 		"checkClass":  checkClass,
-	}
+	})
 	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the status page template: %w", err)

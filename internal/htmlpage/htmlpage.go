@@ -1,16 +1,35 @@
 // Package htmlpage is what ca-reconciler's two HTML pages (statuspage's at /
 // and repopage's at /repos/NAME) share: how a page is served, with the
-// headers that forbid scripts, framing and caching, and how a page shows
-// times and hashes.
+// headers that forbid scripts, framing and caching, one stylesheet, and how
+// a page shows times and hashes (Funcs).
 package htmlpage
 
 import (
 	"bytes"
+	_ "embed"
+	"html/template"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 )
+
+// style is the pages' one stylesheet, kept as its own file.
+//
+//go:embed style.css
+var style string
+
+// Funcs are the template functions both pages use: when, short, ago (how
+// long before now, read from now) and style (the stylesheet, for the
+// page's <style> element).
+func Funcs(now func() time.Time) template.FuncMap {
+	return template.FuncMap{
+		"when":  When,
+		"short": Short,
+		"ago":   func(t time.Time) string { return Ago(now(), t) },
+		"style": func() template.CSS { return template.CSS(style) },
+	}
+}
 
 // Serve renders a page into memory and writes it with the pages' headers;
 // a page that fails to render is a 500 naming what (e.g. "the status

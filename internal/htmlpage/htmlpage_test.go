@@ -1,0 +1,35 @@
+package htmlpage_test
+
+import (
+	"html/template"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/htmlpage"
+)
+
+// TestStyleRendersAsIs checks that the stylesheet reaches a page's <style>
+// element unescaped, and that the other functions render as documented.
+func TestStyleRendersAsIs(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	tmpl := template.Must(template.New("p").Funcs(htmlpage.Funcs(func() time.Time { return now })).Parse(
+		`<style>{{style}}</style><p>{{when .}}|{{ago .}}|{{short "sha256:0123456789abcdef"}}</p>`))
+	var b strings.Builder
+	if err := tmpl.Execute(&b, now.Add(-90*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{
+		"body { font-family: system-ui, sans-serif;",
+		".st-synced, .ok { background: #d7f5dd;",
+		"<p>2026-12-03 11:58:30 UTC|1m30s ago|0123456789ab</p>",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("page lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ZgotmplZ") || strings.Contains(got, "&#") {
+		t.Errorf("the stylesheet was escaped:\n%s", got)
+	}
+}
