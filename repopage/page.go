@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -41,16 +40,14 @@ func New(opts Options) (*Page, error) {
 		opts.Now = time.Now
 	}
 	p := &Page{opts: opts}
-	funcs := htmlpage.Funcs(func() time.Time { return p.opts.Now() })
-	maps.Copy(funcs, template.FuncMap{
+	t, err := htmlpage.Parse("repo page", pageTemplate, opts.Now, template.FuncMap{
 		"duration":    func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 		"badge":       badge,
 		"done":        done,
 		"unknownNote": store.UnknownFieldsNote,
 	})
-	t, err := template.New("repo").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("parsing the repo page template: %w", err)
+		return nil, err
 	}
 	p.tmpl = t
 	return p, nil

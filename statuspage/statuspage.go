@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,8 +53,7 @@ func New(opts Options) (*Page, error) {
 		opts.Now = time.Now
 	}
 	p := &Page{opts: opts}
-	funcs := htmlpage.Funcs(func() time.Time { return p.opts.Now() })
-	maps.Copy(funcs, template.FuncMap{
+	t, err := htmlpage.Parse("status page", pageTemplate, opts.Now, template.FuncMap{
 		"seconds":     seconds,
 		"statusClass": statusClass,
 		"cycleClass":  cycleClass,
@@ -64,9 +62,8 @@ func New(opts Options) (*Page, error) {
 		"unknownNote": store.UnknownFieldsNote,
 		"checkClass":  checkClass,
 	})
-	t, err := template.New("page").Funcs(funcs).Parse(pageTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("parsing the status page template: %w", err)
+		return nil, err
 	}
 	p.tmpl = t
 	return p, nil

@@ -1,14 +1,16 @@
 // Package htmlpage is what ca-reconciler's two HTML pages (statuspage's at /
 // and repopage's at /repos/NAME) share: how a page is served, with the
 // headers that forbid scripts, framing and caching, one stylesheet, and how
-// a page shows times and hashes (Funcs).
+// a page shows times and hashes (Parse).
 package htmlpage
 
 import (
 	"bytes"
 	_ "embed"
+	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -19,16 +21,23 @@ import (
 //go:embed style.css
 var style string
 
-// Funcs are the template functions both pages use: when, short, ago (how
-// long before now, read from now) and style (the stylesheet, for the
-// page's <style> element).
-func Funcs(now func() time.Time) template.FuncMap {
-	return template.FuncMap{
+// Parse parses a page's template (what names the page in the error) with
+// the functions both pages use, when, short, ago (how long before now, read
+// from now) and style (the stylesheet, for the page's <style> element),
+// and the page's own functions.
+func Parse(what, text string, now func() time.Time, own template.FuncMap) (*template.Template, error) {
+	funcs := template.FuncMap{
 		"when":  When,
 		"short": Short,
 		"ago":   func(t time.Time) string { return Ago(now(), t) },
 		"style": func() template.CSS { return template.CSS(style) },
 	}
+	maps.Copy(funcs, own)
+	t, err := template.New(what).Funcs(funcs).Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the %s template: %w", what, err)
+	}
+	return t, nil
 }
 
 // Serve renders a page into memory and writes it with the pages' headers;
