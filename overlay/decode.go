@@ -161,12 +161,8 @@ func (d *decoder) fields(n *yaml.Node, field string, accepted, unsupported []str
 // mapping; anything else but a mapping is a type error, and the field is
 // broken.
 func (d *decoder) mapping(n *yaml.Node, field string, each func(key, f string, k, v *yaml.Node)) {
-	m := deref(n)
-	if isNull(m) {
-		return
-	}
-	if m.Kind != yaml.MappingNode {
-		d.wrongType(n, field, "a mapping")
+	m := d.given(n, field, yaml.MappingNode, "a mapping")
+	if m == nil {
 		return
 	}
 	if n := len(m.Content) / 2; n > MaxItems {
@@ -212,12 +208,8 @@ func (d *decoder) key(k *yaml.Node, field string) (string, bool) {
 // list reads a sequence, calling item for each entry with its path. A null
 // node is an empty list.
 func (d *decoder) list(n *yaml.Node, field string, item func(n *yaml.Node, field string)) {
-	s := deref(n)
-	if isNull(s) {
-		return
-	}
-	if s.Kind != yaml.SequenceNode {
-		d.wrongType(n, field, "a list")
+	s := d.given(n, field, yaml.SequenceNode, "a list")
+	if s == nil {
 		return
 	}
 	if len(s.Content) > MaxItems {
@@ -288,11 +280,11 @@ func (d *decoder) string(n *yaml.Node, field string, limit int) string {
 
 // uint32 reads an integer from 0 to 2^32-1. null is 0 and not present.
 func (d *decoder) uint32(n *yaml.Node, field string) (v uint32, present bool) {
-	s := deref(n)
-	if isNull(s) {
+	s := d.given(n, field, yaml.ScalarNode, "an integer")
+	if s == nil {
 		return 0, false
 	}
-	if s.Kind != yaml.ScalarNode || s.ShortTag() != "!!int" {
+	if s.ShortTag() != "!!int" {
 		d.wrongType(n, field, "an integer")
 		return 0, false
 	}
@@ -319,6 +311,21 @@ func (d *decoder) optionalUint32(n *yaml.Node, field string) *uint32 {
 func (d *decoder) wrongType(n *yaml.Node, field, want string) {
 	d.errorAt(n, field, "expected %s, got %s", want, kindOf(deref(n)))
 	d.broken[field] = true
+}
+
+// given is n with aliases followed when it holds a value of kind: nil when
+// it is null (not given), and nil with a type error (want is what was
+// expected) when it holds anything else.
+func (d *decoder) given(n *yaml.Node, field string, kind yaml.Kind, want string) *yaml.Node {
+	v := deref(n)
+	if isNull(v) {
+		return nil
+	}
+	if v.Kind != kind {
+		d.wrongType(n, field, want)
+		return nil
+	}
+	return v
 }
 
 // deref follows aliases to the node they name.
