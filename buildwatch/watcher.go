@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -303,11 +304,7 @@ func (w *Watcher) Poll(ctx context.Context) {
 		}
 	}
 
-	orgIDs := make([]string, 0, len(due))
-	for o := range due {
-		orgIDs = append(orgIDs, o)
-	}
-	sort.Strings(orgIDs)
+	orgIDs := slices.Sorted(maps.Keys(due))
 	for _, o := range orgIDs {
 		results = append(results, w.pollOrg(ctx, o, now, names)...)
 	}

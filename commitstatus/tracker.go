@@ -1,7 +1,8 @@
 package commitstatus
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -112,11 +113,7 @@ func (t *Tracker) Build(repo string, result BuildResult) {
 }
 
 func (t *Tracker) decideLocked() Status {
-	names := make([]string, 0, len(t.repos))
-	for n := range t.repos {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(t.repos))
 	repos := make([]Repo, 0, len(names))
 	for _, n := range names {
 		cur := t.repos[n]

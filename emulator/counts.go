@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -68,11 +69,7 @@ func (s *Server) ResetCounts() {
 // code, sorted.
 func (s *Server) WriteCounts(w io.Writer) error {
 	counts := s.Counts()
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(counts))
 	for _, k := range keys {
 		if _, err := fmt.Fprintf(w, "%s %d\n", k, counts[k]); err != nil {
 			return fmt.Errorf("writing request counts: %w", err)

@@ -13,7 +13,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -255,11 +255,7 @@ func (e *events) emit(ev event) {
 	if e.ctx.Err() != nil {
 		return
 	}
-	ids := make([]string, 0, len(e.subs))
-	for id := range e.subs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(e.subs))
 	for _, id := range ids {
 		sub := e.subs[id]
 		group := uidp.Parent(id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -179,11 +180,7 @@ func explain(c *catalog, arch string, world []string) []string {
 	}
 	// Conflicts: two chosen packages that provide one name at different
 	// versions (or one package name at two versions).
-	names := make([]string, 0, len(chosen))
-	for n := range chosen {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(chosen))
 	provided := map[string]*apk.Package{}
 	providedVersion := map[string]string{}
 	for _, n := range names {

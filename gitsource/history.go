@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -96,12 +97,7 @@ func (h *history) walk(st storer.EncodedObjectStorer, tip plumbing.Hash) ([]stri
 	}
 	h.tip = tip
 	if added || h.sorted == nil {
-		sorted := make([]string, 0, len(h.paths))
-		for p := range h.paths {
-			sorted = append(sorted, p)
-		}
-		slices.Sort(sorted)
-		h.sorted = sorted
+		h.sorted = slices.Sorted(maps.Keys(h.paths))
 	}
 	return h.sorted, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -186,11 +187,7 @@ func writeFile(path string, r io.Reader, mtime time.Time) error {
 // packages keeps the index (and apko's caches) it has.
 func listingHash(lists map[string]chainguard.PackageList) [sha256.Size]byte {
 	h := sha256.New()
-	archs := make([]string, 0, len(lists))
-	for a := range lists {
-		archs = append(archs, a)
-	}
-	slices.Sort(archs)
+	archs := slices.Sorted(maps.Keys(lists))
 	str := func(s string) {
 		_ = binary.Write(h, binary.LittleEndian, uint32(len(s)))
 		h.Write([]byte(s))

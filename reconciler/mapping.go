@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -90,12 +91,7 @@ func (d Desired) sortedNames() []string {
 	if len(d.names) == len(d.Repos) {
 		return d.names
 	}
-	names := make([]string, 0, len(d.Repos))
-	for n := range d.Repos {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return slices.Sorted(maps.Keys(d.Repos))
 }
 
 // Counts returns how many files are valid, invalid and ignored.

@@ -8,11 +8,12 @@ package obscheck
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -238,12 +239,7 @@ func MetricNames(expr string) []string {
 	for _, m := range metricRE.FindAllString(expr, -1) {
 		set[m] = true
 	}
-	out := make([]string, 0, len(set))
-	for m := range set {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 // RecordingRules renders exprs as a rule groups file of recording rules, so

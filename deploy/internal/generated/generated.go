@@ -17,11 +17,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -179,11 +180,7 @@ func splitBase(rendered string) (manifests, config string, err error) {
 
 // envFile writes a ConfigMap's data as kustomize's env file: KEY=value lines.
 func envFile(data map[string]string) string {
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(data))
 	var b strings.Builder
 	b.WriteString("# One CA_RECONCILER_<FLAG>=value per line, the flag --<flag> of `ca-reconciler run`.\n")
 	b.WriteString("# Change them in an overlay (configMapGenerator, behavior: merge; see deploy/README.md).\n")
