@@ -142,14 +142,22 @@ func NewMux(cfg ServerConfig) *http.ServeMux {
 // Listen binds the address; Serve then serves on it. Splitting the two lets
 // a caller fail fast on a taken port and learn the chosen port of ":0".
 func Listen(cfg ServerConfig) (*Server, error) {
-	lis, err := net.Listen("tcp", cfg.Addr)
+	return ListenHandler(cfg.Addr, NewMux(cfg), cfg.Limits, cfg.Logger)
+}
+
+// ListenHandler binds addr to serve h alone, with the limits and timeouts
+// of Listen: the hooks on an address of their own (--webhook-listen), so
+// that a flood of hook connections cannot hold the connections the probes
+// and scrapes need.
+func ListenHandler(addr string, h http.Handler, limits Limits, log *zap.Logger) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	l := cfg.Limits.withDefaults()
+	l := limits.withDefaults()
 	return &Server{
 		srv: &http.Server{
-			Handler:           NewMux(cfg),
+			Handler:           h,
 			ReadHeaderTimeout: l.ReadHeader,
 			ReadTimeout:       l.Read,
 			WriteTimeout:      l.Write,
@@ -157,7 +165,7 @@ func Listen(cfg ServerConfig) (*Server, error) {
 			MaxHeaderBytes:    l.MaxHeaderBytes,
 		},
 		lis: netutil.LimitListener(lis, l.MaxConns),
-		log: cfg.Logger,
+		log: log,
 	}, nil
 }
 

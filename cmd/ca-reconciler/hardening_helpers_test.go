@@ -290,6 +290,18 @@ func startServing(t *testing.T, env []string, args ...string) *child {
 	}
 }
 
+// logged is the string value of key in the first JSON log line whose msg
+// is msg, or "" when there is none yet.
+func (c *child) logged(msg, key string) string {
+	for _, l := range c.stderr.logLines() {
+		if l["msg"] == msg {
+			v, _ := l[key].(string)
+			return v
+		}
+	}
+	return ""
+}
+
 // stop sends SIGTERM and waits for the child (SIGKILL after 10s).
 func (c *child) stop() {
 	c.t.Helper()

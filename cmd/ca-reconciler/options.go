@@ -46,6 +46,7 @@ type options struct {
 	issuer        string
 
 	webhookSecretFile string
+	webhookListen     string
 
 	org          string
 	api          string
@@ -121,6 +122,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization; at least 1s)")
 	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
+	fs.StringVar(&o.webhookListen, "webhook-listen", "", "serve the hooks (/hooks/...) on this address alone, with connections of their own, instead of on --listen: a flood of hook connections then cannot starve probes and scrapes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")
 	fs.IntVar(&o.maxWrites, "max-writes", 3, "writes of one desired overlay that may fail to converge before the repo is stalled")
 	o.feedback.addFlags(fs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -95,6 +96,18 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		}
 		hooks[cgevents.Path] = h
 	}
+	hookSrv, err := listenHooks(o.webhookListen, hooks, d.log)
+	if err != nil {
+		return err
+	}
+	if hookSrv != nil {
+		hooks = nil // served on their own address
+		defer func() {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hookSrv.Shutdown(shutdownCtx)
+		}()
+	}
 	routes, err := statusPageRoute(d, hooks)
 	if err != nil {
 		return err
@@ -136,6 +149,33 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	_ = srv.Shutdown(shutdownCtx)
 	d.log.Info("stopped")
 	return err
+}
+
+// listenHooks binds --webhook-listen to serve the hooks alone, and starts
+// serving; without --webhook-listen it returns nil and the hooks are served
+// on --listen.
+func listenHooks(addr string, hooks map[string]http.Handler, log *zap.Logger) (*metrics.Server, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	if len(hooks) == 0 {
+		return nil, errors.New("--webhook-listen: no hook is enabled (--webhook-secret-file, --chainguard-events)")
+	}
+	mux := http.NewServeMux()
+	for pattern, h := range hooks {
+		mux.Handle(pattern, h)
+	}
+	srv, err := metrics.ListenHandler(addr, mux, serverLimits(true), log)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-listen %s: %w", addr, err)
+	}
+	log.Info("serving hooks", zap.String("addr", srv.Addr()))
+	go func() {
+		if err := srv.Serve(); err != nil {
+			log.Error("hook server stopped", zap.Error(err))
+		}
+	}()
+	return srv, nil
 }
 
 // readiness answers /readyz from the last finished cycle, naming what is
