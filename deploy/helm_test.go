@@ -135,6 +135,8 @@ func TestHelmRejectsConflictingAuth(t *testing.T) {
 		{"emulator.enabled=true,auth.token.existingSecret=t", "emulator.enabled uses a demo token"},
 		{"config.mode=both", "value must be one of 'apply', 'detect'"},
 		{"config.gitURL=x", "additional properties 'gitURL' not allowed"},
+		{"webhook.port=9292", "webhook.port serves the hooks: set webhook.existingSecret or config.chainguardEvents"},
+		{"webhook.port=9090,webhook.existingSecret=s", "webhook.port must differ from containerPort"},
 	} {
 		out, err := tryCommand(t, helm, "template", releaseName, chartDir, "--kube-version", kubeVersion, "--set", tc.set)
 		if err == nil || !strings.Contains(out, tc.want) {

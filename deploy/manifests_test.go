@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -657,8 +658,8 @@ func checkServices(t *testing.T, r render) {
 	}
 }
 
-// checkNetworkPolicies checks the daemon's policy: in on the http port
-// only; out to DNS, 443 and 22 (plus what a render adds on purpose).
+// checkNetworkPolicies checks the daemon's policy: in on the container's
+// ports only (http, and hooks when they have their own); out to DNS, 443 and 22 (plus what a render adds on purpose).
 func checkNetworkPolicies(t *testing.T, r render) {
 	t.Helper()
 	var daemon *pod
@@ -670,12 +671,16 @@ func checkNetworkPolicies(t *testing.T, r render) {
 	if daemon == nil {
 		return
 	}
-	var port int32 = 9090
+	// The container's ports: http, and hooks when the hooks have a port of
+	// their own (webhook.port).
+	var ports []int
 	for _, cp := range daemon.container("ca-reconciler").Ports {
-		if cp.Name == "http" {
-			port = cp.ContainerPort
-		}
+		ports = append(ports, int(cp.ContainerPort))
 	}
+	if len(ports) == 0 {
+		ports = []int{9090}
+	}
+	slices.Sort(ports)
 	var main *networkingv1.NetworkPolicy
 	for _, np := range find[networkingv1.NetworkPolicy](r.objs) {
 		if selects(&np.Spec.PodSelector, daemon.labels) && len(np.Spec.Ingress) > 0 {
@@ -692,8 +697,17 @@ func checkNetworkPolicies(t *testing.T, r render) {
 		t.Errorf("%s: NetworkPolicy %s policyTypes (-want +got):\n%s", r.name, main.Name, d)
 	}
 	for _, in := range main.Spec.Ingress {
-		if len(in.Ports) != 1 || in.Ports[0].Port == nil || in.Ports[0].Port.IntValue() != int(port) {
-			t.Errorf("%s: NetworkPolicy %s lets in more than port %d: %+v", r.name, main.Name, port, in.Ports)
+		var got []int
+		for _, p := range in.Ports {
+			if p.Port == nil {
+				got = append(got, -1) // every port
+				continue
+			}
+			got = append(got, p.Port.IntValue())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, ports) {
+			t.Errorf("%s: NetworkPolicy %s lets in ports %v, want the container's ports %v only", r.name, main.Name, got, ports)
 		}
 	}
 	want := map[string]bool{"UDP/53": true, "TCP/53": true, "TCP/443": true, "TCP/22": true}

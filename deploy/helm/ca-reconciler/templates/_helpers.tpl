@@ -90,6 +90,12 @@ app.kubernetes.io/component: emulator
 {{- if and .Values.git.verifyCommits.keyring .Values.git.verifyCommits.existingConfigMap }}
 {{- fail "git.verifyCommits: choose one of keyring and existingConfigMap" }}
 {{- end }}
+{{- if and .Values.webhook.port (not (or .Values.webhook.existingSecret .Values.config.chainguardEvents)) }}
+{{- fail "webhook.port serves the hooks: set webhook.existingSecret or config.chainguardEvents" }}
+{{- end }}
+{{- if and .Values.webhook.port (eq (int .Values.webhook.port) (int .Values.containerPort)) }}
+{{- fail "webhook.port must differ from containerPort" }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -104,6 +110,9 @@ key of .Values.config, then the flags the chart derives from other values.
 {{- end }}
 {{- end }}
 {{- $_ := set $env "CA_RECONCILER_LISTEN" (printf ":%d" (int .Values.containerPort)) }}
+{{- if .Values.webhook.port }}
+{{- $_ := set $env "CA_RECONCILER_WEBHOOK_LISTEN" (printf ":%d" (int .Values.webhook.port)) }}
+{{- end }}
 {{- if .Values.cronJob.enabled }}
 {{- $_ := set $env "CA_RECONCILER_ONCE" "true" }}
 {{- end }}
@@ -211,6 +220,11 @@ containers:
       - name: http
         containerPort: {{ .Values.containerPort }}
         protocol: TCP
+      {{- if .Values.webhook.port }}
+      - name: hooks
+        containerPort: {{ .Values.webhook.port }}
+        protocol: TCP
+      {{- end }}
     livenessProbe:
       httpGet:
         path: /healthz
