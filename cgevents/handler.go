@@ -38,6 +38,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
@@ -194,10 +195,7 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 	if e.Type() != eventsregistry.RepoUpdatedEventType {
 		return verified{result: ResultIgnored}
 	}
-	var repo registryv1.Repo
-	if err := events.DecodeInto(e, &repo); err != nil {
-		return verified{result: ResultBadRequest}
-	}
+	repo := repoOf(e)
 	id := repo.GetId()
 	if id == "" {
 		id = e.Subject()
@@ -210,6 +208,26 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 		return verified{result: ResultIgnored, repoID: id, repo: repo.GetName()}
 	}
 	return verified{result: ResultAccepted, repoID: id, repo: name, actor: actorOf(e)}
+}
+
+// repoOf reads the repo an event's occurrence body holds, as far as this
+// SDK knows it: a newer service's body carries fields it does not know
+// (or, written through registry v2, a v2 Repo), which are passed over
+// instead of refusing the event, as the SDK's own events.DecodeInto would.
+// A body that does not decode at all gives the zero Repo: the event's
+// subject then names the repo (the payload never decides what is written).
+func repoOf(e cloudevents.Event) *registryv1.Repo {
+	var env struct {
+		Body json.RawMessage `json:"body"`
+	}
+	repo := &registryv1.Repo{}
+	if err := json.Unmarshal(e.Data(), &env); err != nil || len(env.Body) == 0 {
+		return repo
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(env.Body, repo); err != nil {
+		return &registryv1.Repo{}
+	}
+	return repo
 }
 
 // actorOf names who made the change: the actor's email when the event

@@ -79,6 +79,20 @@ func repoEvent(t *testing.T, typ, repoID, name string, actor *events.Actor) clou
 	return e
 }
 
+// withBody is e with its occurrence body replaced by body.
+func withBody(t *testing.T, e cloudevents.Event, actor *events.Actor, body string) cloudevents.Event {
+	t.Helper()
+	data, err := json.Marshal(map[string]any{"actor": actor, "body": json.RawMessage(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = e.Clone()
+	if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // deliver posts e in CloudEvents binary mode (structured when asked) with
 // the token, to the handler behind a real HTTP server.
 func deliver(t *testing.T, url string, e cloudevents.Event, token string, structured bool) int {
@@ -161,6 +175,13 @@ func TestHandler(t *testing.T) {
 	updated := eventsregistry.RepoUpdatedEventType
 	good := repoEvent(t, updated, pythonID, "python", alice)
 	tampered := repoEvent(t, updated, pythonID, "python", robot)
+	// A newer service's body: fields this SDK does not know, in the repo
+	// and in its overlay (Guarded Entrypoint).
+	newer := withBody(t, good, alice, `{"id":"`+pythonID+`","name":"python","customOverlay":{"guardedEntrypoint":{"failMode":"FAIL_CLOSED"}},"tagScopedOverlays":[{"tag":"latest"}]}`)
+	// A write through registry v2: a v2 Repo, named by uid.
+	v2Body := withBody(t, good, alice, `{"uid":"`+pythonID+`","name":"python","activeTags":["latest"]}`)
+	// A body that is no Repo at all: the subject names the repo.
+	notARepo := withBody(t, good, alice, `{"id":42}`)
 	for _, tc := range []struct {
 		name       string
 		event      cloudevents.Event
@@ -174,6 +195,12 @@ func TestHandler(t *testing.T) {
 		{name: "a Console edit of a managed repo", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
 		{name: "structured mode", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later), structured: true,
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "a newer service's body with fields this SDK does not know", event: newer, token: mint(t, signer, issuer, "webhook:"+group, newer.Data(), later),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "a registry v2 body, named by uid", event: v2Body, token: mint(t, signer, issuer, "webhook:"+group, v2Body.Data(), later),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "a body that is no repo: the subject names it", event: notARepo, token: mint(t, signer, issuer, "webhook:"+group, notARepo.Data(), later),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
 		{name: "an actor without email is named by its id", event: repoEvent(t, updated, pythonID, "python", robot),
 			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, pythonID, "python", robot).Data(), later),
