@@ -382,13 +382,15 @@ const (
 	checkSectionEnd   = "<!-- /bench:package-check -->"
 )
 
-// replaceSection puts section (which starts and ends with the markers) in
-// place of the report's own, or before its "## Profiles" heading, or at
-// its end.
+// replaceSection puts section, which starts with its marker "<!--
+// bench:NAME -->" and ends with "<!-- /bench:NAME -->", in place of the
+// report's own, or before its "## Profiles" heading, or at its end.
 func replaceSection(report, section string) string {
-	if i := strings.Index(report, checkSectionStart); i >= 0 {
-		if j := strings.Index(report[i:], checkSectionEnd); j >= 0 {
-			end := i + j + len(checkSectionEnd)
+	start, _, _ := strings.Cut(section, "\n")
+	stop := strings.Replace(start, "<!-- bench:", "<!-- /bench:", 1)
+	if i := strings.Index(report, start); i >= 0 {
+		if j := strings.Index(report[i:], stop); j >= 0 {
+			end := i + j + len(stop)
 			if end < len(report) && report[end] == '\n' {
 				end++
 			}

@@ -64,6 +64,12 @@ func TestReplaceSection(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
 	}
+	// Another section, by its own markers, leaves this one alone.
+	console := consoleSectionStart + "\nnew console\n" + consoleSectionEnd + "\n"
+	report := "# B\n\n" + section + "\n" + consoleSectionStart + "\nold console\n" + consoleSectionEnd + "\n\n## Profiles\n"
+	if diff := cmp.Diff("# B\n\n"+section+"\n"+console+"\n## Profiles\n", replaceSection(report, console)); diff != "" {
+		t.Errorf("replacing the console section (-want +got):\n%s", diff)
+	}
 }
 
 func TestParseStatusKB(t *testing.T) {

@@ -7,6 +7,7 @@
 //	go run ./cmd/bench -sizes 200 -cycles 1,20 -o /tmp/b.md   # a quick check
 //	go run ./cmd/bench soak -repos 1000 -cycles 1000     # RSS, heap, goroutines over K cycles
 //	go run ./cmd/bench check                             # only the package check's cost, its section of BENCHMARKS.md
+//	go run ./cmd/bench console                           # only how long a Console edit stays live, its section
 //	go run ./cmd/bench world -repos 5000 -latency 0      # the emulator and Git server of one size, for profiling by hand
 //
 // Per size N it seeds the emulator with N Custom Assembly repos, commits one
@@ -70,6 +71,9 @@ func run(args []string) error {
 	fs.IntVar(&o.check.repos, "check-repos", 1000, "package check: number of repos")
 	fs.IntVar(&o.check.packages, "check-packages", 5000, "package check: packages in the organization's index, on each of two architectures")
 	fs.IntVar(&o.check.onePushes, "check-pushes", 5, "package check: one-file pushes measured per variant (after a first one)")
+	fs.BoolVar(&o.consoleOn, "console", true, "scale: also measure how long a Console edit stays live (the section `bench console` writes)")
+	fs.IntVar(&o.console.repos, "console-repos", 100, "Console edit: number of repos")
+	fs.IntVar(&o.console.edits, "console-edits", 20, "Console edit: edits measured per variant")
 	fs.IntVar(&o.check.allPushes, "check-all-pushes", 2, "package check: pushes changing every file measured per variant")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,10 +92,12 @@ func run(args []string) error {
 		return soak(o)
 	case "check":
 		return checkOnly(o)
+	case "console":
+		return consoleOnly(o)
 	case "world":
 		return serveWorld(o)
 	default:
-		return fmt.Errorf("unknown mode %q (scale, soak, check or world)", mode)
+		return fmt.Errorf("unknown mode %q (scale, soak, check, console or world)", mode)
 	}
 }
 
@@ -108,6 +114,10 @@ type options struct {
 	// it (bench check runs only it).
 	checkOn bool
 	check   checkOptions
+	// consoleOn adds the Console-edit case to the scale run; console
+	// sizes it (bench console runs only it).
+	consoleOn bool
+	console   consoleOptions
 }
 
 func ints(s string) ([]int, error) {

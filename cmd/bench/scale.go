@@ -116,7 +116,13 @@ func scale(o options) error {
 			return fmt.Errorf("package check case: %w", err)
 		}
 	}
-	report := replaceSection(scaleReport(o, results, lat, time.Since(began)), checkReport(chk))
+	con := consoleResult{o: o.console, skipped: "-console=false"}
+	if o.consoleOn {
+		if con, err = e.consoleCase(o.console); err != nil {
+			return fmt.Errorf("Console edit case: %w", err)
+		}
+	}
+	report := replaceSection(replaceSection(scaleReport(o, results, lat, time.Since(began)), checkReport(chk)), consoleReport(con))
 	return os.WriteFile(o.out, []byte(report), 0o644)
 }
 
