@@ -20,9 +20,9 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 const (
@@ -78,27 +78,7 @@ func dialB(b *testing.B, url string) platform.Clients {
 }
 
 // customRepo is a Custom Assembly repo with every field set.
-func customRepo(name string) *registryv1.Repo {
-	return &registryv1.Repo{
-		Name:        name,
-		Description: "the " + name + " image",
-		Readme:      "# " + name,
-		Bundles:     []string{"application", "featured"},
-		Aliases:     []string{name + "-alias"},
-		ActiveTags:  []string{"latest", "1.2"},
-		CatalogTier: registryv1.CatalogTier_APPLICATION,
-		SyncConfig: &registryv1.SyncConfig{
-			Source:      "cgr.dev/chainguard/" + name,
-			UniqueTags:  true,
-			Expiration:  timestamppb.New(time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)),
-			Google:      "gcp/" + name,
-			Amazon:      "aws/" + name,
-			Azure:       "azure/" + name,
-			ApkoOverlay: "contents: {}",
-			GracePeriod: true,
-		},
-	}
-}
+var customRepo = testenv.CustomRepo
 
 // readRepo reads one repo through the API.
 func readRepo(t *testing.T, c platform.Clients, id string) *registryv1.Repo {
