@@ -1,7 +1,9 @@
 // Package testenv holds the fixtures the tests of several packages share:
 // a Custom Assembly repo with every field set, so that a test can check that
-// a write keeps each of them. It depends only on the SDK and the standard
-// library, and only tests import it.
+// a write keeps each of them, and an HTTP client too slow to finish its
+// body, with the check that the server answers it and closes the
+// connection. It depends only on the SDK and the standard library, and only
+// tests import it.
 package testenv
 
 import (
