@@ -67,6 +67,20 @@ func (s *sink) got() []map[string]any {
 	return append([]map[string]any(nil), s.bodies...)
 }
 
+// fields lists the messages the sink got, each as the values of keys
+// (formatted with %v) joined by spaces.
+func (s *sink) fields(keys ...string) []string {
+	var out []string
+	for _, b := range s.got() {
+		vals := make([]string, len(keys))
+		for i, k := range keys {
+			vals[i] = fmt.Sprint(b[k])
+		}
+		out = append(out, strings.Join(vals, " "))
+	}
+	return out
+}
+
 // counter collects Observe calls and lets a test wait for delivery results.
 type counter struct {
 	mu  sync.Mutex
@@ -102,6 +116,17 @@ func (c *counter) results() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.all...)
+}
+
+// count is how many of the results are result ("target result").
+func (c *counter) count(result string) int {
+	n := 0
+	for _, r := range c.results() {
+		if r == result {
+			n++
+		}
+	}
+	return n
 }
 
 func start(t *testing.T, cfg Config) *Notifier {
@@ -274,21 +299,11 @@ func TestDeduplicates(t *testing.T) {
 	n.Forget("jdk")
 	n.Notify(stalled) // after recovery
 	c.wait(t, 5)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprintf("%s %s %v", b["kind"], b["repo"], b["revision"]))
-	}
 	want := []string{"stalled jdk r1", "stalled py <nil>", "build_failed jdk <nil>", "stalled jdk r2", "stalled jdk r2"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, s.fields("kind", "repo", "revision")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	dups := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultDuplicate {
-			dups++
-		}
-	}
-	if dups != 2 {
+	if dups := c.count("0 " + ResultDuplicate); dups != 2 {
 		t.Errorf("%d duplicates counted, want 2", dups)
 	}
 }
@@ -321,24 +336,14 @@ func TestDeduplicatesRefusals(t *testing.T) {
 	n.Notify(limit)    // the guard lifted, then held again
 	n.Notify(settings) // another guard, still a duplicate
 	c.wait(t, 7)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprintf("%s %v %v %v", b["kind"], b["repo"], b["held"], b["repos"]))
-	}
 	want := []string{
 		"refused <nil> prune_limit [a b]", "refused <nil> settings_invalid [a]", "refused a <nil> <nil>", "signature_refused <nil> <nil> <nil>",
 		"refused <nil> prune_limit [a b c]", "refused a <nil> <nil>", "refused <nil> prune_limit [a b c]",
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, s.fields("kind", "repo", "held", "repos")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	dups := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultDuplicate {
-			dups++
-		}
-	}
-	if dups != 11 {
+	if dups := c.count("0 " + ResultDuplicate); dups != 11 {
 		t.Errorf("%d duplicates counted, want 11", dups)
 	}
 }
@@ -363,11 +368,7 @@ func TestDroppedIsTriedAgain(t *testing.T) {
 	n.Notify(refusal) // the next cycle: sent
 	n.Notify(refusal) // and now a duplicate
 	c.wait(t, 1)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprint(b["kind"]))
-	}
-	if diff := cmp.Diff([]string{"build_failed", "refused"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"build_failed", "refused"}, s.fields("kind")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	want := []string{"0 sent", "0 rate_limited", "0 duplicate", "0 sent"}
@@ -420,13 +421,7 @@ func TestQueueBounded(t *testing.T) {
 	for i := range 10 {
 		n.Notify(Event{Kind: KindBuildFailed, Org: "o", Repo: fmt.Sprintf("r%d", i)})
 	}
-	full := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultQueueFull {
-			full++
-		}
-	}
-	if full != 8 || len(n.targets[0].queue) != 2 {
+	if full := c.count("0 " + ResultQueueFull); full != 8 || len(n.targets[0].queue) != 2 {
 		t.Errorf("%d dropped with %d queued, want 8 and 2", full, len(n.targets[0].queue))
 	}
 }
