@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,9 +23,6 @@ import (
 	"chainguard.dev/sdk/proto/platform"
 	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -35,6 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -399,23 +396,9 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 // TestSignatureRefusedNotified: with a keyring and an unsigned head, the
 // daemon writes nothing and says so once, however many cycles run.
 func TestSignatureRefusedNotified(t *testing.T) {
-	e, err := openpgp.NewEntity("Trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keyring bytes.Buffer
-	w, err := armor.Encode(&keyring, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, keyring := pgptest.NewKey(t, "Trusted")
 	keyFile := filepath.Join(t.TempDir(), "keys.asc")
-	if err := os.WriteFile(keyFile, keyring.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(keyFile, []byte(keyring), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t)
