@@ -23,6 +23,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 )
 
 const (
@@ -38,12 +39,7 @@ func start(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
 	if opts.BuildDuration == 0 {
 		opts.BuildDuration = 50 * time.Millisecond
 	}
-	emu := emulator.New(opts)
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, opts)
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("Start returned %q, want http://127.0.0.1:PORT", url)
 	}

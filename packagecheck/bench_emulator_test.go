@@ -10,6 +10,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/packagecheck"
 )
@@ -22,12 +23,7 @@ import (
 // uses an index read before; "cold" reads it (11 pages per architecture...
 // 26 with 5,000 packages and every tenth in two versions).
 func BenchmarkCheck(b *testing.B) {
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond})
-	defer emu.Close()
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	emu, url := emutest.Start(b, emulator.Options{BuildDuration: time.Millisecond})
 	orgID := emu.CreateOrg("acme.com")
 	rng := rand.New(rand.NewPCG(1, 2))
 	var catalog []emulator.Package

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/packagecheck"
@@ -56,12 +57,7 @@ const fillers = 430 // 450 packages: three pages of 200
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, emulator.Options{BuildDuration: time.Millisecond})
 	orgID := emu.CreateOrg("acme.com")
 	catalog := []emulator.Package{
 		{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
@@ -326,12 +322,7 @@ func TestRepoToBeCreated(t *testing.T) {
 // conflict with the old one, and costs resolves of one base, not two.
 func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
 	clk := clockwork.NewFakeClockAt(time.Now())
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now})
 	orgID := emu.CreateOrg("acme.com")
 	if err := emu.SetCatalogPackages(orgID, []emulator.Package{
 		{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},

@@ -17,6 +17,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -91,12 +92,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, err := chainguard.Dial(ctx, chainguard.Config{URL: url, CallTimeout: 5 * time.Second})

@@ -37,17 +37,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, emu: emu, url: url, dir: t.TempDir(), repos: map[string]string{}}
-	f.orgID = emu.CreateOrg("acme.example")
-	f.env = map[string]string{"CA_RECONCILER_TOKEN": apiToken}
-	f.git("init", "-q", "-b", "main")
-	return f
+	return newFixtureWith(t, emulator.Options{})
 }
 
 func (f *fixture) git(args ...string) {

@@ -424,26 +424,18 @@ func TestSignatureRefusedNotified(t *testing.T) {
 // daemon corrects it at once (--interval is an hour) and names the actor in
 // the log and the notification.
 func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
-	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond, EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
-	t.Cleanup(emu.Close)
-	apiURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, emu: emu, url: apiURL, dir: t.TempDir(), repos: map[string]string{}, env: map[string]string{"CA_RECONCILER_TOKEN": apiToken}}
-	f.orgID = emu.CreateOrg("acme.example")
-	f.git("init", "-q", "-b", "main")
+	f := newFixtureWith(t, emulator.Options{EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
 	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
 	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
 	sink := &notifySink{}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
-	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", apiURL, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", emu.IssuerURL(), "--chainguard-events",
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", f.emu.IssuerURL(), "--chainguard-events",
 		"--notify-url", srv.URL}, f.getenv)
 	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
 
-	clients, err := platform.NewPlatformClients(t.Context(), apiURL, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +446,7 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 	}
 	alice := emulator.Actor{Subject: f.orgID + "/a11ce", Claims: map[string]string{"email": "alice@example.com"}}
 	start := time.Now()
-	if err := emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+	if err := f.emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the correction", func() bool { return strings.Contains(d.stderr.String(), `"repo written"`) })
@@ -467,13 +459,13 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 		t.Errorf("the log does not name the actor")
 	}
 	var accepted int
-	for _, del := range emu.Deliveries() {
+	for _, del := range f.emu.Deliveries() {
 		if del.Status == http.StatusAccepted {
 			accepted++
 		}
 	}
 	if accepted == 0 {
-		t.Errorf("no delivery accepted: %+v", emu.Deliveries())
+		t.Errorf("no delivery accepted: %+v", f.emu.Deliveries())
 	}
 }
 

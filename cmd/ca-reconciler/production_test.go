@@ -18,6 +18,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -83,12 +84,7 @@ func TestProductionInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu := emulator.New(emulator.Options{BuildDuration: 10 * time.Millisecond, Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: 3 * time.Second})
-	t.Cleanup(emu.Close)
-	apiURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, apiURL := emutest.Start(t, emulator.Options{BuildDuration: 10 * time.Millisecond, Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: 3 * time.Second})
 	orgID := emu.CreateOrg("acme.example")
 	repo := emu.CreateRepo(orgID, &registryv1.Repo{Name: "a", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
 	const subject = "system:serviceaccount:ca-reconciler:ca-reconciler"
