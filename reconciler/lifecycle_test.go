@@ -345,14 +345,7 @@ func TestNextLifecycle(t *testing.T) {
 	}
 	refusedText := `ca-images-iac/.ca-reconciler.yaml:3:13: repos.web.source: the organization cannot create repo "web" from source "nosuch": source repository "nosuch" not found`
 
-	for _, tc := range []struct {
-		name   string
-		prev   store.RepoState
-		c      Change
-		w      *WriteResult
-		want   store.RepoState
-		events []Event
-	}{
+	for _, tc := range []nextCase{
 		{
 			name: "a create pending (detect mode): drifted, waiting for the create",
 			prev: missing,
@@ -515,15 +508,7 @@ func TestNextLifecycle(t *testing.T) {
 			events: []Event{changed("org/web", vocab.StatusSuspended, vocab.StatusDrifted, "")},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, events := next(tc.prev, tc.c, tc.w, f)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("state (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.events, events); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, f) })
 	}
 }
 
