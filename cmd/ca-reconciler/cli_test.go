@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -212,30 +212,12 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe writer for a daemon's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // background is `ca-reconciler run` running in the background of a test,
 // serving on addr.
 type background struct {
 	t              *testing.T
 	addr           string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan int
 	stopped        bool
@@ -250,7 +232,7 @@ func startDaemon(t *testing.T, args []string, getenv env) *background {
 start:
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithCancel(context.Background())
-		d := &background{t: t, addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+		d := &background{t: t, addr: freeAddr(t), stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 		go func() { d.done <- run(ctx, append(args, "--listen", d.addr), d.stdout, d.stderr, getenv) }()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			select {

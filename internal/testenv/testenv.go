@@ -1,9 +1,10 @@
 // Package testenv holds the fixtures the tests of several packages share:
-// a Custom Assembly repo with every field set, so that a test can check that
-// a write keeps each of them, and an HTTP client too slow to finish its
+// a Custom Assembly repo with every field set (so that a test can check
+// that a write keeps each of them); an HTTP client too slow to finish its
 // body, with the check that the server answers it and closes the
-// connection. It depends only on the SDK and the standard library, and only
-// tests import it.
+// connection; and a buffer for logs that goroutines write and read at once.
+// It depends only on the SDK and the standard library, and only tests
+// import it.
 package testenv
 
 import (
