@@ -96,12 +96,7 @@ func deliver(t *testing.T, url string, e cloudevents.Event, token string, struct
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // recorder is the daemon's side: it records triggers, actors and results.
@@ -236,12 +231,7 @@ func TestHandlerBadRequests(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", "Bearer "+auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	tok := mint(t, signer, issuer, "webhook:"+group, []byte("{}"), time.Now().Add(time.Hour))
 	for _, tc := range []struct {

@@ -168,13 +168,7 @@ func (h *hookServer) post(t *testing.T, path, body string, headers map[string]st
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 func (h *hookServer) snapshot() (int, map[string]int) {

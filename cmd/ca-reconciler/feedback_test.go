@@ -31,6 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -330,12 +331,7 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	cyclesBefore := strings.Count(d.stderr.String(), `"reconcile finished"`)
 	if code := deliverEvent("webhook:deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"); code != http.StatusUnauthorized {

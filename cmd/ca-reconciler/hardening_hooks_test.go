@@ -20,6 +20,7 @@ import (
 	platform "chainguard.dev/sdk/proto/platform"
 	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -406,12 +407,7 @@ func TestHardeningReplays(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, d.url("/hooks/gitlab"), strings.NewReader(`{}`))
 		req.Header.Set("X-Gitlab-Token", webhookSecret)
 		req.Header.Set("X-Gitlab-Event-UUID", uuid)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	if code := gitlab("uuid-1"); code != http.StatusAccepted {
 		t.Errorf("GitLab event: %d, want 202", code)
@@ -479,12 +475,7 @@ func (p *capturingProxy) replay(t *testing.T, url string, i int, set map[string]
 	for k, v := range set {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // Issue 10, failure 5, for Chainguard's events: a delivery captured on its

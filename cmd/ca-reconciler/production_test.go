@@ -18,6 +18,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -68,12 +69,7 @@ func postHook(t *testing.T, url, body string) int {
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	req.Header.Set("X-GitHub-Event", "push")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // The daemon with every production input at once: workload identity through

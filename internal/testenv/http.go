@@ -67,3 +67,16 @@ func AnswerThenEOF(t testing.TB, name string, conn net.Conn, want int) {
 		t.Errorf("%s: after the answer, read %v; want EOF or a reset (the server closed the connection)", name, err)
 	}
 }
+
+// Status sends req with the default client and returns the answer's status
+// code, its body read and closed.
+func Status(t testing.TB, req *http.Request) int {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
