@@ -3,7 +3,6 @@ package reconciler
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -671,23 +670,7 @@ func TestLifecyclePlanGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for ext, got := range map[string]string{"txt": text.String(), "json": js.String(), "md": md.String()} {
-				golden := filepath.Join("testdata", "lifecycle", tc.name+"."+ext)
-				if *updateMarkdown {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(string(want), got); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", golden, diff)
-				}
+				checkGolden(t, filepath.Join("testdata", "lifecycle", tc.name+"."+ext), got)
 			}
 		})
 	}
