@@ -117,6 +117,14 @@ func (r *results) all() []string {
 	return append([]string(nil), r.got...)
 }
 
+// newTokenFile writes token to a new file and returns its path.
+func newTokenFile(t *testing.T, token string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	writeToken(t, path, token)
+	return path
+}
+
 func writeToken(t *testing.T, path, token string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
@@ -147,8 +155,7 @@ func start(t *testing.T, cfg Config) *Reporter {
 
 func TestReporterGitHub(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "ghp_first")
+	tokenFile := newTokenFile(t, "ghp_first")
 	res := newResults()
 	r := start(t, Config{
 		Provider: GitHub, URL: srv.URL + "/api/v3/", Repo: "acme/images-config", TokenFile: tokenFile,
@@ -179,8 +186,7 @@ func TestReporterGitHub(t *testing.T) {
 
 func TestReporterGitLab(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "glpat-abc")
+	tokenFile := newTokenFile(t, "glpat-abc")
 	res := newResults()
 	r := start(t, Config{
 		Provider: GitLab, URL: srv.URL + "/api/v4", Repo: "acme/platform/images-config", TokenFile: tokenFile,
@@ -228,8 +234,7 @@ func TestReporterRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, srv := newProviderServer(t, tc.script...)
-			tokenFile := filepath.Join(t.TempDir(), "token")
-			writeToken(t, tokenFile, "tok")
+			tokenFile := newTokenFile(t, "tok")
 			res := newResults()
 			r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Retries: 3, Observe: res.observe})
 			r.Report(sha, Status{StatePending, "x"})
@@ -256,8 +261,7 @@ func TestReporterRetries(t *testing.T) {
 // description; a new state or another revision is sent.
 func TestReporterDeduplicates(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	res := newResults()
 	r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Observe: res.observe})
 	r.Report(sha, Status{StatePending, "2 repos building"})
@@ -285,8 +289,7 @@ func TestReporterDeduplicates(t *testing.T) {
 // TestReportNeverBlocks: with nothing sending, Report returns at once and
 // the queue stays bounded, dropping the oldest.
 func TestReportNeverBlocks(t *testing.T) {
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	res := newResults()
 	r, err := New(Config{Provider: GitHub, URL: "http://127.0.0.1:1", Repo: "a/b", TokenFile: tokenFile, Context: "c", QueueSize: 3, Observe: res.observe})
 	if err != nil {
@@ -319,8 +322,7 @@ func TestReporterKeepsTheTokenSecret(t *testing.T) {
 	const token = "ghp_SECRETvalue0123456789"
 	p, srv := newProviderServer(t, 401, 500)
 	p.reply = `{"message":"Bad credentials: ` + token + `"}`
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, token)
+	tokenFile := newTokenFile(t, token)
 	core, logs := observer.New(zapcore.DebugLevel)
 	res := newResults()
 	r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Observe: res.observe, Logger: zap.New(core)})
@@ -370,8 +372,7 @@ func TestNewErrors(t *testing.T) {
 // TestDrain: what is queued is sent before Drain returns, without Run.
 func TestDrain(t *testing.T) {
 	p, srv := newProviderServer(t, 502)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	r, err := New(Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", RetryInitial: time.Millisecond, RetryMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
