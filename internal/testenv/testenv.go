@@ -2,8 +2,9 @@
 // a Custom Assembly repo with every field set (so that a test can check
 // that a write keeps each of them); HTTP clients: one too slow to finish
 // its body, with the check that the server answers it and closes the
-// connection, and one that wants only the answer's status; and a buffer for
-// logs that goroutines write and read at once.
+// connection, and one that wants only the answer's status; a buffer for
+// logs that goroutines write and read at once; and a collector of the
+// results a delivery loop with retries observes.
 // It depends only on the SDK and the standard library, and only tests
 // import it.
 package testenv
