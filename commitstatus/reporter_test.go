@@ -1,6 +1,7 @@
 package commitstatus
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -117,13 +118,7 @@ func start(t *testing.T, cfg Config) *Reporter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	ctx := t.Context()
-	go func() {
-		defer close(done)
-		_ = r.Run(ctx)
-	}()
-	t.Cleanup(func() { <-done })
+	testenv.RunUntilEnd(t, func(ctx context.Context) { _ = r.Run(ctx) })
 	return r
 }
 

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,13 +114,7 @@ func start(t *testing.T, cfg Config) *Notifier {
 		cfg.Now = func() time.Time { return t0 }
 	}
 	n := New(cfg)
-	done := make(chan struct{})
-	ctx := t.Context()
-	go func() {
-		defer close(done)
-		_ = n.Run(ctx)
-	}()
-	t.Cleanup(func() { <-done })
+	testenv.RunUntilEnd(t, func(ctx context.Context) { _ = n.Run(ctx) })
 	return n
 }
 

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -53,4 +54,18 @@ func (d *Deliveries) All() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.all...)
+}
+
+// RunUntilEnd runs run (a delivery loop's Run) in a goroutine with the
+// test's context, and waits for it to return when the test ends and the
+// context is cancelled.
+func RunUntilEnd(t testing.TB, run func(ctx context.Context)) {
+	t.Helper()
+	done := make(chan struct{})
+	ctx := t.Context()
+	go func() {
+		defer close(done)
+		run(ctx)
+	}()
+	t.Cleanup(func() { <-done })
 }

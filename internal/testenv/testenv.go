@@ -3,10 +3,10 @@
 // that a write keeps each of them); HTTP clients: one too slow to finish
 // its body, with the check that the server answers it and closes the
 // connection, and one that wants only the answer's status; a buffer for
-// logs that goroutines write and read at once; and a collector of the
-// results a delivery loop with retries observes.
-// It depends only on the SDK and the standard library, and only tests
-// import it.
+// logs that goroutines write and read at once; and, for a delivery loop
+// with retries, a collector of the results it observes and a runner until
+// the test ends. It depends only on the SDK and the standard library, and
+// only tests import it.
 package testenv
 
 import (
