@@ -22,6 +22,7 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/buildwatch"
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/store"
@@ -68,14 +69,11 @@ func newEnv(t *testing.T, opts emulator.Options, cfg buildwatch.Config, clock *c
 		cfg.Clock = clock
 		e.now = clock.Now
 	}
-	e.emu = emulator.New(opts)
-	t.Cleanup(e.emu.Close)
-	url, err := e.emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var url string
+	e.emu, url = emutest.Start(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var err error
 	e.client, err = chainguard.Dial(ctx, chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

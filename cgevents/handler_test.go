@@ -1,11 +1,9 @@
 package cgevents
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +29,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 const (
@@ -111,12 +110,7 @@ func deliver(t *testing.T, url string, e cloudevents.Event, token string, struct
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // recorder is the daemon's side: it records triggers, actors and results.
@@ -264,12 +258,7 @@ func TestHandlerBadRequests(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", "Bearer "+auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	tok := mint(t, signer, issuer, "webhook:"+group, []byte("{}"), time.Now().Add(time.Hour))
 	for _, tc := range []struct {
@@ -396,57 +385,19 @@ func TestRefusedConnectionsClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	defer srv.Close()
-	// Deferred after srv.Close, so they run first: the tricklers stop and
-	// their connections close before the server waits for its handlers.
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
+	// Registered before the tricklers' cleanups, so they run first: the
+	// tricklers stop and their connections close before the server waits
+	// for its handlers.
+	t.Cleanup(srv.Close)
 	trickle := func() net.Conn {
-		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, conn)
-		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nContent-Length: 100000\r\n\r\n{")
-		go func() {
-			for {
-				time.Sleep(20 * time.Millisecond)
-				if _, err := conn.Write([]byte(" ")); err != nil {
-					return
-				}
-			}
-		}()
-		return conn
-	}
-	answerThenEOF := func(name string, conn net.Conn, want int) {
-		t.Helper()
-		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second)) // a bound for the test only
-		r := bufio.NewReader(conn)
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("%s: no answer: %v", name, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want || !resp.Close {
-			t.Errorf("%s: status %d, close %v; want %d and the connection closed", name, resp.StatusCode, resp.Close, want)
-		}
-		// Closed: EOF, or a reset when the server closed with the
-		// client's bytes still unread.
-		if _, err := r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("%s: after the answer, read %v; want EOF or a reset (the server closed the connection)", name, err)
-		}
+		return testenv.Trickle(t, srv.Listener.Addr().String(), "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nContent-Length: 100000\r\n\r\n{")
 	}
 	slow := trickle()
 	for len(h.slots) == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	answerThenEOF("refused while busy", trickle(), http.StatusServiceUnavailable)
-	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
+	testenv.AnswerThenEOF(t, "refused while busy", trickle(), http.StatusServiceUnavailable)
+	testenv.AnswerThenEOF(t, "body too slow", slow, http.StatusRequestTimeout)
 	resp, err := http.Post(srv.URL, "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)

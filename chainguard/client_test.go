@@ -18,6 +18,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -27,13 +28,7 @@ func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Server, strin
 	if opts.BuildDuration == 0 {
 		opts.BuildDuration = 10 * time.Millisecond
 	}
-	emu := emulator.New(opts)
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return emu, url
+	return emutest.Start(t, opts)
 }
 
 func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {

@@ -1,6 +1,7 @@
 package commitstatus
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
@@ -79,42 +82,22 @@ func (p *providerServer) requests() []request {
 	return append([]request(nil), p.got...)
 }
 
-// results collects what Observe is told.
-type results struct {
-	mu  sync.Mutex
-	got []string
-	ch  chan string
+// results collects what Observe is told and lets a test wait for the
+// results of tries (not duplicates or drops, which Report itself counts).
+type results struct{ *testenv.Deliveries }
+
+func newResults() *results {
+	return &results{testenv.NewDeliveries(ResultSent, ResultRetry, ResultFailed)}
 }
 
-func newResults() *results { return &results{ch: make(chan string, 100)} }
+func (r *results) observe(s string) { r.Add(s, s) }
 
-func (r *results) observe(s string) {
-	r.mu.Lock()
-	r.got = append(r.got, s)
-	r.mu.Unlock()
-	r.ch <- s
-}
-
-// waitFor blocks until n results that are not duplicates or drops (which
-// Report itself counts) have been observed.
-func (r *results) waitFor(t *testing.T, n int) {
+// newTokenFile writes token to a new file and returns its path.
+func newTokenFile(t *testing.T, token string) string {
 	t.Helper()
-	for n > 0 {
-		select {
-		case s := <-r.ch:
-			if s == ResultSent || s == ResultFailed || s == ResultRetry {
-				n--
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("timed out waiting for %d more delivery results; have %v", n, r.all())
-		}
-	}
-}
-
-func (r *results) all() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.got...)
+	path := filepath.Join(t.TempDir(), "token")
+	writeToken(t, path, token)
+	return path
 }
 
 func writeToken(t *testing.T, path, token string) {
@@ -135,31 +118,24 @@ func start(t *testing.T, cfg Config) *Reporter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	ctx := t.Context()
-	go func() {
-		defer close(done)
-		_ = r.Run(ctx)
-	}()
-	t.Cleanup(func() { <-done })
+	testenv.RunUntilEnd(t, func(ctx context.Context) { _ = r.Run(ctx) })
 	return r
 }
 
 func TestReporterGitHub(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "ghp_first")
+	tokenFile := newTokenFile(t, "ghp_first")
 	res := newResults()
 	r := start(t, Config{
 		Provider: GitHub, URL: srv.URL + "/api/v3/", Repo: "acme/images-config", TokenFile: tokenFile,
 		Context: "ca-reconciler/acme.com", TargetURL: "https://cd.example.com/", Observe: res.observe,
 	})
 	r.Report(sha, Status{StatePending, "1 repo building"})
-	res.waitFor(t, 1)
+	res.Wait(t, 1)
 	// The token file is re-read: a rotated token applies to the next report.
 	writeToken(t, tokenFile, "ghp_second")
 	r.Report(sha, Status{StateSuccess, "1 repo written, 1 build succeeded"})
-	res.waitFor(t, 1)
+	res.Wait(t, 1)
 	hdr := func(tok string) map[string]string {
 		return map[string]string{
 			"Authorization": "Bearer " + tok, "Accept": "application/vnd.github+json",
@@ -179,8 +155,7 @@ func TestReporterGitHub(t *testing.T) {
 
 func TestReporterGitLab(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "glpat-abc")
+	tokenFile := newTokenFile(t, "glpat-abc")
 	res := newResults()
 	r := start(t, Config{
 		Provider: GitLab, URL: srv.URL + "/api/v4", Repo: "acme/platform/images-config", TokenFile: tokenFile,
@@ -188,7 +163,7 @@ func TestReporterGitLab(t *testing.T) {
 	})
 	r.Report(sha, Status{StatePending, "1 repo building"})
 	r.Report(sha, Status{StateFailure, "failed: python (build failed)"})
-	res.waitFor(t, 2)
+	res.Wait(t, 2)
 	hdr := map[string]string{"Private-Token": "glpat-abc", "Content-Type": "application/json"}
 	uri := "/api/v4/projects/acme%2Fplatform%2Fimages-config/statuses/" + sha
 	want := []request{
@@ -203,7 +178,7 @@ func TestReporterGitLab(t *testing.T) {
 	res2 := newResults()
 	r2 := start(t, Config{Provider: GitLab, URL: srv2.URL, Repo: "4242", TokenFile: tokenFile, Context: "c", Observe: res2.observe})
 	r2.Report(sha, Status{StateSuccess, "ok"})
-	res2.waitFor(t, 1)
+	res2.Wait(t, 1)
 	if got := p2.requests()[0].URI; got != "/projects/4242/statuses/"+sha {
 		t.Errorf("URI %q", got)
 	}
@@ -228,13 +203,12 @@ func TestReporterRetries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, srv := newProviderServer(t, tc.script...)
-			tokenFile := filepath.Join(t.TempDir(), "token")
-			writeToken(t, tokenFile, "tok")
+			tokenFile := newTokenFile(t, "tok")
 			res := newResults()
 			r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Retries: 3, Observe: res.observe})
 			r.Report(sha, Status{StatePending, "x"})
-			res.waitFor(t, len(tc.want))
-			if diff := cmp.Diff(tc.want, res.all()); diff != "" {
+			res.Wait(t, len(tc.want))
+			if diff := cmp.Diff(tc.want, res.All()); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
 			}
 			if n := len(p.requests()); n != tc.requests {
@@ -243,7 +217,7 @@ func TestReporterRetries(t *testing.T) {
 			if tc.want[len(tc.want)-1] == ResultFailed {
 				// Given up: the next report of the same state is sent.
 				r.Report(sha, Status{StatePending, "x"})
-				res.waitFor(t, 1)
+				res.Wait(t, 1)
 				if n := len(p.requests()); n != tc.requests+1 {
 					t.Errorf("after giving up, a new report made %d requests in all, want %d", n, tc.requests+1)
 				}
@@ -256,8 +230,7 @@ func TestReporterRetries(t *testing.T) {
 // description; a new state or another revision is sent.
 func TestReporterDeduplicates(t *testing.T) {
 	p, srv := newProviderServer(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	res := newResults()
 	r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Observe: res.observe})
 	r.Report(sha, Status{StatePending, "2 repos building"})
@@ -265,7 +238,7 @@ func TestReporterDeduplicates(t *testing.T) {
 	r.Report(sha, Status{StateSuccess, "done"})
 	r.Report(sha, Status{StateSuccess, "done"})
 	r.Report("fedcba9876543210fedcba9876543210fedcba98", Status{StateSuccess, "done"})
-	res.waitFor(t, 3)
+	res.Wait(t, 3)
 	var got []string
 	for _, q := range p.requests() {
 		got = append(got, q.URI[len("/repos/a/b/statuses/"):][:6]+" "+q.Body["state"])
@@ -274,7 +247,7 @@ func TestReporterDeduplicates(t *testing.T) {
 		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 	count := map[string]int{}
-	for _, s := range res.all() {
+	for _, s := range res.All() {
 		count[s]++
 	}
 	if diff := cmp.Diff(map[string]int{ResultSent: 3, ResultDuplicate: 2}, count); diff != "" {
@@ -285,8 +258,7 @@ func TestReporterDeduplicates(t *testing.T) {
 // TestReportNeverBlocks: with nothing sending, Report returns at once and
 // the queue stays bounded, dropping the oldest.
 func TestReportNeverBlocks(t *testing.T) {
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	res := newResults()
 	r, err := New(Config{Provider: GitHub, URL: "http://127.0.0.1:1", Repo: "a/b", TokenFile: tokenFile, Context: "c", QueueSize: 3, Observe: res.observe})
 	if err != nil {
@@ -302,7 +274,7 @@ func TestReportNeverBlocks(t *testing.T) {
 		t.Errorf("oldest queued is %s, want the 48th report", r.queue[0].revision)
 	}
 	dropped := 0
-	for _, s := range res.all() {
+	for _, s := range res.All() {
 		if s == ResultDropped {
 			dropped++
 		}
@@ -319,21 +291,20 @@ func TestReporterKeepsTheTokenSecret(t *testing.T) {
 	const token = "ghp_SECRETvalue0123456789"
 	p, srv := newProviderServer(t, 401, 500)
 	p.reply = `{"message":"Bad credentials: ` + token + `"}`
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, token)
+	tokenFile := newTokenFile(t, token)
 	core, logs := observer.New(zapcore.DebugLevel)
 	res := newResults()
 	r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Observe: res.observe, Logger: zap.New(core)})
 	r.Report(sha, Status{StatePending, "x"})
-	res.waitFor(t, 1)
+	res.Wait(t, 1)
 	r.Report(sha, Status{StateSuccess, "y"})
-	res.waitFor(t, 2)
+	res.Wait(t, 2)
 	// An unreadable token file is an error that names the file only.
 	if err := os.Remove(tokenFile); err != nil {
 		t.Fatal(err)
 	}
 	r.Report(sha, Status{StateFailure, "z"})
-	res.waitFor(t, 1)
+	res.Wait(t, 1)
 	var all strings.Builder
 	for _, e := range logs.All() {
 		fmt.Fprintf(&all, "%s %v\n", e.Message, e.ContextMap())
@@ -344,7 +315,7 @@ func TestReporterKeepsTheTokenSecret(t *testing.T) {
 	if strings.Contains(all.String(), token) {
 		t.Errorf("the token appears in the logs:\n%s", all.String())
 	}
-	for _, s := range res.all() {
+	for _, s := range res.All() {
 		if strings.Contains(s, token) {
 			t.Errorf("the token appears in a result: %s", s)
 		}
@@ -370,8 +341,7 @@ func TestNewErrors(t *testing.T) {
 // TestDrain: what is queued is sent before Drain returns, without Run.
 func TestDrain(t *testing.T) {
 	p, srv := newProviderServer(t, 502)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken(t, tokenFile, "tok")
+	tokenFile := newTokenFile(t, "tok")
 	r, err := New(Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", RetryInitial: time.Millisecond, RetryMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

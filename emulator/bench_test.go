@@ -8,6 +8,7 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 )
 
 // BenchmarkUpdateRepo writes one repo at a time through the SDK's client
@@ -16,12 +17,7 @@ import (
 func BenchmarkUpdateRepo(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("repos=%d", n), func(b *testing.B) {
-			emu := emulator.New(emulator.Options{})
-			b.Cleanup(emu.Close)
-			url, err := emu.Start("127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
+			emu, url := emutest.Start(b, emulator.Options{})
 			c := dialB(b, url)
 			org := emu.CreateOrg("acme.example")
 			repos := make([]*registryv1.Repo, n)
@@ -48,12 +44,7 @@ func BenchmarkUpdateRepo(b *testing.B) {
 func BenchmarkListRepos(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("repos=%d", n), func(b *testing.B) {
-			emu := emulator.New(emulator.Options{})
-			b.Cleanup(emu.Close)
-			url, err := emu.Start("127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
+			emu, url := emutest.Start(b, emulator.Options{})
 			c := dialB(b, url)
 			org := emu.CreateOrg("acme.example")
 			for i := range n {

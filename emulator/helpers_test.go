@@ -21,9 +21,10 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 )
 
 const (
@@ -39,12 +40,7 @@ func start(t *testing.T, opts emulator.Options) (*emulator.Server, string) {
 	if opts.BuildDuration == 0 {
 		opts.BuildDuration = 50 * time.Millisecond
 	}
-	emu := emulator.New(opts)
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, opts)
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("Start returned %q, want http://127.0.0.1:PORT", url)
 	}
@@ -79,27 +75,7 @@ func dialB(b *testing.B, url string) platform.Clients {
 }
 
 // customRepo is a Custom Assembly repo with every field set.
-func customRepo(name string) *registryv1.Repo {
-	return &registryv1.Repo{
-		Name:        name,
-		Description: "the " + name + " image",
-		Readme:      "# " + name,
-		Bundles:     []string{"application", "featured"},
-		Aliases:     []string{name + "-alias"},
-		ActiveTags:  []string{"latest", "1.2"},
-		CatalogTier: registryv1.CatalogTier_APPLICATION,
-		SyncConfig: &registryv1.SyncConfig{
-			Source:      "cgr.dev/chainguard/" + name,
-			UniqueTags:  true,
-			Expiration:  timestamppb.New(time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)),
-			Google:      "gcp/" + name,
-			Amazon:      "aws/" + name,
-			Azure:       "azure/" + name,
-			ApkoOverlay: "contents: {}",
-			GracePeriod: true,
-		},
-	}
-}
+var customRepo = testenv.CustomRepo
 
 // readRepo reads one repo through the API.
 func readRepo(t *testing.T, c platform.Clients, id string) *registryv1.Repo {

@@ -78,21 +78,33 @@ func BenchmarkCompaction(b *testing.B) {
 	})
 }
 
+// resetHard resets the upstream's work tree to its HEAD.
+func resetHard(b *testing.B, up *upstream) {
+	b.Helper()
+	if out, err := exec.Command("git", "-C", up.dir, "reset", "-q", "--hard").CombinedOutput(); err != nil {
+		b.Fatalf("%v %s", err, out)
+	}
+}
+
+// push commits to the upstream a line "x: i" added to file n's YAML.
+func push(b *testing.B, up *upstream, n, i int) {
+	b.Helper()
+	cmd := exec.Command("sh", "-c", fmt.Sprintf("echo 'x: %d' >> ca-images-iac/repo-%04d.yaml && git commit -qam push", i, n))
+	cmd.Dir, cmd.Env = up.dir, gitEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%v %s", err, out)
+	}
+}
+
 // BenchmarkOnePushFetch is a Fetch of a one-file push at 5,000 files and 200
 // commits: ls-remote, the thin fetch, and reading the snapshot.
 func BenchmarkOnePushFetch(b *testing.B) {
 	s, up := benchSource(b)
-	if out, err := exec.Command("git", "-C", up.dir, "reset", "-q", "--hard").CombinedOutput(); err != nil {
-		b.Fatalf("%v %s", err, out)
-	}
+	resetHard(b, up)
 	before := s.stats.packBytes.Load()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		cmd := exec.Command("sh", "-c", fmt.Sprintf("echo 'x: %d' >> ca-images-iac/repo-0007.yaml && git commit -qam push", i))
-		cmd.Dir, cmd.Env = up.dir, gitEnv()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%v %s", err, out)
-		}
+		push(b, up, 7, i)
 		b.StartTimer()
 		if _, res, err := s.Fetch(b.Context()); err != nil || res != Updated {
 			b.Fatalf("Fetch: %s %v", res, err)
@@ -106,17 +118,11 @@ func BenchmarkOnePushFetch(b *testing.B) {
 func BenchmarkCompactPushes(b *testing.B) {
 	s, up := benchSource(b)
 	s.cfg.maxLoose = 1 << 30
-	if out, err := exec.Command("git", "-C", up.dir, "reset", "-q", "--hard").CombinedOutput(); err != nil {
-		b.Fatalf("%v %s", err, out)
-	}
+	resetHard(b, up)
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		for j := range 64 {
-			cmd := exec.Command("sh", "-c", fmt.Sprintf("echo 'x: %d' >> ca-images-iac/repo-%04d.yaml && git commit -qam push", i, j))
-			cmd.Dir, cmd.Env = up.dir, gitEnv()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("%v %s", err, out)
-			}
+			push(b, up, j, i)
 			if _, _, err := s.Fetch(b.Context()); err != nil {
 				b.Fatal(err)
 			}
@@ -166,20 +172,14 @@ func BenchmarkEverPaths(b *testing.B) {
 		}
 	})
 	b.Run("one new commit", func(b *testing.B) {
-		if out, err := exec.Command("git", "-C", up.dir, "reset", "-q", "--hard").CombinedOutput(); err != nil {
-			b.Fatalf("%v %s", err, out)
-		}
+		resetHard(b, up)
 		h := newHistory("ca-images-iac")
 		if _, err := h.everPaths(s.repo.Storer, tip); err != nil {
 			b.Fatal(err)
 		}
 		for i := 0; b.Loop(); i++ {
 			b.StopTimer()
-			cmd := exec.Command("sh", "-c", fmt.Sprintf("echo 'x: %d' >> ca-images-iac/repo-0007.yaml && git commit -qam push", i))
-			cmd.Dir, cmd.Env = up.dir, gitEnv()
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("%v %s", err, out)
-			}
+			push(b, up, 7, i)
 			if _, _, err := s.Fetch(b.Context()); err != nil {
 				b.Fatal(err)
 			}

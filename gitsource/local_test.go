@@ -125,14 +125,21 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-// packs counts the packfiles in the Source's cache.
-func packs(t *testing.T, s *Source) int {
+// objectFiles counts the files objects/dir/name (a glob) in the Source's
+// cache.
+func objectFiles(t *testing.T, s *Source, dir, name string) int {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(s.repoDir(), "objects", "pack", "*.pack"))
+	m, err := filepath.Glob(filepath.Join(s.repoDir(), "objects", dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return len(m)
+}
+
+// packs counts the packfiles in the Source's cache.
+func packs(t *testing.T, s *Source) int {
+	t.Helper()
+	return objectFiles(t, s, "pack", "*.pack")
 }
 
 // TestFetchFileURLAndRemoteHEAD serves over file:// and leaves Ref empty, so
@@ -546,11 +553,7 @@ func TestCacheCompaction(t *testing.T) {
 // looseObjects counts the loose objects in the Source's cache.
 func looseObjects(t *testing.T, s *Source) int {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(s.repoDir(), "objects", "??", "*"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(m)
+	return objectFiles(t, s, "??", "*")
 }
 
 // TestConcurrentFetch: Fetch calls on one Source wait for each other.

@@ -2,7 +2,6 @@ package gitsource
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -10,11 +9,12 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 // sshServer is an OpenSSH sshd run by a test on a loopback port.
@@ -27,24 +27,6 @@ type sshServer struct {
 // url is an ssh:// URL for the repository at the absolute path dir.
 func (s *sshServer) url(dir string) string {
 	return fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", s.user, s.port, dir)
-}
-
-// lockedBuffer collects sshd's log for failing tests.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // requireSSHD finds sshd. Without it the test is skipped, except under
@@ -122,7 +104,7 @@ PrintMotd no
 LogLevel VERBOSE
 `, port, host.file, authFile, filepath.Join(dir, "sshd.pid"), me.Username))
 
-	log := &lockedBuffer{}
+	log := &testenv.SyncBuffer{} // sshd's log, for failing tests
 	cmd := exec.Command(sshd, "-D", "-e", "-f", config)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -1,73 +1,31 @@
 package gitsource
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-)
 
-// newPGPKey makes an Ed25519 OpenPGP key and returns it with its armored
-// public key.
-func newPGPKey(t *testing.T, name string) (*openpgp.Entity, string) {
-	t.Helper()
-	e, err := openpgp.NewEntity(name, "", strings.ToLower(name)+"@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return e, buf.String()
-}
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
+)
 
 // commitSigned commits files to the upstream with go-git, signed by key
 // (unsigned when key is nil), and returns the hash.
 func (u *upstream) commitSigned(msg string, files map[string]string, key *openpgp.Entity) string {
 	u.t.Helper()
 	u.write(files)
-	repo, err := gogit.PlainOpen(u.dir)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	if err := wt.AddWithOptions(&gogit.AddOptions{All: true}); err != nil {
-		u.t.Fatal(err)
-	}
-	who := &object.Signature{Name: "Signer", Email: "signer@example.com", When: time.Now()}
-	h, err := wt.Commit(msg, &gogit.CommitOptions{Author: who, Committer: who, SignKey: key, AllowEmptyCommits: true})
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	return h.String()
+	return pgptest.CommitAll(u.t, u.dir, msg, key)
 }
 
 // TestSignedCommits: with a keyring, only commits signed by one of its keys
 // are served; others fail with ErrUnverified while LastVerified keeps the
 // last good snapshot.
 func TestSignedCommits(t *testing.T) {
-	trusted, trustedPub := newPGPKey(t, "Trusted")
-	other, otherPub := newPGPKey(t, "Other")
-	_, spare := newPGPKey(t, "Spare")
+	trusted, trustedPub := pgptest.NewKey(t, "Trusted")
+	other, otherPub := pgptest.NewKey(t, "Other")
+	_, spare := pgptest.NewKey(t, "Spare")
 	keyring := spare + "\n" + trustedPub // a ring of two keys
 
 	up := newUpstream(t, map[string]string{"cfg/a.yaml": "1\n"})
@@ -162,8 +120,8 @@ func TestSignedCommits(t *testing.T) {
 // TestNormalizeKeyring: a keyring may hold several armored blocks, as files
 // of exported keys do; all of their keys count.
 func TestNormalizeKeyring(t *testing.T) {
-	a, aPub := newPGPKey(t, "A")
-	b, bPub := newPGPKey(t, "B")
+	a, aPub := pgptest.NewKey(t, "A")
+	b, bPub := pgptest.NewKey(t, "B")
 	for _, in := range []string{aPub + bPub, aPub + "\n\n" + bPub, "comment\n" + aPub + "\r\n" + bPub} {
 		out, err := normalizeKeyring(in)
 		if err != nil {

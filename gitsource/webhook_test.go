@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
@@ -169,13 +168,7 @@ func (h *hookServer) post(t *testing.T, path, body string, headers map[string]st
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 func (h *hookServer) snapshot() (int, map[string]int) {
@@ -362,51 +355,10 @@ func TestWebhookServerTimeouts(t *testing.T) {
 // connection too.
 func TestWebhookRefusedConnectionsClose(t *testing.T) {
 	h := newHookServer(t, gitsource.WebhookConfig{MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
-	trickle := func() (net.Conn, chan struct{}) {
-		conn, err := net.Dial("tcp", h.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		fmt.Fprintf(conn, "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
-		stop := make(chan struct{})
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-					if _, err := conn.Write([]byte(" ")); err != nil {
-						return
-					}
-				}
-			}
-		}()
-		return conn, stop
+	trickle := func() net.Conn {
+		return testenv.Trickle(t, h.Listener.Addr().String(), "POST /hooks/github HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
 	}
-	// answerThenEOF reads the answer and then waits for the server to close
-	// the connection (bounded, for the test only).
-	answerThenEOF := func(name string, conn net.Conn, want int) {
-		t.Helper()
-		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-		r := bufio.NewReader(conn)
-		resp, err := http.ReadResponse(r, nil)
-		if err != nil {
-			t.Fatalf("%s: no answer: %v", name, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want || !resp.Close {
-			t.Errorf("%s: status %d, close %v; want %d and the connection closed", name, resp.StatusCode, resp.Close, want)
-		}
-		// Closed: EOF, or a reset when the server closed with the
-		// client's bytes still unread.
-		if _, err := r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
-			t.Errorf("%s: after the answer, read %v; want EOF or a reset (the server closed the connection)", name, err)
-		}
-	}
-	slow, stopSlow := trickle()
-	defer close(stopSlow)
+	slow := trickle()
 	// Wait until the slow request holds the one slot.
 	for range 500 {
 		if h.post(t, "/hooks/gitlab", "{}", map[string]string{"X-Gitlab-Token": hookSecret}) == http.StatusServiceUnavailable {
@@ -414,10 +366,9 @@ func TestWebhookRefusedConnectionsClose(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	refused, stopRefused := trickle()
-	defer close(stopRefused)
-	answerThenEOF("refused while busy", refused, http.StatusServiceUnavailable)
-	answerThenEOF("body too slow", slow, http.StatusRequestTimeout)
+	refused := trickle()
+	testenv.AnswerThenEOF(t, "refused while busy", refused, http.StatusServiceUnavailable)
+	testenv.AnswerThenEOF(t, "body too slow", slow, http.StatusRequestTimeout)
 	if _, observed := h.snapshot(); observed["github timeout"] != 1 || observed["github busy"] != 1 {
 		t.Errorf("counted %v, want one github timeout and one github busy", observed)
 	}

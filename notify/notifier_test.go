@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/time/rate"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
@@ -67,41 +70,39 @@ func (s *sink) got() []map[string]any {
 	return append([]map[string]any(nil), s.bodies...)
 }
 
-// counter collects Observe calls and lets a test wait for delivery results.
-type counter struct {
-	mu  sync.Mutex
-	all []string
-	ch  chan string
+// fields lists the messages the sink got, each as the values of keys
+// (formatted with %v) joined by spaces.
+func (s *sink) fields(keys ...string) []string {
+	var out []string
+	for _, b := range s.got() {
+		vals := make([]string, len(keys))
+		for i, k := range keys {
+			vals[i] = fmt.Sprint(b[k])
+		}
+		out = append(out, strings.Join(vals, " "))
+	}
+	return out
 }
 
-func newCounter() *counter { return &counter{ch: make(chan string, 1000)} }
+// counter collects Observe calls ("target result") and lets a test wait
+// for delivery results.
+type counter struct{ *testenv.Deliveries }
 
-func (c *counter) observe(target, result string) {
-	c.mu.Lock()
-	c.all = append(c.all, target+" "+result)
-	c.mu.Unlock()
-	c.ch <- result
+func newCounter() *counter {
+	return &counter{testenv.NewDeliveries(ResultSent, ResultRetry, ResultFailed)}
 }
 
-// wait blocks until n delivery results (sent, retry or failed) arrived.
-func (c *counter) wait(t *testing.T, n int) {
-	t.Helper()
-	for n > 0 {
-		select {
-		case r := <-c.ch:
-			if r == ResultSent || r == ResultFailed || r == ResultRetry {
-				n--
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("timed out waiting for %d more delivery results; have %v", n, c.results())
+func (c *counter) observe(target, result string) { c.Add(target+" "+result, result) }
+
+// count is how many of the results are result ("target result").
+func (c *counter) count(result string) int {
+	n := 0
+	for _, r := range c.All() {
+		if r == result {
+			n++
 		}
 	}
-}
-
-func (c *counter) results() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.all...)
+	return n
 }
 
 func start(t *testing.T, cfg Config) *Notifier {
@@ -113,13 +114,7 @@ func start(t *testing.T, cfg Config) *Notifier {
 		cfg.Now = func() time.Time { return t0 }
 	}
 	n := New(cfg)
-	done := make(chan struct{})
-	ctx := t.Context()
-	go func() {
-		defer close(done)
-		_ = n.Run(ctx)
-	}()
-	t.Cleanup(func() { <-done })
+	testenv.RunUntilEnd(t, func(ctx context.Context) { _ = n.Run(ctx) })
 	return n
 }
 
@@ -216,7 +211,7 @@ func TestPayloads(t *testing.T) {
 			c := newCounter()
 			n := start(t, Config{Targets: []Target{{URL: srv.URL, Format: tc.format}}, Observe: c.observe})
 			n.Notify(tc.event)
-			c.wait(t, 1)
+			c.Wait(t, 1)
 			var want map[string]any
 			if err := json.Unmarshal([]byte(tc.want), &want); err != nil {
 				t.Fatal(err)
@@ -273,22 +268,12 @@ func TestDeduplicates(t *testing.T) {
 	n.Notify(stalled) // duplicate
 	n.Forget("jdk")
 	n.Notify(stalled) // after recovery
-	c.wait(t, 5)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprintf("%s %s %v", b["kind"], b["repo"], b["revision"]))
-	}
+	c.Wait(t, 5)
 	want := []string{"stalled jdk r1", "stalled py <nil>", "build_failed jdk <nil>", "stalled jdk r2", "stalled jdk r2"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, s.fields("kind", "repo", "revision")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	dups := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultDuplicate {
-			dups++
-		}
-	}
-	if dups != 2 {
+	if dups := c.count("0 " + ResultDuplicate); dups != 2 {
 		t.Errorf("%d duplicates counted, want 2", dups)
 	}
 }
@@ -320,25 +305,15 @@ func TestDeduplicatesRefusals(t *testing.T) {
 	n.Resolved(KindRefused, "", "prune_limit")
 	n.Notify(limit)    // the guard lifted, then held again
 	n.Notify(settings) // another guard, still a duplicate
-	c.wait(t, 7)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprintf("%s %v %v %v", b["kind"], b["repo"], b["held"], b["repos"]))
-	}
+	c.Wait(t, 7)
 	want := []string{
 		"refused <nil> prune_limit [a b]", "refused <nil> settings_invalid [a]", "refused a <nil> <nil>", "signature_refused <nil> <nil> <nil>",
 		"refused <nil> prune_limit [a b c]", "refused a <nil> <nil>", "refused <nil> prune_limit [a b c]",
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, s.fields("kind", "repo", "held", "repos")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	dups := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultDuplicate {
-			dups++
-		}
-	}
-	if dups != 11 {
+	if dups := c.count("0 " + ResultDuplicate); dups != 11 {
 		t.Errorf("%d duplicates counted, want 11", dups)
 	}
 }
@@ -356,22 +331,18 @@ func TestDroppedIsTriedAgain(t *testing.T) {
 	refusal := Event{Kind: KindRefused, Org: "o", Action: "prune", Held: "no_files", Reason: "no valid file"}
 	n.Notify(first)
 	n.Notify(refusal) // dropped: no token
-	c.wait(t, 1)
+	c.Wait(t, 1)
 	mu.Lock()
 	now = now.Add(time.Minute)
 	mu.Unlock()
 	n.Notify(refusal) // the next cycle: sent
 	n.Notify(refusal) // and now a duplicate
-	c.wait(t, 1)
-	var got []string
-	for _, b := range s.got() {
-		got = append(got, fmt.Sprint(b["kind"]))
-	}
-	if diff := cmp.Diff([]string{"build_failed", "refused"}, got); diff != "" {
+	c.Wait(t, 1)
+	if diff := cmp.Diff([]string{"build_failed", "refused"}, s.fields("kind")); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	want := []string{"0 sent", "0 rate_limited", "0 duplicate", "0 sent"}
-	if diff := cmp.Diff(want, c.results(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+	if diff := cmp.Diff(want, c.All(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
 }
@@ -393,14 +364,14 @@ func TestRateLimit(t *testing.T) {
 	for i := range 5 {
 		n.Notify(Event{Kind: KindBuildFailed, Org: "o", Repo: fmt.Sprintf("r%d", i)})
 	}
-	c.wait(t, 4)
+	c.Wait(t, 4)
 	mu.Lock()
 	now = now.Add(time.Minute)
 	mu.Unlock()
 	n.Notify(Event{Kind: KindBuildFailed, Org: "o", Repo: "later"})
-	c.wait(t, 2)
+	c.Wait(t, 2)
 	count := map[string]int{}
-	for _, r := range c.results() {
+	for _, r := range c.All() {
 		count[r]++
 	}
 	want := map[string]int{"0 sent": 3, "1 sent": 3, "0 rate_limited": 3, "1 rate_limited": 3}
@@ -420,13 +391,7 @@ func TestQueueBounded(t *testing.T) {
 	for i := range 10 {
 		n.Notify(Event{Kind: KindBuildFailed, Org: "o", Repo: fmt.Sprintf("r%d", i)})
 	}
-	full := 0
-	for _, r := range c.results() {
-		if r == "0 "+ResultQueueFull {
-			full++
-		}
-	}
-	if full != 8 || len(n.targets[0].queue) != 2 {
+	if full := c.count("0 " + ResultQueueFull); full != 8 || len(n.targets[0].queue) != 2 {
 		t.Errorf("%d dropped with %d queued, want 8 and 2", full, len(n.targets[0].queue))
 	}
 }
@@ -448,8 +413,8 @@ func TestRetries(t *testing.T) {
 			c := newCounter()
 			n := start(t, Config{Targets: []Target{{URL: srv.URL, Format: FormatJSON}}, Retries: 2, Observe: c.observe})
 			n.Notify(Event{Kind: KindStalled, Org: "o", Repo: "r"})
-			c.wait(t, len(tc.want))
-			if diff := cmp.Diff(tc.want, c.results()); diff != "" {
+			c.Wait(t, len(tc.want))
+			if diff := cmp.Diff(tc.want, c.All()); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
 			}
 			if len(s.got()) != tc.requests {
@@ -478,7 +443,7 @@ func TestURLsStaySecret(t *testing.T) {
 		Retries: 1, Observe: c.observe, Logger: zap.New(core),
 	})
 	n.Notify(Event{Kind: KindBuildFailed, Org: "o", Repo: "r"})
-	c.wait(t, 4) // retry + failed for each target
+	c.Wait(t, 4) // retry + failed for each target
 	if len(s.got()) != 2 || s.paths[0] != "/services/"+secret {
 		t.Fatalf("the sink got %d requests on %v", len(s.got()), s.paths)
 	}
@@ -486,7 +451,7 @@ func TestURLsStaySecret(t *testing.T) {
 	for _, e := range logs.All() {
 		fmt.Fprintf(&all, "%s %v\n", e.Message, e.ContextMap())
 	}
-	for _, r := range c.results() {
+	for _, r := range c.All() {
 		all.WriteString(r + "\n")
 	}
 	if !strings.Contains(all.String(), "500 Internal Server Error") || !strings.Contains(all.String(), "connection refused") {

@@ -80,6 +80,28 @@ func pemFile(t testing.TB, name string) string {
 	return string(readFile(t, filepath.Join("testdata", "pem", name)))
 }
 
+// checkRoundTrip checks that the parsed overlay o passes Validate and that
+// Parse(Marshal(o)) is Canonical(o); it returns Marshal's output and what
+// Parse made of it.
+func checkRoundTrip(t testing.TB, o Overlay) (out []byte, back Overlay) {
+	t.Helper()
+	if ps := Validate(o); len(ps) > 0 {
+		t.Errorf("Validate rejects a parsed overlay: %v", ps)
+	}
+	out, err := Marshal(o)
+	if err != nil {
+		t.Fatalf("Marshal: %v", err)
+	}
+	back, err = Parse("marshaled.yaml", out)
+	if err != nil {
+		t.Fatalf("Parse(Marshal(o)): %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(Canonical(o), back); diff != "" {
+		t.Errorf("Parse(Marshal(o)) != Canonical(o) (-want +got):\n%s\n%s", diff, out)
+	}
+	return out, back
+}
+
 // Every good file parses without errors, with exactly the warnings of its
 // golden .warn file (none when there is none), passes Validate, and
 // round-trips through Marshal/Parse unchanged.
@@ -100,22 +122,7 @@ func TestParseGood(t *testing.T) {
 				}
 			}
 			checkGolden(t, file+".warn", problemLines(parsed.Warnings))
-			o := parsed.Overlay
-			if ps := Validate(o); len(ps) > 0 {
-				t.Errorf("Validate of a parsed overlay: %v", ps)
-			}
-			want := Canonical(o)
-			out, err := Marshal(o)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			back, err := Parse("marshaled.yaml", out)
-			if err != nil {
-				t.Fatalf("Parse(Marshal(o)): %v\n%s", err, out)
-			}
-			if diff := cmp.Diff(want, back); diff != "" {
-				t.Errorf("Parse(Marshal(o)) != Canonical(o) (-want +got):\n%s\n%s", diff, out)
-			}
+			out, back := checkRoundTrip(t, parsed.Overlay)
 			again, err := Marshal(back)
 			if err != nil || !bytes.Equal(out, again) {
 				t.Errorf("Marshal is not a fixed point (err %v):\n%s\n---\n%s", err, out, again)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/packagecheck"
 )
@@ -22,12 +23,7 @@ import (
 // uses an index read before; "cold" reads it (28 pages per architecture:
 // emulator.SyntheticCatalog(5000), every tenth package in two versions).
 func BenchmarkCheck(b *testing.B) {
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond})
-	defer emu.Close()
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	emu, url := emutest.Start(b, emulator.Options{BuildDuration: time.Millisecond})
 	orgID := emu.CreateOrg("acme.com")
 	if err := emu.SetCatalogPackages(orgID, emulator.SyntheticCatalog(5000)); err != nil {
 		b.Fatal(err)

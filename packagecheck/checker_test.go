@@ -16,6 +16,7 @@ import (
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 	"github.com/ca-reconciler/ca-reconciler/packagecheck"
@@ -54,15 +55,32 @@ type world struct {
 
 const fillers = 430 // 450 packages: three pages of 200
 
-func newWorld(t *testing.T) *world {
+// newWorldWith starts an emulator with opts holding the organization
+// acme.com with catalog, and dials it.
+func newWorldWith(t *testing.T, opts emulator.Options, catalog []emulator.Package) *world {
 	t.Helper()
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
+	emu, url := emutest.Start(t, opts)
+	orgID := emu.CreateOrg("acme.com")
+	if err := emu.SetCatalogPackages(orgID, catalog); err != nil {
+		t.Fatal(err)
+	}
+	c, err := chainguard.Dial(t.Context(), chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	orgID := emu.CreateOrg("acme.com")
+	t.Cleanup(func() { _ = c.Close() })
+	return &world{emu: emu, client: c, org: packagecheck.Org{ID: orgID, Name: "acme.com"}, repos: map[string]string{}}
+}
+
+// addRepo creates a repo of the organization and returns its id.
+func (w *world) addRepo(name string) string {
+	r := w.emu.CreateRepo(w.org.ID, &registryv1.Repo{Name: name, ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
+	w.repos[name] = r.GetId()
+	return r.GetId()
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
 	catalog := []emulator.Package{
 		{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
 		{Name: "busybox", Version: "1.37-r0", Depends: []string{"so:libc.so.6"}},
@@ -77,21 +95,11 @@ func newWorld(t *testing.T) *world {
 	for i := range fillers {
 		catalog = append(catalog, emulator.Package{Name: fmt.Sprintf("filler-%03d", i)})
 	}
-	if err := emu.SetCatalogPackages(orgID, catalog); err != nil {
-		t.Fatal(err)
-	}
-	c, err := chainguard.Dial(t.Context(), chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	w := &world{emu: emu, client: c, org: packagecheck.Org{ID: orgID, Name: "acme.com"}, repos: map[string]string{}}
+	w := newWorldWith(t, emulator.Options{BuildDuration: time.Millisecond}, catalog)
 	for _, name := range []string{"python", "tools", "web", "api", "db"} {
-		r := emu.CreateRepo(orgID, &registryv1.Repo{Name: name, ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
-		if err := emu.SetBaseImage(r.GetId(), []string{"glibc", "busybox", "python-3.13"}); err != nil {
+		if err := w.emu.SetBaseImage(w.addRepo(name), []string{"glibc", "busybox", "python-3.13"}); err != nil {
 			t.Fatal(err)
 		}
-		w.repos[name] = r.GetId()
 	}
 	return w
 }
@@ -326,30 +334,14 @@ func TestRepoToBeCreated(t *testing.T) {
 // conflict with the old one, and costs resolves of one base, not two.
 func TestOnlyTheNewestBuildTellsTheBase(t *testing.T) {
 	clk := clockwork.NewFakeClockAt(time.Now())
-	emu := emulator.New(emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	orgID := emu.CreateOrg("acme.com")
-	if err := emu.SetCatalogPackages(orgID, []emulator.Package{
+	w := newWorldWith(t, emulator.Options{BuildDuration: time.Millisecond, Now: clk.Now}, []emulator.Package{
 		{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
 		{Name: "python-3.13", Version: "3.13.1-r0", Depends: []string{"so:libc.so.6"}, Provides: []string{"python3=3.13.1-r0"}},
 		{Name: "python-3.12", Version: "3.12.8-r0", Depends: []string{"so:libc.so.6"}, Provides: []string{"python3=3.12.8-r0"}},
 		{Name: "jq", Version: "1.7.1-r0"},
 		{Name: "pip-tool", Version: "1.0-r0", Depends: []string{"python3>=3.13"}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := chainguard.Dial(t.Context(), chainguard.Config{URL: url, CallTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	w := &world{emu: emu, client: c, org: packagecheck.Org{ID: orgID, Name: "acme.com"}, repos: map[string]string{}}
-	id := emu.CreateRepo(orgID, &registryv1.Repo{Name: "api", ActiveTags: []string{"latest"}, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}}).GetId()
-	w.repos["api"] = id
+	})
+	emu, id := w.emu, w.addRepo("api")
 	for _, base := range []string{"python-3.12", "python-3.13"} {
 		if err := emu.SetBaseImage(id, []string{"glibc", base}); err != nil {
 			t.Fatal(err)

@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -92,12 +92,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	emu := emulator.New(emulator.Options{BuildDuration: 20 * time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client, err := chainguard.Dial(ctx, chainguard.Config{URL: url, CallTimeout: 5 * time.Second})
@@ -114,26 +109,9 @@ func newWorld(t testing.TB) *world {
 // tests can check writes keep them.
 func (w *world) customRepo(name string, live overlay.Overlay) string {
 	w.t.Helper()
-	r := w.emu.CreateRepo(w.orgID, &registryv1.Repo{
-		Name:        name,
-		Description: "the " + name + " image",
-		Readme:      "# " + name,
-		Bundles:     []string{"application", "featured"},
-		Aliases:     []string{name + "-alias"},
-		ActiveTags:  []string{"latest", "1.2"},
-		CatalogTier: registryv1.CatalogTier_APPLICATION,
-		SyncConfig: &registryv1.SyncConfig{
-			Source:      "cgr.dev/chainguard/" + name,
-			UniqueTags:  true,
-			Expiration:  timestamppb.New(time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)),
-			Google:      "gcp/" + name,
-			Amazon:      "aws/" + name,
-			Azure:       "azure/" + name,
-			ApkoOverlay: "contents: {}",
-			GracePeriod: true,
-		},
-		CustomOverlay: overlaypb.ToProto(live),
-	})
+	repo := testenv.CustomRepo(name)
+	repo.CustomOverlay = overlaypb.ToProto(live)
+	r := w.emu.CreateRepo(w.orgID, repo)
 	w.repos[name] = r.GetId()
 	return r.GetId()
 }

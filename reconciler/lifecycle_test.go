@@ -3,7 +3,6 @@ package reconciler
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -345,14 +344,7 @@ func TestNextLifecycle(t *testing.T) {
 	}
 	refusedText := `ca-images-iac/.ca-reconciler.yaml:3:13: repos.web.source: the organization cannot create repo "web" from source "nosuch": source repository "nosuch" not found`
 
-	for _, tc := range []struct {
-		name   string
-		prev   store.RepoState
-		c      Change
-		w      *WriteResult
-		want   store.RepoState
-		events []Event
-	}{
+	for _, tc := range []nextCase{
 		{
 			name: "a create pending (detect mode): drifted, waiting for the create",
 			prev: missing,
@@ -515,15 +507,7 @@ func TestNextLifecycle(t *testing.T) {
 			events: []Event{changed("org/web", vocab.StatusSuspended, vocab.StatusDrifted, "")},
 		},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, events := next(tc.prev, tc.c, tc.w, f)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("state (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.events, events); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { tc.check(t, f) })
 	}
 }
 
@@ -686,23 +670,7 @@ func TestLifecyclePlanGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for ext, got := range map[string]string{"txt": text.String(), "json": js.String(), "md": md.String()} {
-				golden := filepath.Join("testdata", "lifecycle", tc.name+"."+ext)
-				if *updateMarkdown {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					continue
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if diff := cmp.Diff(string(want), got); diff != "" {
-					t.Errorf("%s (-want +got):\n%s", golden, diff)
-				}
+				checkGolden(t, filepath.Join("testdata", "lifecycle", tc.name+"."+ext), got)
 			}
 		})
 	}

@@ -18,7 +18,29 @@ import (
 
 //go:generate go test -count=1 -run ^TestWriteMarkdown$ . -update
 
-var updateMarkdown = flag.Bool("update", false, "rewrite the golden testdata/markdown/*.md files (review every change)")
+var updateMarkdown = flag.Bool("update", false, "rewrite the golden files under testdata/markdown, testdata/plan and testdata/lifecycle (review every change)")
+
+// checkGolden compares got with the golden file, or writes it there with
+// -update.
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *updateMarkdown {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go generate ./reconciler to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", golden, diff)
+	}
+}
 
 // update builds an update change from live to desired.
 func updateChange(repo, file string, live, desired overlay.Overlay) Change {
@@ -149,22 +171,7 @@ func TestWriteMarkdown(t *testing.T) {
 				t.Errorf("wrote %d bytes, over the limit %d", len(got), limit)
 			}
 			checkMarkdownStructure(t, got)
-			golden := filepath.Join("testdata", "markdown", tc.name+".md")
-			if *updateMarkdown {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./reconciler -run TestWriteMarkdown -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", golden, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "markdown", tc.name+".md"), got)
 		})
 	}
 }

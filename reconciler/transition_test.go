@@ -14,6 +14,32 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
+// nextCase is a row of the repo-state machine's tables (TestNext,
+// TestNextLifecycle): from prev, the change c and the write result w, next
+// gives the state want and the events.
+type nextCase struct {
+	name   string
+	prev   store.RepoState
+	c      Change
+	w      *WriteResult
+	want   store.RepoState
+	events []Event
+}
+
+// check runs next on the row with the facts f, checks the state and the
+// events it gives, and returns them.
+func (tc nextCase) check(t *testing.T, f facts) (store.RepoState, []Event) {
+	t.Helper()
+	got, events := next(tc.prev, tc.c, tc.w, f)
+	if diff := cmp.Diff(tc.want, got); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(tc.events, events); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	return got, events
+}
+
 // TestNext is the repo-state machine's table: every status it can reach and
 // every event it can emit, from the states that lead there.
 func TestNext(t *testing.T) {
@@ -55,14 +81,7 @@ func TestNext(t *testing.T) {
 		return e
 	}
 
-	for _, tc := range []struct {
-		name   string
-		prev   store.RepoState
-		c      Change
-		w      *WriteResult
-		want   store.RepoState
-		events []Event
-	}{
+	for _, tc := range []nextCase{
 		{
 			name:   "first sight, in sync",
 			c:      change(vocab.ActionNoop, "h1"),
@@ -229,13 +248,7 @@ func TestNext(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prev := tc.prev
-			got, events := next(tc.prev, tc.c, tc.w, f)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("state (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.events, events); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
+			got, events := tc.check(t, f)
 			if diff := cmp.Diff(prev, tc.prev); diff != "" {
 				t.Errorf("next changed its input (-before +after):\n%s", diff)
 			}

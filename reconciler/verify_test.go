@@ -1,22 +1,17 @@
 package reconciler_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ca-reconciler/ca-reconciler/gitsource"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
@@ -33,53 +28,19 @@ func signedCommit(t *testing.T, dir, path, content string, key *openpgp.Entity) 
 	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	repo, err := gogit.PlainOpen(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Add(path); err != nil {
-		t.Fatal(err)
-	}
-	who := &object.Signature{Name: "t", Email: "t@example.com", When: time.Now()}
-	if _, err := wt.Commit("change", &gogit.CommitOptions{Author: who, Committer: who, SignKey: key}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func armoredPublic(t *testing.T, e *openpgp.Entity) string {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	return buf.String()
+	pgptest.CommitAll(t, dir, "change", key)
 }
 
 // An unsigned (or wrongly signed) head is never acted on: the reconciler
 // keeps reconciling the last verified revision, reports the refusal, and
 // writes nothing from the unverified one.
 func TestUnverifiedHeadWritesNothing(t *testing.T) {
-	trusted, err := openpgp.NewEntity("trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stranger, err := openpgp.NewEntity("stranger", "", "stranger@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
+	trusted, trustedPub := pgptest.NewKey(t, "trusted")
+	stranger, _ := pgptest.NewKey(t, "stranger")
 	w := newWorld(t)
 	w.customRepo("a", overlay.Overlay{})
 	signedCommit(t, w.git.dir, "ca-images-iac/a.yaml", fileA, trusted)
-	src, err := gitsource.New(gitsource.Config{URL: w.git.dir, Path: "ca-images-iac", CacheDir: t.TempDir(), Keyring: armoredPublic(t, trusted), Logger: zaptest.NewLogger(t)})
+	src, err := gitsource.New(gitsource.Config{URL: w.git.dir, Path: "ca-images-iac", CacheDir: t.TempDir(), Keyring: trustedPub, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,6 +132,22 @@ func server(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// text is the text of n and what it holds, with a space after each table
+// cell.
+func text(n *html.Node) string {
+	if n.Type == html.TextNode {
+		return n.Data
+	}
+	var b strings.Builder
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		b.WriteString(text(c))
+	}
+	if n.Type == html.ElementNode && (n.Data == "td" || n.Data == "th") {
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
 // byID returns the text of every element with an id, from a parsed page.
 func byID(t *testing.T, page string) map[string]string {
 	t.Helper()
@@ -140,20 +156,6 @@ func byID(t *testing.T, page string) map[string]string {
 		t.Fatal(err)
 	}
 	out := map[string]string{}
-	var text func(n *html.Node) string
-	text = func(n *html.Node) string {
-		if n.Type == html.TextNode {
-			return n.Data
-		}
-		var b strings.Builder
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			b.WriteString(text(c))
-		}
-		if n.Type == html.ElementNode && (n.Data == "td" || n.Data == "th") {
-			b.WriteString(" ")
-		}
-		return b.String()
-	}
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
@@ -229,20 +231,6 @@ func rows(t *testing.T, page, id string) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	var text func(n *html.Node) string
-	text = func(n *html.Node) string {
-		if n.Type == html.TextNode {
-			return n.Data
-		}
-		var b strings.Builder
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			b.WriteString(text(c))
-		}
-		if n.Type == html.ElementNode && n.Data == "td" {
-			b.WriteString(" ")
-		}
-		return b.String()
-	}
 	var walk func(n *html.Node, in bool)
 	walk = func(n *html.Node, in bool) {
 		if n.Type == html.ElementNode {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -413,15 +411,6 @@ func (f *fixture) validateIn(dir string) result {
 	f.t.Helper()
 	cmd := exec.CommandContext(f.t.Context(), binary(f.t), "validate")
 	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return result{exit.ExitCode(), stdout.String(), stderr.String()}
-	case err != nil:
-		f.t.Fatalf("running validate: %v", err)
-	}
-	return result{0, stdout.String(), stderr.String()}
+	code, stdout, stderr := runCmd(f.t, cmd)
+	return result{code, stdout, stderr}
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -38,17 +38,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond})
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, emu: emu, url: url, dir: t.TempDir(), repos: map[string]string{}}
-	f.orgID = emu.CreateOrg("acme.example")
-	f.env = map[string]string{"CA_RECONCILER_TOKEN": apiToken}
-	f.git("init", "-q", "-b", "main")
-	return f
+	return newFixtureWith(t, emulator.Options{})
 }
 
 func (f *fixture) git(args ...string) {
@@ -223,30 +213,12 @@ func TestFlagsFromEnvironment(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe writer for a daemon's logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // background is `ca-reconciler run` running in the background of a test,
 // serving on addr.
 type background struct {
 	t              *testing.T
 	addr           string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan int
 	stopped        bool
@@ -261,7 +233,7 @@ func startDaemon(t *testing.T, args []string, getenv env) *background {
 start:
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithCancel(context.Background())
-		d := &background{t: t, addr: freeAddr(t), stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+		d := &background{t: t, addr: freeAddr(t), stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 		go func() { d.done <- run(ctx, append(args, "--listen", d.addr), d.stdout, d.stderr, getenv) }()
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			select {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -24,9 +23,6 @@ import (
 	"chainguard.dev/sdk/proto/platform"
 	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -35,6 +31,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -333,12 +331,7 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	cyclesBefore := strings.Count(d.stderr.String(), `"reconcile finished"`)
 	if code := deliverEvent("webhook:deadbeefdeadbeefdeadbeefdeadbeefdeadbeef"); code != http.StatusUnauthorized {
@@ -399,23 +392,9 @@ func TestEventsAndNotificationsEndToEnd(t *testing.T) {
 // TestSignatureRefusedNotified: with a keyring and an unsigned head, the
 // daemon writes nothing and says so once, however many cycles run.
 func TestSignatureRefusedNotified(t *testing.T) {
-	e, err := openpgp.NewEntity("Trusted", "", "trusted@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keyring bytes.Buffer
-	w, err := armor.Encode(&keyring, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, keyring := pgptest.NewKey(t, "Trusted")
 	keyFile := filepath.Join(t.TempDir(), "keys.asc")
-	if err := os.WriteFile(keyFile, keyring.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(keyFile, []byte(keyring), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t)
@@ -441,26 +420,18 @@ func TestSignatureRefusedNotified(t *testing.T) {
 // daemon corrects it at once (--interval is an hour) and names the actor in
 // the log and the notification.
 func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
-	emu := emulator.New(emulator.Options{Token: apiToken, BuildDuration: 10 * time.Millisecond, EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
-	t.Cleanup(emu.Close)
-	apiURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, emu: emu, url: apiURL, dir: t.TempDir(), repos: map[string]string{}, env: map[string]string{"CA_RECONCILER_TOKEN": apiToken}}
-	f.orgID = emu.CreateOrg("acme.example")
-	f.git("init", "-q", "-b", "main")
+	f := newFixtureWith(t, emulator.Options{EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3})
 	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
 	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
 	sink := &notifySink{}
 	srv := httptest.NewServer(sink)
 	defer srv.Close()
-	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", apiURL, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", emu.IssuerURL(), "--chainguard-events",
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", f.emu.IssuerURL(), "--chainguard-events",
 		"--notify-url", srv.URL}, f.getenv)
 	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
 
-	clients, err := platform.NewPlatformClients(t.Context(), apiURL, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
+	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +442,7 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 	}
 	alice := emulator.Actor{Subject: f.orgID + "/a11ce", Claims: map[string]string{"email": "alice@example.com"}}
 	start := time.Now()
-	if err := emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
+	if err := f.emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the correction", func() bool { return strings.Contains(d.stderr.String(), `"repo written"`) })
@@ -484,13 +455,13 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 		t.Errorf("the log does not name the actor")
 	}
 	var accepted int
-	for _, del := range emu.Deliveries() {
+	for _, del := range f.emu.Deliveries() {
 		if del.Status == http.StatusAccepted {
 			accepted++
 		}
 	}
 	if accepted == 0 {
-		t.Errorf("no delivery accepted: %+v", emu.Deliveries())
+		t.Errorf("no delivery accepted: %+v", f.emu.Deliveries())
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 )
 
 // The hardening tests run the real binary as a child process, built once per
@@ -471,12 +472,7 @@ func newFixtureWith(t *testing.T, opts emulator.Options) *fixture {
 	if opts.BuildDuration == 0 {
 		opts.BuildDuration = 10 * time.Millisecond
 	}
-	emu := emulator.New(opts)
-	t.Cleanup(emu.Close)
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, url := emutest.Start(t, opts)
 	f := &fixture{t: t, emu: emu, url: url, dir: t.TempDir(), repos: map[string]string{}}
 	f.orgID = emu.CreateOrg("acme.example")
 	f.env = map[string]string{"CA_RECONCILER_TOKEN": apiToken}

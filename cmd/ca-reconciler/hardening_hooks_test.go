@@ -21,6 +21,7 @@ import (
 	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	"go.uber.org/zap"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -436,12 +437,7 @@ func TestHardeningReplays(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, d.url("/hooks/gitlab"), strings.NewReader(`{}`))
 		req.Header.Set("X-Gitlab-Token", webhookSecret)
 		req.Header.Set("X-Gitlab-Event-UUID", uuid)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return testenv.Status(t, req)
 	}
 	if code := gitlab("uuid-1"); code != http.StatusAccepted {
 		t.Errorf("GitLab event: %d, want 202", code)
@@ -509,12 +505,7 @@ func (p *capturingProxy) replay(t *testing.T, url string, i int, set map[string]
 	for k, v := range set {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // Issue 10, failure 5, for Chainguard's events: a delivery captured on its

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -71,6 +72,13 @@ func (f *fixture) exec(args ...string) (int, string, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(f.t), args...)
 	cmd.Env = append(os.Environ(), "CA_RECONCILER_TOKEN="+apiToken)
+	return runCmd(f.t, cmd)
+}
+
+// runCmd runs cmd and returns its exit code, stdout and stderr; it fails
+// the test when cmd cannot run.
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -79,7 +87,7 @@ func (f *fixture) exec(args ...string) (int, string, string) {
 	case errors.As(err, &exit):
 		return exit.ExitCode(), stdout.String(), stderr.String()
 	case err != nil:
-		f.t.Fatalf("running %v: %v", args, err)
+		t.Fatalf("running %v: %v", cmd.Args[1:], err)
 	}
 	return 0, stdout.String(), stderr.String()
 }
@@ -565,7 +573,7 @@ type binaryDaemon struct {
 	t      *testing.T
 	addr   string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	done   chan struct{}
 }
 
@@ -574,7 +582,7 @@ type binaryDaemon struct {
 func (f *fixture) startBinary(args ...string) *binaryDaemon {
 	f.t.Helper()
 	for attempt := 1; ; attempt++ {
-		d := &binaryDaemon{t: f.t, addr: freeAddr(f.t), stderr: &syncBuffer{}, done: make(chan struct{})}
+		d := &binaryDaemon{t: f.t, addr: freeAddr(f.t), stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 		full := append(append([]string{}, args...), "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(), "--listen", d.addr)
 		d.cmd = exec.Command(binary(f.t), full...)
 		d.cmd.Env = append(os.Environ(), "CA_RECONCILER_TOKEN="+apiToken)

@@ -18,6 +18,8 @@ import (
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -67,12 +69,7 @@ func postHook(t *testing.T, url, body string) int {
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	req.Header.Set("X-GitHub-Event", "push")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(t, req)
 }
 
 // The daemon with every production input at once: workload identity through
@@ -83,12 +80,7 @@ func TestProductionInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu := emulator.New(emulator.Options{BuildDuration: 10 * time.Millisecond, Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: 3 * time.Second})
-	t.Cleanup(emu.Close)
-	apiURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, apiURL := emutest.Start(t, emulator.Options{BuildDuration: 10 * time.Millisecond, Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: 3 * time.Second})
 	orgID := emu.CreateOrg("acme.example")
 	repo := emu.CreateRepo(orgID, &registryv1.Repo{Name: "a", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
 	const subject = "system:serviceaccount:ca-reconciler:ca-reconciler"

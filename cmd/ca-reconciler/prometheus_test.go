@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ca-reconciler/ca-reconciler/internal/obscheck"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -23,7 +24,7 @@ import (
 type promServer struct {
 	t    *testing.T
 	base string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 }
 
 // startPrometheus runs prometheus on loopback, scraping target every second
@@ -52,7 +53,7 @@ scrape_configs:
 	// port.
 	for attempt := 1; ; attempt++ {
 		addr := freeAddr(t)
-		p := &promServer{t: t, base: "http://" + addr, logs: &syncBuffer{}}
+		p := &promServer{t: t, base: "http://" + addr, logs: &testenv.SyncBuffer{}}
 		cmd := exec.Command(bin,
 			"--config.file="+cfgPath,
 			"--web.listen-address="+addr,

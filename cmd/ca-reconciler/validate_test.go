@@ -14,6 +14,26 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// checkGolden compares got, line by line, with the golden file name in
+// testdata, or writes it there with -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join(testdataDir(t), name)
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
 // validate prints exactly the overlay package's golden problem lines for
 // every bad input, one line per problem, and exits 1; good inputs pass.
 func TestValidateBadInputs(t *testing.T) {
@@ -160,20 +180,7 @@ func TestValidateGolden(t *testing.T) {
 			if strings.Count(stdout, "\n") != 9 {
 				t.Errorf("want 9 lines, one per finding:\n%s", stdout)
 			}
-			golden := filepath.Join(testdataDir(t), tc.golden)
-			if *update {
-				if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(stdout, "\n")); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", tc.golden, diff)
-			}
+			checkGolden(t, tc.golden, stdout)
 		})
 	}
 }
@@ -267,18 +274,5 @@ func TestValidateSettingsGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "$ ca-reconciler validate %s  # exit %d\n%s%s", strings.Join(tc.args, " "), code, stdout, stderr)
 	}
-	golden := filepath.Join(testdataDir(t), "validate-settings.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(out.String(), "\n")); diff != "" {
-		t.Errorf("validate-settings.golden (-want +got):\n%s", diff)
-	}
+	checkGolden(t, "validate-settings.golden", out.String())
 }

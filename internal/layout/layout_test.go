@@ -64,3 +64,41 @@ func TestREADMEListsEveryPackage(t *testing.T) {
 		t.Errorf("README.md's package map (Development) differs from the packages (-exist +listed):\n%s", d)
 	}
 }
+
+// TestTestenvOnlyInTests holds internal/testenv to tests: no package's
+// non-test code imports it or its subpackages, and testenv itself imports
+// no package of this module, so that any package's tests may import it
+// (the emulator's included).
+func TestTestenvOnlyInTests(t *testing.T) {
+	root := filepath.Join("..", "..")
+	testenv := module + "/internal/testenv"
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list ./...: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, imports := fields[0], fields[1:]
+		if pkg == testenv || strings.HasPrefix(pkg, testenv+"/") {
+			continue
+		}
+		for _, imp := range imports {
+			if imp == testenv || strings.HasPrefix(imp, testenv+"/") {
+				t.Errorf("%s imports %s outside its tests", pkg, imp)
+			}
+		}
+	}
+	cmd = exec.Command("go", "list", "-deps", "./internal/testenv")
+	cmd.Dir = root
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./internal/testenv: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, module+"/") && dep != testenv {
+			t.Errorf("internal/testenv depends on %s; it is to depend on the SDK and the standard library only", dep)
+		}
+	}
+}
