@@ -9,7 +9,6 @@ import (
 	apkv1 "chainguard.dev/sdk/proto/platform/apk/v1"
 	commonv1 "chainguard.dev/sdk/proto/platform/common/v1"
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // APKPageSize is the page size of ListPackages: the largest ListAPKs takes
@@ -101,16 +100,12 @@ type BuildConfig struct {
 // builds started at or after since, newest first, in one ListBuildReports
 // call without logs.
 func (c *Client) SuccessfulBuilds(ctx context.Context, repoID string, since time.Time) ([]BuildConfig, error) {
-	list, err := c.clients.Registry().Registry().ListBuildReports(ctx, &registryv1.BuildReportFilter{
-		Uidp:         &commonv1.UIDPFilter{DescendantsOf: repoID},
-		StartedSince: timestamppb.New(since),
-		ExcludeLogs:  true,
-	})
+	reports, err := c.buildReports(ctx, repoID, since)
 	if err != nil {
-		return nil, fmt.Errorf("listing build reports of %s: %w", repoID, err)
+		return nil, err
 	}
 	var out []BuildConfig
-	for _, r := range list.GetReports() {
+	for _, r := range reports {
 		if r.GetResult() != registryv1.BuildReport_Success || (r.GetConfig() == "" && r.GetLockedConfig() == "") {
 			continue
 		}

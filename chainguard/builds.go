@@ -35,16 +35,12 @@ type Build struct {
 // ListBuilds returns the builds under scopeID (a repo or an organization)
 // started at or after since, without logs, oldest first.
 func (c *Client) ListBuilds(ctx context.Context, scopeID string, since time.Time) ([]Build, error) {
-	list, err := c.clients.Registry().Registry().ListBuildReports(ctx, &registryv1.BuildReportFilter{
-		Uidp:         &commonv1.UIDPFilter{DescendantsOf: scopeID},
-		StartedSince: timestamppb.New(since),
-		ExcludeLogs:  true,
-	})
+	reports, err := c.buildReports(ctx, scopeID, since)
 	if err != nil {
-		return nil, fmt.Errorf("listing build reports of %s: %w", scopeID, err)
+		return nil, err
 	}
-	builds := make([]Build, 0, len(list.GetReports()))
-	for _, r := range list.GetReports() {
+	builds := make([]Build, 0, len(reports))
+	for _, r := range reports {
 		builds = append(builds, buildFromProto(r))
 	}
 	sort.Slice(builds, func(i, j int) bool {
@@ -54,6 +50,20 @@ func (c *Client) ListBuilds(ctx context.Context, scopeID string, since time.Time
 		return builds[i].ID < builds[j].ID
 	})
 	return builds, nil
+}
+
+// buildReports lists the build reports under scopeID started at or after
+// since, without logs, in one ListBuildReports call.
+func (c *Client) buildReports(ctx context.Context, scopeID string, since time.Time) ([]*registryv1.BuildReport, error) {
+	list, err := c.clients.Registry().Registry().ListBuildReports(ctx, &registryv1.BuildReportFilter{
+		Uidp:         &commonv1.UIDPFilter{DescendantsOf: scopeID},
+		StartedSince: timestamppb.New(since),
+		ExcludeLogs:  true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing build reports of %s: %w", scopeID, err)
+	}
+	return list.GetReports(), nil
 }
 
 // BuildLog fetches the log of one build. Logs are heavy, so only the window
