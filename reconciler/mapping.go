@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"path"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/boundedread"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/settings"
 	"github.com/ca-reconciler/ca-reconciler/store"
@@ -253,12 +253,7 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 // for the parser to report a file over the limit, without holding a huge
 // one (an os.DirFS streams; gitsource's tree reads a blob whole).
 func readLimited(fsys fs.FS, name string) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, overlay.MaxFileBytes+1))
+	return boundedread.File(fsys, name, overlay.MaxFileBytes+1)
 }
 
 // parse parses one file, keeping its warnings and the positions of its

@@ -2,10 +2,10 @@ package reconciler
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/boundedread"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/settings"
 )
@@ -35,7 +35,7 @@ func readSettings(d *Desired, fsys fs.FS, hasher BlobHasher, cache *parseCache) 
 	if key != "" && cache.settings.key == key {
 		ps = cache.settings
 	} else {
-		data, err := readAtMost(fsys, settings.FileName, settings.MaxSize+1)
+		data, err := boundedread.File(fsys, settings.FileName, settings.MaxSize+1)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
 		}
@@ -61,14 +61,4 @@ func readSettings(d *Desired, fsys fs.FS, hasher BlobHasher, cache *parseCache) 
 		})
 	}
 	return nil
-}
-
-// readAtMost reads at most n bytes of a file.
-func readAtMost(fsys fs.FS, name string, n int64) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/boundedread"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/reconciler"
 	"github.com/ca-reconciler/ca-reconciler/settings"
@@ -257,7 +257,7 @@ func validateDir(dir string) ([]finding, error) {
 // rules only (which repos its folder's files name is checked with the
 // folder).
 func validateSettings(p string) []finding {
-	data, err := readLimitedN(os.DirFS(filepath.Dir(p)), filepath.Base(p), settings.MaxSize+1)
+	data, err := boundedread.File(os.DirFS(filepath.Dir(p)), filepath.Base(p), settings.MaxSize+1)
 	if err == nil {
 		_, err = settings.Parse(p, data)
 	}
@@ -285,14 +285,5 @@ func problemFindings(err error, warnings overlay.Problems) []finding {
 // readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough
 // for the parser to tell that a file is over its limit.
 func readLimited(fsys fs.FS, name string) ([]byte, error) {
-	return readLimitedN(fsys, name, overlay.MaxFileBytes+1)
-}
-
-func readLimitedN(fsys fs.FS, name string, n int64) ([]byte, error) {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
+	return boundedread.File(fsys, name, overlay.MaxFileBytes+1)
 }
