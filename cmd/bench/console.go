@@ -53,19 +53,11 @@ type consoleResult struct {
 func (e env) consoleCase(o consoleOptions) (consoleResult, error) {
 	r := consoleResult{o: o}
 	dir := filepath.Join(e.tmp, "console")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, err
-	}
-	w, err := newWorld(dir, o.repos)
+	w, apiURL, stop, err := startWorld(e.bin, dir, o.repos, 0)
 	if err != nil {
 		return r, err
 	}
-	defer w.close()
-	emu, apiURL, err := startEmulator(e.bin, w.seed, filepath.Join(dir, "emulator.log"), 0)
-	if err != nil {
-		return r, err
-	}
-	defer emu.stop()
+	defer stop()
 	ctx := context.Background()
 	client, err := chainguard.Dial(ctx, chainguard.Config{URL: apiURL, Tokens: chainguard.StaticToken(benchToken), CallTimeout: time.Minute})
 	if err != nil {

@@ -153,22 +153,14 @@ func (e env) size(n int) (sizeResult, error) {
 	ctx := context.Background()
 	res := sizeResult{n: n, mem: map[int]memory{}}
 	dir := filepath.Join(e.tmp, fmt.Sprintf("n%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
-	}
 	if err := os.WriteFile(filepath.Join(e.tmp, "webhook-secret"), []byte(benchSecret), 0o600); err != nil {
 		return res, err
 	}
-	w, err := newWorld(dir, n)
+	w, apiURL, stop, err := startWorld(e.bin, dir, n, 0)
 	if err != nil {
 		return res, err
 	}
-	defer w.close()
-	emu, apiURL, err := startEmulator(e.bin, w.seed, filepath.Join(dir, "emulator.log"), 0)
-	if err != nil {
-		return res, err
-	}
-	defer emu.stop()
+	defer stop()
 	cache := filepath.Join(dir, "cache")
 	if err := e.pollRun(ctx, &res, w, apiURL, cache); err != nil {
 		return res, err
@@ -455,19 +447,11 @@ func (e env) latencyCase(n int, latency time.Duration) (latencyResult, error) {
 	ctx := context.Background()
 	res := latencyResult{n: n, latency: latency}
 	dir := filepath.Join(e.tmp, fmt.Sprintf("latency-n%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return res, err
-	}
-	w, err := newWorld(dir, n)
+	w, apiURL, stop, err := startWorld(e.bin, dir, n, latency)
 	if err != nil {
 		return res, err
 	}
-	defer w.close()
-	emu, apiURL, err := startEmulator(e.bin, w.seed, filepath.Join(dir, "emulator.log"), latency)
-	if err != nil {
-		return res, err
-	}
-	defer emu.stop()
+	defer stop()
 	d, err := startDaemon(e.bin, filepath.Join(dir, "daemon.log"), daemonEnv, e.daemonArgs(apiURL, w.gitURL, filepath.Join(dir, "cache"), "1h", true)...)
 	if err != nil {
 		return res, err

@@ -27,16 +27,11 @@ func soak(o options) error {
 	}
 	defer done()
 	began := time.Now()
-	w, err := newWorld(tmp, o.repos)
+	w, apiURL, stop, err := startWorld(bin, tmp, o.repos, 0)
 	if err != nil {
 		return err
 	}
-	defer w.close()
-	emu, apiURL, err := startEmulator(bin, w.seed, filepath.Join(tmp, "emulator.log"), 0)
-	if err != nil {
-		return err
-	}
-	defer emu.stop()
+	defer stop()
 	e := env{bin: bin, tmp: tmp, o: o}
 	d, err := startDaemon(bin, filepath.Join(tmp, "daemon.log"), daemonEnv, e.daemonArgs(apiURL, w.gitURL, filepath.Join(tmp, "cache"), "1s", false)...)
 	if err != nil {

@@ -154,6 +154,24 @@ func (w *world) serve() error {
 
 func (w *world) close() { _ = w.srv.Close() }
 
+// startWorld makes a world of n repos in dir (created if need be) and
+// starts the emulator seeded with it (adding latency to every call). stop
+// stops the emulator and the Git server.
+func startWorld(bin, dir string, n int, latency time.Duration) (w *world, apiURL string, stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", nil, err
+	}
+	if w, err = newWorld(dir, n); err != nil {
+		return nil, "", nil, err
+	}
+	emu, apiURL, err := startEmulator(bin, w.seed, filepath.Join(dir, "emulator.log"), latency)
+	if err != nil {
+		w.close()
+		return nil, "", nil, err
+	}
+	return w, apiURL, func() { emu.stop(); w.close() }, nil
+}
+
 // countingWriter counts the response bytes of the Git server.
 type countingWriter struct {
 	http.ResponseWriter

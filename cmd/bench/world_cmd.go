@@ -20,16 +20,11 @@ func serveWorld(o options) error {
 		return err
 	}
 	defer done()
-	w, err := newWorld(tmp, o.repos)
+	w, apiURL, stop, err := startWorld(bin, tmp, o.repos, o.latency)
 	if err != nil {
 		return err
 	}
-	defer w.close()
-	emu, apiURL, err := startEmulator(bin, w.seed, filepath.Join(tmp, "emulator.log"), o.latency)
-	if err != nil {
-		return err
-	}
-	defer emu.stop()
+	defer stop()
 	e := env{bin: bin, tmp: tmp, o: o}
 	if err := os.WriteFile(filepath.Join(tmp, "webhook-secret"), []byte(benchSecret), 0o600); err != nil {
 		return err
