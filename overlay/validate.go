@@ -149,29 +149,45 @@ func (c *checker) repositories(repos []string) {
 }
 
 func (c *checker) keyring(keys []NamedContent) {
-	const field = "contents.runtime_keyring"
+	c.namedContents("contents.runtime_keyring", keys, maxRuntimeKeyringBytes, "512 KB", func(name string, dup bool) string {
+		switch msg := checkKeyName(name); {
+		case msg != "":
+			return msg
+		case dup:
+			return "duplicate name " + quote(name)
+		case c.lint && !safeFileName.MatchString(name):
+			return "not a safe file name (letters, digits, \"_\", \"-\" and \".\")"
+		}
+		return ""
+	}, func(f, content string) {
+		if msg := checkPublicKey(content); msg != "" {
+			c.add(f, "%s", msg)
+		}
+	})
+}
+
+// namedContents checks a list of named files (keys, certificates): each
+// name with nameProblem (told whether an earlier entry has the same name),
+// unless the name is broken already; each content with content (given the
+// content's field); and the total size of the contents against limit
+// (limitText says it for people).
+func (c *checker) namedContents(field string, items []NamedContent, limit int, limitText string,
+	nameProblem func(name string, dup bool) string, content func(f, content string)) {
 	seen := map[string]bool{}
 	total := 0
-	for i, k := range keys {
+	for i, it := range items {
 		f := indexField(field, i)
-		total += len(k.Content)
+		total += len(it.Content)
 		if name := f + ".name"; !c.broken(name) {
-			switch msg := checkKeyName(k.Name); {
-			case msg != "":
+			if msg := nameProblem(it.Name, seen[it.Name]); msg != "" {
 				c.add(name, "%s", msg)
-			case seen[k.Name]:
-				c.add(name, "duplicate name %s", quote(k.Name))
-			case c.lint && !safeFileName.MatchString(k.Name):
-				c.add(name, "not a safe file name (letters, digits, \"_\", \"-\" and \".\")")
 			}
-			seen[k.Name] = true
+			seen[it.Name] = true
 		}
-		if msg := checkPublicKey(k.Content); msg != "" {
-			c.add(f+".content", "%s", msg)
-		}
+		content(f+".content", it.Content)
 	}
-	if total > maxRuntimeKeyringBytes {
-		c.add(field, "total content size %d bytes exceeds the limit of %d bytes (512 KB)", total, maxRuntimeKeyringBytes)
+	if total > limit {
+		c.add(field, "total content size %d bytes exceeds the limit of %d bytes (%s)", total, limit, limitText)
 	}
 }
 
@@ -295,40 +311,31 @@ func (c *checker) absolutePath(field, p string) {
 }
 
 func (c *checker) certificates(certs []NamedContent) {
-	const field = "certificates.additional"
-	seen := map[string]bool{}
-	total := 0
-	for i, e := range certs {
-		f := indexField(field, i)
-		total += len(e.Content)
-		if name := f + ".name"; !c.broken(name) {
-			switch {
-			case e.Name == "":
-				c.add(name, "required")
-			case !c.lint:
-			case !safeFileName.MatchString(e.Name):
-				c.add(name, "not a safe file name (letters, digits, \"_\", \"-\" and \".\", not starting with \".\")")
-			case seen[e.Name]:
-				c.add(name, "duplicate name %s", quote(e.Name))
-			}
-			seen[e.Name] = true
+	c.namedContents("certificates.additional", certs, maxCertificatesBytes, "50 KB", func(name string, dup bool) string {
+		switch {
+		case name == "":
+			return "required"
+		case !c.lint:
+		case !safeFileName.MatchString(name):
+			return "not a safe file name (letters, digits, \"_\", \"-\" and \".\", not starting with \".\")"
+		case dup:
+			return "duplicate name " + quote(name)
 		}
-		cert, msg := checkCertificate(e.Content)
+		return ""
+	}, func(f, content string) {
+		cert, msg := checkCertificate(content)
 		if msg != "" {
-			c.add(f+".content", "%s", msg)
-			continue
+			c.add(f, "%s", msg)
+			return
 		}
 		expiry := cert.NotAfter.UTC().Format(time.DateOnly)
 		if c.now.After(cert.NotAfter) {
-			c.warning(f+".content", "certificate expired on %s", expiry)
+			c.warning(f, "certificate expired on %s", expiry)
 		}
 		if !cert.BasicConstraintsValid || !cert.IsCA {
-			c.warning(f+".content", "not a CA certificate (no basic constraints CA:TRUE), it expires on %s", expiry)
+			c.warning(f, "not a CA certificate (no basic constraints CA:TRUE), it expires on %s", expiry)
 		}
-	}
-	if total > maxCertificatesBytes {
-		c.add(field, "total content size %d bytes exceeds the limit of %d bytes (50 KB)", total, maxCertificatesBytes)
-	}
+	})
 }
 
 // baseUsers and baseGroups are the accounts every Chainguard base image
