@@ -6,6 +6,10 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.21.9
 	github.com/google/ko v0.19.1
+	// actionlint v1.7.8 and later are written against go.yaml.in/yaml/v4
+	// v4.0.0-rc.3; ko v0.19.1 requires rc.6, whose API they do not compile
+	// against (checked with v1.7.12 on 2026-12-03). Stay on v1.7.7 until
+	// one of them moves.
 	github.com/rhysd/actionlint v1.7.7
 	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.37.2
