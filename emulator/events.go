@@ -390,10 +390,7 @@ func (x *subscriptionsService) List(_ context.Context, f *eventsv1.SubscriptionF
 	e := x.s.events
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	items := sortedClones(maps.Values(e.subs), func(sub *eventsv1.Subscription) bool {
-		return (f.GetId() == "" || sub.GetId() == f.GetId()) && matchUIDP(f.GetUidp(), sub.GetId())
-	}, byID)
-	return &eventsv1.SubscriptionList{Items: items}, nil
+	return &eventsv1.SubscriptionList{Items: sortedClones(maps.Values(e.subs), matching[*eventsv1.Subscription](f), byID)}, nil
 }
 
 // Delete removes a subscription; deliveries in flight finish.

@@ -48,12 +48,7 @@ func (g *groupsService) List(_ context.Context, f *iamv1.GroupFilter) (*iamv1.Gr
 	st := g.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	items := sortedClones(maps.Values(st.groups), func(grp *iamv1.Group) bool {
-		return (f.GetId() == "" || grp.GetId() == f.GetId()) &&
-			(f.GetName() == "" || grp.GetName() == f.GetName()) &&
-			matchUIDP(f.GetUidp(), grp.GetId())
-	}, byNameThenID)
-	return &iamv1.GroupList{Items: items}, nil
+	return &iamv1.GroupList{Items: sortedClones(maps.Values(st.groups), matchingNamed[*iamv1.Group](f), byNameThenID)}, nil
 }
 
 // resolveGroupLocked turns a group UIDP or a unique group name into a UIDP.
