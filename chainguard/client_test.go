@@ -31,6 +31,14 @@ func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Server, strin
 	return emutest.Start(t, opts)
 }
 
+// startOrg is startEmulator holding the organization acme.example, whose
+// id it returns with the emulator and its URL.
+func startOrg(t *testing.T, opts emulator.Options) (*emulator.Server, string, string) {
+	t.Helper()
+	emu, url := startEmulator(t, opts)
+	return emu, url, emu.CreateOrg("acme.example")
+}
+
 func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {
 	t.Helper()
 	if cfg.CallTimeout == 0 {
@@ -77,8 +85,7 @@ func TestResolveListWrite(t *testing.T) {
 }
 
 func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []string) {
-	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: noV2})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: noV2})
 	other := emu.CreateOrg("other.example")
 	emu.CreateRepo(orgID, customRepo("b"))
 	a := emu.CreateRepo(orgID, customRepo("a"))
@@ -145,8 +152,7 @@ func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []s
 }
 
 func TestBuilds(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
 	if err := emu.SetCatalog(orgID, []string{"curl"}); err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +245,7 @@ func TestWorkloadIdentityRefreshes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu, url := startEmulator(t, emulator.Options{Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: time.Minute})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: time.Minute})
 	id, err := emu.CreateIdentity(orgID, idp.Issuer(), "system:serviceaccount:ca-reconciler:ca-reconciler")
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,7 @@ import (
 )
 
 func TestCreateRepo(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{})
 	other := emu.CreateOrg("other.example")
 	ids, err := emu.SetSourceImages(orgID, "node")
 	if err != nil {

@@ -23,8 +23,7 @@ import (
 // and a server that rate limits (ResourceExhausted for a reason other than
 // size).
 func TestErrorClasses(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{})
 	a := emu.CreateRepo(orgID, customRepo("a"))
 	ctx := t.Context()
 	huge := overlay.Overlay{Annotations: map[string]string{"com.example.blob": strings.Repeat("x", 5<<20)}}

@@ -32,8 +32,7 @@ func TestConsoleEditBetweenReadAndWrite(t *testing.T) {
 		{"registry v1", true, "Registry.ListRepos", "before"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: tc.noV2})
-			orgID := emu.CreateOrg("acme.example")
+			emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: tc.noV2})
 			in := customRepo("a")
 			in.Description = "before"
 			r := emu.CreateRepo(orgID, in)

@@ -46,8 +46,7 @@ func TestWritesKeepUnknownFields(t *testing.T) {
 }
 
 func testWritesKeepUnknownFields(t *testing.T, noV2 bool) {
-	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: noV2})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: noV2})
 	repoExtra := unknownString(50, "repo-field-from-a-newer-service")
 	guarded := unknownString(20, "guarded_entrypoint: {fail_mode: closed}")
 	contentsExtra := unknownString(10, "contents-extra")
