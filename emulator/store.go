@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -192,6 +193,14 @@ func sortedClones[T identified](seq iter.Seq[T], keep func(T) bool, order func(a
 	}
 	slices.SortFunc(out, order)
 	return out
+}
+
+// lockedClones is sortedClones of the records of a map that mu guards,
+// taken under mu.
+func lockedClones[T identified](mu *sync.Mutex, records map[string]T, keep func(T) bool, order func(a, b T) int) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return sortedClones(maps.Values(records), keep, order)
 }
 
 // byID orders records by id.
