@@ -52,6 +52,11 @@ func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {
 	return c
 }
 
+// storedOverlay is the overlay the emulator holds for the repo id.
+func storedOverlay(emu *emulator.Server, id string) overlay.Overlay {
+	return overlaypb.FromProto(emu.Repo(id).GetCustomOverlay())
+}
+
 func customRepo(name string) *registryv1.Repo {
 	return &registryv1.Repo{Name: name, SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "contents: {}"}}
 }
@@ -128,7 +133,7 @@ func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(overlaypb.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()), want) {
+	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(storedOverlay(emu, a.GetId()), want) {
 		t.Errorf("written overlay = %+v", got.Overlay)
 	}
 	// Non-custom repos are refused by the API with its own message.

@@ -15,7 +15,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Each class of failure, produced for real over gRPC: a write over the
@@ -95,7 +94,7 @@ func TestErrorClasses(t *testing.T) {
 			}
 		})
 	}
-	if got := overlaypb.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{}) {
+	if got := storedOverlay(emu, a.GetId()); !overlay.Equal(got, overlay.Overlay{}) {
 		t.Errorf("a refused write changed the repo: %+v", got)
 	}
 }

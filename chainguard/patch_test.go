@@ -13,7 +13,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // A Console edit of another field of the repo, made after our write read
@@ -66,7 +65,7 @@ func TestConsoleEditBetweenReadAndWrite(t *testing.T) {
 			if stored.GetDescription() != tc.description {
 				t.Errorf("description = %q, want %q", stored.GetDescription(), tc.description)
 			}
-			if got := overlaypb.FromProto(stored.GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
+			if got := storedOverlay(emu, r.GetId()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
 				t.Errorf("overlay = %+v", got)
 			}
 		})
