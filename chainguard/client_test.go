@@ -31,6 +31,14 @@ func startEmulator(t *testing.T, opts emulator.Options) (*emulator.Server, strin
 	return emutest.Start(t, opts)
 }
 
+// startOrg is startEmulator holding the organization acme.example, whose
+// id it returns with the emulator and its URL.
+func startOrg(t *testing.T, opts emulator.Options) (*emulator.Server, string, string) {
+	t.Helper()
+	emu, url := startEmulator(t, opts)
+	return emu, url, emu.CreateOrg("acme.example")
+}
+
 func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {
 	t.Helper()
 	if cfg.CallTimeout == 0 {
@@ -42,6 +50,11 @@ func dial(t *testing.T, cfg chainguard.Config) *chainguard.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// storedOverlay is the overlay the emulator holds for the repo id.
+func storedOverlay(emu *emulator.Server, id string) overlay.Overlay {
+	return overlaypb.FromProto(emu.Repo(id).GetCustomOverlay())
 }
 
 func customRepo(name string) *registryv1.Repo {
@@ -77,8 +90,7 @@ func TestResolveListWrite(t *testing.T) {
 }
 
 func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []string) {
-	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: noV2})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: noV2})
 	other := emu.CreateOrg("other.example")
 	emu.CreateRepo(orgID, customRepo("b"))
 	a := emu.CreateRepo(orgID, customRepo("a"))
@@ -121,7 +133,7 @@ func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(overlaypb.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()), want) {
+	if !overlay.Equal(got.Overlay, want) || !overlay.Equal(storedOverlay(emu, a.GetId()), want) {
 		t.Errorf("written overlay = %+v", got.Overlay)
 	}
 	// Non-custom repos are refused by the API with its own message.
@@ -145,8 +157,7 @@ func testResolveListWrite(t *testing.T, noV2 bool, writes string, writeCalls []s
 }
 
 func TestBuilds(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
 	if err := emu.SetCatalog(orgID, []string{"curl"}); err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +250,7 @@ func TestWorkloadIdentityRefreshes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emu, url := startEmulator(t, emulator.Options{Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: time.Minute})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}, TokenTTL: time.Minute})
 	id, err := emu.CreateIdentity(orgID, idp.Issuer(), "system:serviceaccount:ca-reconciler:ca-reconciler")
 	if err != nil {
 		t.Fatal(err)

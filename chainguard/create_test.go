@@ -10,12 +10,10 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func TestCreateRepo(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{})
 	other := emu.CreateOrg("other.example")
 	ids, err := emu.SetSourceImages(orgID, "node")
 	if err != nil {
@@ -69,7 +67,7 @@ func TestCreateRepo(t *testing.T) {
 			if got.Name != tc.repo || !got.CustomAssembly || !overlay.Equal(got.Overlay, tc.o) {
 				t.Errorf("CreateRepo = %+v", got)
 			}
-			if !overlay.Equal(overlaypb.FromProto(stored.GetCustomOverlay()), tc.o) || stored.GetSyncConfig().GetSource() != tc.wantSource {
+			if !overlay.Equal(storedOverlay(emu, got.ID), tc.o) || stored.GetSyncConfig().GetSource() != tc.wantSource {
 				t.Errorf("stored repo = %v, want overlay %+v and source %s", stored, tc.o, tc.wantSource)
 			}
 		})

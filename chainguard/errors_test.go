@@ -15,7 +15,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // Each class of failure, produced for real over gRPC: a write over the
@@ -23,8 +22,7 @@ import (
 // and a server that rate limits (ResourceExhausted for a reason other than
 // size).
 func TestErrorClasses(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{})
 	a := emu.CreateRepo(orgID, customRepo("a"))
 	ctx := t.Context()
 	huge := overlay.Overlay{Annotations: map[string]string{"com.example.blob": strings.Repeat("x", 5<<20)}}
@@ -96,7 +94,7 @@ func TestErrorClasses(t *testing.T) {
 			}
 		})
 	}
-	if got := overlaypb.FromProto(emu.Repo(a.GetId()).GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{}) {
+	if got := storedOverlay(emu, a.GetId()); !overlay.Equal(got, overlay.Overlay{}) {
 		t.Errorf("a refused write changed the repo: %+v", got)
 	}
 }

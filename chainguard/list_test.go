@@ -18,8 +18,7 @@ import (
 // repo is still recognised; a Console edit, a write and a new unknown field
 // are each decoded once, and every list returns what the API holds.
 func TestListReposDecodesOnlyWhatChanged(t *testing.T) {
-	emu, url := startEmulator(t, emulator.Options{})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{})
 	const n = 30
 	want := map[string]overlay.Overlay{}
 	ids := map[string]string{}

@@ -13,7 +13,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 // A Console edit of another field of the repo, made after our write read
@@ -32,8 +31,7 @@ func TestConsoleEditBetweenReadAndWrite(t *testing.T) {
 		{"registry v1", true, "Registry.ListRepos", "before"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: tc.noV2})
-			orgID := emu.CreateOrg("acme.example")
+			emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: tc.noV2})
 			in := customRepo("a")
 			in.Description = "before"
 			r := emu.CreateRepo(orgID, in)
@@ -67,7 +65,7 @@ func TestConsoleEditBetweenReadAndWrite(t *testing.T) {
 			if stored.GetDescription() != tc.description {
 				t.Errorf("description = %q, want %q", stored.GetDescription(), tc.description)
 			}
-			if got := overlaypb.FromProto(stored.GetCustomOverlay()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
+			if got := storedOverlay(emu, r.GetId()); !overlay.Equal(got, overlay.Overlay{Packages: []string{"curl"}}) {
 				t.Errorf("overlay = %+v", got)
 			}
 		})

@@ -113,25 +113,34 @@ func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
 }
 
 func fromProtoV2(r *registryv2.Repo) Repo {
-	inOverlay := overlaypb.UnknownFields(r.GetCustomOverlay())
-	return Repo{
-		ID:                r.GetUid(),
-		Name:              r.GetName(),
-		CustomAssembly:    r.GetSyncConfig().GetApkoOverlay() != "",
-		Overlay:           overlaypb.FromProtoV2(r.GetCustomOverlay()),
-		ActiveTags:        append([]string(nil), r.GetActiveTags()...),
-		UnknownFields:     inOverlay,
-		UnknownRepoFields: overlaypb.UnknownFields(r) - inOverlay,
-	}
+	return repoFrom(r, r.GetUid(), overlaypb.FromProtoV2)
 }
 
 func fromProto(r *registryv1.Repo) Repo {
+	return repoFrom(r, r.GetId(), overlaypb.FromProto)
+}
+
+// repoMessage is what repoFrom asks of either registry version's Repo; the
+// versions differ in the name of the id field, so repoFrom is given the id.
+type repoMessage[O proto.Message, S syncConfigMessage] interface {
+	proto.Message
+	GetName() string
+	GetSyncConfig() S
+	GetCustomOverlay() O
+	GetActiveTags() []string
+}
+
+type syncConfigMessage interface{ GetApkoOverlay() string }
+
+// repoFrom is fromProto for either registry version: overlayFrom converts
+// that version's custom overlay.
+func repoFrom[R repoMessage[O, S], O proto.Message, S syncConfigMessage](r R, id string, overlayFrom func(O) overlay.Overlay) Repo {
 	inOverlay := overlaypb.UnknownFields(r.GetCustomOverlay())
 	return Repo{
-		ID:                r.GetId(),
+		ID:                id,
 		Name:              r.GetName(),
 		CustomAssembly:    r.GetSyncConfig().GetApkoOverlay() != "",
-		Overlay:           overlaypb.FromProto(r.GetCustomOverlay()),
+		Overlay:           overlayFrom(r.GetCustomOverlay()),
 		ActiveTags:        append([]string(nil), r.GetActiveTags()...),
 		UnknownFields:     inOverlay,
 		UnknownRepoFields: overlaypb.UnknownFields(r) - inOverlay,

@@ -14,7 +14,6 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
-	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
 
 func unknownString(num protowire.Number, s string) protoreflect.RawFields {
@@ -46,8 +45,7 @@ func TestWritesKeepUnknownFields(t *testing.T) {
 }
 
 func testWritesKeepUnknownFields(t *testing.T, noV2 bool) {
-	emu, url := startEmulator(t, emulator.Options{DisableRegistryV2: noV2})
-	orgID := emu.CreateOrg("acme.example")
+	emu, url, orgID := startOrg(t, emulator.Options{DisableRegistryV2: noV2})
 	repoExtra := unknownString(50, "repo-field-from-a-newer-service")
 	guarded := unknownString(20, "guarded_entrypoint: {fail_mode: closed}")
 	contentsExtra := unknownString(10, "contents-extra")
@@ -125,8 +123,8 @@ func testWritesKeepUnknownFields(t *testing.T, noV2 bool) {
 		if diff := cmp.Diff(step.want, unknownOf(stored)); diff != "" {
 			t.Errorf("%s: unknown fields after the write (-want +got):\n%s", step.name, diff)
 		}
-		if !overlay.Equal(overlaypb.FromProto(stored.GetCustomOverlay()), step.o) || !overlay.Equal(got.Overlay, step.o) {
-			t.Errorf("%s: stored overlay = %+v, returned %+v, want %+v", step.name, overlaypb.FromProto(stored.GetCustomOverlay()), got.Overlay, step.o)
+		if !overlay.Equal(storedOverlay(emu, r.GetId()), step.o) || !overlay.Equal(got.Overlay, step.o) {
+			t.Errorf("%s: stored overlay = %+v, returned %+v, want %+v", step.name, storedOverlay(emu, r.GetId()), got.Overlay, step.o)
 		}
 		// Every other field of the repo is as it was.
 		rest, orig := proto.Clone(stored).(*registryv1.Repo), proto.Clone(r).(*registryv1.Repo)

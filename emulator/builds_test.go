@@ -34,8 +34,7 @@ func results(rs []*registryv1.BuildReport) []string {
 }
 
 func TestBuildSucceeds(t *testing.T) {
-	emu, url := start(t, emulator.Options{BuildDuration: 50 * time.Millisecond})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{BuildDuration: 50 * time.Millisecond})
 	org := emu.CreateOrg("acme.example")
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 
@@ -103,8 +102,7 @@ func TestBuildWithoutActiveTagsBuildsLatest(t *testing.T) {
 }
 
 func TestBuildFailsOnPackageMissingFromCatalog(t *testing.T) {
-	emu, url := start(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{BuildDuration: 20 * time.Millisecond})
 	org := emu.CreateOrg("acme.example")
 	if err := emu.SetCatalog(org, []string{"curl", "jq"}); err != nil {
 		t.Fatal(err)
@@ -189,8 +187,7 @@ func TestBuildHangsUntilTimeout(t *testing.T) {
 }
 
 func TestTriggerRebuild(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example")
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 	if n := len(reports(t, c, org, true)); n != 0 {
@@ -209,8 +206,7 @@ func TestTriggerRebuild(t *testing.T) {
 
 func TestListBuildReportsWindow(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-	emu, url := start(t, emulator.Options{Now: clock.Now, BuildDuration: time.Hour})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{Now: clock.Now, BuildDuration: time.Hour})
 	org := emu.CreateOrg("acme.example")
 	a := emu.CreateRepo(org, &registryv1.Repo{Name: "a", ActiveTags: []string{"latest"}}).GetId()
 	b := emu.CreateRepo(org, &registryv1.Repo{Name: "b", ActiveTags: []string{"latest"}}).GetId()

@@ -388,12 +388,7 @@ func (x *subscriptionsService) Create(_ context.Context, req *eventsv1.CreateSub
 // List returns the subscriptions matching the filter's id and uidp, by id.
 func (x *subscriptionsService) List(_ context.Context, f *eventsv1.SubscriptionFilter) (*eventsv1.SubscriptionList, error) {
 	e := x.s.events
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	items := sortedClones(maps.Values(e.subs), func(sub *eventsv1.Subscription) bool {
-		return (f.GetId() == "" || sub.GetId() == f.GetId()) && matchUIDP(f.GetUidp(), sub.GetId())
-	}, byID)
-	return &eventsv1.SubscriptionList{Items: items}, nil
+	return &eventsv1.SubscriptionList{Items: lockedClones(&e.mu, e.subs, matching[*eventsv1.Subscription](f), byID)}, nil
 }
 
 // Delete removes a subscription; deliveries in flight finish.

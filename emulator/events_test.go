@@ -171,8 +171,7 @@ func TestEventsReachSubscribers(t *testing.T) {
 // Deliveries are retried with a growing delay until the sink takes them,
 // and never hold up the API call that caused them.
 func TestEventDeliveryRetriesAndNeverBlocks(t *testing.T) {
-	emu, url := start(t, emulator.Options{EventRetryDelay: time.Millisecond})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{EventRetryDelay: time.Millisecond})
 	org := emu.CreateOrg("acme.example")
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 
@@ -229,8 +228,7 @@ func TestEventDeliveryRetriesAndNeverBlocks(t *testing.T) {
 }
 
 func TestSubscriptions(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	subs := eventsv1.NewSubscriptionsClient(c.Connection())
 	org := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")
@@ -279,8 +277,7 @@ func TestSubscriptions(t *testing.T) {
 // A delivery token is a bearer credential: it goes to the sink and
 // nowhere else the emulator keeps or shows (its deliveries, its counts).
 func TestDeliveryTokensStayWithTheSink(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example")
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 	tokens := make(chan string, 1)

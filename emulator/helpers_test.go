@@ -63,6 +63,13 @@ func dial(t *testing.T, url, token string) platform.Clients {
 	return clients
 }
 
+// startAndDial is start, then dial with no token: the set-up of most tests.
+func startAndDial(t *testing.T, opts emulator.Options) (*emulator.Server, platform.Clients) {
+	t.Helper()
+	emu, url := start(t, opts)
+	return emu, dial(t, url, "")
+}
+
 // dialB is dial for benchmarks.
 func dialB(b *testing.B, url string) platform.Clients {
 	b.Helper()

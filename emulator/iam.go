@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"fmt"
-	"maps"
 
 	iamv1 "chainguard.dev/sdk/proto/platform/iam/v1"
 	"chainguard.dev/sdk/uidp"
@@ -46,14 +45,7 @@ func (g *groupsService) Create(_ context.Context, req *iamv1.CreateGroupRequest)
 // name exactly, uidp as in common.UIDPFilter. Sorted by name, then id.
 func (g *groupsService) List(_ context.Context, f *iamv1.GroupFilter) (*iamv1.GroupList, error) {
 	st := g.s.store
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	items := sortedClones(maps.Values(st.groups), func(grp *iamv1.Group) bool {
-		return (f.GetId() == "" || grp.GetId() == f.GetId()) &&
-			(f.GetName() == "" || grp.GetName() == f.GetName()) &&
-			matchUIDP(f.GetUidp(), grp.GetId())
-	}, byNameThenID)
-	return &iamv1.GroupList{Items: items}, nil
+	return &iamv1.GroupList{Items: lockedClones(&st.mu, st.groups, matchingNamed[*iamv1.Group](f), byNameThenID)}, nil
 }
 
 // resolveGroupLocked turns a group UIDP or a unique group name into a UIDP.

@@ -13,8 +13,7 @@ import (
 )
 
 func TestGroupsCreateAndList(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	groups := c.IAM().Groups()
 	ctx := t.Context()
 
@@ -87,8 +86,7 @@ func TestGroupsCreateAndList(t *testing.T) {
 
 // Names need not be unique; the daemon must tell them apart by id.
 func TestGroupsDuplicateNames(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	a, b := emu.CreateOrg("same"), emu.CreateOrg("same")
 	list, err := c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{Name: "same"})
 	if err != nil {

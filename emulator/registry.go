@@ -43,11 +43,7 @@ func (r *registryService) ListRepos(_ context.Context, f *registryv1.RepoFilter)
 	st := r.s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	items := sortedClones(repos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp())), func(repo *registryv1.Repo) bool {
-		return (f.GetId() == "" || repo.GetId() == f.GetId()) &&
-			(f.GetName() == "" || repo.GetName() == f.GetName()) &&
-			matchUIDP(f.GetUidp(), repo.GetId())
-	}, byNameThenID)
+	items := sortedClones(repos(st.reposLocked(f.GetId(), f.GetName(), f.GetUidp())), matchingNamed[*registryv1.Repo](f), byNameThenID)
 	return &registryv1.RepoList{Items: items}, nil
 }
 
@@ -60,11 +56,7 @@ func (r *registryService) UpdateRepo(ctx context.Context, repo *registryv1.Repo)
 
 // DeleteRepo deletes a repo and its build reports, stopping its builds.
 func (r *registryService) DeleteRepo(ctx context.Context, req *registryv1.DeleteRepoRequest) (*emptypb.Empty, error) {
-	if err := r.s.deleteRepo(req.GetId()); err != nil {
-		return nil, err
-	}
-	r.s.events.emit(newEvent(EventRepoDeleted, req.GetId(), actorOf(ctx), req))
-	return &emptypb.Empty{}, nil
+	return r.s.deleteRepo(actorOf(ctx), req.GetId(), req)
 }
 
 // ListBuildReports lists the reports matching the filter, newest first.
@@ -217,8 +209,19 @@ func (s *Server) createLocked(parent string, in *registryv1.Repo, opts createOpt
 	return rec, nil
 }
 
-// deleteRepo deletes a repo and its build reports, stopping its builds.
-func (s *Server) deleteRepo(id string) error {
+// deleteRepo is DeleteRepo of either registry version: it deletes the repo
+// id and its build reports, stopping its builds, then emits
+// EventRepoDeleted with the request req as its body.
+func (s *Server) deleteRepo(actor Actor, id string, req proto.Message) (*emptypb.Empty, error) {
+	if err := s.deleteRepoRecord(id); err != nil {
+		return nil, err
+	}
+	s.events.emit(newEvent(EventRepoDeleted, id, actor, req))
+	return &emptypb.Empty{}, nil
+}
+
+// deleteRepoRecord deletes a repo and its build reports, stopping its builds.
+func (s *Server) deleteRepoRecord(id string) error {
 	st := s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -22,8 +22,7 @@ import (
 )
 
 func TestListReposFilters(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	ctx := t.Context()
 	acme := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")
@@ -86,8 +85,7 @@ func TestListReposFilters(t *testing.T) {
 }
 
 func TestCreateRepoRPC(t *testing.T) {
-	emu, url := start(t, emulator.Options{Now: clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)).Now})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{Now: clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)).Now})
 	reg := c.Registry().Registry()
 	ctx := t.Context()
 	org := emu.CreateOrg("acme.example")
@@ -140,8 +138,7 @@ func TestCreateRepoRPC(t *testing.T) {
 // UpdateRepo is a full PUT: what is sent is stored, fields left out are
 // erased, and id and create_time stay the server's.
 func TestUpdateRepoIsFullPut(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	reg := c.Registry().Registry()
 	org := emu.CreateOrg("acme.example")
 	base := customRepo("nginx")
@@ -198,8 +195,7 @@ func TestUpdateRepoIsFullPut(t *testing.T) {
 }
 
 func TestUpdateRepoEnforcement(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	reg := c.Registry().Registry()
 	plainOrg := emu.CreateOrg("plain.example")
 	entitledOrg := emu.CreateOrg("entitled.example", emulator.EntitlementCertificates, emulator.EntitlementRuntimeRepositories)
@@ -260,8 +256,7 @@ func TestUpdateRepoEnforcement(t *testing.T) {
 // The field rules of the service, each with its code and message, on an
 // organization that holds every entitlement.
 func TestUpdateRepoFieldRules(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example", emulator.EntitlementCertificates, emulator.EntitlementRuntimeRepositories)
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 	m := newPEM(t)

@@ -64,8 +64,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 func TestInjectFault(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example")
 	id := emu.CreateRepo(org, customRepo("nginx")).GetId()
 	r := readRepo(t, c, id)
@@ -112,8 +111,7 @@ func TestInjectFault(t *testing.T) {
 }
 
 func TestInjectLatency(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	emu.InjectLatency(listRepos, time.Minute)
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
@@ -129,8 +127,7 @@ func TestInjectLatency(t *testing.T) {
 }
 
 func TestWriteCountsAndHandler(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	for range 2 {
 		_, _ = c.IAM().Groups().List(t.Context(), &iamv1.GroupFilter{})
 	}
@@ -238,8 +235,7 @@ func leaked() string {
 // Options.Latency delays every call, and stays when injected faults are
 // cleared; SetLatency changes it.
 func TestLatency(t *testing.T) {
-	emu, url := start(t, emulator.Options{Latency: time.Hour})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{Latency: time.Hour})
 	call := func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()

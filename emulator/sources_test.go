@@ -26,8 +26,7 @@ import (
 // write, and starts its builds.
 func TestCreateRepoFromSource(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 9, 1, 10, 0, 0, 0, time.UTC))
-	emu, url := start(t, emulator.Options{Now: clock.Now})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{Now: clock.Now})
 	reg := c.Registry().Registry()
 	org := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")

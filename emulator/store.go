@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -194,16 +195,54 @@ func sortedClones[T identified](seq iter.Seq[T], keep func(T) bool, order func(a
 	return out
 }
 
+// lockedClones is sortedClones of the records of a map that mu guards,
+// taken under mu.
+func lockedClones[T identified](mu *sync.Mutex, records map[string]T, keep func(T) bool, order func(a, b T) int) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return sortedClones(maps.Values(records), keep, order)
+}
+
 // byID orders records by id.
 func byID[T identified](a, b T) int { return strings.Compare(a.GetId(), b.GetId()) }
 
-// byNameThenID orders records by name, then id: how repos and groups are
-// listed.
-func byNameThenID[T interface {
+// named is a listed record with a name: a repo or a group.
+type named interface {
 	identified
 	GetName() string
-}](a, b T) int {
+}
+
+// byNameThenID orders records by name, then id: how repos and groups are
+// listed.
+func byNameThenID[T named](a, b T) int {
 	return cmp.Or(strings.Compare(a.GetName(), b.GetName()), byID(a, b))
+}
+
+// idFilter is what every list filter has: an exact id and a
+// common.UIDPFilter.
+type idFilter interface {
+	GetId() string
+	GetUidp() *commonv1.UIDPFilter
+}
+
+// matching keeps the records that pass f: its id exactly, its uidp as
+// matchUIDP reads it; a field not set matches every record.
+func matching[T identified](f idFilter) func(T) bool {
+	return func(rec T) bool {
+		return (f.GetId() == "" || rec.GetId() == f.GetId()) && matchUIDP(f.GetUidp(), rec.GetId())
+	}
+}
+
+// matchingNamed is matching for a filter with a name too, which a record's
+// name must then equal: the repo and group filters.
+func matchingNamed[T named](f interface {
+	idFilter
+	GetName() string
+}) func(T) bool {
+	idAndUIDP := matching[T](f)
+	return func(rec T) bool {
+		return idAndUIDP(rec) && (f.GetName() == "" || rec.GetName() == f.GetName())
+	}
 }
 
 // repos yields the repos of recs.

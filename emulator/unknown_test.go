@@ -57,8 +57,7 @@ func sameUnknown(t *testing.T, what string, want, got *registryv1.Repo) {
 // fields this SDK does not know, is stored and returned byte for byte by
 // CreateRepo, UpdateRepo and ListRepos.
 func TestUnknownFieldsKeptByteForByte(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	reg := c.Registry().Registry()
 	org := emu.CreateOrg("acme.example")
 	if _, err := emu.SetSourceImages(org, "nginx"); err != nil {

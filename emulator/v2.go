@@ -158,11 +158,7 @@ func (x *reposV2Service) CreateRepo(ctx context.Context, req *registryv2.CreateR
 
 // DeleteRepo deletes a repo by uid.
 func (x *reposV2Service) DeleteRepo(ctx context.Context, req *registryv2.DeleteRepoRequest) (*emptypb.Empty, error) {
-	if err := x.s.deleteRepo(req.GetUid()); err != nil {
-		return nil, err
-	}
-	x.s.events.emit(newEvent(EventRepoDeleted, req.GetUid(), actorOf(ctx), req))
-	return &emptypb.Empty{}, nil
+	return x.s.deleteRepo(actorOf(ctx), req.GetUid(), req)
 }
 
 // UpdateRepo is a PATCH of the fields update_mask names (see resolveMask)

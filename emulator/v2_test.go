@@ -58,8 +58,7 @@ func fullRepo(name string, m pemMaterial) *registryv1.Repo {
 // numbers.
 func TestV2ReadsTheV1Store(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
-	emu, url := start(t, emulator.Options{Now: clock.Now})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{Now: clock.Now})
 	org := emu.CreateOrg("acme.example")
 	m := newPEM(t)
 	id := emu.CreateRepo(org, fullRepo("nginx", m)).GetId()
@@ -129,8 +128,7 @@ func TestV2ReadsTheV1Store(t *testing.T) {
 // keeps everything else, the fields v2 cannot name (readme) and the v1
 // unknown fields included, then builds like any write.
 func TestV2PatchKeepsEverythingElse(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example", emulator.EntitlementCertificates, emulator.EntitlementRuntimeRepositories)
 	in := fullRepo("nginx", newPEM(t))
 	in.ProtoReflect().SetUnknown(unknownField(20, "tag-scoped"))
@@ -168,8 +166,7 @@ func TestV2PatchKeepsEverythingElse(t *testing.T) {
 }
 
 func TestV2PatchMasks(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example", emulator.EntitlementCertificates, emulator.EntitlementRuntimeRepositories)
 	ids := map[string]string{}
 	m := newPEM(t)
@@ -318,8 +315,7 @@ func TestV2PatchMasks(t *testing.T) {
 // its own, and a write through one never drops the other's while the
 // message that holds them exists.
 func TestV2UnknownFields(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	org := emu.CreateOrg("acme.example")
 	in := &registryv2.Repo{Name: "nginx", CustomOverlay: &registryv2.CustomOverlay{Environment: map[string]string{"A": "1"}}}
 	in.ProtoReflect().SetUnknown(unknownField(30, "v2 repo field"))
@@ -394,8 +390,7 @@ func TestV2UnknownFields(t *testing.T) {
 // ordered by uid unless order_by says otherwise, with a cursor that only
 // works for the same filter and order.
 func TestV2ListReposPages(t *testing.T) {
-	emu, url := start(t, emulator.Options{})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{})
 	v2 := reposV2(c)
 	org := emu.CreateOrg("acme.example")
 	other := emu.CreateOrg("other.example")
@@ -493,8 +488,7 @@ func TestV2ListReposPages(t *testing.T) {
 }
 
 func TestV2CanBeTurnedOff(t *testing.T) {
-	emu, url := start(t, emulator.Options{DisableRegistryV2: true})
-	c := dial(t, url, "")
+	emu, c := startAndDial(t, emulator.Options{DisableRegistryV2: true})
 	id := emu.CreateRepo(emu.CreateOrg("acme.example"), customRepo("nginx")).GetId()
 	_, err := reposV2(c).ReposService().UpdateRepo(t.Context(), &registryv2.UpdateRepoRequest{Repo: &registryv2.Repo{Uid: id, Description: "x"}})
 	wantStatus(t, err, codes.Unimplemented, "unknown service chainguard.platform.registry.v2.ReposService")
