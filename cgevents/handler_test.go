@@ -160,6 +160,22 @@ func serve(t *testing.T, issuer string) (*recorder, string) {
 	return rec, srv.URL + Path
 }
 
+// newHandler makes a Handler of cfg for group's managed repos, triggering
+// and observing into a new recorder, and a server for it that closes when
+// the test ends.
+func newHandler(t *testing.T, cfg Config) (*recorder, *Handler, *httptest.Server) {
+	t.Helper()
+	rec := &recorder{}
+	cfg.Group, cfg.Managed, cfg.Trigger, cfg.Observe = func() string { return group }, managed, rec.trigger, rec.observe
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return rec, h, srv
+}
+
 func TestHandler(t *testing.T) {
 	signer, issuer := oidctest.NewIssuer(t)
 	otherSigner, otherIssuer := oidctest.NewIssuer(t)
@@ -323,14 +339,7 @@ func TestNewErrors(t *testing.T) {
 // BodyTimeout is answered 408; while MaxConcurrent requests are in
 // progress, another is refused at once with 503 and Retry-After.
 func TestSlowAndConcurrentRequests(t *testing.T) {
-	rec := &recorder{}
-	h, err := New(Config{Issuer: "http://127.0.0.1:1", Group: func() string { return group }, Managed: managed, Trigger: rec.trigger,
-		Observe: rec.observe, MaxConcurrent: 1, BodyTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	rec, h, srv := newHandler(t, Config{Issuer: "http://127.0.0.1:1", MaxConcurrent: 1, BodyTimeout: 200 * time.Millisecond})
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	slow := make(chan int, 1)
@@ -378,17 +387,10 @@ func TestSlowAndConcurrentRequests(t *testing.T) {
 // deadline it set, and the server then drained the rest of the body for as
 // long as the client sent it.
 func TestRefusedConnectionsClose(t *testing.T) {
-	rec := &recorder{}
-	h, err := New(Config{Issuer: "http://127.0.0.1:1", Group: func() string { return group }, Managed: managed, Trigger: rec.trigger,
-		Observe: rec.observe, MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	// Registered before the tricklers' cleanups, so they run first: the
-	// tricklers stop and their connections close before the server waits
-	// for its handlers.
-	t.Cleanup(srv.Close)
+	// newHandler registers the server's Close before the tricklers'
+	// cleanups, so they run first: the tricklers stop and their
+	// connections close before the server waits for its handlers.
+	_, h, srv := newHandler(t, Config{Issuer: "http://127.0.0.1:1", MaxConcurrent: 1, BodyTimeout: 2 * time.Second})
 	trickle := func() net.Conn {
 		return testenv.Trickle(t, srv.Listener.Addr().String(), "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\nContent-Type: application/json\r\nce-specversion: 1.0\r\nContent-Length: 100000\r\n\r\n{")
 	}
@@ -415,15 +417,8 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 	signer, issuer := oidctest.NewIssuer(t)
 	otherSigner, _ := oidctest.NewIssuer(t)
 	core, logs := observer.New(zapcore.DebugLevel)
-	rec := &recorder{}
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
-	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe,
-		Logger: zap.New(core), Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	rec, _, srv := newHandler(t, Config{Issuer: issuer, Logger: zap.New(core), Clock: clk})
 	good := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", nil)
 	later := time.Now().Add(time.Hour)
 	bad := []string{mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later), mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later)}
@@ -457,14 +452,8 @@ func TestRefusedTokensLogAtDebug(t *testing.T) {
 // past the window it counts again.
 func TestReplayedDeliveries(t *testing.T) {
 	signer, issuer := oidctest.NewIssuer(t)
-	rec := &recorder{}
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
-	h, err := New(Config{Issuer: issuer, Group: func() string { return group }, Managed: managed, Trigger: rec.trigger, Observe: rec.observe, Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	rec, _, srv := newHandler(t, Config{Issuer: issuer, Clock: clk})
 	alice := &events.Actor{Subject: "c0ffee/aaaa"}
 	e := repoEvent(t, eventsregistry.RepoUpdatedEventType, pythonID, "python", alice)
 	tok := mint(t, signer, issuer, "webhook:"+group, e.Data(), time.Now().Add(time.Hour))

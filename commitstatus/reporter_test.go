@@ -122,13 +122,24 @@ func start(t *testing.T, cfg Config) *Reporter {
 	return r
 }
 
+// startAgainst starts a Reporter of cfg against a new provider server that
+// answers with script: cfg.URL is a path on that server, the token is read
+// from a new file holding token, and what the Reporter observes goes to
+// res.
+func startAgainst(t *testing.T, token string, cfg Config, script ...int) (p *providerServer, tokenFile string, res *results, r *Reporter) {
+	t.Helper()
+	p, srv := newProviderServer(t, script...)
+	cfg.URL = srv.URL + cfg.URL
+	cfg.TokenFile = newTokenFile(t, token)
+	res = newResults()
+	cfg.Observe = res.observe
+	return p, cfg.TokenFile, res, start(t, cfg)
+}
+
 func TestReporterGitHub(t *testing.T) {
-	p, srv := newProviderServer(t)
-	tokenFile := newTokenFile(t, "ghp_first")
-	res := newResults()
-	r := start(t, Config{
-		Provider: GitHub, URL: srv.URL + "/api/v3/", Repo: "acme/images-config", TokenFile: tokenFile,
-		Context: "ca-reconciler/acme.com", TargetURL: "https://cd.example.com/", Observe: res.observe,
+	p, tokenFile, res, r := startAgainst(t, "ghp_first", Config{
+		Provider: GitHub, URL: "/api/v3/", Repo: "acme/images-config",
+		Context: "ca-reconciler/acme.com", TargetURL: "https://cd.example.com/",
 	})
 	r.Report(sha, Status{StatePending, "1 repo building"})
 	res.Wait(t, 1)
@@ -154,12 +165,9 @@ func TestReporterGitHub(t *testing.T) {
 }
 
 func TestReporterGitLab(t *testing.T) {
-	p, srv := newProviderServer(t)
-	tokenFile := newTokenFile(t, "glpat-abc")
-	res := newResults()
-	r := start(t, Config{
-		Provider: GitLab, URL: srv.URL + "/api/v4", Repo: "acme/platform/images-config", TokenFile: tokenFile,
-		Context: "ca-reconciler/acme.com", Observe: res.observe,
+	p, tokenFile, res, r := startAgainst(t, "glpat-abc", Config{
+		Provider: GitLab, URL: "/api/v4", Repo: "acme/platform/images-config",
+		Context: "ca-reconciler/acme.com",
 	})
 	r.Report(sha, Status{StatePending, "1 repo building"})
 	r.Report(sha, Status{StateFailure, "failed: python (build failed)"})
@@ -202,10 +210,7 @@ func TestReporterRetries(t *testing.T) {
 		{"out of tries", []int{500, 500, 500, 500}, nil, []string{ResultRetry, ResultRetry, ResultRetry, ResultFailed}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, srv := newProviderServer(t, tc.script...)
-			tokenFile := newTokenFile(t, "tok")
-			res := newResults()
-			r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Retries: 3, Observe: res.observe})
+			p, _, res, r := startAgainst(t, "tok", Config{Provider: GitHub, Repo: "a/b", Context: "c", Retries: 3}, tc.script...)
 			r.Report(sha, Status{StatePending, "x"})
 			res.Wait(t, len(tc.want))
 			if diff := cmp.Diff(tc.want, res.All()); diff != "" {
@@ -229,10 +234,7 @@ func TestReporterRetries(t *testing.T) {
 // TestReporterDeduplicates: one POST per state per revision, whatever the
 // description; a new state or another revision is sent.
 func TestReporterDeduplicates(t *testing.T) {
-	p, srv := newProviderServer(t)
-	tokenFile := newTokenFile(t, "tok")
-	res := newResults()
-	r := start(t, Config{Provider: GitHub, URL: srv.URL, Repo: "a/b", TokenFile: tokenFile, Context: "c", Observe: res.observe})
+	p, _, res, r := startAgainst(t, "tok", Config{Provider: GitHub, Repo: "a/b", Context: "c"})
 	r.Report(sha, Status{StatePending, "2 repos building"})
 	r.Report(sha, Status{StatePending, "1 repo building"})
 	r.Report(sha, Status{StateSuccess, "done"})

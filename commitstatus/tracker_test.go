@@ -13,10 +13,24 @@ func (s *sent) Report(revision string, st Status) {
 	*s = append(*s, revision+" "+string(st.State)+": "+st.Description)
 }
 
+// recordingTracker returns a Tracker that records what it sends in got,
+// and the map busy that says whose builds are running.
+func recordingTracker() (tr *Tracker, busy map[string]bool, got *sent) {
+	got = &sent{}
+	busy = map[string]bool{}
+	return NewTracker(got, func(id string) bool { return busy[id] }), busy, got
+}
+
+// want checks that exactly want was sent, in order.
+func (s *sent) want(t *testing.T, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(sent(want), *s); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+}
+
 func TestTracker(t *testing.T) {
-	var got sent
-	busy := map[string]bool{}
-	tr := NewTracker(&got, func(id string) bool { return busy[id] })
+	tr, busy, got := recordingTracker()
 
 	// r1 writes a and b; their builds start.
 	busy["id-a"], busy["id-b"] = true, true
@@ -50,7 +64,7 @@ func TestTracker(t *testing.T) {
 	// No revision (Git unreadable): nothing is sent.
 	tr.Cycle("", nil)
 
-	want := sent{
+	got.want(t,
 		"r1 pending: 2 repos building",
 		"r1 pending: 2 repos building",
 		"r1 pending: 2 repos building",
@@ -62,10 +76,7 @@ func TestTracker(t *testing.T) {
 		"r3 pending: 1 repo building",
 		"r3 failure: failed: d (build timed out)",
 		"r4 pending: 1 repo to write",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("sent (-want +got):\n%s", diff)
-	}
+	)
 }
 
 // TestTrackerLifecycle: a revision that only creates repos is pending
@@ -74,9 +85,7 @@ func TestTracker(t *testing.T) {
 // succeeds when the builds do; a revision whose prunes a guard refuses
 // fails naming them, and succeeds once they are pruned and built.
 func TestTrackerLifecycle(t *testing.T) {
-	var got sent
-	busy := map[string]bool{}
-	tr := NewTracker(&got, func(id string) bool { return busy[id] })
+	tr, busy, got := recordingTracker()
 
 	busy["id-new"] = true
 	tr.Cycle("r1", []CycleRepo{{Name: "custom-node", ID: "id-new", Drifted: true, Written: true}})
@@ -100,7 +109,7 @@ func TestTrackerLifecycle(t *testing.T) {
 	tr.Cycle("r3", []CycleRepo{{Name: "denied", Problem: ProblemCreateRefused}})
 	tr.Cycle("r3", []CycleRepo{{Name: "denied", Problem: ProblemCreateRefused}})
 
-	want := sent{
+	got.want(t,
 		"r1 pending: 1 repo building",
 		"r1 pending: 1 repo building",
 		"r1 success: 1 repo written, 1 build succeeded",
@@ -112,8 +121,5 @@ func TestTrackerLifecycle(t *testing.T) {
 		"r2 success: 2 repos written, 2 builds succeeded",
 		"r3 failure: failed: denied (create refused)",
 		"r3 failure: failed: denied (create refused)",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("sent (-want +got):\n%s", diff)
-	}
+	)
 }

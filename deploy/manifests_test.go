@@ -730,19 +730,28 @@ func checkNetworkPolicies(t *testing.T, r render) {
 func checkPrometheusRules(t *testing.T, r render) {
 	t.Helper()
 	want := alertGroups(t)
+	forEachRuleSpec(t, r, func(o object, spec map[string]any) {
+		if d := cmp.Diff(want, spec); d != "" {
+			t.Errorf("%s: PrometheusRule %s differs from %s (-want +got):\n%s", r.name, o.name, alertsFile, d)
+		}
+	})
+}
+
+// forEachRuleSpec hands f every PrometheusRule that r renders, with its
+// spec as generic YAML.
+func forEachRuleSpec(t *testing.T, r render, f func(o object, spec map[string]any)) {
+	t.Helper()
 	for _, o := range r.objs {
 		if o.meta.Kind != "PrometheusRule" {
 			continue
 		}
-		var got struct {
+		var pr struct {
 			Spec map[string]any `json:"spec"`
 		}
-		if err := yaml.Unmarshal(o.raw, &got); err != nil {
+		if err := yaml.Unmarshal(o.raw, &pr); err != nil {
 			t.Fatal(err)
 		}
-		if d := cmp.Diff(want, got.Spec); d != "" {
-			t.Errorf("%s: PrometheusRule %s differs from %s (-want +got):\n%s", r.name, o.name, alertsFile, d)
-		}
+		f(o, pr.Spec)
 	}
 }
 
@@ -765,17 +774,8 @@ func TestPromtoolChecksRules(t *testing.T) {
 	all = append(all, helmRenders(t)...)
 	n := 0
 	for _, r := range all {
-		for _, o := range r.objs {
-			if o.meta.Kind != "PrometheusRule" {
-				continue
-			}
-			var pr struct {
-				Spec map[string]any `json:"spec"`
-			}
-			if err := yaml.Unmarshal(o.raw, &pr); err != nil {
-				t.Fatal(err)
-			}
-			b, err := yaml.Marshal(pr.Spec)
+		forEachRuleSpec(t, r, func(o object, spec map[string]any) {
+			b, err := yaml.Marshal(spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -788,7 +788,7 @@ func TestPromtoolChecksRules(t *testing.T) {
 				t.Errorf("%s: PrometheusRule %s: promtool check rules: %v\n%s", r.name, o.name, err, out)
 			}
 			n++
-		}
+		})
 	}
 	if n == 0 {
 		t.Fatal("no PrometheusRule rendered")

@@ -77,18 +77,11 @@ func TestFetchFollowsBranch(t *testing.T) {
 		"ca-images-iac/node.yaml":     "",
 		"ca-images-iac/a/b/deep.yaml": "deep\n",
 	})
-	snap, res = fetch(t, s)
-	if res != Updated || snap.Revision != second {
-		t.Errorf("after new commit: %q %s, want %q %s", res, snap.Revision, Updated, second)
-	}
-	want = map[string]string{
+	wantUpdate(t, s, "new commit", second, map[string]string{
 		"a/b/deep.yaml": "deep\n",
 		"python.yaml":   "contents:\n  packages: [py3-pip, py3-setuptools]\n",
 		"team/go.yaml":  "contents:\n  packages: [go]\n",
-	}
-	if d := cmp.Diff(want, files(snap)); d != "" {
-		t.Errorf("files after new commit (-want +got):\n%s", d)
-	}
+	})
 	if got := s.counts(); got != (counts{Lists: 3, Fetches: 2, Clones: 1}) {
 		t.Errorf("after new commit: %+v (want one more fetch, no clone)", got)
 	}
@@ -97,22 +90,33 @@ func TestFetchFollowsBranch(t *testing.T) {
 	// the one the cache has.
 	runGit(t, up.dir, "reset", "-q", "--hard", "HEAD~1")
 	forced := up.commit("rewritten", map[string]string{"ca-images-iac/rewritten.yaml": "x: 1\n"})
-	snap, res = fetch(t, s)
-	if res != Updated || snap.Revision != forced {
-		t.Fatalf("after force-push: %q %s, want %q %s", res, snap.Revision, Updated, forced)
-	}
-	want = map[string]string{
+	if !wantUpdate(t, s, "force-push", forced, map[string]string{
 		"node.yaml":      "contents:\n  packages: [nodejs]\n",
 		"python.yaml":    "contents:\n  packages: [py3-pip]\n",
 		"rewritten.yaml": "x: 1\n",
 		"team/go.yaml":   "contents:\n  packages: [go]\n",
-	}
-	if d := cmp.Diff(want, files(snap)); d != "" {
-		t.Errorf("files after force-push (-want +got):\n%s", d)
+	}) {
+		t.FailNow()
 	}
 	if _, ok := s.LastVerified(); !ok {
 		t.Error("LastVerified has nothing without a keyring")
 	}
+}
+
+// wantUpdate fetches s after the step named when: the Fetch must be
+// Updated to rev, with exactly the files want. It reports whether the
+// result and revision were right.
+func wantUpdate(t *testing.T, s *Source, when, rev string, want map[string]string) bool {
+	t.Helper()
+	snap, res := fetch(t, s)
+	ok := res == Updated && snap.Revision == rev
+	if !ok {
+		t.Errorf("after %s: %q %s, want %q %s", when, res, snap.Revision, Updated, rev)
+	}
+	if d := cmp.Diff(want, files(snap)); d != "" {
+		t.Errorf("files after %s (-want +got):\n%s", when, d)
+	}
+	return ok
 }
 
 func cmpString(a, b string) int {

@@ -222,19 +222,28 @@ func (t *Tree) readBlob(op, name string, h plumbing.Hash) ([]byte, error) {
 
 // ReadFile returns the content of the regular file name.
 func (t *Tree) ReadFile(name string) ([]byte, error) {
+	return atEntry(t, "read", name, func(e entry) ([]byte, error) {
+		switch {
+		case e.mode == filemode.Dir:
+			return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a folder")}
+		case !isRegular(e.mode):
+			return nil, notRegular("read", name, e.mode)
+		}
+		return t.readBlob("read", name, e.hash)
+	})
+}
+
+// atEntry looks up name for the operation op and hands its entry to f,
+// all under r.mu; an error of the lookup is returned as it is.
+func atEntry[T any](t *Tree, op, name string, f func(e entry) (T, error)) (T, error) {
 	t.r.mu.Lock()
 	defer t.r.mu.Unlock()
-	e, err := t.lookup("read", name)
+	e, err := t.lookup(op, name)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	switch {
-	case e.mode == filemode.Dir:
-		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("is a folder")}
-	case !isRegular(e.mode):
-		return nil, notRegular("read", name, e.mode)
-	}
-	return t.readBlob("read", name, e.hash)
+	return f(e)
 }
 
 // BlobHash returns the Git blob id (40 hex digits) of the regular file
@@ -253,16 +262,12 @@ func (t *Tree) BlobHash(name string) (string, bool) {
 
 // ReadDir lists the folder name, sorted by name.
 func (t *Tree) ReadDir(name string) ([]fs.DirEntry, error) {
-	t.r.mu.Lock()
-	defer t.r.mu.Unlock()
-	e, err := t.lookup("readdir", name)
-	if err != nil {
-		return nil, err
-	}
-	if e.mode != filemode.Dir {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a folder")}
-	}
-	return t.list(name, e.hash)
+	return atEntry(t, "readdir", name, func(e entry) ([]fs.DirEntry, error) {
+		if e.mode != filemode.Dir {
+			return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a folder")}
+		}
+		return t.list(name, e.hash)
+	})
 }
 
 // list returns the entries of folder h; callers hold r.mu.
@@ -280,29 +285,25 @@ func (t *Tree) list(name string, h plumbing.Hash) ([]fs.DirEntry, error) {
 
 // Open opens name: a folder (an [fs.ReadDirFile]) or a regular file.
 func (t *Tree) Open(name string) (fs.File, error) {
-	t.r.mu.Lock()
-	defer t.r.mu.Unlock()
-	e, err := t.lookup("open", name)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case e.mode == filemode.Dir:
-		entries, err := t.list(name, e.hash)
-		if err != nil {
-			return nil, err
+	return atEntry(t, "open", name, func(e entry) (fs.File, error) {
+		switch {
+		case e.mode == filemode.Dir:
+			entries, err := t.list(name, e.hash)
+			if err != nil {
+				return nil, err
+			}
+			return &openDir{info: t.info(e), entries: entries}, nil
+		case isRegular(e.mode):
+			data, err := t.readBlob("open", name, e.hash)
+			if err != nil {
+				return nil, err
+			}
+			info := t.info(e)
+			info.size, info.sized = int64(len(data)), true
+			return &openFile{info: info, Reader: bytes.NewReader(data)}, nil
 		}
-		return &openDir{info: t.info(e), entries: entries}, nil
-	case isRegular(e.mode):
-		data, err := t.readBlob("open", name, e.hash)
-		if err != nil {
-			return nil, err
-		}
-		info := t.info(e)
-		info.size, info.sized = int64(len(data)), true
-		return &openFile{info: info, Reader: bytes.NewReader(data)}, nil
-	}
-	return nil, notRegular("open", name, e.mode)
+		return nil, notRegular("open", name, e.mode)
+	})
 }
 
 // info describes e; the size of a file is looked up when asked for.

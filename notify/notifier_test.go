@@ -84,6 +84,15 @@ func (s *sink) fields(keys ...string) []string {
 	return out
 }
 
+// wantFields checks the messages the sink got, as fields of keys, against
+// want.
+func (s *sink) wantFields(t *testing.T, keys []string, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(want, s.fields(keys...)); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
 // counter collects Observe calls ("target result") and lets a test wait
 // for delivery results.
 type counter struct{ *testenv.Deliveries }
@@ -103,6 +112,14 @@ func (c *counter) count(result string) int {
 		}
 	}
 	return n
+}
+
+// wantDuplicates checks that target 0 counted want duplicates.
+func (c *counter) wantDuplicates(t *testing.T, want int) {
+	t.Helper()
+	if dups := c.count("0 " + ResultDuplicate); dups != want {
+		t.Errorf("%d duplicates counted, want %d", dups, want)
+	}
 }
 
 func start(t *testing.T, cfg Config) *Notifier {
@@ -269,13 +286,8 @@ func TestDeduplicates(t *testing.T) {
 	n.Forget("jdk")
 	n.Notify(stalled) // after recovery
 	c.Wait(t, 5)
-	want := []string{"stalled jdk r1", "stalled py <nil>", "build_failed jdk <nil>", "stalled jdk r2", "stalled jdk r2"}
-	if diff := cmp.Diff(want, s.fields("kind", "repo", "revision")); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
-	}
-	if dups := c.count("0 " + ResultDuplicate); dups != 2 {
-		t.Errorf("%d duplicates counted, want 2", dups)
-	}
+	s.wantFields(t, []string{"kind", "repo", "revision"}, "stalled jdk r1", "stalled py <nil>", "build_failed jdk <nil>", "stalled jdk r2", "stalled jdk r2")
+	c.wantDuplicates(t, 2)
 }
 
 // TestDeduplicatesRefusals: a guard's refusal, notified every cycle, is
@@ -306,16 +318,11 @@ func TestDeduplicatesRefusals(t *testing.T) {
 	n.Notify(limit)    // the guard lifted, then held again
 	n.Notify(settings) // another guard, still a duplicate
 	c.Wait(t, 7)
-	want := []string{
+	s.wantFields(t, []string{"kind", "repo", "held", "repos"},
 		"refused <nil> prune_limit [a b]", "refused <nil> settings_invalid [a]", "refused a <nil> <nil>", "signature_refused <nil> <nil> <nil>",
 		"refused <nil> prune_limit [a b c]", "refused a <nil> <nil>", "refused <nil> prune_limit [a b c]",
-	}
-	if diff := cmp.Diff(want, s.fields("kind", "repo", "held", "repos")); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
-	}
-	if dups := c.count("0 " + ResultDuplicate); dups != 11 {
-		t.Errorf("%d duplicates counted, want 11", dups)
-	}
+	)
+	c.wantDuplicates(t, 11)
 }
 
 // TestDroppedIsTriedAgain: a message the rate limit dropped is not taken
@@ -338,9 +345,7 @@ func TestDroppedIsTriedAgain(t *testing.T) {
 	n.Notify(refusal) // the next cycle: sent
 	n.Notify(refusal) // and now a duplicate
 	c.Wait(t, 1)
-	if diff := cmp.Diff([]string{"build_failed", "refused"}, s.fields("kind")); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
-	}
+	s.wantFields(t, []string{"kind"}, "build_failed", "refused")
 	want := []string{"0 sent", "0 rate_limited", "0 duplicate", "0 sent"}
 	if diff := cmp.Diff(want, c.All(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)

@@ -102,33 +102,43 @@ func checkRoundTrip(t testing.TB, o Overlay) (out []byte, back Overlay) {
 	return out, back
 }
 
-// Every good file parses without errors, with exactly the warnings of its
-// golden .warn file (none when there is none), passes Validate, and
-// round-trips through Marshal/Parse unchanged.
-func TestParseGood(t *testing.T) {
-	files := glob(t, "testdata/good/*.yaml")
-	if len(files) < 8 {
-		t.Fatalf("only %d good files", len(files))
+// parseEach parses every testdata/<kind>/*.yaml file with testParser, each
+// in its own subtest, and hands check what Parse returned; there must be at
+// least `least` of them.
+func parseEach(t *testing.T, kind string, least int, check func(t *testing.T, file string, parsed Parsed, err error)) {
+	t.Helper()
+	files := glob(t, "testdata/"+kind+"/*.yaml")
+	if len(files) < least {
+		t.Fatalf("only %d %s files", len(files), kind)
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			parsed, err := testParser.ParseFile(file, readFile(t, file))
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			for _, w := range parsed.Warnings {
-				if w.Severity != SeverityWarning || w.File != file || w.Line == 0 {
-					t.Errorf("warning %q: severity %v, no file or no line", w, w.Severity)
-				}
-			}
-			checkGolden(t, file+".warn", problemLines(parsed.Warnings))
-			out, back := checkRoundTrip(t, parsed.Overlay)
-			again, err := Marshal(back)
-			if err != nil || !bytes.Equal(out, again) {
-				t.Errorf("Marshal is not a fixed point (err %v):\n%s\n---\n%s", err, out, again)
-			}
+			check(t, file, parsed, err)
 		})
 	}
+}
+
+// Every good file parses without errors, with exactly the warnings of its
+// golden .warn file (none when there is none), passes Validate, and
+// round-trips through Marshal/Parse unchanged.
+func TestParseGood(t *testing.T) {
+	parseEach(t, "good", 8, func(t *testing.T, file string, parsed Parsed, err error) {
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		for _, w := range parsed.Warnings {
+			if w.Severity != SeverityWarning || w.File != file || w.Line == 0 {
+				t.Errorf("warning %q: severity %v, no file or no line", w, w.Severity)
+			}
+		}
+		checkGolden(t, file+".warn", problemLines(parsed.Warnings))
+		out, back := checkRoundTrip(t, parsed.Overlay)
+		again, err := Marshal(back)
+		if err != nil || !bytes.Equal(out, again) {
+			t.Errorf("Marshal is not a fixed point (err %v):\n%s\n---\n%s", err, out, again)
+		}
+	})
 }
 
 func uint32p(v uint32) *uint32 { return &v }
@@ -220,31 +230,24 @@ func TestParseValues(t *testing.T) {
 // Every bad file gives exactly the problems in its golden .err file: its
 // errors and warnings, in file order.
 func TestParseBad(t *testing.T) {
-	files := glob(t, "testdata/bad/*.yaml")
-	if len(files) < 35 {
-		t.Fatalf("only %d bad files", len(files))
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			parsed, err := testParser.ParseFile(file, readFile(t, file))
-			if err == nil {
-				t.Fatal("Parse accepted a bad file")
+	parseEach(t, "bad", 35, func(t *testing.T, file string, parsed Parsed, err error) {
+		if err == nil {
+			t.Fatal("Parse accepted a bad file")
+		}
+		var ps Problems
+		if !errors.As(err, &ps) {
+			t.Fatalf("error is %T, want Problems", err)
+		}
+		for i, p := range ps {
+			if p.File != file || p.Line == 0 || p.Severity != SeverityError {
+				t.Errorf("problem %q has no file or line, or is not an error", p)
 			}
-			var ps Problems
-			if !errors.As(err, &ps) {
-				t.Fatalf("error is %T, want Problems", err)
+			if i > 0 && (p.Line < ps[i-1].Line || (p.Line == ps[i-1].Line && p.Column < ps[i-1].Column)) {
+				t.Errorf("problems not sorted by position: %q after %q", p, ps[i-1])
 			}
-			for i, p := range ps {
-				if p.File != file || p.Line == 0 || p.Severity != SeverityError {
-					t.Errorf("problem %q has no file or line, or is not an error", p)
-				}
-				if i > 0 && (p.Line < ps[i-1].Line || (p.Line == ps[i-1].Line && p.Column < ps[i-1].Column)) {
-					t.Errorf("problems not sorted by position: %q after %q", p, ps[i-1])
-				}
-			}
-			checkGolden(t, file+".err", problemLines(append(ps, parsed.Warnings...).Sorted()))
-		})
-	}
+		}
+		checkGolden(t, file+".err", problemLines(append(ps, parsed.Warnings...).Sorted()))
+	})
 	// No golden without its input.
 	for _, golden := range append(glob(t, "testdata/bad/*.err"), glob(t, "testdata/good/*.warn")...) {
 		if _, err := os.Stat(strings.TrimSuffix(strings.TrimSuffix(golden, ".err"), ".warn")); err != nil {

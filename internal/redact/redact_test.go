@@ -24,10 +24,25 @@ const (
 func b64(s string) string    { return base64.StdEncoding.EncodeToString([]byte(s)) }
 func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
+// stringCase is what a redacting String must make of in.
+type stringCase struct{ name, in, want string }
+
+// checkStrings runs each case as a subtest: str(in) must be want.
+func checkStrings(t *testing.T, str func(string) string, cases []stringCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := str(tc.in); got != tc.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestRedactorForms removes a known secret in every form it can take.
 func TestRedactorForms(t *testing.T) {
 	r := redact.New(password).WithBasicAuth(user, password)
-	for _, tc := range []struct{ name, in, want string }{
+	checkStrings(t, r.String, []stringCase{
 		{"literal", "server said " + password + " twice: " + password, "server said REDACTED twice: REDACTED"},
 		{"query escaped", "q=" + url.QueryEscape(password), "q=REDACTED"},
 		{"path escaped", "/x/" + url.PathEscape(password) + "/y", "/x/REDACTED/y"},
@@ -40,20 +55,14 @@ func TestRedactorForms(t *testing.T) {
 		{"base64 of a document holding it", "got " + b64(`{"password":"`+password+`"}`), "got REDACTED"},
 		{"user:password", "bad credentials " + user + ":" + password, "bad credentials robot:REDACTED"},
 		{"nothing secret", "fetching refs/heads/main: EOF", "fetching refs/heads/main: EOF"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := r.String(tc.in); got != tc.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestShortSecret: a short secret is removed in credential positions only,
 // never as a word of the message.
 func TestShortSecret(t *testing.T) {
 	r := redact.New(short).WithBasicAuth(user, short)
-	for _, tc := range []struct{ name, in, want string }{
+	checkStrings(t, r.String, []stringCase{
 		{"ordinary word", "fetching refs/heads/main of the main repo", "fetching refs/heads/main of the main repo"},
 		{"after its user", "bad credentials robot:main", "bad credentials robot:REDACTED"},
 		{"base64 user:pw", "got " + b64("robot:main"), "got REDACTED"},
@@ -63,32 +72,20 @@ func TestShortSecret(t *testing.T) {
 		{"base64 of other text", "got " + b64("domain:x"), "got " + b64("domain:x")},
 		{"URL user-info", "https://robot:main@host/r", "https://robot:REDACTED@host/r"},
 		{"header", "Authorization: Basic " + b64("robot:main"), "Authorization: Basic REDACTED"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := r.String(tc.in); got != tc.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-			}
-		})
-	}
+	})
 	special := redact.New("a!b c")
-	for _, tc := range []struct{ name, in, want string }{
+	checkStrings(t, special.String, []stringCase{
 		{"literal word kept", "a!b c", "a!b c"},
 		{"query escaped", "q=a%21b+c", "q=REDACTED"},
 		{"path escaped", "/a%21b%20c/", "/REDACTED/"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := special.String(tc.in); got != tc.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestGeneric removes credential-shaped text without knowing any secret.
 func TestGeneric(t *testing.T) {
 	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJib3QifQ.c2lnbmF0dXJlLWJ5dGVz"
 	hdr := http.Header{"Authorization": {"Basic " + b64("u:secret")}, "User-Agent": {"git/2.0"}}
-	for _, tc := range []struct{ name, in, want string }{
+	checkStrings(t, redact.String, []stringCase{
 		{"empty", "", ""},
 		{"plain", "no credential here", "no credential here"},
 		{"basic header", "Authorization: Basic " + b64("u:secret") + "\nAccept: */*", "Authorization: Basic REDACTED\nAccept: */*"},
@@ -118,13 +115,7 @@ func TestGeneric(t *testing.T) {
 		{"query signature", "https://b.s3/o?X-Amz-Signature=deadbeef", "https://b.s3/o?X-Amz-Signature=REDACTED"},
 		{"fragment token", "https://h/cb#access_token=abc", "https://h/cb#access_token=REDACTED"},
 		{"harmless query", "https://h/r?page=2&ref=main", "https://h/r?page=2&ref=main"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := redact.String(tc.in); got != tc.want {
-				t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestURL(t *testing.T) {
