@@ -84,45 +84,52 @@ func (d *decoder) overlay(root *yaml.Node, o *Overlay) {
 func (d *decoder) accounts(n *yaml.Node, field string, a *Accounts) {
 	d.fields(n, field, keysAccounts, nil, handlers{
 		"run-as": func(v *yaml.Node, f string) { a.RunAs = d.string(v, f, MaxNameBytes) },
-		"users": func(v *yaml.Node, f string) {
-			d.list(v, f, func(item *yaml.Node, f string) {
-				var u User
-				d.fields(item, f, keysUser, nil, handlers{
-					"username":  func(v *yaml.Node, f string) { u.UserName = d.string(v, f, MaxNameBytes) },
-					"uid":       func(v *yaml.Node, f string) { u.UID, _ = d.uint32(v, f) },
-					"gid":       func(v *yaml.Node, f string) { u.GID = d.optionalUint32(v, f) },
-					"groupname": func(v *yaml.Node, f string) { u.GroupName = d.string(v, f, MaxNameBytes) },
-					"shell":     func(v *yaml.Node, f string) { u.Shell = d.string(v, f, MaxValueBytes) },
-					"homedir":   func(v *yaml.Node, f string) { u.HomeDir = d.string(v, f, MaxValueBytes) },
-				})
-				a.Users = append(a.Users, u)
-			})
-		},
-		"groups": func(v *yaml.Node, f string) {
-			d.list(v, f, func(item *yaml.Node, f string) {
-				var g Group
-				d.fields(item, f, keysGroup, nil, handlers{
-					"groupname": func(v *yaml.Node, f string) { g.GroupName = d.string(v, f, MaxNameBytes) },
-					"gid":       func(v *yaml.Node, f string) { g.GID, _ = d.uint32(v, f) },
-					"members":   func(v *yaml.Node, f string) { g.Members = d.strings(v, f, MaxNameBytes) },
-				})
-				a.Groups = append(a.Groups, g)
-			})
-		},
+		"users":  func(v *yaml.Node, f string) { a.Users = records(d, v, f, keysUser, d.user) },
+		"groups": func(v *yaml.Node, f string) { a.Groups = records(d, v, f, keysGroup, d.group) },
 	})
+}
+
+// user is the handlers of one item of accounts.users.
+func (d *decoder) user(u *User) handlers {
+	return handlers{
+		"username":  func(v *yaml.Node, f string) { u.UserName = d.string(v, f, MaxNameBytes) },
+		"uid":       func(v *yaml.Node, f string) { u.UID, _ = d.uint32(v, f) },
+		"gid":       func(v *yaml.Node, f string) { u.GID = d.optionalUint32(v, f) },
+		"groupname": func(v *yaml.Node, f string) { u.GroupName = d.string(v, f, MaxNameBytes) },
+		"shell":     func(v *yaml.Node, f string) { u.Shell = d.string(v, f, MaxValueBytes) },
+		"homedir":   func(v *yaml.Node, f string) { u.HomeDir = d.string(v, f, MaxValueBytes) },
+	}
+}
+
+// group is the handlers of one item of accounts.groups.
+func (d *decoder) group(g *Group) handlers {
+	return handlers{
+		"groupname": func(v *yaml.Node, f string) { g.GroupName = d.string(v, f, MaxNameBytes) },
+		"gid":       func(v *yaml.Node, f string) { g.GID, _ = d.uint32(v, f) },
+		"members":   func(v *yaml.Node, f string) { g.Members = d.strings(v, f, MaxNameBytes) },
+	}
 }
 
 // entries reads a list of {name, content} (certificates.additional,
 // contents.runtime_keyring).
 func (d *decoder) entries(n *yaml.Node, field string) []NamedContent {
-	var out []NamedContent
-	d.list(n, field, func(item *yaml.Node, f string) {
-		var e NamedContent
-		d.fields(item, f, keysEntry, nil, handlers{
+	return records(d, n, field, keysEntry, func(e *NamedContent) handlers {
+		return handlers{
 			"name":    func(v *yaml.Node, f string) { e.Name = d.string(v, f, MaxNameBytes) },
 			"content": func(v *yaml.Node, f string) { e.Content = d.string(v, f, 0) },
-		})
-		out = append(out, e)
+		}
+	})
+}
+
+// records reads a list of mappings with the accepted keys (users, groups,
+// entries), one T per item in file order: fields gives the handlers that
+// set the item's T.
+func records[T any](d *decoder, n *yaml.Node, field string, accepted []string, fields func(r *T) handlers) []T {
+	var out []T
+	d.list(n, field, func(item *yaml.Node, f string) {
+		var r T
+		d.fields(item, f, accepted, nil, fields(&r))
+		out = append(out, r)
 	})
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,11 +168,8 @@ type Result struct {
 
 // Refused lists the refused repos, sorted.
 func (r Result) Refused() []string {
-	out := make([]string, 0, len(r.Problems))
-	for name := range r.Problems {
-		out = append(out, name)
-	}
-	sort.Strings(out)
+	out := slices.AppendSeq(make([]string, 0, len(r.Problems)), maps.Keys(r.Problems))
+	slices.Sort(out)
 	return out
 }
 

@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,11 +67,8 @@ func (s Settings) Repo(name string) Repo { return s.Repos[name] }
 
 // Names returns the repos with settings, sorted.
 func (s Settings) Names() []string {
-	names := make([]string, 0, len(s.Repos))
-	for n := range s.Repos {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.AppendSeq(make([]string, 0, len(s.Repos)), maps.Keys(s.Repos))
+	slices.Sort(names)
 	return names
 }
 

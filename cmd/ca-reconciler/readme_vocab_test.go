@@ -2,65 +2,31 @@ package main
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/vocabgen"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-// vocabDocs reads the doc comment of every typed constant declared in the
-// vocab package, keyed by type name and value: the README's tables of
-// statuses, actions and hold reasons are those comments, so the code's
-// declaration is their one source.
+// vocabDocs reads the doc comment of every typed constant of the vocab
+// package, keyed by type name and value, from vocab/vocab.yaml: the README's
+// tables of statuses, actions and hold reasons are those comments, and the
+// file vocab.go is generated from is their one source.
 func vocabDocs(t *testing.T) map[string]map[string]string {
 	t.Helper()
-	const dir = "../../vocab"
-	fset := token.NewFileSet()
-	entries, err := os.ReadDir(dir)
+	vocabs, err := vocabgen.Load(filepath.Join("..", "..", vocabgen.Source))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]map[string]string{}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				typ, ok := vs.Type.(*ast.Ident)
-				if !ok || len(vs.Names) != 1 || len(vs.Values) != 1 {
-					continue
-				}
-				lit, ok := vs.Values[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					continue
-				}
-				value, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if out[typ.Name] == nil {
-					out[typ.Name] = map[string]string{}
-				}
-				out[typ.Name][value] = constMeaning(vs.Names[0].Name, vs.Doc.Text())
-			}
+	for _, v := range vocabs {
+		out[v.Type] = map[string]string{}
+		for _, c := range v.Values {
+			out[v.Type][c.Value] = constMeaning(c.Name, c.Doc)
 		}
 	}
 	return out

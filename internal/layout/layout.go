@@ -5,8 +5,8 @@
 // which `go generate ./...` at the root does not enter on its own (deploy/
 // is a separate module). So one command, `go generate ./...` at the root,
 // rewrites every generated file: the README's flag and metric tables, the
-// overlay parser's golden errors, and the deploy files (kustomize base,
-// emulator overlay, the chart's seed).
+// overlay parser's golden errors, vocab/vocab.go, and the deploy files
+// (kustomize base, emulator overlay, the chart's seed).
 package layout
 
 //go:generate go -C ../../deploy generate ./...
