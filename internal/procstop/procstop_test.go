@@ -1,7 +1,9 @@
 package procstop_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -10,7 +12,7 @@ import (
 )
 
 // start runs sh -c script and returns it with a channel closed once it has
-// been waited for.
+// been waited for; it is killed when the test ends, if still running.
 func start(t *testing.T, script string) (*exec.Cmd, chan struct{}) {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", script)
@@ -19,6 +21,7 @@ func start(t *testing.T, script string) (*exec.Cmd, chan struct{}) {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
 	return cmd, done
 }
 
@@ -35,8 +38,16 @@ func TestStopSignals(t *testing.T) {
 }
 
 func TestStopKillsAfterTheGrace(t *testing.T) {
-	cmd, done := start(t, "trap '' TERM; while :; do sleep 0.1; done")
-	time.Sleep(200 * time.Millisecond) // the trap is set
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd, done := start(t, "trap '' TERM; touch "+ready+"; while :; do sleep 0.1; done")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break // the trap is set
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell did not set its trap in 30s")
+		}
+	}
 	procstop.Stop(cmd.Process, syscall.SIGTERM, done, 300*time.Millisecond)
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
 		t.Errorf("exit status %v, want killed by SIGKILL", cmd.ProcessState)
