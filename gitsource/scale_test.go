@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/bytecount"
 )
 
 // countingHandler counts the bytes of upload-pack responses (the packs and
@@ -27,18 +29,7 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		n = &h.packBytes
 	}
-	h.next.ServeHTTP(&countingWriter{ResponseWriter: w, n: n}, r)
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
+	h.next.ServeHTTP(&bytecount.Writer{ResponseWriter: w, N: n}, r)
 }
 
 // manyFiles writes n overlay-like files under dir of the upstream, with the

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -99,26 +100,9 @@ func TestRepoSeries(t *testing.T) {
 			t.Errorf("builds_total{%s} = %v, want %v", r, got, want)
 		}
 	}
-	want2 := `
-# HELP ca_reconciler_build_duration_seconds Duration of completed builds.
-# TYPE ca_reconciler_build_duration_seconds histogram
-ca_reconciler_build_duration_seconds_bucket{le="10"} 0
-ca_reconciler_build_duration_seconds_bucket{le="30"} 0
-ca_reconciler_build_duration_seconds_bucket{le="60"} 1
-ca_reconciler_build_duration_seconds_bucket{le="120"} 2
-ca_reconciler_build_duration_seconds_bucket{le="300"} 2
-ca_reconciler_build_duration_seconds_bucket{le="600"} 2
-ca_reconciler_build_duration_seconds_bucket{le="900"} 2
-ca_reconciler_build_duration_seconds_bucket{le="1200"} 2
-ca_reconciler_build_duration_seconds_bucket{le="1800"} 2
-ca_reconciler_build_duration_seconds_bucket{le="2700"} 2
-ca_reconciler_build_duration_seconds_bucket{le="3600"} 2
-ca_reconciler_build_duration_seconds_bucket{le="5400"} 2
-ca_reconciler_build_duration_seconds_bucket{le="7200"} 2
-ca_reconciler_build_duration_seconds_bucket{le="+Inf"} 2
-ca_reconciler_build_duration_seconds_sum 180
-ca_reconciler_build_duration_seconds_count 2
-`
+	want2 := testenv.HistogramText("ca_reconciler_build_duration_seconds", "Duration of completed builds.",
+		[]float64{10, 30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200},
+		[]uint64{0, 0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}, 180, 2)
 	if err := testutil.CollectAndCompare(m.BuildDuration, strings.NewReader(want2)); err != nil {
 		t.Error(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/packagecheck"
@@ -28,18 +28,6 @@ const (
 	listAPKs         = apkv1.APK_ListAPKs_FullMethodName
 	listBuildReports = registryv1.Registry_ListBuildReports_FullMethodName
 )
-
-// checkCatalog is the organization's package index in these tests.
-var checkCatalog = []emulator.Package{
-	{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
-	{Name: "busybox", Version: "1.37-r0", Depends: []string{"so:libc.so.6"}},
-	{Name: "curl", Version: "8.11-r0", Depends: []string{"so:libc.so.6"}},
-	{Name: "jq", Version: "1.7.1-r0"},
-	{Name: "mongo-8.0", Version: "8.0.4-r0"},
-	{Name: "x86-tool", Version: "1.0-r0", Archs: []string{"x86_64"}},
-	{Name: "broken", Version: "2.0-r0", Depends: []string{"libnope"}},
-	{Name: "openssl", Version: "3.4.0-r0"},
-}
 
 // checked is a reconciler with a real package checker over the world's
 // client, and a log to read.
@@ -88,7 +76,7 @@ func problemsOf(p reconciler.Plan) map[string][]string {
 // of asking the API again; and an idle cycle still costs one ListRepos.
 func TestPackageCheckRefusesWhatCannotBuild(t *testing.T) {
 	w := newWorld(t)
-	if err := w.emu.SetCatalogPackages(w.orgID, checkCatalog); err != nil {
+	if err := w.emu.SetCatalogPackages(w.orgID, emutest.Catalog()); err != nil {
 		t.Fatal(err)
 	}
 	w.checkRepos("good", "missing", "noarm", "nodep", "noversion")
@@ -233,7 +221,7 @@ func TestPackageCheckSkippedWithoutAPKList(t *testing.T) {
 // created, and an accepted one is.
 func TestPackageCheckOfCreates(t *testing.T) {
 	w := newWorld(t)
-	if err := w.emu.SetCatalogPackages(w.orgID, checkCatalog); err != nil {
+	if err := w.emu.SetCatalogPackages(w.orgID, emutest.Catalog()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.emu.SetSourceImages(w.orgID, "node"); err != nil {

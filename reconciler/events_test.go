@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/metrics"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -76,23 +77,9 @@ ca_reconciler_repo_status{repo="web",status="orphan"} 1
 	if n := testutil.CollectAndCount(m.CommitToWrite); n != 1 {
 		t.Fatalf("commit_to_write has %d series", n)
 	}
-	if err := testutil.CollectAndCompare(m.CommitToWrite, stringsReader(`
-# HELP ca_reconciler_commit_to_write_seconds Time from a revision's commit to the successful write of a repo it changed.
-# TYPE ca_reconciler_commit_to_write_seconds histogram
-ca_reconciler_commit_to_write_seconds_bucket{le="1"} 0
-ca_reconciler_commit_to_write_seconds_bucket{le="5"} 0
-ca_reconciler_commit_to_write_seconds_bucket{le="10"} 0
-ca_reconciler_commit_to_write_seconds_bucket{le="30"} 0
-ca_reconciler_commit_to_write_seconds_bucket{le="60"} 0
-ca_reconciler_commit_to_write_seconds_bucket{le="120"} 1
-ca_reconciler_commit_to_write_seconds_bucket{le="300"} 1
-ca_reconciler_commit_to_write_seconds_bucket{le="600"} 1
-ca_reconciler_commit_to_write_seconds_bucket{le="1800"} 1
-ca_reconciler_commit_to_write_seconds_bucket{le="3600"} 1
-ca_reconciler_commit_to_write_seconds_bucket{le="+Inf"} 1
-ca_reconciler_commit_to_write_seconds_sum 90
-ca_reconciler_commit_to_write_seconds_count 1
-`)); err != nil {
+	if err := testutil.CollectAndCompare(m.CommitToWrite, strings.NewReader(testenv.HistogramText("ca_reconciler_commit_to_write_seconds",
+		"Time from a revision's commit to the successful write of a repo it changed.",
+		[]float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}, []uint64{0, 0, 0, 0, 0, 1, 1, 1, 1, 1}, 90, 1))); err != nil {
 		t.Error(err)
 	}
 	type line struct {
@@ -129,5 +116,3 @@ ca_reconciler_commit_to_write_seconds_count 1
 		t.Errorf("last log line %q", last.Message)
 	}
 }
-
-func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

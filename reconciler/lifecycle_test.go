@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
@@ -298,11 +297,8 @@ func TestLifecycleStalled(t *testing.T) {
 // TestNextLifecycle is the state machine's table for the lifecycle's
 // actions: create, prune, suspended and refusals.
 func TestNextLifecycle(t *testing.T) {
-	t0 := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
-	now := t0.Add(time.Hour)
-	commit := t0.Add(50 * time.Minute)
-	f := facts{now: now, commit: commit}
-	at := func(t time.Time) *time.Time { return &t }
+	t0, f := tableFacts()
+	now, commit := f.now, f.commit
 	curl := overlay.Overlay{Packages: []string{"curl"}}
 	add := overlay.Diff(overlay.Overlay{}, curl)
 	remove := overlay.Diff(curl, overlay.Overlay{})
@@ -342,6 +338,21 @@ func TestNextLifecycle(t *testing.T) {
 		e.Diff, e.Held = diff, held
 		return e
 	}
+	// once is e after the one write toward the stall count.
+	once := func(e Event) Event { e.Writes = 1; return e }
+	// applied is the event of a converged create or prune (a write of
+	// the desired hash with the diff, from the source when a create).
+	applied := func(k vocab.EventKind, a vocab.Action, hash string, diff []string, source string) Event {
+		e := ev(k, "org/web")
+		e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts, e.Commit, e.Source = a, hash, diff, true, now, 1, commit, source
+		return e
+	}
+	// createFailed is the event of a create from nosuch that failed.
+	createFailed := func(reason string, attempts int, transient bool) Event {
+		e := ev(vocab.EventWriteFailed, "")
+		e.Action, e.Source, e.Reason, e.Attempts, e.At, e.Transient = vocab.ActionCreate, "nosuch", reason, attempts, now, transient
+		return e
+	}
 	refusedText := `ca-images-iac/.ca-reconciler.yaml:3:13: repos.web.source: the organization cannot create repo "web" from source "nosuch": source repository "nosuch" not found`
 
 	for _, tc := range []nextCase{
@@ -362,17 +373,8 @@ func TestNextLifecycle(t *testing.T) {
 				LastWrite: at(now), Writes: 1, WritesOf: "h1"},
 			events: []Event{
 				drift("org/web", []string{"+ package curl"}, ""),
-				func() Event {
-					e := ev(vocab.EventCreated, "org/web")
-					e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts, e.Commit, e.Source =
-						vocab.ActionCreate, "h1", []string{"+ package curl"}, true, now, 1, commit, "nosuch"
-					return e
-				}(),
-				func() Event {
-					e := changed("org/web", vocab.StatusMissing, vocab.StatusSynced, "")
-					e.Writes = 1
-					return e
-				}(),
+				applied(vocab.EventCreated, vocab.ActionCreate, "h1", []string{"+ package curl"}, "nosuch"),
+				once(changed("org/web", vocab.StatusMissing, vocab.StatusSynced, "")),
 			},
 		},
 		{
@@ -383,11 +385,7 @@ func TestNextLifecycle(t *testing.T) {
 			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "h1", Error: refusedText},
 			events: []Event{
 				drift("", []string{"+ package curl"}, ""),
-				func() Event {
-					e := ev(vocab.EventWriteFailed, "")
-					e.Action, e.Source, e.Reason, e.Attempts, e.At = vocab.ActionCreate, "nosuch", refusedText, 1, now
-					return e
-				}(),
+				createFailed(refusedText, 1, false),
 				changed("", vocab.StatusMissing, vocab.StatusInvalid, refusedText),
 			},
 		},
@@ -400,11 +398,7 @@ func TestNextLifecycle(t *testing.T) {
 				DriftSince: at(now), WriteError: unavailableErr.Error(), Would: vocab.ActionCreate},
 			events: []Event{
 				drift("", []string{"+ package curl"}, ""),
-				func() Event {
-					e := ev(vocab.EventWriteFailed, "")
-					e.Action, e.Source, e.Reason, e.Attempts, e.At, e.Transient = vocab.ActionCreate, "nosuch", unavailableErr.Error(), 4, now, true
-					return e
-				}(),
+				createFailed(unavailableErr.Error(), 4, true),
 				changed("", vocab.StatusMissing, vocab.StatusFailed, unavailableErr.Error()),
 			},
 		},
@@ -417,16 +411,8 @@ func TestNextLifecycle(t *testing.T) {
 				DriftSince: at(now), WriteError: denied.Error(), Writes: 1, WritesOf: "h1", Would: vocab.ActionCreate},
 			events: []Event{
 				drift("", []string{"+ package curl"}, ""),
-				func() Event {
-					e := ev(vocab.EventWriteFailed, "")
-					e.Action, e.Source, e.Reason, e.Attempts, e.At = vocab.ActionCreate, "nosuch", denied.Error(), 1, now
-					return e
-				}(),
-				func() Event {
-					e := changed("", vocab.StatusMissing, vocab.StatusFailed, denied.Error())
-					e.Writes = 1
-					return e
-				}(),
+				createFailed(denied.Error(), 1, false),
+				once(changed("", vocab.StatusMissing, vocab.StatusFailed, denied.Error())),
 			},
 		},
 		{
@@ -438,16 +424,8 @@ func TestNextLifecycle(t *testing.T) {
 				LastWrite: at(now), Writes: 1, WritesOf: eh},
 			events: []Event{
 				drift("org/web", []string{"- package curl"}, ""),
-				func() Event {
-					e := ev(vocab.EventPruned, "org/web")
-					e.Action, e.DesiredHash, e.Diff, e.Converged, e.At, e.Attempts, e.Commit = vocab.ActionPrune, eh, []string{"- package curl"}, true, now, 1, commit
-					return e
-				}(),
-				func() Event {
-					e := changed("org/web", vocab.StatusOrphan, vocab.StatusPruned, "")
-					e.Writes = 1
-					return e
-				}(),
+				applied(vocab.EventPruned, vocab.ActionPrune, eh, []string{"- package curl"}, ""),
+				once(changed("org/web", vocab.StatusOrphan, vocab.StatusPruned, "")),
 			},
 		},
 		{

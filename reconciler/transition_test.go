@@ -40,14 +40,23 @@ func (tc nextCase) check(t *testing.T, f facts) (store.RepoState, []Event) {
 	return got, events
 }
 
+// tableFacts are the facts of the state machine's tables (TestNext,
+// TestNextLifecycle): now, when this cycle's writes finished, is an hour
+// after t0, when the earlier cycles wrote and drift began; the revision
+// was committed ten minutes before now.
+func tableFacts() (t0 time.Time, f facts) {
+	t0 = time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
+	return t0, facts{now: t0.Add(time.Hour), commit: t0.Add(50 * time.Minute)}
+}
+
+// at is t by pointer, as a RepoState holds its times.
+func at(t time.Time) *time.Time { return &t }
+
 // TestNext is the repo-state machine's table: every status it can reach and
 // every event it can emit, from the states that lead there.
 func TestNext(t *testing.T) {
-	t0 := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
-	now := t0.Add(time.Hour)
-	commit := t0.Add(50 * time.Minute)
-	f := facts{now: now, commit: commit}
-	at := func(t time.Time) *time.Time { return &t }
+	t0, f := tableFacts()
+	now, commit := f.now, f.commit
 	diff := overlay.Diff(overlay.Overlay{}, overlay.Overlay{Packages: []string{"curl"}})
 	diffS := []string{"+ package curl"}
 	build := &store.BuildInfo{ID: "b1", Result: vocab.BuildFailure, Finished: t0, Seconds: 3}
@@ -81,6 +90,51 @@ func TestNext(t *testing.T) {
 		return e
 	}
 
+	// convergedWrite is a row where the repo, in sync before, gets a new
+	// file of the action whose write converges: drift detected, then
+	// written with the commit time commitAt (zero for no commit-to-write).
+	convergedWrite := func(name string, a vocab.Action, hash string, commitAt time.Time) nextCase {
+		return nextCase{
+			name: name,
+			prev: synced,
+			c:    change(a, hash),
+			w:    &WriteResult{Converged: true, At: now, Attempts: 1},
+			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: hash, LiveHash: hash,
+				LastWrite: at(now), Writes: 1, WritesOf: hash, LastBuild: build},
+			events: []Event{driftDetected(), written(a, hash, true, commitAt)},
+		}
+	}
+	// unconvergedWrite is a row where the drifted repo's update to hash is
+	// written but does not converge: it stays drifted with writes toward
+	// the stall count.
+	unconvergedWrite := func(name, hash string, writes int, commitAt time.Time) nextCase {
+		return nextCase{
+			name: name,
+			prev: drifted,
+			c:    change(vocab.ActionUpdate, hash),
+			w:    &WriteResult{At: now, Attempts: 1},
+			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: hash, LiveHash: "live",
+				Diff: diffS, DriftSince: at(t0), LastWrite: at(now), Writes: writes, WritesOf: hash},
+			events: []Event{written(vocab.ActionUpdate, hash, false, commitAt)},
+		}
+	}
+	// failedWrite is a row where the drifted repo's update fails with w:
+	// failed, with writes toward the stall count, the last write kept.
+	failedWrite := func(name string, w *WriteResult, writes int) nextCase {
+		failed := ev(vocab.EventWriteFailed)
+		failed.Reason, failed.Attempts, failed.Transient = w.Err.Error(), w.Attempts, w.Transient
+		return nextCase{
+			name: name,
+			prev: drifted,
+			c:    change(vocab.ActionUpdate, "h2"),
+			w:    w,
+			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h2", LiveHash: "live",
+				Diff: diffS, DriftSince: at(t0), LastWrite: at(t0), WriteError: w.Err.Error(), Writes: writes, WritesOf: "h2"},
+			events: []Event{failed, changed(vocab.StatusDrifted, vocab.StatusFailed, writes, w.Err.Error())},
+		}
+	}
+	invalid1 := store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "invalid:1", LiveHash: "live", Error: "f/web.yaml:1:1: nope"}
+
 	for _, tc := range []nextCase{
 		{
 			name:   "first sight, in sync",
@@ -108,79 +162,13 @@ func TestNext(t *testing.T) {
 			c:    change(vocab.ActionUpdate, "h2"),
 			want: drifted,
 		},
-		{
-			name: "a new file written and converged: one write toward the stall count, commit-to-write measured",
-			prev: synced,
-			c:    change(vocab.ActionUpdate, "h2"),
-			w:    &WriteResult{Converged: true, At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h2", LiveHash: "h2",
-				LastWrite: at(now), Writes: 1, WritesOf: "h2", LastBuild: build},
-			events: []Event{driftDetected(), written(vocab.ActionUpdate, "h2", true, commit)},
-		},
-		{
-			name: "a Console edit put back: written, but no commit-to-write",
-			prev: synced,
-			c:    change(vocab.ActionUpdate, "h1"),
-			w:    &WriteResult{Converged: true, At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h1", LiveHash: "h1",
-				LastWrite: at(now), Writes: 1, WritesOf: "h1", LastBuild: build},
-			events: []Event{driftDetected(), written(vocab.ActionUpdate, "h1", true, time.Time{})},
-		},
-		{
-			name: "an empty file resets the overlay",
-			prev: synced,
-			c:    change(vocab.ActionReset, "empty"),
-			w:    &WriteResult{Converged: true, At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "empty", LiveHash: "empty",
-				LastWrite: at(now), Writes: 1, WritesOf: "empty", LastBuild: build},
-			events: []Event{driftDetected(), written(vocab.ActionReset, "empty", true, commit)},
-		},
-		{
-			name: "written but not converged: stays drifted, the count grows",
-			prev: drifted,
-			c:    change(vocab.ActionUpdate, "h2"),
-			w:    &WriteResult{At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h2", LiveHash: "live",
-				Diff: diffS, DriftSince: at(t0), LastWrite: at(now), Writes: 3, WritesOf: "h2"},
-			events: []Event{written(vocab.ActionUpdate, "h2", false, time.Time{})},
-		},
-		{
-			name: "a new file starts the count again",
-			prev: drifted,
-			c:    change(vocab.ActionUpdate, "h3"),
-			w:    &WriteResult{At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h3", LiveHash: "live",
-				Diff: diffS, DriftSince: at(t0), LastWrite: at(now), Writes: 1, WritesOf: "h3"},
-			events: []Event{written(vocab.ActionUpdate, "h3", false, commit)},
-		},
-		{
-			name: "a permanent write failure: failed, counts toward the stall",
-			prev: drifted,
-			c:    change(vocab.ActionUpdate, "h2"),
-			w:    &WriteResult{Err: denied, At: now, Attempts: 1},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h2", LiveHash: "live",
-				Diff: diffS, DriftSince: at(t0), LastWrite: at(t0), WriteError: denied.Error(), Writes: 3, WritesOf: "h2"},
-			events: []Event{
-				func() Event { e := ev(vocab.EventWriteFailed); e.Reason, e.Attempts = denied.Error(), 1; return e }(),
-				changed(vocab.StatusDrifted, vocab.StatusFailed, 3, denied.Error()),
-			},
-		},
-		{
-			name: "a transient write failure does not count toward the stall",
-			prev: drifted,
-			c:    change(vocab.ActionUpdate, "h2"),
-			w:    &WriteResult{Err: unavailable, Transient: true, At: now, Attempts: 4},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h2", LiveHash: "live",
-				Diff: diffS, DriftSince: at(t0), LastWrite: at(t0), WriteError: unavailable.Error(), Writes: 2, WritesOf: "h2"},
-			events: []Event{
-				func() Event {
-					e := ev(vocab.EventWriteFailed)
-					e.Reason, e.Attempts, e.Transient = unavailable.Error(), 4, true
-					return e
-				}(),
-				changed(vocab.StatusDrifted, vocab.StatusFailed, 2, unavailable.Error()),
-			},
-		},
+		convergedWrite("a new file written and converged: one write toward the stall count, commit-to-write measured", vocab.ActionUpdate, "h2", commit),
+		convergedWrite("a Console edit put back: written, but no commit-to-write", vocab.ActionUpdate, "h1", time.Time{}),
+		convergedWrite("an empty file resets the overlay", vocab.ActionReset, "empty", commit),
+		unconvergedWrite("written but not converged: stays drifted, the count grows", "h2", 3, time.Time{}),
+		unconvergedWrite("a new file starts the count again", "h3", 1, commit),
+		failedWrite("a permanent write failure: failed, counts toward the stall", &WriteResult{Err: denied, At: now, Attempts: 1}, 3),
+		failedWrite("a transient write failure does not count toward the stall", &WriteResult{Err: unavailable, Transient: true, At: now, Attempts: 4}, 2),
 		{
 			name: "stalled: the plan says so, nothing is written",
 			prev: drifted,
@@ -209,13 +197,13 @@ func TestNext(t *testing.T) {
 		},
 		{
 			name: "still invalid for the same reason: nothing new",
-			prev: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "invalid:1", LiveHash: "live", Error: "f/web.yaml:1:1: nope"},
+			prev: invalid1,
 			c:    withErr(change(vocab.ActionInvalid, "invalid:1"), "f/web.yaml:1:1: nope"),
-			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "invalid:1", LiveHash: "live", Error: "f/web.yaml:1:1: nope"},
+			want: invalid1,
 		},
 		{
 			name:   "invalid for a new reason is reported again",
-			prev:   store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "invalid:1", LiveHash: "live", Error: "f/web.yaml:1:1: nope"},
+			prev:   invalid1,
 			c:      withErr(change(vocab.ActionInvalid, "invalid:2"), "f/web.yaml:2:1: other"),
 			want:   store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusInvalid, DesiredHash: "invalid:2", LiveHash: "live", Error: "f/web.yaml:2:1: other"},
 			events: []Event{changed(vocab.StatusInvalid, vocab.StatusInvalid, 0, "f/web.yaml:2:1: other")},

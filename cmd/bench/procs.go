@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/procstop"
 )
 
 // workspace makes a temporary folder for one bench command and builds the
@@ -76,13 +78,7 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // stop sends SIGTERM and waits (SIGKILL after 10s).
 func (p *proc) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	procstop.Stop(p.cmd.Process, os.Interrupt, p.done, 10*time.Second)
 }
 
 // emulatorSupports reports whether `ca-reconciler emulator` has a flag.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ca-reconciler/ca-reconciler/chainguard"
+	"github.com/ca-reconciler/ca-reconciler/internal/bytecount"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
@@ -146,7 +147,7 @@ func (w *world) serve() error {
 	w.gitURL = "http://" + lis.Addr().String() + "/config.git"
 	w.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.requests.Add(1)
-		backend.ServeHTTP(&countingWriter{ResponseWriter: rw, n: &w.served}, r)
+		backend.ServeHTTP(&bytecount.Writer{ResponseWriter: rw, N: &w.served}, r)
 	})}
 	go func() { _ = w.srv.Serve(lis) }()
 	return nil
@@ -170,18 +171,6 @@ func startWorld(bin, dir string, n int, latency time.Duration) (w *world, apiURL
 		return nil, "", nil, err
 	}
 	return w, apiURL, func() { emu.stop(); w.close() }, nil
-}
-
-// countingWriter counts the response bytes of the Git server.
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(b)
-	c.n.Add(int64(n))
-	return n, err
 }
 
 // postHook sends a signed generic webhook to the daemon.

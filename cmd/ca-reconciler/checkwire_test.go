@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ca-reconciler/ca-reconciler/emulator"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv/emutest"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
 )
@@ -22,20 +23,6 @@ import (
 // a newer service) run the real binary (built once per test process, see
 // lifecycle_test.go) as separate processes against the emulator over
 // loopback and a real Git repository.
-
-// acceptanceCatalog is the organization's package index: what ListAPKs
-// lists and what the emulator's builds can install.
-var acceptanceCatalog = []emulator.Package{
-	{Name: "glibc", Version: "2.41-r0", Provides: []string{"so:libc.so.6=6"}},
-	{Name: "busybox", Version: "1.37-r0", Depends: []string{"so:libc.so.6"}},
-	{Name: "curl", Version: "8.11-r0", Depends: []string{"so:libc.so.6"}},
-	{Name: "jq", Version: "1.7.1-r0"},
-	{Name: "mongo-8.0", Version: "8.0.4-r0"},
-	{Name: "x86-tool", Version: "1.0-r0", Archs: []string{"x86_64"}},
-	{Name: "broken", Version: "2.0-r0", Depends: []string{"libnope"}},
-	{Name: "openssl", Version: "3.3.2-r0"},
-	{Name: "openssl", Version: "3.4.0-r0"},
-}
 
 // awaitBuild waits for the repo to have more than before build reports,
 // the last one finished, and returns it.
@@ -74,7 +61,9 @@ func (f *fixture) writeThroughAPI(repo string, o overlay.Overlay) {
 // reason in the build log.
 func TestAcceptancePackageCheckRefusesWhatCannotBuild(t *testing.T) {
 	f := newFixture(t)
-	if err := f.emu.SetCatalogPackages(f.orgID, acceptanceCatalog); err != nil {
+	// The organization's package index, what ListAPKs lists and the
+	// emulator's builds can install: an older openssl besides 3.4.0-r0.
+	if err := f.emu.SetCatalogPackages(f.orgID, emutest.Catalog(emulator.Package{Name: "openssl", Version: "3.3.2-r0"})); err != nil {
 		t.Fatal(err)
 	}
 	names := []string{"good", "also-good", "missing", "noarm", "nodep", "noversion"}

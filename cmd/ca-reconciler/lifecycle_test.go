@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/ca-reconciler/ca-reconciler/internal/procstop"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -626,16 +627,5 @@ func (d *binaryDaemon) await(what string, cond func() bool) {
 
 // stop ends the daemon this test started (SIGTERM to its pid) and waits.
 func (d *binaryDaemon) stop() {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(20 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-d.done
-	}
+	procstop.Stop(d.cmd.Process, syscall.SIGTERM, d.done, 20*time.Second)
 }

@@ -238,10 +238,7 @@ func TestPrometheusScrapesTheDaemon(t *testing.T) {
 		"ca-images-iac/plain.yaml": "contents:\n  packages: [curl]\n  runtime_repositories: [https://apk.example.com/os]\n",
 	})
 
-	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1s", "--build-poll-interval", "1s",
-		"--package-check=false", // the failed build below is one the package check would refuse
-	}, f.getenv)
+	d := f.startFollowingBuilds()
 	addr := d.addr
 
 	prom := startPrometheus(t, promBin, addr)

@@ -53,6 +53,15 @@ func seriesByRepo(t *testing.T, addr string) (map[string][]string, int) {
 	return out, len(body)
 }
 
+// startFollowingBuilds starts the daemon (the run command) on the
+// fixture, cycling and polling builds every second, without the package
+// check: the failed builds these tests cause are ones it would refuse.
+func (f *fixture) startFollowingBuilds() *background {
+	f.t.Helper()
+	return startDaemon(f.t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(),
+		"--interval", "1s", "--build-poll-interval", "1s", "--package-check=false"}, f.getenv)
+}
+
 // TestSeriesPerRepo runs the daemon through every kind of repo (in sync
 // from the start, written, a failed build, stalled, invalid, missing,
 // orphan) and counts each repo's series on a real scrape: none has more
@@ -87,10 +96,7 @@ func TestSeriesPerRepo(t *testing.T) {
 		"ca-images-iac/bad.yaml":   "entrypoint: {command: /bin/sh}\n",
 		"ca-images-iac/ghost.yaml": "{}\n",
 	})
-	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
-		"--interval", "1s", "--build-poll-interval", "1s",
-		"--package-check=false", // the failed build below is one the package check would refuse
-	}, f.getenv)
+	d := f.startFollowingBuilds()
 
 	// Wait until every repo is where it ends: both builds finished and
 	// stuck stalled.

@@ -5,7 +5,8 @@
 // connection, and one that wants only the answer's status; a buffer for
 // logs that goroutines write and read at once; and, for a delivery loop
 // with retries, a collector of the results it observes and a runner until
-// the test ends. It depends only on the SDK and the standard library, and
+// the test ends; and the text exposition of a histogram, to compare a
+// collector against. It depends only on the SDK and the standard library, and
 // only tests import it.
 package testenv
 

@@ -1,5 +1,6 @@
 // Package emutest starts the emulator for the tests of several packages: on
-// loopback TCP, closed when the test ends. It is apart from testenv so that
+// loopback TCP, closed when the test ends; and holds the package index
+// their package checks share (Catalog). It is apart from testenv so that
 // testenv depends on the SDK and the standard library only; only tests
 // import it.
 package emutest
