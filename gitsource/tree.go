@@ -234,7 +234,7 @@ func (t *Tree) ReadFile(name string) ([]byte, error) {
 }
 
 // atEntry looks up name for the operation op and hands its entry to f,
-// all under r.mu; an error of the lookup is returned as it is.
+// all under t.r.mu; an error of the lookup is returned as it is.
 func atEntry[T any](t *Tree, op, name string, f func(e entry) (T, error)) (T, error) {
 	t.r.mu.Lock()
 	defer t.r.mu.Unlock()

@@ -76,7 +76,7 @@ func startProc(cmd *exec.Cmd, onExit func()) *proc {
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
-// stop sends SIGTERM and waits (SIGKILL after 10s).
+// stop interrupts the process (SIGINT) and waits (SIGKILL after 10s).
 func (p *proc) stop() {
 	procstop.Stop(p.cmd.Process, os.Interrupt, p.done, 10*time.Second)
 }

@@ -12,22 +12,19 @@ import (
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
 
-// vocabDocs reads the doc comment of every typed constant of the vocab
-// package, keyed by type name and value, from vocab/vocab.yaml: the README's
-// tables of statuses, actions and hold reasons are those comments, and the
-// file vocab.go is generated from is their one source.
-func vocabDocs(t *testing.T) map[string]map[string]string {
+// vocabularies reads vocab/vocab.yaml, keyed by type name: the README's
+// tables of statuses, actions and hold reasons are its values and their doc
+// comments, so one `go generate ./...` writes those tables and vocab.go from
+// the same file, whichever runs first.
+func vocabularies(t *testing.T) map[string]vocabgen.Vocabulary {
 	t.Helper()
 	vocabs, err := vocabgen.Load(filepath.Join("..", "..", vocabgen.Source))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]map[string]string{}
+	out := map[string]vocabgen.Vocabulary{}
 	for _, v := range vocabs {
-		out[v.Type] = map[string]string{}
-		for _, c := range v.Values {
-			out[v.Type][c.Value] = constMeaning(c.Name, c.Doc)
-		}
+		out[v.Type] = v
 	}
 	return out
 }
@@ -43,30 +40,29 @@ func constMeaning(name, doc string) string {
 	return strings.ReplaceAll(string(unicode.ToUpper(r))+s[n:], "|", "\\|")
 }
 
-// vocabTable renders one vocabulary as a README table, in the order the
-// code lists it; every value must have a doc comment.
-func vocabTable[T ~string](t *testing.T, docs map[string]string, head string, values []T) string {
+// vocabTable renders one vocabulary as a README table, in the order its
+// list returns the values; every value must have a doc comment.
+func vocabTable(t *testing.T, v vocabgen.Vocabulary, head string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "| %s | meaning |\n|---|---|\n", head)
-	for _, v := range values {
-		meaning := docs[string(v)]
-		if meaning == "" {
-			t.Errorf("vocab: %s %q has no doc comment for the README", head, v)
+	for _, c := range v.Values {
+		if strings.TrimSpace(c.Doc) == "" {
+			t.Errorf("vocab: %s %q has no doc comment for the README", head, c.Value)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s |\n", v, meaning)
+		fmt.Fprintf(&b, "| `%s` | %s |\n", c.Value, constMeaning(c.Name, c.Doc))
 	}
 	return b.String()
 }
 
-// vocabSections are the README tables generated from the vocab package.
+// vocabSections are the README tables generated from vocab.yaml.
 func vocabSections(t *testing.T) map[string]string {
 	t.Helper()
-	docs := vocabDocs(t)
+	vocabs := vocabularies(t)
 	return map[string]string{
-		"statuses":     vocabTable(t, docs["Status"], "status", vocab.Statuses()),
-		"actions":      vocabTable(t, docs["Action"], "action", vocab.Actions()),
-		"hold-reasons": vocabTable(t, docs["HoldReason"], "reason", vocab.HoldReasons()),
+		"statuses":     vocabTable(t, vocabs["Status"], "status"),
+		"actions":      vocabTable(t, vocabs["Action"], "action"),
+		"hold-reasons": vocabTable(t, vocabs["HoldReason"], "reason"),
 	}
 }
 

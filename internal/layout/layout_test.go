@@ -65,13 +65,17 @@ func TestREADMEListsEveryPackage(t *testing.T) {
 	}
 }
 
-// TestTestenvOnlyInTests holds internal/testenv to tests: no package's
-// non-test code imports it or its subpackages, and testenv itself imports
+// TestTestenvOnlyInTests holds internal/testenv and internal/vocabgen to
+// tests: no package's non-test code imports them (or testenv's
+// subpackages), and testenv itself imports
 // no package of this module, so that any package's tests may import it
 // (the emulator's included).
 func TestTestenvOnlyInTests(t *testing.T) {
 	root := filepath.Join("..", "..")
 	testenv := module + "/internal/testenv"
+	testsOnly := func(imp string) bool {
+		return imp == testenv || strings.HasPrefix(imp, testenv+"/") || imp == module+"/internal/vocabgen"
+	}
 	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
 	cmd.Dir = root
 	out, err := cmd.Output()
@@ -81,11 +85,11 @@ func TestTestenvOnlyInTests(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		pkg, imports := fields[0], fields[1:]
-		if pkg == testenv || strings.HasPrefix(pkg, testenv+"/") {
+		if testsOnly(pkg) {
 			continue
 		}
 		for _, imp := range imports {
-			if imp == testenv || strings.HasPrefix(imp, testenv+"/") {
+			if testsOnly(imp) {
 				t.Errorf("%s imports %s outside its tests", pkg, imp)
 			}
 		}

@@ -39,7 +39,7 @@ func TestStopSignals(t *testing.T) {
 
 func TestStopKillsAfterTheGrace(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
-	cmd, done := start(t, "trap '' TERM; touch "+ready+"; while :; do sleep 0.1; done")
+	cmd, done := start(t, "trap '' TERM; touch '"+ready+"'; while :; do sleep 0.1; done")
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if _, err := os.Stat(ready); err == nil {
 			break // the trap is set

@@ -1,11 +1,12 @@
-// Package vocabgen writes vocab/vocab.go from vocab/vocab.yaml, the one
+// Package vocabgen renders vocab/vocab.go from vocab/vocab.yaml, the one
 // source of the typed vocabularies: each type's name and doc comment, its
 // values (Go name, string value and doc comment) in the order of its list,
 // and the name and doc comment of the function returning that list. The
 // README's tables of statuses, actions and hold reasons are read from the
 // same file. A test compares vocab/vocab.go with Render and rewrites it with
 // -update, which is what `go generate ./...` runs (the directive is in
-// vocab/doc.go). Only tests import this package.
+// vocab/doc.go). Only tests import this package (internal/layout's
+// TestTestenvOnlyInTests holds it to that).
 package vocabgen
 
 import (
