@@ -196,8 +196,13 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 		return verified{result: ResultIgnored}
 	}
 	repo := repoOf(e)
-	id := repo.GetId()
-	if id == "" {
+	id := bodyID(e)
+	switch {
+	case id != "" && e.Subject() != "" && e.Subject() != id:
+		// The token signs the data, not the subject: a subject that names
+		// another repo than the signed body is not trusted.
+		return verified{result: ResultBadRequest, reason: "the event's subject is not the repo its body names"}
+	case id == "":
 		id = e.Subject()
 	}
 	if id == "" {
@@ -228,6 +233,26 @@ func repoOf(e cloudevents.Event) *registryv1.Repo {
 		return &registryv1.Repo{}
 	}
 	return repo
+}
+
+// bodyID is the id of the repo the event's signed body names: a v1 Repo's
+// id or a v2 Repo's uid; "" when the body names none.
+func bodyID(e cloudevents.Event) string {
+	var env struct {
+		Body struct {
+			ID  any `json:"id"`
+			UID any `json:"uid"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal(e.Data(), &env); err != nil {
+		return ""
+	}
+	for _, v := range []any{env.Body.ID, env.Body.UID} {
+		if id, ok := v.(string); ok && id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
 // actorOf names who made the change: the actor's email when the event

@@ -192,6 +192,16 @@ func TestHandler(t *testing.T) {
 	v2Body := withBody(t, good, alice, `{"uid":"`+pythonID+`","name":"python","activeTags":["latest"]}`)
 	// A body that is no Repo at all: the subject names the repo.
 	notARepo := withBody(t, good, alice, `{"id":42}`)
+	// The token signs the data, not the subject: a subject that names
+	// another repo than the body, v1 or v2, is refused.
+	otherSubject := func(e cloudevents.Event, subject string) cloudevents.Event {
+		e = e.Clone()
+		e.SetSubject(subject)
+		return e
+	}
+	strangerSubject := otherSubject(good, strangerID)
+	redirected := otherSubject(repoEvent(t, updated, strangerID, "busybox", alice), pythonID)
+	v2StrangerSubject := otherSubject(v2Body, strangerID)
 	for _, tc := range []struct {
 		name       string
 		event      cloudevents.Event
@@ -212,6 +222,12 @@ func TestHandler(t *testing.T) {
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
 		{name: "a body that is no repo: the subject names it", event: notARepo, token: mint(t, signer, issuer, "webhook:"+group, notARepo.Data(), later),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "a subject that is not the body's repo", event: strangerSubject, token: mint(t, signer, issuer, "webhook:"+group, strangerSubject.Data(), later),
+			want: http.StatusBadRequest, result: ResultBadRequest},
+		{name: "a subject naming a managed repo over another body", event: redirected, token: mint(t, signer, issuer, "webhook:"+group, redirected.Data(), later),
+			want: http.StatusBadRequest, result: ResultBadRequest},
+		{name: "a subject that is not the v2 body's uid", event: v2StrangerSubject, token: mint(t, signer, issuer, "webhook:"+group, v2StrangerSubject.Data(), later),
+			want: http.StatusBadRequest, result: ResultBadRequest},
 		{name: "an actor without email is named by its id", event: repoEvent(t, updated, pythonID, "python", robot),
 			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, pythonID, "python", robot).Data(), later),
 			want:  http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " c0ffee/robot"},
