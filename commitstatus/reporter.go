@@ -257,11 +257,11 @@ func (r *Reporter) send(ctx context.Context, j job) error {
 		return fmt.Errorf("posting the commit status: %w", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerRead))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
-	msg := strings.TrimSpace(redact.New(token).String(string(body)))
+	msg := strings.TrimSpace(answerText(string(body), token))
 	err = fmt.Errorf("posting the commit status to %s: %s: %s", req.URL.Redacted(), resp.Status, msg)
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
@@ -271,6 +271,29 @@ func (r *Reporter) send(ctx context.Context, j job) error {
 		return err
 	}
 	return retry.Permanent(err)
+}
+
+// maxAnswerRead bounds what is read of a provider's answer; maxAnswerText
+// what of it an error quotes.
+const (
+	maxAnswerRead = 4 << 10
+	maxAnswerText = 512
+)
+
+// answerText is what an error quotes of a provider's answer: redacted
+// before it is cut, so a token echoed across the cut leaves no part
+// behind, and the token removed wherever it appears even when it is
+// shorter than redact.MinSecretLen (the provider's answer echoing the
+// request is where a token is most likely to be found).
+func answerText(body, token string) string {
+	msg := redact.New(token).String(body)
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, redact.Placeholder)
+	}
+	if len(msg) > maxAnswerText {
+		msg = strings.ToValidUTF8(msg[:maxAnswerText], "")
+	}
+	return msg
 }
 
 func readToken(path string) (string, error) {
