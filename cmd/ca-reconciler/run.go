@@ -96,13 +96,18 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		}
 		hooks[cgevents.Path] = h
 	}
+	// A server that stops with an error stops the daemon (its pod is then
+	// restarted), rather than running on without probes or hooks.
+	ctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
 	hookSrv, err := listenHooks(o.webhookListen, hooks, d.log)
 	if err != nil {
 		return err
 	}
 	if hookSrv != nil {
 		hooks = nil // served on their own address
-		defer func() {
+		go serveUntilError(hookSrv, "--webhook-listen", d.log, failed)
+		defer func() { // on the returns before the end (idempotent)
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = hookSrv.Shutdown(shutdownCtx)
@@ -126,11 +131,7 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
 	}
 	d.log.Info("serving", zap.String("addr", srv.Addr()), zap.String("mode", o.mode), zap.String("org", o.org))
-	go func() {
-		if err := srv.Serve(); err != nil {
-			d.log.Error("HTTP server stopped", zap.Error(err))
-		}
-	}()
+	go serveUntilError(srv, "--listen", d.log, failed)
 	feedbackDone := make(chan struct{})
 	go func() {
 		defer close(feedbackDone)
@@ -147,12 +148,30 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
+	if hookSrv != nil {
+		_ = hookSrv.Shutdown(shutdownCtx)
+	}
 	d.log.Info("stopped")
+	if cause := context.Cause(ctx); errors.Is(cause, errServerStopped) {
+		return cause
+	}
 	return err
 }
 
-// listenHooks binds --webhook-listen to serve the hooks alone, and starts
-// serving; without --webhook-listen it returns nil and the hooks are served
+// errServerStopped marks a server that stopped on its own.
+var errServerStopped = errors.New("HTTP server stopped")
+
+// serveUntilError serves srv; when it stops with an error, the error is
+// logged and fail stops the daemon with it.
+func serveUntilError(srv *metrics.Server, flag string, log *zap.Logger, fail context.CancelCauseFunc) {
+	if err := srv.Serve(); err != nil {
+		log.Error("HTTP server stopped", zap.String("flag", flag), zap.Error(err))
+		fail(fmt.Errorf("%w (%s %s): %w", errServerStopped, flag, srv.Addr(), err))
+	}
+}
+
+// listenHooks binds --webhook-listen to serve the hooks alone (the caller
+// serves it); without --webhook-listen it returns nil and the hooks are served
 // on --listen.
 func listenHooks(addr string, hooks map[string]http.Handler, log *zap.Logger) (*metrics.Server, error) {
 	if addr == "" {
@@ -170,11 +189,6 @@ func listenHooks(addr string, hooks map[string]http.Handler, log *zap.Logger) (*
 		return nil, fmt.Errorf("--webhook-listen %s: %w", addr, err)
 	}
 	log.Info("serving hooks", zap.String("addr", srv.Addr()))
-	go func() {
-		if err := srv.Serve(); err != nil {
-			log.Error("hook server stopped", zap.Error(err))
-		}
-	}()
 	return srv, nil
 }
 
