@@ -202,6 +202,8 @@ func TestHandler(t *testing.T) {
 	strangerSubject := otherSubject(good, strangerID)
 	redirected := otherSubject(repoEvent(t, updated, strangerID, "busybox", alice), pythonID)
 	v2StrangerSubject := otherSubject(v2Body, strangerID)
+	// signed is a delivery token for e's data, for the group, from the issuer.
+	signed := func(e cloudevents.Event) string { return mint(t, signer, issuer, "webhook:"+group, e.Data(), later) }
 	for _, tc := range []struct {
 		name       string
 		event      cloudevents.Event
@@ -212,30 +214,30 @@ func TestHandler(t *testing.T) {
 		triggered  bool
 		actor      string
 	}{
-		{name: "a Console edit of a managed repo", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+		{name: "a Console edit of a managed repo", event: good, token: signed(good),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
-		{name: "structured mode", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later), structured: true,
+		{name: "structured mode", event: good, token: signed(good), structured: true,
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
-		{name: "a newer service's body with fields this SDK does not know", event: newer, token: mint(t, signer, issuer, "webhook:"+group, newer.Data(), later),
+		{name: "a newer service's body with fields this SDK does not know", event: newer, token: signed(newer),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
-		{name: "a registry v2 body, named by uid", event: v2Body, token: mint(t, signer, issuer, "webhook:"+group, v2Body.Data(), later),
+		{name: "a registry v2 body, named by uid", event: v2Body, token: signed(v2Body),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
-		{name: "a body that is no repo: the subject names it", event: notARepo, token: mint(t, signer, issuer, "webhook:"+group, notARepo.Data(), later),
+		{name: "a body that is no repo: the subject names it", event: notARepo, token: signed(notARepo),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
-		{name: "a subject that is not the body's repo", event: strangerSubject, token: mint(t, signer, issuer, "webhook:"+group, strangerSubject.Data(), later),
+		{name: "a subject that is not the body's repo", event: strangerSubject, token: signed(strangerSubject),
 			want: http.StatusBadRequest, result: ResultBadRequest},
-		{name: "a subject naming a managed repo over another body", event: redirected, token: mint(t, signer, issuer, "webhook:"+group, redirected.Data(), later),
+		{name: "a subject naming a managed repo over another body", event: redirected, token: signed(redirected),
 			want: http.StatusBadRequest, result: ResultBadRequest},
-		{name: "a subject that is not the v2 body's uid", event: v2StrangerSubject, token: mint(t, signer, issuer, "webhook:"+group, v2StrangerSubject.Data(), later),
+		{name: "a subject that is not the v2 body's uid", event: v2StrangerSubject, token: signed(v2StrangerSubject),
 			want: http.StatusBadRequest, result: ResultBadRequest},
 		{name: "an actor without email is named by its id", event: repoEvent(t, updated, pythonID, "python", robot),
-			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, pythonID, "python", robot).Data(), later),
+			token: signed(repoEvent(t, updated, pythonID, "python", robot)),
 			want:  http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " c0ffee/robot"},
 		{name: "a repo the daemon does not manage", event: repoEvent(t, updated, strangerID, "busybox", alice),
-			token: mint(t, signer, issuer, "webhook:"+group, repoEvent(t, updated, strangerID, "busybox", alice).Data(), later),
+			token: signed(repoEvent(t, updated, strangerID, "busybox", alice)),
 			want:  http.StatusOK, result: ResultIgnored},
 		{name: "another event type", event: repoEvent(t, eventsregistry.RepoCreatedEventType, pythonID, "python", alice),
-			token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+			token: signed(good),
 			want:  http.StatusOK, result: ResultIgnored},
 		{name: "no token", event: good, want: http.StatusUnauthorized, result: ResultUnauthorized},
 		{name: "another group's event", event: good, token: mint(t, signer, issuer, "webhook:"+otherGroup, good.Data(), later),
@@ -246,7 +248,7 @@ func TestHandler(t *testing.T) {
 			want: http.StatusUnauthorized, result: ResultUnauthorized},
 		{name: "signed by another key claiming the issuer", event: good, token: mint(t, otherSigner, issuer, "webhook:"+group, good.Data(), later),
 			want: http.StatusUnauthorized, result: ResultUnauthorized},
-		{name: "body changed after signing", event: tampered, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), later),
+		{name: "body changed after signing", event: tampered, token: signed(good),
 			want: http.StatusUnauthorized, result: ResultUnauthorized},
 		{name: "expired token", event: good, token: mint(t, signer, issuer, "webhook:"+group, good.Data(), time.Now().Add(-time.Minute)),
 			want: http.StatusUnauthorized, result: ResultUnauthorized},
