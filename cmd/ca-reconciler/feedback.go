@@ -140,7 +140,7 @@ type feedback struct {
 // newFeedback builds what the flags ask for; busy tells whether the build
 // watcher still follows a repo's builds.
 func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedback, error) {
-	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory(), now: time.Now}
+	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(time.Now), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory(), now: time.Now}
 	if cfg, ok := o.feedback.commitStatusConfig(o.org); ok {
 		cfg.Logger = d.log.Named("commit-status")
 		cfg.Observe = func(result string) { d.metrics.CommitStatusReports.WithLabelValues(result).Inc() }
@@ -407,7 +407,7 @@ func (f *feedback) Handle(e reconciler.Event) {
 		}
 	case vocab.EventWritten:
 		f.history.AddWrite(e.Repo, repopage.Write{At: e.At, Action: string(e.Action), Attempts: e.Attempts, Converged: e.Converged, Diff: e.Diff})
-		actor, _ := f.actors.take(e.RepoID)
+		actor := f.actors.written(e.RepoID)
 		if e.Commit.IsZero() && f.notifier != nil {
 			f.notifier.Notify(notify.Event{Kind: notify.KindDriftCorrected, Org: f.org, Repo: e.Repo, Diff: e.Diff, Actor: actor, URL: f.repoURL(e.Repo)})
 		}
@@ -473,35 +473,73 @@ func (f *feedback) chainguardHook(d *daemon, issuer string) (http.Handler, error
 }
 
 // actorBook remembers who changed a repo (from Chainguard's events) until
-// the write that puts the change back reads it.
+// the write that puts the change back reads it. The daemon's own write
+// makes an event too, named by the daemon's identity, and it can arrive
+// before the cycle's events reach the book: so an actor noted less than
+// ownEcho ago is not replaced (the first change of a burst names it), and
+// what is noted within ownEcho after the daemon's write of a repo is that
+// write's echo and is not kept. A Console edit inside either window is still
+// put back, only named by the first actor or by none.
 type actorBook struct {
-	mu     sync.Mutex
-	byRepo map[string]string
+	now   func() time.Time
+	mu    sync.Mutex
+	noted map[string]notedActor // by repo id
+	wrote map[string]time.Time  // by repo id, the daemon's last write
 }
 
-func newActorBook() *actorBook { return &actorBook{byRepo: map[string]string{}} }
+type notedActor struct {
+	actor string
+	at    time.Time
+}
+
+// ownEcho is how long an actor noted for a repo stands against later
+// events, and how long after the daemon's write of a repo an event for it
+// is taken for that write's echo.
+const ownEcho = 30 * time.Second
+
+// maxActorRepos bounds each of the book's maps.
+const maxActorRepos = 10000
+
+func newActorBook(now func() time.Time) *actorBook {
+	return &actorBook{now: now, noted: map[string]notedActor{}, wrote: map[string]time.Time{}}
+}
 
 // NoteActor implements cgevents.ActorNoter.
 func (a *actorBook) NoteActor(repoID, actor string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.byRepo) > 10000 {
-		clear(a.byRepo)
+	now := a.now()
+	if t, ok := a.wrote[repoID]; ok && now.Sub(t) < ownEcho {
+		return
 	}
-	a.byRepo[repoID] = actor
+	if n, ok := a.noted[repoID]; ok && now.Sub(n.at) < ownEcho {
+		return
+	}
+	if len(a.noted) > maxActorRepos {
+		clear(a.noted)
+	}
+	a.noted[repoID] = notedActor{actor: actor, at: now}
 }
 
+// peek returns who changed the repo, if an event named one.
 func (a *actorBook) peek(repoID string) (string, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, ok := a.byRepo[repoID]
-	return s, ok
+	n, ok := a.noted[repoID]
+	return n.actor, ok
 }
 
-func (a *actorBook) take(repoID string) (string, bool) {
+// written returns who made the change the daemon's write of a repo put
+// back ("" when no event named one), forgets it, and starts the window in
+// which events for the repo are the write's echo.
+func (a *actorBook) written(repoID string) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s, ok := a.byRepo[repoID]
-	delete(a.byRepo, repoID)
-	return s, ok
+	n := a.noted[repoID]
+	delete(a.noted, repoID)
+	if len(a.wrote) > maxActorRepos {
+		clear(a.wrote)
+	}
+	a.wrote[repoID] = a.now()
+	return n.actor
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// The actor book names who made the change a write put back. The echo of
+// the daemon's own write (which the emulator, like the service, sends as an
+// event by the daemon's identity) can be noted before the cycle's events
+// reach the book, and after: neither replaces the editor. A later edit is
+// named again.
+func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	a := newActorBook(func() time.Time { return now })
+	const repo = "org/python"
+
+	if _, ok := a.peek(repo); ok {
+		t.Errorf("peek with nothing noted: ok")
+	}
+	if got := a.written(repo); got != "" {
+		t.Errorf("written with nothing noted = %q, want none", got)
+	}
+
+	now = now.Add(time.Hour)
+	a.NoteActor(repo, "alice@example.com")
+	now = now.Add(10 * time.Millisecond)
+	a.NoteActor(repo, "api-token") // the write's echo, before the cycle's events
+	if got, ok := a.peek(repo); !ok || got != "alice@example.com" {
+		t.Errorf("peek after an echo = %q, %v; want alice", got, ok)
+	}
+	if got := a.written(repo); got != "alice@example.com" {
+		t.Errorf("written after an echo = %q, want alice", got)
+	}
+	now = now.Add(ownEcho - time.Second)
+	a.NoteActor(repo, "api-token") // an echo after the write
+	if got, ok := a.peek(repo); ok {
+		t.Errorf("an echo within %v of the write was kept: %q", ownEcho, got)
+	}
+
+	now = now.Add(2 * time.Second)
+	a.NoteActor(repo, "bob@example.com")
+	if got := a.written(repo); got != "bob@example.com" {
+		t.Errorf("written = %q, want bob", got)
+	}
+	if got := a.written(repo); got != "" {
+		t.Errorf("a second write = %q, want none (forgotten)", got)
+	}
+
+	// An actor noted long ago, whose change was never written (it was no
+	// drift), gives way to the next one.
+	now = now.Add(time.Hour)
+	a.NoteActor(repo, "carol@example.com")
+	now = now.Add(ownEcho)
+	a.NoteActor(repo, "dave@example.com")
+	if got := a.written(repo); got != "dave@example.com" {
+		t.Errorf("written = %q, want dave (carol's note had aged)", got)
+	}
+}
