@@ -33,12 +33,10 @@ import (
 	"chainguard.dev/sdk/events"
 	"chainguard.dev/sdk/events/receiver"
 	eventsregistry "chainguard.dev/sdk/events/registry"
-	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ca-reconciler/ca-reconciler/clock"
 	"github.com/ca-reconciler/ca-reconciler/internal/defaults"
@@ -195,8 +193,8 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 	if e.Type() != eventsregistry.RepoUpdatedEventType {
 		return verified{result: ResultIgnored}
 	}
-	repo := repoOf(e)
-	id := bodyID(e)
+	occ := occurrenceOf(e)
+	id := occ.repoID()
 	switch {
 	case id != "" && e.Subject() != "" && e.Subject() != id:
 		// The token signs the data, not the subject: a subject that names
@@ -210,64 +208,56 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 	}
 	name, ok := h.cfg.Managed(id)
 	if !ok {
-		return verified{result: ResultIgnored, repoID: id, repo: repo.GetName()}
+		return verified{result: ResultIgnored, repoID: id, repo: occ.Body.Name}
 	}
-	return verified{result: ResultAccepted, repoID: id, repo: name, actor: actorOf(e)}
+	return verified{result: ResultAccepted, repoID: id, repo: name, actor: occ.actor()}
 }
 
-// repoOf reads the repo an event's occurrence body holds, as far as this
-// SDK knows it: a newer service's body carries fields it does not know
-// (or, written through registry v2, a v2 Repo), which are passed over
-// instead of refusing the event, as the SDK's own events.DecodeInto would.
-// A body that does not decode at all gives the zero Repo: the event's
-// subject then names the repo (the payload never decides what is written).
-func repoOf(e cloudevents.Event) *registryv1.Repo {
-	var env struct {
-		Body json.RawMessage `json:"body"`
-	}
-	repo := &registryv1.Repo{}
-	if err := json.Unmarshal(e.Data(), &env); err != nil || len(env.Body) == 0 {
-		return repo
-	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(env.Body, repo); err != nil {
-		return &registryv1.Repo{}
-	}
-	return repo
+// occurrence is what this daemon reads of an event's data: who made the
+// change and which repo it names. The body is the API's Repo, as a newer
+// service (or registry v2, whose Repo is named by uid) writes it: only
+// these three fields are read, and a value of another type is left out
+// (encoding/json goes on past it), so unknown fields and other shapes are
+// passed over instead of refusing the event, as the SDK's own
+// events.DecodeInto would. The payload never decides what is written.
+type occurrence struct {
+	Actor *events.Actor `json:"actor"`
+	Body  struct {
+		ID   string `json:"id"`  // a v1 Repo's
+		UID  string `json:"uid"` // a v2 Repo's
+		Name string `json:"name"`
+	} `json:"body"`
 }
 
-// bodyID is the id of the repo the event's signed body names: a v1 Repo's
-// id or a v2 Repo's uid; "" when the body names none.
-func bodyID(e cloudevents.Event) string {
-	var env struct {
-		Body struct {
-			ID  any `json:"id"`
-			UID any `json:"uid"`
-		} `json:"body"`
+// occurrenceOf decodes e's data once; data that is not JSON gives the zero
+// occurrence (the event's subject then names the repo).
+func occurrenceOf(e cloudevents.Event) occurrence {
+	var occ occurrence
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(e.Data(), &occ); err != nil && !errors.As(err, &typeErr) {
+		return occurrence{}
 	}
-	if err := json.Unmarshal(e.Data(), &env); err != nil {
-		return ""
-	}
-	for _, v := range []any{env.Body.ID, env.Body.UID} {
-		if id, ok := v.(string); ok && id != "" {
-			return id
-		}
-	}
-	return ""
+	return occ
 }
 
-// actorOf names who made the change: the actor's email when the event
+// repoID is the id of the repo the signed body names; "" when it names none.
+func (o occurrence) repoID() string {
+	if o.Body.ID != "" {
+		return o.Body.ID
+	}
+	return o.Body.UID
+}
+
+// actor names who made the change: the actor's email when the event
 // carries one, else its subject (an identity id).
-func actorOf(e cloudevents.Event) string {
-	var env struct {
-		Actor *events.Actor `json:"actor"`
-	}
-	if err := json.Unmarshal(e.Data(), &env); err != nil || env.Actor == nil {
+func (o occurrence) actor() string {
+	if o.Actor == nil {
 		return ""
 	}
-	if email := env.Actor.Actor["email"]; email != "" {
+	if email := o.Actor.Actor["email"]; email != "" {
 		return email
 	}
-	return env.Actor.Subject
+	return o.Actor.Subject
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
