@@ -221,7 +221,9 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 // passed over instead of refusing the event, as the SDK's own
 // events.DecodeInto would. The payload never decides what is written.
 type occurrence struct {
-	Actor *events.Actor `json:"actor"`
+	// Actor is decoded on its own (actor), so that an actor of another
+	// shape cannot cost the body its id.
+	Actor json.RawMessage `json:"actor"`
 	Body  struct {
 		ID   string `json:"id"`  // a v1 Repo's
 		UID  string `json:"uid"` // a v2 Repo's
@@ -251,13 +253,14 @@ func (o occurrence) repoID() string {
 // actor names who made the change: the actor's email when the event
 // carries one, else its subject (an identity id).
 func (o occurrence) actor() string {
-	if o.Actor == nil {
+	var a events.Actor
+	if err := json.Unmarshal(o.Actor, &a); err != nil {
 		return ""
 	}
-	if email := o.Actor.Actor["email"]; email != "" {
+	if email := a.Actor["email"]; email != "" {
 		return email
 	}
-	return o.Actor.Subject
+	return a.Subject
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

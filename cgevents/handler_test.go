@@ -92,6 +92,24 @@ func withBody(t *testing.T, e cloudevents.Event, actor *events.Actor, body strin
 	return e
 }
 
+// withData is e with data as its whole data.
+func withData(t *testing.T, e cloudevents.Event, data string) cloudevents.Event {
+	t.Helper()
+	e = e.Clone()
+	if err := e.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// otherSubjectOf is e with another subject: the token signs the data, not
+// the subject.
+func otherSubjectOf(e cloudevents.Event, subject string) cloudevents.Event {
+	e = e.Clone()
+	e.SetSubject(subject)
+	return e
+}
+
 // deliver posts e in CloudEvents binary mode (structured when asked) with
 // the token, to the handler behind a real HTTP server.
 func deliver(t *testing.T, url string, e cloudevents.Event, token string, structured bool) int {
@@ -192,16 +210,15 @@ func TestHandler(t *testing.T) {
 	v2Body := withBody(t, good, alice, `{"uid":"`+pythonID+`","name":"python","activeTags":["latest"]}`)
 	// A body that is no Repo at all: the subject names the repo.
 	notARepo := withBody(t, good, alice, `{"id":42}`)
+	// An actor of another shape names nobody, and the body still names
+	// the repo (so a subject naming another one is still refused).
+	oddActor := withData(t, good, `{"actor":"someone","body":{"id":"`+pythonID+`","name":"python"}}`)
+	oddActorStranger := otherSubjectOf(oddActor, strangerID)
 	// The token signs the data, not the subject: a subject that names
 	// another repo than the body, v1 or v2, is refused.
-	otherSubject := func(e cloudevents.Event, subject string) cloudevents.Event {
-		e = e.Clone()
-		e.SetSubject(subject)
-		return e
-	}
-	strangerSubject := otherSubject(good, strangerID)
-	redirected := otherSubject(repoEvent(t, updated, strangerID, "busybox", alice), pythonID)
-	v2StrangerSubject := otherSubject(v2Body, strangerID)
+	strangerSubject := otherSubjectOf(good, strangerID)
+	redirected := otherSubjectOf(repoEvent(t, updated, strangerID, "busybox", alice), pythonID)
+	v2StrangerSubject := otherSubjectOf(v2Body, strangerID)
 	// signed is a delivery token for e's data, for the group, from the issuer.
 	signed := func(e cloudevents.Event) string { return mint(t, signer, issuer, "webhook:"+group, e.Data(), later) }
 	for _, tc := range []struct {
@@ -224,6 +241,10 @@ func TestHandler(t *testing.T) {
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
 		{name: "a body that is no repo: the subject names it", event: notARepo, token: signed(notARepo),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "an actor of another shape", event: oddActor, token: signed(oddActor),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: ""},
+		{name: "an actor of another shape and a subject that is not the body's repo", event: oddActorStranger, token: signed(oddActorStranger),
+			want: http.StatusBadRequest, result: ResultBadRequest},
 		{name: "a subject that is not the body's repo", event: strangerSubject, token: signed(strangerSubject),
 			want: http.StatusBadRequest, result: ResultBadRequest},
 		{name: "a subject naming a managed repo over another body", event: redirected, token: signed(redirected),
