@@ -565,4 +565,18 @@ func TestWebhookListenNeedsAHook(t *testing.T) {
 	if srv != nil || err != nil {
 		t.Errorf("no --webhook-listen: %v, %v, want nil, nil (the hooks stay on --listen)", srv, err)
 	}
+	// run binds --listen first: --webhook-listen on its address fails
+	// naming --webhook-listen.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	if srv, err := listenHooks(addr, map[string]http.Handler{"/hooks/generic": http.NotFoundHandler()}, zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "--webhook-listen "+addr+": ") {
+		if srv != nil {
+			_ = srv.Shutdown(t.Context())
+		}
+		t.Errorf("--webhook-listen on a taken address: %v, want an error naming the flag and the address", err)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -189,21 +188,5 @@ func (o *options) checkRun() error {
 	if o.maxWrites <= 0 {
 		return fmt.Errorf("--max-writes must be positive")
 	}
-	if o.webhookListen != "" && sameListenAddr(o.webhookListen, o.listen) {
-		return fmt.Errorf("--webhook-listen %s and --listen %s are the same address; give the hooks another port", o.webhookListen, o.listen)
-	}
 	return o.feedback.check(o.gitURL)
-}
-
-// sameListenAddr reports whether two listen addresses would take the same
-// port: the same port (not 0, which picks a free one) on the same host, or
-// on any host when either leaves it empty or names every interface.
-func sameListenAddr(a, b string) bool {
-	ha, pa, errA := net.SplitHostPort(a)
-	hb, pb, errB := net.SplitHostPort(b)
-	if errA != nil || errB != nil || pa != pb || pa == "0" {
-		return false
-	}
-	everywhere := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	return ha == hb || everywhere(ha) || everywhere(hb)
 }

@@ -33,35 +33,6 @@ func TestIntervalFloor(t *testing.T) {
 	}
 }
 
-// --webhook-listen may not take --listen's port: the error names both
-// flags, instead of a bind error that blames --listen.
-func TestWebhookListenIsAnotherAddress(t *testing.T) {
-	for _, tc := range []struct {
-		hooks, listen string
-		clash         bool
-	}{
-		{":9090", ":9090", true},
-		{"0.0.0.0:9090", ":9090", true},
-		{"127.0.0.1:9090", ":9090", true},
-		{"[::]:9090", "127.0.0.1:9090", true},
-		{"127.0.0.1:9090", "127.0.0.1:9090", true},
-		{":9091", ":9090", false},
-		{"127.0.0.1:9090", "10.0.0.1:9090", false},
-		{"127.0.0.1:0", "127.0.0.1:0", false},
-	} {
-		o := &options{gitURL: ".", org: "x", apiTimeout: 1, gitTimeout: 1, mode: "apply", interval: 1e9, buildTimeout: 1, buildPollInterval: 1e9,
-			concurrency: 1, maxWrites: 1, listen: tc.listen, webhookListen: tc.hooks}
-		err := o.checkRun()
-		want := "--webhook-listen " + tc.hooks + " and --listen " + tc.listen + " are the same address; give the hooks another port"
-		switch {
-		case tc.clash && (err == nil || err.Error() != want):
-			t.Errorf("--webhook-listen %s --listen %s: %v, want %q", tc.hooks, tc.listen, err, want)
-		case !tc.clash && err != nil:
-			t.Errorf("--webhook-listen %s --listen %s: %v, want no error", tc.hooks, tc.listen, err)
-		}
-	}
-}
-
 // With hooks, the server takes gitsource's recommended timeouts (its
 // handlers' body timeout must end before the server's read timeout), and
 // never a shorter write timeout than its own.

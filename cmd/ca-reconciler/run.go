@@ -96,24 +96,14 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		}
 		hooks[cgevents.Path] = h
 	}
-	// A server that stops with an error stops the daemon (its pod is then
-	// restarted), rather than running on without probes or hooks.
-	ctx, failed := context.WithCancelCause(ctx)
-	defer failed(nil)
-	hookSrv, err := listenHooks(o.webhookListen, hooks, d.log)
-	if err != nil {
-		return err
+	// --listen is bound first, so that a --webhook-listen on the same
+	// address fails naming --webhook-listen.
+	ownHooks := o.webhookListen != ""
+	mainHooks := hooks
+	if ownHooks {
+		mainHooks = nil // served on their own address
 	}
-	if hookSrv != nil {
-		hooks = nil // served on their own address
-		go serveUntilError(hookSrv, "--webhook-listen", d.log, failed)
-		defer func() { // on the returns before the end (idempotent)
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = hookSrv.Shutdown(shutdownCtx)
-		}()
-	}
-	routes, err := statusPageRoute(d, hooks)
+	routes, err := statusPageRoute(d, mainHooks)
 	if err != nil {
 		return err
 	}
@@ -125,13 +115,34 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		Handlers: routes,
 		Pprof:    o.pprof,
 		Logger:   d.log,
-		Limits:   serverLimits(hooks != nil),
+		Limits:   serverLimits(mainHooks != nil),
 	})
 	if err != nil {
 		return fmt.Errorf("--listen %s: %w", o.listen, err)
 	}
-	d.log.Info("serving", zap.String("addr", srv.Addr()), zap.String("mode", o.mode), zap.String("org", o.org))
+	servers := []*metrics.Server{srv}
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			_ = s.Shutdown(shutdownCtx)
+		}
+		d.log.Info("stopped")
+	}()
+	// A server that stops with an error stops the daemon (its pod is then
+	// restarted), rather than running on without probes or hooks.
+	ctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
 	go serveUntilError(srv, "--listen", d.log, failed)
+	if ownHooks {
+		hookSrv, err := listenHooks(o.webhookListen, hooks, d.log)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, hookSrv)
+		go serveUntilError(hookSrv, "--webhook-listen", d.log, failed)
+	}
+	d.log.Info("serving", zap.String("addr", srv.Addr()), zap.String("mode", o.mode), zap.String("org", o.org))
 	feedbackDone := make(chan struct{})
 	go func() {
 		defer close(feedbackDone)
@@ -145,13 +156,6 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	err = d.reconciler.Run(ctx)
 	<-buildsDone
 	<-feedbackDone
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
-	if hookSrv != nil {
-		_ = hookSrv.Shutdown(shutdownCtx)
-	}
-	d.log.Info("stopped")
 	if cause := context.Cause(ctx); errors.Is(cause, errServerStopped) {
 		return cause
 	}
