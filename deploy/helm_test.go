@@ -137,6 +137,8 @@ func TestHelmRejectsConflictingAuth(t *testing.T) {
 		{"config.gitURL=x", "additional properties 'gitURL' not allowed"},
 		{"webhook.port=9292", "webhook.port serves the hooks: set webhook.existingSecret or config.chainguardEvents"},
 		{"webhook.port=9090,webhook.existingSecret=s", "webhook.port must differ from containerPort"},
+		{"webhook.port=9090,containerPort=8080,webhook.existingSecret=s", "webhook.port must differ from service.port (the Service publishes both)"},
+		{"webhook.port=80,service.port=80,webhook.existingSecret=s", "webhook.port must differ from service.port (the Service publishes both)"},
 	} {
 		out, err := tryCommand(t, helm, "template", releaseName, chartDir, "--kube-version", kubeVersion, "--set", tc.set)
 		if err == nil || !strings.Contains(out, tc.want) {

@@ -96,6 +96,9 @@ app.kubernetes.io/component: emulator
 {{- if and .Values.webhook.port (eq (int .Values.webhook.port) (int .Values.containerPort)) }}
 {{- fail "webhook.port must differ from containerPort" }}
 {{- end }}
+{{- if and .Values.webhook.port (eq (int .Values.webhook.port) (int .Values.service.port)) }}
+{{- fail "webhook.port must differ from service.port (the Service publishes both)" }}
+{{- end }}
 {{- end }}
 
 {{/*
