@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/ca-reconciler/ca-reconciler/internal/procstop"
 )
 
 // workspace makes a temporary folder for one bench command and builds the
@@ -56,14 +54,27 @@ func buildBinary(dir string) (string, error) {
 // proc is a started child process.
 type proc struct {
 	cmd *exec.Cmd
+	// stop's half: cancelling it interrupts the process (os/exec's Cancel,
+	// then a kill after WaitDelay).
+	cancel context.CancelFunc
 	// done is closed when the process has exited; err is then its exit
 	// status (a closed channel, so any number of waiters see it).
 	done chan struct{}
 	err  error
 }
 
-func startProc(cmd *exec.Cmd, onExit func()) *proc {
-	p := &proc{cmd: cmd, done: make(chan struct{})}
+// childCommand is a command that stopping (cancelling it) interrupts
+// (SIGINT), and kills when it has not exited 10s later.
+func childCommand(name string, args ...string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	return cmd, cancel
+}
+
+func startProc(cmd *exec.Cmd, cancel context.CancelFunc, onExit func()) *proc {
+	p := &proc{cmd: cmd, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		if onExit != nil {
@@ -78,7 +89,8 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // stop interrupts the process (SIGINT) and waits (SIGKILL after 10s).
 func (p *proc) stop() {
-	procstop.Stop(p.cmd.Process, os.Interrupt, p.done, 10*time.Second)
+	p.cancel()
+	<-p.done
 }
 
 // emulatorSupports reports whether `ca-reconciler emulator` has a flag.
@@ -93,11 +105,11 @@ func startEmulator(bin, seed, logFile string, latency time.Duration) (*proc, str
 	if latency > 0 {
 		args = append(args, "--latency", latency.String())
 	}
-	cmd := exec.Command(bin, args...)
 	log, err := os.Create(logFile)
 	if err != nil {
 		return nil, "", err
 	}
+	cmd, cancel := childCommand(bin, args...)
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -118,7 +130,7 @@ func startEmulator(bin, seed, logFile string, latency time.Duration) (*proc, str
 			fmt.Fprintln(log, sc.Text())
 		}
 	}()
-	p := startProc(cmd, func() { <-scanned; log.Close() })
+	p := startProc(cmd, cancel, func() { <-scanned; log.Close() })
 	select {
 	case u := <-urlc:
 		return p, u, nil
@@ -154,13 +166,13 @@ func startDaemon(bin, logFile string, env []string, args ...string) (*daemon, er
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append([]string{"run", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--pprof"}, args...)...)
+	cmd, cancel := childCommand(bin, append([]string{"run", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info", "--pprof"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the daemon: %w", err)
 	}
-	d := &daemon{proc: startProc(cmd, func() { log.Close() }), log: newLogTail(logFile)}
+	d := &daemon{proc: startProc(cmd, cancel, func() { log.Close() }), log: newLogTail(logFile)}
 	line, err := d.log.wait(func(l logLine) bool { return l.Msg == "serving" }, 2*time.Minute, d.proc)
 	if err != nil {
 		d.stop()

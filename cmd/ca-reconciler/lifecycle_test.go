@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
 
-	"github.com/ca-reconciler/ca-reconciler/internal/procstop"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/overlay/overlaypb"
@@ -574,6 +573,7 @@ type binaryDaemon struct {
 	t      *testing.T
 	addr   string
 	cmd    *exec.Cmd
+	cancel context.CancelFunc // stops it: SIGTERM, a kill 20s later
 	stderr *testenv.SyncBuffer
 	done   chan struct{}
 }
@@ -585,7 +585,10 @@ func (f *fixture) startBinary(args ...string) *binaryDaemon {
 	for attempt := 1; ; attempt++ {
 		d := &binaryDaemon{t: f.t, addr: freeAddr(f.t), stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 		full := append(append([]string{}, args...), "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", f.t.TempDir(), "--listen", d.addr)
-		d.cmd = exec.Command(binary(f.t), full...)
+		ctx, cancel := context.WithCancel(context.Background())
+		d.cmd, d.cancel = exec.CommandContext(ctx, binary(f.t), full...), cancel
+		d.cmd.Cancel = func() error { return d.cmd.Process.Signal(syscall.SIGTERM) }
+		d.cmd.WaitDelay = 20 * time.Second
 		d.cmd.Env = append(os.Environ(), "CA_RECONCILER_TOKEN="+apiToken)
 		d.cmd.Stderr = d.stderr
 		if err := d.cmd.Start(); err != nil {
@@ -627,5 +630,6 @@ func (d *binaryDaemon) await(what string, cond func() bool) {
 
 // stop ends the daemon this test started (SIGTERM to its pid) and waits.
 func (d *binaryDaemon) stop() {
-	procstop.Stop(d.cmd.Process, syscall.SIGTERM, d.done, 20*time.Second)
+	d.cancel()
+	<-d.done
 }
