@@ -286,10 +286,12 @@ const (
 // shorter than redact.MinSecretLen (the provider's answer echoing the
 // request is where a token is most likely to be found).
 func answerText(body, token string) string {
-	msg := redact.New(token).String(body)
-	if token != "" {
-		msg = strings.ReplaceAll(msg, token, redact.Placeholder)
+	if token != "" && len(token) < redact.MinSecretLen {
+		// First, so that a token that is part of the placeholder cannot
+		// mangle it.
+		body = strings.ReplaceAll(body, token, redact.Placeholder)
 	}
+	msg := redact.New(token).String(body)
 	if len(msg) > maxAnswerText {
 		msg = strings.ToValidUTF8(msg[:maxAnswerText], "")
 	}

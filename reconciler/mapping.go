@@ -219,7 +219,7 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 			pr = p
 			d.Parsed++
 		} else {
-			data, err := readLimited(fsys, names[0])
+			data, err := boundedread.File(fsys, names[0], overlay.MaxFileBytes)
 			if err != nil {
 				d.Err = fmt.Errorf("reading %s: %w", file, err)
 				return d
@@ -241,19 +241,8 @@ func mapFiles(dir string, fsys fs.FS, cache *parseCache) Desired {
 			return d
 		}
 	}
-	d.names = make([]string, 0, len(d.Repos))
-	for n := range d.Repos {
-		d.names = append(d.names, n)
-	}
-	slices.Sort(d.names)
+	d.names = slices.Sorted(maps.Keys(d.Repos))
 	return d
-}
-
-// readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough
-// for the parser to report a file over the limit, without holding a huge
-// one (an os.DirFS streams; gitsource's tree reads a blob whole).
-func readLimited(fsys fs.FS, name string) ([]byte, error) {
-	return boundedread.File(fsys, name, overlay.MaxFileBytes+1)
 }
 
 // parse parses one file, keeping its warnings and the positions of its

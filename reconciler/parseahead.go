@@ -5,6 +5,9 @@ import (
 	"path"
 	"runtime"
 	"sync"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/boundedread"
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 // minParseAhead is the number of files to parse below which mapFiles parses
@@ -77,7 +80,7 @@ func parseAhead(dir string, fsys fs.FS, byRepo map[string][]string, hasher BlobH
 		}()
 	}
 	for _, j := range jobs {
-		data, err := readLimited(fsys, j.name)
+		data, err := boundedread.File(fsys, j.name, overlay.MaxFileBytes)
 		if err != nil {
 			continue
 		}

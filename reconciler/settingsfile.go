@@ -35,7 +35,7 @@ func readSettings(d *Desired, fsys fs.FS, hasher BlobHasher, cache *parseCache) 
 	if key != "" && cache.settings.key == key {
 		ps = cache.settings
 	} else {
-		data, err := boundedread.File(fsys, settings.FileName, settings.MaxSize+1)
+		data, err := boundedread.File(fsys, settings.FileName, settings.MaxSize)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", file, err)
 		}

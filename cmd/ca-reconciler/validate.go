@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -202,7 +201,7 @@ func validatePaths(paths []string) ([]finding, error) {
 			continue
 		}
 		if !fi.IsDir() {
-			data, err := readLimited(os.DirFS(filepath.Dir(p)), filepath.Base(p))
+			data, err := boundedread.File(os.DirFS(filepath.Dir(p)), filepath.Base(p), overlay.MaxFileBytes)
 			if err != nil {
 				return nil, fmt.Errorf("validate: %w", err)
 			}
@@ -257,7 +256,7 @@ func validateDir(dir string) ([]finding, error) {
 // rules only (which repos its folder's files name is checked with the
 // folder).
 func validateSettings(p string) []finding {
-	data, err := boundedread.File(os.DirFS(filepath.Dir(p)), filepath.Base(p), settings.MaxSize+1)
+	data, err := boundedread.File(os.DirFS(filepath.Dir(p)), filepath.Base(p), settings.MaxSize)
 	if err == nil {
 		_, err = settings.Parse(p, data)
 	}
@@ -280,10 +279,4 @@ func problemFindings(err error, warnings overlay.Problems) []finding {
 		out = append(out, finding{kind: kind, file: p.File, line: p.Line, column: p.Column, field: p.Field, message: p.Message})
 	}
 	return out
-}
-
-// readLimited reads at most overlay.MaxFileBytes+1 bytes of a file: enough
-// for the parser to tell that a file is over its limit.
-func readLimited(fsys fs.FS, name string) ([]byte, error) {
-	return boundedread.File(fsys, name, overlay.MaxFileBytes+1)
 }

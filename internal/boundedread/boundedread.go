@@ -1,6 +1,7 @@
-// Package boundedread reads a file of an fs.FS without holding more than a
-// bound of it: one byte past a limit is enough for a parser to report a
-// file as too large, and a huge file costs no more than that.
+// Package boundedread reads a file of an fs.FS up to one byte past a limit:
+// enough for a parser to report the file as too large. A streaming file
+// system (os.DirFS) then reads no more than that; gitsource's tree reads a
+// blob whole before it is cut, so there the bound is on what is kept.
 package boundedread
 
 import (
@@ -8,12 +9,12 @@ import (
 	"io/fs"
 )
 
-// File reads at most n bytes of name.
-func File(fsys fs.FS, name string, n int64) ([]byte, error) {
+// File reads at most limit+1 bytes of name.
+func File(fsys fs.FS, name string, limit int64) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }

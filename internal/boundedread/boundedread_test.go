@@ -11,13 +11,15 @@ import (
 
 func TestFile(t *testing.T) {
 	fsys := fstest.MapFS{"a.yaml": {Data: []byte("0123456789")}}
+	// One byte past the limit is read: a file of limit+1 bytes or more is
+	// cut there, and the caller sees it is over the limit.
 	for _, c := range []struct {
-		n    int64
-		want string
-	}{{4, "0123"}, {10, "0123456789"}, {11, "0123456789"}} {
-		got, err := boundedread.File(fsys, "a.yaml", c.n)
+		limit int64
+		want  string
+	}{{3, "0123"}, {9, "0123456789"}, {10, "0123456789"}} {
+		got, err := boundedread.File(fsys, "a.yaml", c.limit)
 		if err != nil || string(got) != c.want {
-			t.Errorf("File(a.yaml, %d) = %q, %v; want %q", c.n, got, err, c.want)
+			t.Errorf("File(a.yaml, %d) = %q, %v; want %q", c.limit, got, err, c.want)
 		}
 	}
 	if _, err := boundedread.File(fsys, "missing.yaml", 4); !errors.Is(err, fs.ErrNotExist) {
