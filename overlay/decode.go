@@ -428,11 +428,9 @@ func nearest(key string, candidates []string) string {
 		last := c[strings.LastIndex(c, ".")+1:]
 		f := fold(last)
 		score := budget + 2 // no match
-		switch {
-		case f == k:
-			score = 0
-		case editdist.Within(k, f, budget) <= budget:
-			score = editdist.Within(k, f, budget)
+		switch d := editdist.Within(k, f, budget); {
+		case d <= budget: // 0 when f is k
+			score = d
 		case len(k) >= 3 && k[0] == f[0] && isSubsequence(k, f):
 			score = budget + 1
 		}

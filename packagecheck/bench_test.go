@@ -3,6 +3,7 @@ package packagecheck
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,7 +81,7 @@ func BenchmarkResolve(b *testing.B) {
 			}
 			b.ReportMetric(float64(refused), "refused")
 			r := apk.NewPkgResolver(b.Context(), []apk.NamedIndex{ix.byArch["x86_64"]})
-			all, _, err := r.GetPackagesWithDependencies(b.Context(), join(targets[0].base, targets[0].packages), map[string][]apk.NamedIndex{"x86_64": {ix.byArch["x86_64"]}})
+			all, _, err := r.GetPackagesWithDependencies(b.Context(), slices.Concat(targets[0].base, targets[0].packages), map[string][]apk.NamedIndex{"x86_64": {ix.byArch["x86_64"]}})
 			if err != nil {
 				b.Fatal(err)
 			}

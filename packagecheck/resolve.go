@@ -123,7 +123,7 @@ func (s *session) checkArch(ctx context.Context, t target, arch string, ok []str
 			base = nil
 		}
 	}
-	if s.resolve(ctx, arch, t.archs, join(base, ok)) == nil {
+	if s.resolve(ctx, arch, t.archs, slices.Concat(base, ok)) == nil {
 		return nil, note
 	}
 	// Something among ok fails with the base: add the file's packages one
@@ -135,7 +135,7 @@ func (s *session) checkArch(ctx context.Context, t target, arch string, ok []str
 		if !slices.Contains(ok, p) {
 			continue
 		}
-		if err := s.resolve(ctx, arch, t.archs, join(accepted, []string{p})); err != nil {
+		if err := s.resolve(ctx, arch, t.archs, slices.Concat(accepted, []string{p})); err != nil {
 			findings = append(findings, finding{i: i, arch: arch, msg: fmt.Sprintf("%q cannot be installed on %s: %s", p, archMark, s.explain(err))})
 			continue
 		}
@@ -145,7 +145,7 @@ func (s *session) checkArch(ctx context.Context, t target, arch string, ok []str
 		// Each addition resolved but not all at once (the resolver's
 		// choices depend on the order): blame the last package.
 		last := ok[len(ok)-1]
-		err := s.resolve(ctx, arch, t.archs, join(base, ok))
+		err := s.resolve(ctx, arch, t.archs, slices.Concat(base, ok))
 		findings = append(findings, finding{i: slices.Index(t.packages, last), arch: arch,
 			msg: fmt.Sprintf("%q cannot be installed on %s together with the other packages: %s", last, archMark, s.explain(err))})
 	}
@@ -301,7 +301,7 @@ func (s *session) nearest(arch, name string) string {
 	limit := max(1, len(name)/3)
 	best, bestD := "", limit+1
 	for cand := range s.ix.names[arch] {
-		if strings.Contains(cand, ":") || abs(len(cand)-len(name)) > limit {
+		if strings.Contains(cand, ":") {
 			continue
 		}
 		d := editdist.Within(name, cand, limit)
@@ -313,18 +313,6 @@ func (s *session) nearest(arch, name string) string {
 		return ""
 	}
 	return best
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
-}
-
-func join(a, b []string) []string {
-	out := make([]string, 0, len(a)+len(b))
-	return append(append(out, a...), b...)
 }
 
 // joinArchs is "x86_64", "x86_64 and aarch64", or "a, b and c".

@@ -1,5 +1,7 @@
 package vocab
 
+import "slices"
+
 // Drifted reports whether a repo in this status has a live overlay that
 // differs from its file: drifted, and also failed and stalled, whose writes
 // did not make it equal.
@@ -12,7 +14,7 @@ func (s Status) Drifted() bool {
 func (s Status) Managed() bool { return s != StatusOrphan && s != StatusPruned }
 
 // Known reports whether s is one of Statuses.
-func (s Status) Known() bool { return contains(Statuses(), s) }
+func (s Status) Known() bool { return slices.Contains(Statuses(), s) }
 
 // Writes reports whether the action writes the repo (creating it, or
 // writing its overlay).
@@ -74,13 +76,4 @@ func (r IgnoreReason) Describe() string {
 		return "not a regular file"
 	}
 	return string(r)
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,9 @@ package editdist
 // Within is the optimal string alignment distance of a and b, or limit+1
 // when that distance is larger than limit.
 func Within(a, b string, limit int) int {
+	if len(a)-len(b) > limit || len(b)-len(a) > limit {
+		return limit + 1 // the distance is at least the difference in length
+	}
 	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
