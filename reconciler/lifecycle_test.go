@@ -361,7 +361,7 @@ func TestNextLifecycle(t *testing.T) {
 			prev: missing,
 			c:    create,
 			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h1", Diff: []string{"+ package curl"},
-				DriftSince: ptrTo(now), Would: vocab.ActionCreate},
+				DriftSince: new(now), Would: vocab.ActionCreate},
 			events: []Event{drift("", []string{"+ package curl"}, ""), changed("", vocab.StatusMissing, vocab.StatusDrifted, "")},
 		},
 		{
@@ -370,7 +370,7 @@ func TestNextLifecycle(t *testing.T) {
 			c:    create,
 			w:    &WriteResult{Converged: true, At: now, Attempts: 1, RepoID: "org/web"},
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h1", LiveHash: "h1",
-				LastWrite: ptrTo(now), Writes: 1, WritesOf: "h1"},
+				LastWrite: new(now), Writes: 1, WritesOf: "h1"},
 			events: []Event{
 				drift("org/web", []string{"+ package curl"}, ""),
 				applied(vocab.EventCreated, vocab.ActionCreate, "h1", []string{"+ package curl"}, "nosuch"),
@@ -395,7 +395,7 @@ func TestNextLifecycle(t *testing.T) {
 			c:    create,
 			w:    &WriteResult{Err: unavailableErr, Transient: true, At: now, Attempts: 4},
 			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h1", Diff: []string{"+ package curl"},
-				DriftSince: ptrTo(now), WriteError: unavailableErr.Error(), Would: vocab.ActionCreate},
+				DriftSince: new(now), WriteError: unavailableErr.Error(), Would: vocab.ActionCreate},
 			events: []Event{
 				drift("", []string{"+ package curl"}, ""),
 				createFailed(unavailableErr.Error(), 4, true),
@@ -408,7 +408,7 @@ func TestNextLifecycle(t *testing.T) {
 			c:    create,
 			w:    &WriteResult{Err: denied, At: now, Attempts: 1},
 			want: store.RepoState{Repo: "web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h1", Diff: []string{"+ package curl"},
-				DriftSince: ptrTo(now), WriteError: denied.Error(), Writes: 1, WritesOf: "h1", Would: vocab.ActionCreate},
+				DriftSince: new(now), WriteError: denied.Error(), Writes: 1, WritesOf: "h1", Would: vocab.ActionCreate},
 			events: []Event{
 				drift("", []string{"+ package curl"}, ""),
 				createFailed(denied.Error(), 1, false),
@@ -421,7 +421,7 @@ func TestNextLifecycle(t *testing.T) {
 			c:    prune,
 			w:    &WriteResult{Converged: true, At: now, Attempts: 1, RepoID: "org/web"},
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusPruned, DesiredHash: eh, LiveHash: eh,
-				LastWrite: ptrTo(now), Writes: 1, WritesOf: eh},
+				LastWrite: new(now), Writes: 1, WritesOf: eh},
 			events: []Event{
 				drift("org/web", []string{"- package curl"}, ""),
 				applied(vocab.EventPruned, vocab.ActionPrune, eh, []string{"- package curl"}, ""),
@@ -433,7 +433,7 @@ func TestNextLifecycle(t *testing.T) {
 			prev: orphan,
 			c:    refusedPrune,
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: eh, LiveHash: "live",
-				Diff: []string{"- package curl"}, DriftSince: ptrTo(now), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
+				Diff: []string{"- package curl"}, DriftSince: new(now), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
 			events: []Event{
 				drift("org/web", []string{"- package curl"}, ""),
 				func() Event {
@@ -447,26 +447,26 @@ func TestNextLifecycle(t *testing.T) {
 		{
 			name: "still refused for the same reason: nothing new",
 			prev: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: eh, LiveHash: "live",
-				Diff: []string{"- package curl"}, DriftSince: ptrTo(t0), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
+				Diff: []string{"- package curl"}, DriftSince: new(t0), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
 			c: refusedPrune,
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: eh, LiveHash: "live",
-				Diff: []string{"- package curl"}, DriftSince: ptrTo(t0), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
+				Diff: []string{"- package curl"}, DriftSince: new(t0), Error: refusedPrune.Err.Error(), Held: vocab.HoldPruneLimit, Would: vocab.ActionPrune},
 		},
 		{
 			name: "suspended and drifted: drift detected, held, never written",
 			prev: synced,
 			c:    suspended(vocab.ActionUpdate, add),
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSuspended, DesiredHash: "h1", LiveHash: "live",
-				Diff: []string{"+ package curl"}, DriftSince: ptrTo(now), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
+				Diff: []string{"+ package curl"}, DriftSince: new(now), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
 			events: []Event{drift("org/web", []string{"+ package curl"}, vocab.HoldSuspended), changed("org/web", vocab.StatusSynced, vocab.StatusSuspended, "")},
 		},
 		{
 			name: "suspended and still drifted: nothing new, drift kept since it started",
 			prev: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSuspended, DesiredHash: "h1", LiveHash: "live",
-				Diff: []string{"+ package curl"}, DriftSince: ptrTo(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
+				Diff: []string{"+ package curl"}, DriftSince: new(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
 			c: suspended(vocab.ActionUpdate, add),
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSuspended, DesiredHash: "h1", LiveHash: "live",
-				Diff: []string{"+ package curl"}, DriftSince: ptrTo(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
+				Diff: []string{"+ package curl"}, DriftSince: new(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
 		},
 		{
 			name:   "suspended and in sync: suspended, no drift",
@@ -478,10 +478,10 @@ func TestNextLifecycle(t *testing.T) {
 		{
 			name: "resumed: the drifted repo is an update again, drift already known",
 			prev: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSuspended, DesiredHash: "h1", LiveHash: "live",
-				Diff: []string{"+ package curl"}, DriftSince: ptrTo(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
+				Diff: []string{"+ package curl"}, DriftSince: new(t0), Held: vocab.HoldSuspended, Would: vocab.ActionUpdate},
 			c: Change{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Action: vocab.ActionUpdate, DesiredHash: "h1", LiveHash: "live", Diff: add},
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h1", LiveHash: "live",
-				Diff: []string{"+ package curl"}, DriftSince: ptrTo(t0)},
+				Diff: []string{"+ package curl"}, DriftSince: new(t0)},
 			events: []Event{changed("org/web", vocab.StatusSuspended, vocab.StatusDrifted, "")},
 		},
 	} {

@@ -49,9 +49,6 @@ func tableFacts() (t0 time.Time, f facts) {
 	return t0, facts{now: t0.Add(time.Hour), commit: t0.Add(50 * time.Minute)}
 }
 
-// ptrTo is t by pointer, as a RepoState holds its times.
-func ptrTo(t time.Time) *time.Time { return &t }
-
 // TestNext is the repo-state machine's table: every status it can reach and
 // every event it can emit, from the states that lead there.
 func TestNext(t *testing.T) {
@@ -74,7 +71,7 @@ func TestNext(t *testing.T) {
 	stalled := func(c Change) Change { c.Stalled = true; return c }
 	withErr := func(c Change, msg string) Change { c.Err = errors.New(msg); return c }
 	synced := store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h1", LiveHash: "h1", LastBuild: build}
-	drifted := store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h2", LiveHash: "live", Diff: diffS, DriftSince: ptrTo(t0), Writes: 2, WritesOf: "h2", LastWrite: ptrTo(t0)}
+	drifted := store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h2", LiveHash: "live", Diff: diffS, DriftSince: new(t0), Writes: 2, WritesOf: "h2", LastWrite: new(t0)}
 	ev := func(k vocab.EventKind) Event {
 		return Event{Kind: k, Repo: "web", RepoID: "org/web", File: "f/web.yaml"}
 	}
@@ -100,7 +97,7 @@ func TestNext(t *testing.T) {
 			c:    change(a, hash),
 			w:    &WriteResult{Converged: true, At: now, Attempts: 1},
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: hash, LiveHash: hash,
-				LastWrite: ptrTo(now), Writes: 1, WritesOf: hash, LastBuild: build},
+				LastWrite: new(now), Writes: 1, WritesOf: hash, LastBuild: build},
 			events: []Event{driftDetected(), written(a, hash, true, commitAt)},
 		}
 	}
@@ -114,7 +111,7 @@ func TestNext(t *testing.T) {
 			c:    change(vocab.ActionUpdate, hash),
 			w:    &WriteResult{At: now, Attempts: 1},
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: hash, LiveHash: "live",
-				Diff: diffS, DriftSince: ptrTo(t0), LastWrite: ptrTo(now), Writes: writes, WritesOf: hash},
+				Diff: diffS, DriftSince: new(t0), LastWrite: new(now), Writes: writes, WritesOf: hash},
 			events: []Event{written(vocab.ActionUpdate, hash, false, commitAt)},
 		}
 	}
@@ -129,7 +126,7 @@ func TestNext(t *testing.T) {
 			c:    change(vocab.ActionUpdate, "h2"),
 			w:    w,
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusFailed, DesiredHash: "h2", LiveHash: "live",
-				Diff: diffS, DriftSince: ptrTo(t0), LastWrite: ptrTo(t0), WriteError: w.Err.Error(), Writes: writes, WritesOf: "h2"},
+				Diff: diffS, DriftSince: new(t0), LastWrite: new(t0), WriteError: w.Err.Error(), Writes: writes, WritesOf: "h2"},
 			events: []Event{failed, changed(vocab.StatusDrifted, vocab.StatusFailed, writes, w.Err.Error())},
 		}
 	}
@@ -153,7 +150,7 @@ func TestNext(t *testing.T) {
 			prev: synced,
 			c:    change(vocab.ActionUpdate, "h1"),
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusDrifted, DesiredHash: "h1", LiveHash: "live",
-				Diff: diffS, DriftSince: ptrTo(now), LastBuild: build},
+				Diff: diffS, DriftSince: new(now), LastBuild: build},
 			events: []Event{driftDetected(), changed(vocab.StatusSynced, vocab.StatusDrifted, 0, "")},
 		},
 		{
@@ -174,7 +171,7 @@ func TestNext(t *testing.T) {
 			prev: drifted,
 			c:    stalled(change(vocab.ActionUpdate, "h2")),
 			want: store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusStalled, DesiredHash: "h2", LiveHash: "live",
-				Diff: diffS, DriftSince: ptrTo(t0), LastWrite: ptrTo(t0), Writes: 2, WritesOf: "h2"},
+				Diff: diffS, DriftSince: new(t0), LastWrite: new(t0), Writes: 2, WritesOf: "h2"},
 			events: []Event{
 				changed(vocab.StatusDrifted, vocab.StatusStalled, 2, ""),
 				func() Event { e := ev(vocab.EventStalled); e.Writes, e.Diff = 2, diffS; return e }(),
@@ -184,7 +181,7 @@ func TestNext(t *testing.T) {
 			name:   "back in sync clears drift and the count",
 			prev:   drifted,
 			c:      change(vocab.ActionNoop, "h2"),
-			want:   store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h2", LiveHash: "live", LastWrite: ptrTo(t0)},
+			want:   store.RepoState{Repo: "web", RepoID: "org/web", File: "f/web.yaml", Status: vocab.StatusSynced, DesiredHash: "h2", LiveHash: "live", LastWrite: new(t0)},
 			events: []Event{changed(vocab.StatusDrifted, vocab.StatusSynced, 0, "")},
 		},
 		{
@@ -226,7 +223,7 @@ func TestNext(t *testing.T) {
 			name: "its file deleted, the repo keeps an overlay: orphan",
 			prev: drifted,
 			c:    Change{Repo: "web", RepoID: "org/web", Action: vocab.ActionOrphan, LiveHash: "live"},
-			want: store.RepoState{Repo: "web", RepoID: "org/web", Status: vocab.StatusOrphan, LiveHash: "live", LastWrite: ptrTo(t0), Writes: 2, WritesOf: "h2"},
+			want: store.RepoState{Repo: "web", RepoID: "org/web", Status: vocab.StatusOrphan, LiveHash: "live", LastWrite: new(t0), Writes: 2, WritesOf: "h2"},
 			events: []Event{func() Event {
 				e := changed(vocab.StatusDrifted, vocab.StatusOrphan, 2, "")
 				e.File = ""
