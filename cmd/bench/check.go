@@ -56,9 +56,6 @@ type checkResult struct {
 	skipped     string
 }
 
-// checkPackage is the name of the i-th package of the bench catalog.
-func checkPackage(i int) string { return emulator.SyntheticPackage(i) }
-
 // checkCatalogYAML is emulator.SyntheticCatalog(n) as seed lines, and the
 // number of its entries.
 func checkCatalogYAML(n int) (string, int) {
@@ -89,7 +86,7 @@ func checkBases(packages int) [][]string {
 	bases := make([][]string, 10)
 	for b := range bases {
 		for range 30 {
-			bases[b] = append(bases[b], checkPackage(rng.IntN(packages)))
+			bases[b] = append(bases[b], emulator.SyntheticPackage(rng.IntN(packages)))
 		}
 	}
 	return bases
@@ -101,7 +98,7 @@ func checkFile(i, r, packages int) string {
 	rng := rand.New(rand.NewPCG(uint64(i), uint64(r)))
 	var pkgs []string
 	for len(pkgs) < 3 {
-		if p := checkPackage(rng.IntN(packages)); !slices.Contains(pkgs, p) {
+		if p := emulator.SyntheticPackage(rng.IntN(packages)); !slices.Contains(pkgs, p) {
 			pkgs = append(pkgs, p)
 		}
 	}

@@ -94,7 +94,7 @@ func (e env) consoleCase(o consoleOptions) (consoleResult, error) {
 // triggered.
 func (e env) consoleVariant(ctx context.Context, w *world, client *chainguard.Client, apiURL, orgID string, ids map[string]string,
 	logFile, interval string, extra []string, o consoleOptions) ([]time.Duration, int, error) {
-	cache := filepath.Join(filepath.Dir(logFile), strings.TrimSuffix(filepath.Base(logFile), ".log")+"-cache")
+	cache := strings.TrimSuffix(logFile, ".log") + "-cache"
 	d, err := startDaemon(e.bin, logFile, daemonEnv, append(e.daemonArgs(apiURL, w.gitURL, cache, interval, false), extra...)...)
 	if err != nil {
 		return nil, 0, err

@@ -37,13 +37,15 @@ func (d *Deliveries) Add(entry, result string) {
 // counts itself, are passed over.
 func (d *Deliveries) Wait(t testing.TB, n int) {
 	t.Helper()
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
 	for n > 0 {
 		select {
 		case r := <-d.ch:
 			if slices.Contains(d.tries, r) {
 				n--
 			}
-		case <-time.After(30 * time.Second):
+		case <-timeout.C:
 			t.Fatalf("timed out waiting for %d more delivery results; have %v", n, d.All())
 		}
 	}
