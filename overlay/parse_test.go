@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
 //go:generate go test -count=1 -run ^TestParse(Good|Bad)$ . -update
@@ -26,25 +28,7 @@ var testParser = Parser{Now: func() time.Time { return time.Date(2026, 6, 1, 0, 
 // -update; an empty got means no golden file.
 func checkGolden(t *testing.T, golden, got string) {
 	t.Helper()
-	if *update {
-		if got == "" {
-			if err := os.Remove(golden); err != nil && !errors.Is(err, os.ErrNotExist) {
-				t.Fatal(err)
-			}
-			return
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", golden, diff)
-	}
+	testenv.Golden(t, golden, got, *update)
 }
 
 // problemLines renders problems one per line, with a final newline.

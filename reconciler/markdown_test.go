@@ -4,14 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/overlay"
 	"github.com/ca-reconciler/ca-reconciler/vocab"
 )
@@ -24,22 +22,7 @@ var updateMarkdown = flag.Bool("update", false, "rewrite the golden files under 
 // -update.
 func checkGolden(t *testing.T, golden, got string) {
 	t.Helper()
-	if *updateMarkdown {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go generate ./reconciler to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", golden, diff)
-	}
+	testenv.Golden(t, golden, got, *updateMarkdown)
 }
 
 // update builds an update change from live to desired.

@@ -11,27 +11,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 )
 
-// checkGolden compares got, line by line, with the golden file name in
-// testdata, or writes it there with -update.
+// checkGolden compares got with the golden file name in testdata, or
+// writes it there with -update.
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	golden := filepath.Join(testdataDir(t), name)
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", name, diff)
-	}
+	testenv.Golden(t, filepath.Join(testdataDir(t), name), got, *update)
 }
 
 // validate prints exactly the overlay package's golden problem lines for

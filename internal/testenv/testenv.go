@@ -5,9 +5,10 @@
 // connection, and one that wants only the answer's status; a buffer for
 // logs that goroutines write and read at once; and, for a delivery loop
 // with retries, a collector of the results it observes and a runner until
-// the test ends; and the text exposition of a histogram, to compare a
-// collector against. It depends only on the SDK and the standard library, and
-// only tests import it.
+// the test ends; the text exposition of a histogram, to compare a
+// collector against; and the golden-file check (compare, or rewrite with
+// -update). It depends only on the SDK, go-cmp and the standard library,
+// and only tests import it.
 package testenv
 
 import (
