@@ -12,7 +12,7 @@ import (
 // named again.
 func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	a := newActorBook(func() time.Time { return now })
+	a := newActorBook(func() time.Time { return now }, "")
 	const repo = "org/python"
 
 	if _, ok := a.peek(repo); ok {
@@ -55,5 +55,29 @@ func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
 	a.NoteActor(repo, "dave@example.com")
 	if got := a.written(repo); got != "dave@example.com" {
 		t.Errorf("written = %q, want dave (carol's note had aged)", got)
+	}
+}
+
+// With --identity, the book knows the daemon's own identity: its events
+// name nobody, whenever they come, and an edit right after the window of
+// an earlier one is still named.
+func TestActorBookPassesOverItsOwnIdentity(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	const self = "org/daemon-identity"
+	a := newActorBook(func() time.Time { return now }, self)
+	const repo = "org/python"
+	a.NoteActor(repo, self)
+	if got, ok := a.peek(repo); ok {
+		t.Errorf("the daemon's own event was noted: %q", got)
+	}
+	a.NoteActor(repo, "alice@example.com")
+	a.NoteActor(repo, self)
+	if got := a.written(repo); got != "alice@example.com" {
+		t.Errorf("written = %q, want alice", got)
+	}
+	now = now.Add(time.Hour)
+	a.NoteActor(repo, self) // an echo long after the write
+	if got, ok := a.peek(repo); ok {
+		t.Errorf("a late echo of the daemon's own write was noted: %q", got)
 	}
 }
