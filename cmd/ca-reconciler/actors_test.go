@@ -80,4 +80,12 @@ func TestActorBookPassesOverItsOwnIdentity(t *testing.T) {
 	if got, ok := a.peek(repo); ok {
 		t.Errorf("a late echo of the daemon's own write was noted: %q", got)
 	}
+	// An edit right after the daemon's write is named: the echo is told by
+	// the identity, not by time.
+	_ = a.written(repo)
+	now = now.Add(time.Second)
+	a.NoteActor(repo, "bob@example.com")
+	if got := a.written(repo); got != "bob@example.com" {
+		t.Errorf("an edit 1s after the daemon's write: written = %q, want bob", got)
+	}
 }

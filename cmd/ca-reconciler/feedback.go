@@ -515,8 +515,8 @@ func (a *actorBook) NoteActor(repoID, actor string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if t, ok := a.wrote[repoID]; ok && now.Sub(t) < ownEcho {
-		return
+	if t, ok := a.wrote[repoID]; ok && a.self == "" && now.Sub(t) < ownEcho {
+		return // with no identity to tell it by, taken for the write's echo
 	}
 	if n, ok := a.noted[repoID]; ok && now.Sub(n.at) < ownEcho {
 		return
