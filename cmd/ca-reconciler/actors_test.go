@@ -59,8 +59,8 @@ func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
 }
 
 // With --identity, the book knows the daemon's own identity: its events
-// name nobody, whenever they come, and an edit right after the window of
-// an earlier one is still named.
+// name nobody, whenever they come, and an edit right after the daemon's
+// write is still named.
 func TestActorBookPassesOverItsOwnIdentity(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	const self = "org/daemon-identity"
