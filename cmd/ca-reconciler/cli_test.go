@@ -159,6 +159,31 @@ func TestRunOnceExitCodes(t *testing.T) {
 	}
 }
 
+// --once serves nothing and follows no build: the serving flags it was
+// given (on the command line or in the environment) are named in a warning,
+// not silently dropped, and the cycle runs all the same.
+func TestRunOnceWarnsOfServingFlags(t *testing.T) {
+	f := newFixture(t)
+	f.repo("a", overlay.Overlay{})
+	f.commit(map[string]string{"ca-images-iac/a.yaml": "contents:\n  packages: [curl]\n"})
+	f.env["CA_RECONCILER_INTERVAL"] = "5m"
+	code, _, errOut := f.run("run", "--once", "--webhook-listen", "127.0.0.1:0", "--pprof")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, `"msg":"--once runs one cycle and serves nothing: these flags are not used","flags":["--pprof","--webhook-listen","--interval"]`) {
+		t.Errorf("no warning naming --pprof, --webhook-listen and --interval:\n%s", errOut)
+	}
+	if !overlay.Equal(overlaypb.FromProto(f.emu.Repo(f.repoID("a")).GetCustomOverlay()), overlay.Overlay{Packages: []string{"curl"}}) {
+		t.Errorf("the cycle did not write")
+	}
+	// Without serving flags, no warning.
+	delete(f.env, "CA_RECONCILER_INTERVAL")
+	if _, _, errOut = f.run("run", "--once"); strings.Contains(errOut, "serves nothing") {
+		t.Errorf("warned without serving flags:\n%s", errOut)
+	}
+}
+
 func TestConfigurationErrors(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {

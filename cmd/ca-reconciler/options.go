@@ -120,7 +120,7 @@ func (o *options) addRunFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.pprof, "pprof", false, "also serve Go's profiles at /debug/pprof/ on --listen (CPU, heap, goroutines; for diagnosing, keep it off otherwise)")
 	fs.DurationVar(&o.buildTimeout, "build-timeout", time.Hour, "build limit: a build pending longer counts as timed out and is no longer followed")
 	fs.DurationVar(&o.buildPollInterval, "build-poll-interval", 15*time.Second, "time between build-report polls while builds are in flight (one call per organization; at least 1s)")
-	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode)")
+	fs.BoolVar(&o.once, "once", false, "run one cycle, then exit: 0 in sync, 1 on any error, 2 on drift left (detect mode); it serves nothing and follows no build, and warns of the serving flags it was given")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "maximum concurrent repo writes")
 	fs.StringVar(&o.webhookListen, "webhook-listen", "", "serve the hooks (/hooks/...) on this address alone, with connections of their own, instead of on --listen: a flood of hook connections then cannot starve probes and scrapes")
 	fs.StringVar(&o.webhookSecretFile, "webhook-secret-file", "", "enables POST /hooks/github, /hooks/gitlab and /hooks/generic, verified with the secret in this file")

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/cgevents"
@@ -62,6 +63,9 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 	defer d.close()
 
 	if o.once {
+		if unused := servingOnly(cmd.Flags()); len(unused) > 0 {
+			d.log.Warn("--once runs one cycle and serves nothing: these flags are not used", zap.Strings("flags", unused))
+		}
 		rep := d.reconciler.RunOnce(ctx, "start")
 		d.feedback.drain(ctx)
 		return exitFor(rep, vocab.Mode(o.mode))
@@ -160,6 +164,22 @@ func runDaemon(cmd *cobra.Command, o *options, getenv env) error {
 		return cause
 	}
 	return err
+}
+
+// servingOnly names, with their dashes, the run flags set (on the command
+// line or in the environment) that only a serving daemon uses: --once serves
+// no address and follows no build.
+func servingOnly(fs *pflag.FlagSet) []string {
+	var set []string
+	for _, name := range []string{
+		"listen", "pprof", "webhook-listen", "webhook-secret-file", "chainguard-events",
+		"interval", "build-timeout", "build-poll-interval",
+	} {
+		if fs.Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	return set
 }
 
 // errServerStopped marks a server that stopped on its own.
