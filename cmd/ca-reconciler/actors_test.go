@@ -12,7 +12,7 @@ import (
 // named again.
 func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	a := newActorBook(func() time.Time { return now }, "")
+	a := newActorBook(func() time.Time { return now }, nil)
 	const repo = "org/python"
 
 	if _, ok := a.peek(repo); ok {
@@ -58,15 +58,16 @@ func TestActorBookKeepsTheEditorOverTheEcho(t *testing.T) {
 	}
 }
 
-// With --identity, the book knows the daemon's own identity: its events
-// name nobody, whenever they come, and an edit right after the daemon's
-// write is still named.
+// With --identity, or a token whose claims name it, the book knows the
+// daemon's own identity: its events name nobody, whenever they come, and
+// an edit right after the daemon's write is still named.
 func TestActorBookPassesOverItsOwnIdentity(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	const self = "org/daemon-identity"
-	a := newActorBook(func() time.Time { return now }, self)
+	a := newActorBook(func() time.Time { return now }, func() []string { return []string{self, "robot@example.com"} })
 	const repo = "org/python"
 	a.NoteActor(repo, self)
+	a.NoteActor(repo, "robot@example.com") // an event naming the token's email
 	if got, ok := a.peek(repo); ok {
 		t.Errorf("the daemon's own event was noted: %q", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -140,7 +141,7 @@ type feedback struct {
 // newFeedback builds what the flags ask for; busy tells whether the build
 // watcher still follows a repo's builds.
 func newFeedback(d *daemon, o *options, busy func(repoID string) bool) (*feedback, error) {
-	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(time.Now, o.identity), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory(), now: time.Now}
+	f := &feedback{org: o.org, log: d.log.Named("feedback"), actors: newActorBook(time.Now, d.self), url: strings.TrimRight(o.feedback.externalURL, "/"), history: repopage.NewHistory(), now: time.Now}
 	if cfg, ok := o.feedback.commitStatusConfig(o.org); ok {
 		cfg.Logger = d.log.Named("commit-status")
 		cfg.Observe = func(result string) { d.metrics.CommitStatusReports.WithLabelValues(result).Inc() }
@@ -475,16 +476,19 @@ func (f *feedback) chainguardHook(d *daemon, issuer string) (http.Handler, error
 // actorBook remembers who changed a repo (from Chainguard's events) until
 // the write that puts the change back reads it. The daemon's own write
 // makes an event too, named by the daemon's identity, and it can arrive
-// before the cycle's events reach the book. With --identity the book knows
-// that identity and never notes it; without (a static token), and for the
-// rest: an actor noted less than
-// ownEcho ago is not replaced (the first change of a burst names it), and
-// what is noted within ownEcho after the daemon's write of a repo is that
-// write's echo and is not kept. A Console edit inside either window is still
-// put back, only named by the first actor or by none.
+// before the cycle's events reach the book, or long after. When the book
+// can name that identity (--identity, or the claims of a token that is a
+// JWT) it never notes it. When it cannot (an opaque token), what is noted
+// within ownEcho after the daemon's write of a repo is taken for that
+// write's echo and is not kept. Either way an actor noted less than ownEcho
+// ago is not replaced (the first change of a burst names it). A Console
+// edit inside a window is still put back, only named by the first actor or
+// by none.
 type actorBook struct {
-	now   func() time.Time
-	self  string // the daemon's identity, when --identity names it
+	now func() time.Time
+	// self names the daemon's identity; nil, or no names, when it cannot
+	// be told.
+	self  func() []string
 	mu    sync.Mutex
 	noted map[string]notedActor // by repo id
 	wrote map[string]time.Time  // by repo id, the daemon's last write
@@ -503,19 +507,23 @@ const ownEcho = 30 * time.Second
 // maxActorRepos bounds each of the book's maps.
 const maxActorRepos = 10000
 
-func newActorBook(now func() time.Time, self string) *actorBook {
+func newActorBook(now func() time.Time, self func() []string) *actorBook {
 	return &actorBook{now: now, self: self, noted: map[string]notedActor{}, wrote: map[string]time.Time{}}
 }
 
 // NoteActor implements cgevents.ActorNoter.
 func (a *actorBook) NoteActor(repoID, actor string) {
-	if a.self != "" && actor == a.self {
+	var self []string
+	if a.self != nil {
+		self = a.self()
+	}
+	if slices.Contains(self, actor) {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	if t, ok := a.wrote[repoID]; ok && a.self == "" && now.Sub(t) < ownEcho {
+	if t, ok := a.wrote[repoID]; ok && len(self) == 0 && now.Sub(t) < ownEcho {
 		return // with no identity to tell it by, taken for the write's echo
 	}
 	if n, ok := a.noted[repoID]; ok && now.Sub(n.at) < ownEcho {

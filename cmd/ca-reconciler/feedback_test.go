@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ca-reconciler/ca-reconciler/chainguard"
 	"github.com/ca-reconciler/ca-reconciler/emulator"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv/pgptest"
@@ -264,6 +265,34 @@ func (s *notifySink) kinds() []string {
 	return out
 }
 
+// subscribe subscribes sink to the fixture organization's events, through
+// the SDK's client as a user would.
+func (f *fixture) subscribe(sink string) {
+	f.t.Helper()
+	clients, err := platform.NewPlatformClients(f.t.Context(), f.url, auth.NewFromToken(f.t.Context(), "Bearer "+apiToken, false))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer clients.Close()
+	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(f.t.Context(), &eventsv1.CreateSubscriptionRequest{
+		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: sink}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// all returns the notifications of kind, in the order they came.
+func (s *notifySink) all(kind string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, m := range s.got {
+		if m["kind"] == kind {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func (s *notifySink) find(kind string) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,15 +460,7 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 		"--notify-url", srv.URL}, f.getenv)
 	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
 
-	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clients.Close()
-	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
-		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: "http://" + d.addr + "/hooks/chainguard"}}); err != nil {
-		t.Fatal(err)
-	}
+	f.subscribe("http://" + d.addr + "/hooks/chainguard")
 	alice := emulator.Actor{Subject: f.orgID + "/a11ce", Claims: map[string]string{"email": "alice@example.com"}}
 	start := time.Now()
 	if err := f.emu.ConsoleEditBy(alice, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
@@ -462,6 +483,65 @@ func TestConsoleEditDeliveredByTheEmulator(t *testing.T) {
 	}
 	if accepted == 0 {
 		t.Errorf("no delivery accepted: %+v", f.emu.Deliveries())
+	}
+}
+
+// With a token file holding a Chainguard token (a JWT: here one the
+// emulator's STS issued), the daemon knows its own identity from the
+// token's claims, as it does with --identity: the echo of its write is told
+// by who made it, not by time, so a second Console edit right after the
+// daemon put the first one back is named too. (With an opaque token that
+// second edit, inside the 30s echo window, would be corrected unnamed.)
+func TestTokenFileNamesTheDaemonsOwnEcho(t *testing.T) {
+	idp, err := emulator.NewOIDCIssuer("https://ci.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureWith(t, emulator.Options{EventRetryDelay: 10 * time.Millisecond, EventAttempts: 3, Issuers: []emulator.TrustedIssuer{idp.TrustedIssuer()}})
+	f.repo("python", overlay.Overlay{Packages: []string{"curl"}})
+	f.commit(map[string]string{"ca-images-iac/python.yaml": "contents:\n  packages: [curl]\n"})
+	const subject = "repo:acme/images-config"
+	identity, oidc := assumable(t, f.emu, f.orgID, idp, subject)
+	secrets := t.TempDir()
+	token, err := (&chainguard.WorkloadIdentity{Issuer: f.url, Audience: f.url, Identity: identity, OIDCTokenFile: writeFile(t, secrets, "oidc", oidc)}).Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := chainguard.TokenNames(token); len(got) != 1 || got[0] != identity {
+		t.Fatalf("the STS token names %q, want the identity %s", got, identity)
+	}
+	sink := &notifySink{}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	d := startDaemon(t, []string{"run", "--git-url", f.dir, "--api", f.url, "--org", "acme.example", "--cache-dir", t.TempDir(),
+		"--token-file", writeFile(t, secrets, "token", token),
+		"--interval", "1h", "--build-poll-interval", "1s", "--issuer", f.emu.IssuerURL(), "--chainguard-events",
+		"--notify-url", srv.URL}, func(string) (string, bool) { return "", false })
+	waitFor(t, "the first cycle", func() bool { return strings.Contains(d.stderr.String(), `"reconcile finished"`) })
+
+	f.subscribe("http://" + d.addr + "/hooks/chainguard")
+	for i, who := range []string{"alice", "bob"} {
+		editor := emulator.Actor{Subject: f.orgID + "/" + who, Claims: map[string]string{"email": who + "@example.com"}}
+		if err := f.emu.ConsoleEditBy(editor, f.repoID("python"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", who}})); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, who+"'s edit put back", func() bool { return len(sink.all("drift_corrected")) > i })
+		if got := sink.all("drift_corrected")[i]; got["actor"] != who+"@example.com" || fmt.Sprint(got["diff"]) != "[- package "+who+"]" {
+			t.Errorf("notification %d: %v, want %s's edit named", i, got, who)
+		}
+	}
+	// The daemon's own writes were delivered as events by its identity.
+	var own int
+	for _, del := range f.emu.Deliveries() {
+		if del.Status == http.StatusAccepted {
+			own++
+		}
+	}
+	if own < 4 {
+		t.Errorf("%d deliveries accepted, want at least 4 (two edits and two writes)", own)
+	}
+	if strings.Contains(d.stderr.String(), token) {
+		t.Errorf("the token reached the log")
 	}
 }
 

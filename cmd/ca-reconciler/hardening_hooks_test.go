@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"chainguard.dev/sdk/auth"
-	platform "chainguard.dev/sdk/proto/platform"
-	eventsv1 "chainguard.dev/sdk/proto/platform/events/v1"
 	"go.uber.org/zap"
 
 	"github.com/ca-reconciler/ca-reconciler/internal/testenv"
@@ -517,15 +514,7 @@ func TestHardeningChainguardEventReplay(t *testing.T) {
 	proxy := &capturingProxy{target: d.url("/hooks/chainguard")}
 	sink := httptest.NewServer(proxy)
 	t.Cleanup(sink.Close)
-	clients, err := platform.NewPlatformClients(t.Context(), f.url, auth.NewFromToken(t.Context(), "Bearer "+apiToken, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer clients.Close()
-	if _, err := eventsv1.NewSubscriptionsClient(clients.Connection()).Create(t.Context(), &eventsv1.CreateSubscriptionRequest{
-		ParentId: f.orgID, Subscription: &eventsv1.Subscription{Sink: sink.URL}}); err != nil {
-		t.Fatal(err)
-	}
+	f.subscribe(sink.URL)
 	if err := f.emu.ConsoleEdit(f.repoID("a"), overlaypb.ToProto(overlay.Overlay{Packages: []string{"curl", "jq"}})); err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,21 @@ func postHook(t *testing.T, url, body string) int {
 	return testenv.Status(t, req)
 }
 
+// assumable creates an identity under orgID that idp's tokens for subject
+// can assume, and mints one such OIDC token (valid for an hour).
+func assumable(t *testing.T, emu *emulator.Server, orgID string, idp *emulator.OIDCIssuer, subject string) (identity, oidcToken string) {
+	t.Helper()
+	identity, err := emu.CreateIdentity(orgID, idp.Issuer(), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oidcToken, err = idp.Mint(subject, "issuer.enforce.dev", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return identity, oidcToken
+}
+
 // The daemon with every production input at once: workload identity through
 // the emulator's STS (with a token refresh), a private Git repo over HTTP
 // basic auth, and push webhooks. No secret shows up anywhere.
@@ -84,14 +99,7 @@ func TestProductionInputs(t *testing.T) {
 	orgID := emu.CreateOrg("acme.example")
 	repo := emu.CreateRepo(orgID, &registryv1.Repo{Name: "a", SyncConfig: &registryv1.SyncConfig{ApkoOverlay: "x"}})
 	const subject = "system:serviceaccount:ca-reconciler:ca-reconciler"
-	identity, err := emu.CreateIdentity(orgID, idp.Issuer(), subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oidcToken, err := idp.Mint(subject, "issuer.enforce.dev", time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	identity, oidcToken := assumable(t, emu, orgID, idp, subject)
 
 	// A bare repo served over HTTP, fed from a work tree.
 	root := t.TempDir()

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,8 +40,11 @@ type daemon struct {
 	feedback   *feedback
 	// localIssuer signs the embedded emulator's event deliveries.
 	localIssuer string
-	plaintext   bool
-	closers     []func()
+	// self names the identity the daemon calls the API as, the way events
+	// name their actor; nil when it cannot be told (an opaque token).
+	self      func() []string
+	plaintext bool
+	closers   []func()
 }
 
 func (d *daemon) close() {
@@ -98,6 +102,7 @@ func wire(ctx context.Context, o *options, stderr io.Writer, getenv env, followB
 		if err != nil {
 			return nil, err
 		}
+		d.self = selfNames(o.identity, tokens)
 	}
 	d.plaintext, err = chainguard.CheckURL(apiURL, o.insecure)
 	if err != nil {
@@ -219,6 +224,25 @@ func tokenSource(o *options, getenv env) (chainguard.TokenSource, error) {
 		}, nil
 	}
 	return nil, nil
+}
+
+// selfNames names the identity the daemon calls the API as: --identity's
+// UIDP, or what its token's claims name (a token file is re-read when it
+// changes). A workload identity is named by --identity alone, so that a
+// hook never waits on a token exchange.
+func selfNames(identity string, tokens chainguard.TokenSource) func() []string {
+	switch {
+	case identity != "":
+		return func() []string { return []string{identity} }
+	case tokens == nil:
+		return nil
+	}
+	self := chainguard.NewSelf(tokens)
+	return func() []string {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return self.Names(ctx)
+	}
 }
 
 // gitFlagNames names the flags behind gitsource's settings, for its messages.
