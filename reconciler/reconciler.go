@@ -418,16 +418,15 @@ func (r *Reconciler) record(plan Plan, writes map[string]WriteResult, commit tim
 	seen := make(map[string]bool, len(plan.Changes))
 	for _, c := range plan.Changes {
 		seen[c.Repo] = true
-		prev, _ := r.store.Repo(c.Repo)
 		var w *WriteResult
 		if res, ok := writes[c.Repo]; ok {
 			w = &res
 		}
-		st, evs := next(prev, c, w, f)
-		if !st.Equal(prev) {
-			r.store.PutRepo(st)
-		}
-		events = append(events, evs...)
+		r.store.Step(c.Repo, func(prev store.RepoState, _ bool) store.RepoState {
+			st, evs := next(prev, c, w, f)
+			events = append(events, evs...)
+			return st
+		})
 	}
 	for _, st := range r.store.Retain(func(name string) bool { return seen[name] }) {
 		events = append(events, gone(st)...)

@@ -256,6 +256,24 @@ func (s *Store) Repo(name string) (RepoState, bool) {
 	return st.clone(), ok
 }
 
+// Step replaces a repo's state by step(prev) under the store's lock, prev
+// being the stored state (the zero state, ok false, for a repo the store
+// does not know), and stores the result only when it differs from prev.
+// prev is the stored value itself, not a copy, so that a cycle in which
+// nothing changes copies nothing: step must not change its slices or what
+// its pointers point at (the store never does: it replaces states whole),
+// and must not call the store.
+func (s *Store) Step(name string, step func(prev RepoState, ok bool) RepoState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, ok := s.repos[name]
+	st := step(prev, ok)
+	if ok && st.Equal(prev) {
+		return
+	}
+	s.put(st, prev, ok)
+}
+
 // Len is the number of repos the store knows.
 func (s *Store) Len() int {
 	s.mu.RLock()
@@ -267,8 +285,15 @@ func (s *Store) Len() int {
 func (s *Store) PutRepo(st RepoState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	old, ok := s.repos[st.Repo]
+	s.put(st, old, ok)
+}
+
+// put stores a copy of st over old (ok when the store had it), keeping
+// old's LastBuild and the id index; the caller holds the lock.
+func (s *Store) put(st, old RepoState, ok bool) {
 	st = st.clone()
-	if old, ok := s.repos[st.Repo]; ok {
+	if ok {
 		st.LastBuild = old.LastBuild
 		if old.RepoID != st.RepoID {
 			delete(s.byID, old.RepoID)

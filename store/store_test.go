@@ -40,6 +40,51 @@ func TestPutKeepsTheRecordedBuild(t *testing.T) {
 	}
 }
 
+// Step hands the stored state to the transition and stores what it
+// returns: a new repo starts from the zero state, the build the watcher
+// recorded is kept, and what the step returns is copied, not shared.
+func TestStep(t *testing.T) {
+	s := store.New()
+	var calls int
+	s.Step("web", func(prev store.RepoState, ok bool) store.RepoState {
+		calls++
+		if ok || !prev.Equal(store.RepoState{}) {
+			t.Errorf("a new repo's prev = %+v, %v; want the zero state, false", prev, ok)
+		}
+		return store.RepoState{Repo: "web", RepoID: "org/web", Status: vocab.StatusDrifted, LastBuild: &store.BuildInfo{ID: "ignored"}}
+	})
+	b := store.BuildInfo{ID: "b1", Result: vocab.BuildSuccess, Finished: t0}
+	if !s.RecordBuild("web", b) {
+		t.Fatal("web was not stored by Step")
+	}
+	diff := []string{"+ package curl"}
+	s.Step("web", func(prev store.RepoState, ok bool) store.RepoState {
+		calls++
+		if !ok || prev.Status != vocab.StatusDrifted || prev.LastBuild == nil || prev.LastBuild.ID != "b1" {
+			t.Errorf("prev = %+v, %v; want drifted with build b1", prev, ok)
+		}
+		prev.Status, prev.Diff, prev.RepoID = vocab.StatusSynced, diff, "org/web2"
+		return prev
+	})
+	diff[0] = "changed by the caller"
+	got, _ := s.Repo("web")
+	want := store.RepoState{Repo: "web", RepoID: "org/web2", Status: vocab.StatusSynced, Diff: []string{"+ package curl"}, LastBuild: &b}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("web (-want +got):\n%s", d)
+	}
+	if diff := cmp.Diff(map[string]string{"org/web2": "web"}, s.RepoIDs()); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+	// A step that changes nothing leaves the stored state as it was.
+	s.Step("web", func(prev store.RepoState, _ bool) store.RepoState { calls++; return prev })
+	if again, _ := s.Repo("web"); !again.Equal(want) {
+		t.Errorf("after a step with no change: %+v", again)
+	}
+	if calls != 3 {
+		t.Errorf("%d steps ran, want 3", calls)
+	}
+}
+
 func TestRepoIDs(t *testing.T) {
 	s := store.New()
 	s.PutRepo(store.RepoState{Repo: "web", RepoID: "org/1"})
@@ -158,6 +203,7 @@ func TestConcurrentUse(t *testing.T) {
 			for j := range 200 {
 				name := string(rune('a' + (i+j)%5))
 				s.PutRepo(store.RepoState{Repo: name, RepoID: "org/" + name})
+				s.Step(name, func(prev store.RepoState, _ bool) store.RepoState { prev.Writes = j; return prev })
 				s.RecordBuild(name, store.BuildInfo{ID: name})
 				_ = s.Status()
 				_ = s.RepoIDs()
