@@ -9,6 +9,7 @@
 //	go run ./cmd/bench check                             # only the package check's cost, its section of BENCHMARKS.md
 //	go run ./cmd/bench console                           # only how long a Console edit stays live, its section
 //	go run ./cmd/bench world -repos 5000 -latency 0      # the emulator and Git server of one size, for profiling by hand
+//	go run ./cmd/bench notes                             # only the notes: cmd/bench/notes.md in place of the report's own
 //
 // Per size N it seeds the emulator with N Custom Assembly repos, commits one
 // overlay file per repo to a bare Git repository served by `git http-backend`
@@ -96,8 +97,10 @@ func run(args []string) error {
 		return consoleOnly(o)
 	case "world":
 		return serveWorld(o)
+	case "notes":
+		return notesOnly(o)
 	default:
-		return fmt.Errorf("unknown mode %q (scale, soak, check, console or world)", mode)
+		return fmt.Errorf("unknown mode %q (scale, soak, check, console, world or notes)", mode)
 	}
 }
 

@@ -153,3 +153,37 @@ func TestMarks(t *testing.T) {
 		t.Errorf("marks(5000) without -long (-want +got):\n%s", d)
 	}
 }
+
+// BENCHMARKS.md ends with cmd/bench/notes.md as `bench notes` (and every
+// run) writes it: the notes have one source.
+func TestBenchmarksCarryTheNotes(t *testing.T) {
+	report, err := os.ReadFile(filepath.Join("..", "..", "BENCHMARKS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes, err := os.ReadFile("notes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := withNotes(string(report), notes); string(report) != want {
+		t.Errorf("BENCHMARKS.md does not end with notes.md; run go run ./cmd/bench notes")
+	}
+}
+
+func TestWithNotes(t *testing.T) {
+	head := "# Report\n\n| a | b |\n" + microLine[1:] + " (`go test`) cover parsing.\n"
+	for _, tc := range []struct {
+		name, report, notes, want string
+	}{
+		{"notes replaced", head + "\nold notes\n", "new notes\n", head + "\nnew notes\n"},
+		{"notes added", head, "new notes\n", head + "\nnew notes\n"},
+		{"notes removed", head + "\nold notes\n", "", head},
+		{"no micro line", "# Report\n", "new notes\n", "# Report\n\nnew notes\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := withNotes(tc.report, []byte(tc.notes)); got != tc.want {
+				t.Errorf("withNotes:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}

@@ -208,12 +208,41 @@ read and write each repo), against the same emulator.
 			fmt.Fprintf(&b, "\n### N = %d, %s (`%s`)\n\n```\n%s```\n", q.n, what[kind], filepath.Base(file), pprofTop(file, strings.HasSuffix(kind, "heap")))
 		}
 	}
-	b.WriteString("\nMicro-benchmarks (`go test -bench . -benchmem ./overlay/ ./reconciler/ ./chainguard/`) cover parsing, planning and listing.\n")
-	if notes, err := os.ReadFile(o.notes); err == nil {
-		b.WriteString("\n")
-		b.Write(notes)
+	b.WriteString(microLine + " (`go test -bench . -benchmem ./overlay/ ./reconciler/ ./chainguard/`) cover parsing, planning, recording and listing.\n")
+	notes, _ := os.ReadFile(o.notes) // none: no notes
+	return withNotes(b.String(), notes)
+}
+
+// microLine starts the report's last measured line; the hand-written notes
+// (cmd/bench/notes.md) follow it.
+const microLine = "\nMicro-benchmarks"
+
+// withNotes returns report with notes in place of whatever followed its
+// micro-benchmarks line (notes appended when it has none).
+func withNotes(report string, notes []byte) string {
+	if i := strings.Index(report, microLine); i >= 0 {
+		if j := strings.IndexByte(report[i+1:], '\n'); j >= 0 {
+			report = report[:i+1+j+1]
+		}
 	}
-	return b.String()
+	if len(notes) == 0 {
+		return report
+	}
+	return report + "\n" + string(notes)
+}
+
+// notesOnly puts the notes (o.notes) in the report (o.out) in place of the
+// ones it has, measuring nothing: the notes are read from one file.
+func notesOnly(o options) error {
+	old, err := os.ReadFile(o.out)
+	if err != nil {
+		return fmt.Errorf("reading the report: %w", err)
+	}
+	notes, err := os.ReadFile(o.notes)
+	if err != nil {
+		return fmt.Errorf("reading the notes: %w", err)
+	}
+	return os.WriteFile(o.out, []byte(withNotes(string(old), notes)), 0o644)
 }
 
 // cpuVerdict judges the idle CPU after the first minute.
