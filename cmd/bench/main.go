@@ -29,7 +29,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,22 +88,14 @@ func run(args []string) error {
 	if o.cycles, err = ints(*cycles); err != nil {
 		return fmt.Errorf("-cycles: %w", err)
 	}
-	switch mode {
-	case "scale":
-		return scale(o)
-	case "soak":
-		return soak(o)
-	case "check":
-		return checkOnly(o)
-	case "console":
-		return consoleOnly(o)
-	case "world":
-		return serveWorld(o)
-	case "notes":
-		return notesOnly(o)
-	default:
-		return fmt.Errorf("unknown mode %q (scale, soak, check, console, world or notes)", mode)
+	modes := map[string]func(options) error{
+		"scale": scale, "soak": soak, "check": checkOnly, "console": consoleOnly, "world": serveWorld, "notes": notesOnly,
 	}
+	do, ok := modes[mode]
+	if !ok {
+		return fmt.Errorf("unknown mode %q (one of %s)", mode, strings.Join(slices.Sorted(maps.Keys(modes)), ", "))
+	}
+	return do(o)
 }
 
 type options struct {
