@@ -258,7 +258,8 @@ func (s *Store) Repo(name string) (RepoState, bool) {
 
 // Step replaces a repo's state by step(prev) under the store's lock, prev
 // being the stored state (the zero state, ok false, for a repo the store
-// does not know), and stores the result only when it differs from prev.
+// does not know), and stores the result, under name, only when it differs
+// from prev.
 // prev is the stored value itself, not a copy, so that a cycle in which
 // nothing changes copies nothing: step must not change its slices or what
 // its pointers point at (the store never does: it replaces states whole),
@@ -268,6 +269,7 @@ func (s *Store) Step(name string, step func(prev RepoState, ok bool) RepoState) 
 	defer s.mu.Unlock()
 	prev, ok := s.repos[name]
 	st := step(prev, ok)
+	st.Repo = name
 	if ok && st.Equal(prev) {
 		return
 	}

@@ -83,6 +83,11 @@ func TestStep(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("%d steps ran, want 3", calls)
 	}
+	// A state is stored under the name stepped, even one that names no repo.
+	s.Step("api", func(prev store.RepoState, _ bool) store.RepoState { return prev })
+	if got, ok := s.Repo("api"); !ok || got.Repo != "api" || s.Len() != 2 {
+		t.Errorf("a nameless step of api: %+v, %v, %d repos; want api stored, 2 repos", got, ok, s.Len())
+	}
 }
 
 func TestRepoIDs(t *testing.T) {
