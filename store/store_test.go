@@ -53,6 +53,9 @@ func TestStep(t *testing.T) {
 		}
 		return store.RepoState{Repo: "web", RepoID: "org/web", Status: vocab.StatusDrifted, LastBuild: &store.BuildInfo{ID: "ignored"}}
 	})
+	if got, _ := s.Repo("web"); got.LastBuild != nil {
+		t.Errorf("a new repo's build came from Step: %+v", got.LastBuild)
+	}
 	b := store.BuildInfo{ID: "b1", Result: vocab.BuildSuccess, Finished: t0}
 	if !s.RecordBuild("web", b) {
 		t.Fatal("web was not stored by Step")
@@ -64,6 +67,7 @@ func TestStep(t *testing.T) {
 			t.Errorf("prev = %+v, %v; want drifted with build b1", prev, ok)
 		}
 		prev.Status, prev.Diff, prev.RepoID = vocab.StatusSynced, diff, "org/web2"
+		prev.LastBuild = &store.BuildInfo{ID: "stale"} // the watcher's build stays
 		return prev
 	})
 	diff[0] = "changed by the caller"
@@ -75,10 +79,16 @@ func TestStep(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"org/web2": "web"}, s.RepoIDs()); diff != "" {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
-	// A step that changes nothing leaves the stored state as it was.
+	// A step that changes nothing leaves the stored state as it was, and
+	// copies nothing.
 	s.Step("web", func(prev store.RepoState, _ bool) store.RepoState { calls++; return prev })
 	if again, _ := s.Repo("web"); !again.Equal(want) {
 		t.Errorf("after a step with no change: %+v", again)
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		s.Step("web", func(prev store.RepoState, _ bool) store.RepoState { return prev })
+	}); n != 0 {
+		t.Errorf("a step with no change allocated %v times, want 0", n)
 	}
 	if calls != 3 {
 		t.Errorf("%d steps ran, want 3", calls)

@@ -179,8 +179,8 @@ func TestRunOnceWarnsOfServingFlags(t *testing.T) {
 	}
 	// Without serving flags, no warning.
 	delete(f.env, "CA_RECONCILER_INTERVAL")
-	if _, _, errOut = f.run("run", "--once"); strings.Contains(errOut, "serves nothing") {
-		t.Errorf("warned without serving flags:\n%s", errOut)
+	if code, _, errOut = f.run("run", "--once"); code != 0 || strings.Contains(errOut, "serves nothing") {
+		t.Errorf("without serving flags: exit %d, want 0 and no warning:\n%s", code, errOut)
 	}
 }
 
