@@ -195,11 +195,13 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 	}
 	occ := occurrenceOf(e)
 	id := occ.repoID()
+	var reason string
 	switch {
 	case id != "" && e.Subject() != "" && e.Subject() != id:
-		// The token signs the data, not the subject: a subject that names
-		// another repo than the signed body is not trusted.
-		return verified{result: ResultBadRequest, reason: "the event's subject is not the repo its body names"}
+		// The token signs the data, not the subject: the signed body
+		// names the repo. A subject of another shape (a newer service's,
+		// for a v2 Repo) must not cost the event; it is only logged.
+		reason = "the event's subject is not the repo its body names; the signed body is followed"
 	case id == "":
 		id = e.Subject()
 	}
@@ -208,9 +210,9 @@ func (h *Handler) classify(e cloudevents.Event) verified {
 	}
 	name, ok := h.cfg.Managed(id)
 	if !ok {
-		return verified{result: ResultIgnored, repoID: id, repo: occ.Body.Name}
+		return verified{result: ResultIgnored, repoID: id, repo: occ.Body.Name, reason: reason}
 	}
-	return verified{result: ResultAccepted, repoID: id, repo: name, actor: occ.actor()}
+	return verified{result: ResultAccepted, repoID: id, repo: name, actor: occ.actor(), reason: reason}
 }
 
 // occurrence is what this daemon reads of an event's data: who made the

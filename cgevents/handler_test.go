@@ -211,11 +211,12 @@ func TestHandler(t *testing.T) {
 	// A body that is no Repo at all: the subject names the repo.
 	notARepo := withBody(t, good, alice, `{"id":42}`)
 	// An actor of another shape names nobody, and the body still names
-	// the repo (so a subject naming another one is still refused).
+	// the repo (so a subject naming another one is passed over).
 	oddActor := withData(t, good, `{"actor":"someone","body":{"id":"`+pythonID+`","name":"python"}}`)
 	oddActorStranger := otherSubjectOf(oddActor, strangerID)
 	// The token signs the data, not the subject: a subject that names
-	// another repo than the body, v1 or v2, is refused.
+	// another repo than the body, v1 or v2, is passed over, and the signed
+	// body names the repo.
 	strangerSubject := otherSubjectOf(good, strangerID)
 	redirected := otherSubjectOf(repoEvent(t, updated, strangerID, "busybox", alice), pythonID)
 	v2StrangerSubject := otherSubjectOf(v2Body, strangerID)
@@ -244,13 +245,13 @@ func TestHandler(t *testing.T) {
 		{name: "an actor of another shape", event: oddActor, token: signed(oddActor),
 			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: ""},
 		{name: "an actor of another shape and a subject that is not the body's repo", event: oddActorStranger, token: signed(oddActorStranger),
-			want: http.StatusBadRequest, result: ResultBadRequest},
-		{name: "a subject that is not the body's repo", event: strangerSubject, token: signed(strangerSubject),
-			want: http.StatusBadRequest, result: ResultBadRequest},
-		{name: "a subject naming a managed repo over another body", event: redirected, token: signed(redirected),
-			want: http.StatusBadRequest, result: ResultBadRequest},
-		{name: "a subject that is not the v2 body's uid", event: v2StrangerSubject, token: signed(v2StrangerSubject),
-			want: http.StatusBadRequest, result: ResultBadRequest},
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: ""},
+		{name: "a subject that is not the body's repo: the body's repo", event: strangerSubject, token: signed(strangerSubject),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
+		{name: "a subject naming a managed repo over another body: the body's, unmanaged", event: redirected, token: signed(redirected),
+			want: http.StatusOK, result: ResultIgnored},
+		{name: "a subject that is not the v2 body's uid: the body's repo", event: v2StrangerSubject, token: signed(v2StrangerSubject),
+			want: http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " alice@example.com"},
 		{name: "an actor without email is named by its id", event: repoEvent(t, updated, pythonID, "python", robot),
 			token: signed(repoEvent(t, updated, pythonID, "python", robot)),
 			want:  http.StatusAccepted, result: ResultAccepted, triggered: true, actor: pythonID + " c0ffee/robot"},
