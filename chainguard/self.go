@@ -42,17 +42,17 @@ type Self struct {
 // NewSelf returns the names of src's identity.
 func NewSelf(src TokenSource) *Self { return &Self{src: src} }
 
-// Names returns the current token's names; nil when the token cannot be
-// had or names nobody.
+// Names returns the current token's names; nil when it names nobody. When
+// the token cannot be had just now (a token file being replaced), the last
+// token's names stand.
 func (s *Self) Names(ctx context.Context) []string {
 	tok, err := s.src.Token(ctx)
-	if err != nil {
-		return nil
-	}
-	sum := sha256.Sum256([]byte(tok))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sum != s.digest {
+	if err != nil {
+		return s.names
+	}
+	if sum := sha256.Sum256([]byte(tok)); sum != s.digest {
 		s.digest, s.names = sum, TokenNames(tok)
 	}
 	return s.names

@@ -38,7 +38,8 @@ func TestTokenNames(t *testing.T) {
 	}
 }
 
-// Self follows a rotated token file; an unreadable one names nobody.
+// Self follows a rotated token file; while the file cannot be read, the
+// last token's names stand.
 func TestSelfFollowsTheTokenFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "token")
 	write := func(tok string) {
@@ -59,8 +60,12 @@ func TestSelfFollowsTheTokenFile(t *testing.T) {
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
+	if got := self.Names(t.Context()); !slices.Equal(got, []string{"org/second-identity"}) {
+		t.Errorf("with the file gone for now, Names = %q, want the last token's org/second-identity", got)
+	}
+	write("api-token") // a token that is no JWT names nobody
 	if got := self.Names(t.Context()); got != nil {
-		t.Errorf("with the file gone, Names = %q, want none", got)
+		t.Errorf("an opaque token in the file: Names = %q, want none", got)
 	}
 	if got := chainguard.NewSelf(chainguard.StaticToken("api-token")).Names(t.Context()); got != nil {
 		t.Errorf("an opaque static token: Names = %q, want none", got)

@@ -237,6 +237,10 @@ func selfNames(identity string, tokens chainguard.TokenSource) func() []string {
 	case tokens == nil:
 		return nil
 	}
+	if tok, ok := tokens.(chainguard.StaticToken); ok {
+		names := chainguard.TokenNames(string(tok)) // a token given once never changes
+		return func() []string { return names }
+	}
 	self := chainguard.NewSelf(tokens)
 	return func() []string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
