@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"errors"
-	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ type nextCase struct {
 // events it gives, and returns them.
 func (tc nextCase) check(t *testing.T, f facts) (store.RepoState, []Event) {
 	t.Helper()
-	before := stateCopy(tc.prev)
+	before := tc.prev.Clone()
 	got, events := next(tc.prev, tc.c, tc.w, f)
 	if diff := cmp.Diff(before, tc.prev); diff != "" {
 		t.Errorf("next changed prev, which under store.Step is the store's own value (-before +after):\n%s", diff)
@@ -43,21 +42,6 @@ func (tc nextCase) check(t *testing.T, f facts) (store.RepoState, []Event) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 	return got, events
-}
-
-// stateCopy copies a state with its slices and what its pointers point at.
-func stateCopy(st store.RepoState) store.RepoState {
-	st.Diff, st.Warnings, st.CheckNotes = slices.Clone(st.Diff), slices.Clone(st.Warnings), slices.Clone(st.CheckNotes)
-	st.DriftSince, st.LastWrite, st.LastBuild = copyOf(st.DriftSince), copyOf(st.LastWrite), copyOf(st.LastBuild)
-	return st
-}
-
-func copyOf[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // tableFacts are the facts of the state machine's tables (TestNext,

@@ -233,7 +233,7 @@ func (s *Store) Status() Status {
 	}
 	out.Repos = make([]RepoState, 0, len(s.repos))
 	for _, st := range s.repos {
-		out.Repos = append(out.Repos, st.clone())
+		out.Repos = append(out.Repos, st.Clone())
 	}
 	slices.SortFunc(out.Repos, func(a, b RepoState) int { return strings.Compare(a.Repo, b.Repo) })
 	return out
@@ -253,7 +253,7 @@ func (s *Store) Repo(name string) (RepoState, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st, ok := s.repos[name]
-	return st.clone(), ok
+	return st.Clone(), ok
 }
 
 // Step replaces a repo's state by step(prev) under the store's lock, prev
@@ -294,7 +294,7 @@ func (s *Store) PutRepo(st RepoState) {
 // put stores a copy of st over old (ok when the store had it), keeping
 // old's LastBuild and the id index; the caller holds the lock.
 func (s *Store) put(st, old RepoState, ok bool) {
-	st = st.clone()
+	st = st.Clone()
 	if ok {
 		st.LastBuild = old.LastBuild
 		if old.RepoID != st.RepoID {
@@ -373,9 +373,10 @@ func (s *Store) RecordBuild(repo string, b BuildInfo) bool {
 	return true
 }
 
-// clone copies the slices and pointers of a state, so that callers never
-// share memory with the store.
-func (st RepoState) clone() RepoState {
+// Clone copies a state with its slices and what its pointers point at, so
+// that the copy shares no memory with st (the store hands out only such
+// copies).
+func (st RepoState) Clone() RepoState {
 	st.Diff = slices.Clone(st.Diff)
 	st.Warnings = slices.Clone(st.Warnings)
 	st.CheckNotes = slices.Clone(st.CheckNotes)
