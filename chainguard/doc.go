@@ -79,6 +79,12 @@
 // unchanged list costs 1 allocation instead of half a million
 // (BenchmarkListRepos); ListStats counts the repos decoded and reused.
 //
+// With ShareOverlays, a repo that is decoded keeps the caller's overlay for
+// it in place of the decoded one when the two are the same value: the
+// reconciler passes the desired overlays, so each repo in sync holds one
+// overlay, the file's, not a second equal copy from the API. ListStats
+// counts these as shared.
+//
 // # Errors
 //
 // Every call carries a deadline. Every error leaving the transport passes

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"reflect"
 	"sync"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 // ListStats counts what ListRepos did with the repos it received, since Dial.
@@ -24,6 +27,9 @@ type ListStats struct {
 	// Reused counts the repos whose encoding had not changed, whose
 	// previous conversion was returned without decoding them again.
 	Reused int64
+	// Shared counts the decoded repos whose overlay was replaced by the
+	// caller's equal one (ShareOverlays).
+	Shared int64
 }
 
 // ListStats returns the counters of ListRepos; safe to call at any time.
@@ -65,8 +71,10 @@ var (
 
 // repos converts an encoded registry v1 RepoList, reusing the conversions
 // of the repos whose fingerprint did not change since the previous list of
-// orgID. The result is in the order of the list.
-func (lc *listCache) repos(orgID string, list []byte) ([]Repo, error) {
+// orgID. The overlay of a repo it decodes is replaced by what share returns
+// for it, when that is the same value (ShareOverlays). The result is in the
+// order of the list.
+func (lc *listCache) repos(orgID string, list []byte, share func(string) (overlay.Overlay, bool)) ([]Repo, error) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	lc.gen++
@@ -109,6 +117,12 @@ func (lc *listCache) repos(orgID string, list []byte) ([]Repo, error) {
 		}
 		r := fromProto(&m)
 		lc.stats.Decoded++
+		if share != nil {
+			if o, ok := share(r.Name); ok && reflect.DeepEqual(o, r.Overlay) {
+				r.Overlay = o
+				lc.stats.Shared++
+			}
+		}
 		if ok {
 			r.Fingerprint = fp
 		}

@@ -2,6 +2,7 @@ package chainguard
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	registryv1 "chainguard.dev/sdk/proto/platform/registry/v1"
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/ca-reconciler/ca-reconciler/overlay"
 )
 
 func overlayWithMaps(i int) *registryv1.CustomOverlay {
@@ -80,7 +83,7 @@ func TestListCache(t *testing.T) {
 		before := lc.stats
 		b := marshal(t, list)
 		want := decodeAll(t, b)
-		got, err := lc.repos("org", b)
+		got, err := lc.repos("org", b, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -118,7 +121,7 @@ func TestListCache(t *testing.T) {
 	check("map entries removed and added", 2, 38)
 	list.Items = append(list.Items[:10], list.Items[11:]...)
 	check("a repo is gone", 0, 39)
-	if _, err := lc.repos("other-org", marshal(t, list)); err != nil {
+	if _, err := lc.repos("other-org", marshal(t, list), nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(lc.orgs["org"]) != 39 || len(lc.orgs["other-org"]) != 39 {
@@ -129,7 +132,7 @@ func TestListCache(t *testing.T) {
 func TestListCacheRefusesBadBytes(t *testing.T) {
 	b := protowire.AppendTag(nil, 1, protowire.BytesType)
 	b = protowire.AppendVarint(b, 100) // an item longer than the message
-	if _, err := newListCache().repos("org", b); err == nil || err.Error() != "decoding repo list: unexpected EOF" {
+	if _, err := newListCache().repos("org", b, nil); err == nil || err.Error() != "decoding repo list: unexpected EOF" {
 		t.Errorf("repos(truncated) error %v", err)
 	}
 }
@@ -213,15 +216,64 @@ func BenchmarkListRepos(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("unchanged/%d", n), func(b *testing.B) {
 			lc := newListCache()
-			if _, err := lc.repos("org", raw); err != nil {
+			if _, err := lc.repos("org", raw, nil); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := lc.repos("org", raw); err != nil {
+				if _, err := lc.repos("org", raw, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// A decoded repo keeps the caller's overlay in place of its own when the
+// two are the same value, and only then: the caller's maps are then the
+// ones returned (held once), a different overlay is never substituted, and
+// a repo reused from the cache is not offered again.
+func TestListCacheSharesEqualOverlays(t *testing.T) {
+	lc := newListCache()
+	list := repoList(4)
+	held := map[string]overlay.Overlay{}
+	for _, r := range decodeAll(t, marshal(t, list)) {
+		held[r.Name] = r.Overlay // equal to what the list decodes to, not the same maps
+	}
+	changed := held["repo-001"]
+	changed.Environment = map[string]string{"A": "other"}
+	held["repo-001"] = changed
+	delete(held, "repo-002")
+	var asked []string
+	share := func(name string) (overlay.Overlay, bool) {
+		asked = append(asked, name)
+		o, ok := held[name]
+		return o, ok
+	}
+	got, err := lc.repos("org", marshal(t, list), share)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(a, b map[string]string) bool {
+		return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	}
+	for _, r := range got {
+		want := r.Name == "repo-000" || r.Name == "repo-003"
+		if s := same(r.Overlay.Environment, held[r.Name].Environment); s != want {
+			t.Errorf("%s: holds the caller's environment map: %v, want %v", r.Name, s, want)
+		}
+	}
+	if got[1].Overlay.Environment["A"] != "1" {
+		t.Errorf("repo-001 took the caller's different overlay: %v", got[1].Overlay.Environment)
+	}
+	if lc.stats.Shared != 2 || len(asked) != 4 {
+		t.Errorf("shared %d of %d asked, want 2 of 4", lc.stats.Shared, len(asked))
+	}
+	asked = nil
+	if _, err := lc.repos("org", marshal(t, list), share); err != nil {
+		t.Fatal(err)
+	}
+	if lc.stats.Shared != 2 || len(asked) != 0 {
+		t.Errorf("an unchanged list: shared %d in all, %d asked; want 2 and 0", lc.stats.Shared, len(asked))
 	}
 }

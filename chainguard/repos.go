@@ -87,11 +87,31 @@ func (c *Client) ResolveOrg(ctx context.Context, nameOrID string) (Org, error) {
 	}
 }
 
+// ListOption changes what ListRepos keeps.
+type ListOption func(*listOptions)
+
+type listOptions struct {
+	share func(repo string) (overlay.Overlay, bool)
+}
+
+// ShareOverlays has ListRepos keep, for a repo it decodes, the overlay
+// held(name) returns in place of the decoded one when the two are the same
+// value (reflect.DeepEqual): an overlay the caller already holds, such as
+// the desired overlay of a repo in sync, is then held once.
+func ShareOverlays(held func(repo string) (overlay.Overlay, bool)) ListOption {
+	return func(o *listOptions) { o.share = held }
+}
+
 // ListRepos lists every repo of the organization with its overlay, in one
 // call, sorted by name. The slices and maps of a returned Repo may be shared
-// with the results of later calls (an unchanged repo is not decoded again):
-// read them, never change them.
-func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
+// with the results of later calls (an unchanged repo is not decoded again)
+// and, with ShareOverlays, with the caller's overlays: read them, never
+// change them.
+func (c *Client) ListRepos(ctx context.Context, orgID string, opts ...ListOption) ([]Repo, error) {
+	var o listOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// The SDK's client would decode every repo; the answer is kept encoded
 	// instead, on the same connection and through the same interceptors,
 	// and only the repos that changed since the last call are decoded
@@ -104,7 +124,7 @@ func (c *Client) ListRepos(ctx context.Context, orgID string) ([]Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}
-	repos, err := c.list.repos(orgID, list.bytes())
+	repos, err := c.list.repos(orgID, list.bytes(), o.share)
 	if err != nil {
 		return nil, fmt.Errorf("listing repos of %s: %w", orgID, err)
 	}

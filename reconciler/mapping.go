@@ -263,6 +263,16 @@ func parse(file string, data []byte) parsed {
 	return parsed{overlay: p.Overlay, hash: overlay.Hash(p.Overlay), warnings: p.Warnings, packagePos: pos}
 }
 
+// overlay returns the overlay a valid file asks for repo, to share with an
+// equal live one (chainguard.ShareOverlays).
+func (d *Desired) overlay(repo string) (overlay.Overlay, bool) {
+	r, ok := d.Repos[repo]
+	if !ok || r.Err != nil {
+		return overlay.Overlay{}, false
+	}
+	return r.Overlay, true
+}
+
 // PackageField is the field path of the i-th package of a file, as
 // problems name it: "contents.packages[1]".
 func PackageField(i int) string { return "contents.packages[" + strconv.Itoa(i) + "]" }

@@ -34,7 +34,7 @@ type verifiedSource interface {
 // Registry is the live side (chainguard.Client).
 type Registry interface {
 	ResolveOrg(ctx context.Context, nameOrID string) (chainguard.Org, error)
-	ListRepos(ctx context.Context, orgID string) ([]chainguard.Repo, error)
+	ListRepos(ctx context.Context, orgID string, opts ...chainguard.ListOption) ([]chainguard.Repo, error)
 	WriteOverlay(ctx context.Context, repoID string, o overlay.Overlay) (chainguard.Repo, error)
 	CreateRepo(ctx context.Context, orgID, name, source string, o overlay.Overlay) (chainguard.Repo, error)
 }
@@ -246,7 +246,7 @@ func (r *Reconciler) Plan(ctx context.Context) (Plan, error) {
 	if desired.Err != nil {
 		return Plan{}, fmt.Errorf("reading desired state: %w", desired.Err)
 	}
-	live, err := r.readLive(ctx)
+	live, err := r.readLive(ctx, &desired)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -356,7 +356,7 @@ func (r *Reconciler) cycle(ctx context.Context) Report {
 
 	// read live
 	t = r.clock.Now()
-	live, err := r.readLive(ctx)
+	live, err := r.readLive(ctx, &desired)
 	r.phase(vocab.PhaseReadLive, t)
 	if err != nil {
 		rep.Err, rep.FailedDependency = err, vocab.DependencyAPI
@@ -476,7 +476,12 @@ func (r *Reconciler) parse(snap gitsource.Snapshot) Desired {
 	return d
 }
 
-func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
+// readLive lists the organization's repos (resolving it on first use). A
+// repo the client decodes anew (new, or changed since the last list) keeps
+// desired's overlay in place of its own when they are the same value
+// (a repo in sync), so that the overlay of each repo in sync is held once,
+// not once for Git and once for the API.
+func (r *Reconciler) readLive(ctx context.Context, desired *Desired) ([]chainguard.Repo, error) {
 	if r.orgID == "" {
 		org, err := r.reg.ResolveOrg(ctx, r.cfg.Org)
 		if err != nil {
@@ -485,7 +490,7 @@ func (r *Reconciler) readLive(ctx context.Context) ([]chainguard.Repo, error) {
 		r.orgID, r.orgName = org.ID, org.Name
 		r.store.Update(func(h *store.Status) { h.OrgID = org.ID })
 	}
-	live, err := r.reg.ListRepos(ctx, r.orgID)
+	live, err := r.reg.ListRepos(ctx, r.orgID, chainguard.ShareOverlays(desired.overlay))
 	if err != nil {
 		return nil, fmt.Errorf("reading live state: %w", err)
 	}
