@@ -15,6 +15,7 @@ type soakPoint struct {
 	rss        int64
 	heap       float64 // go_memstats_heap_inuse_bytes
 	goroutines float64
+	cpu        time.Duration // the daemon's utime+stime so far
 }
 
 // soak runs the daemon polling every second against N repos for the last
@@ -57,19 +58,27 @@ func soak(o options) error {
 		if err != nil {
 			return err
 		}
+		cpu, err := cpuTime(d.pid())
+		if err != nil {
+			return err
+		}
 		m, _, err := scrape(ctx, d.addr)
 		if err != nil {
 			return err
 		}
-		points = append(points, soakPoint{cycles: cycles, rss: r, heap: sum(m, "go_memstats_heap_inuse_bytes", ""), goroutines: sum(m, "go_goroutines", "")})
+		points = append(points, soakPoint{cycles: cycles, rss: r, heap: sum(m, "go_memstats_heap_inuse_bytes", ""), goroutines: sum(m, "go_goroutines", ""), cpu: cpu})
 		fmt.Fprintf(os.Stderr, "bench soak: %d cycles: RSS %s\n", cycles, mib(r))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Soak\n\nWritten by `go run ./cmd/bench soak -repos %d -cycles %s` in %s: the daemon polling every second\n", o.repos, joinInts(o.cycles), time.Since(began).Round(time.Second))
 	fmt.Fprintf(&b, "against %d repos in sync (the emulator and the daemon as separate processes); %d cycles did not succeed.\n\n", o.repos, failed)
-	b.WriteString("| cycles | RSS | heap in use | goroutines |\n|---|---|---|---|\n")
-	for _, p := range points {
-		fmt.Fprintf(&b, "| %d | %s | %s | %.0f |\n", p.cycles, mib(p.rss), mib(int64(p.heap)), p.goroutines)
+	b.WriteString("| cycles | RSS | heap in use | goroutines | CPU per cycle since the row above |\n|---|---|---|---|---|\n")
+	for i, p := range points {
+		perCycle := "—"
+		if i > 0 {
+			perCycle = fmt.Sprintf("%.1f ms", float64((p.cpu-points[i-1].cpu).Microseconds())/1000/float64(p.cycles-points[i-1].cycles))
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %s |\n", p.cycles, mib(p.rss), mib(int64(p.heap)), p.goroutines, perCycle)
 	}
 	return os.WriteFile(o.out, []byte(b.String()), 0o644)
 }

@@ -200,7 +200,7 @@ type child struct {
 func childEnv(extra ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CA_RECONCILER_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+		if !strings.HasPrefix(kv, "CA_RECONCILER_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") {
 			out = append(out, kv)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -24,7 +25,26 @@ func main() {
 	// override it, and with no limit (outside a container) nothing changes.
 	// On error the runtime keeps its default (no limit).
 	_, _ = memlimit.Set()
+	setDefaultGOGC(os.LookupEnv, debug.SetGCPercent)
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// defaultGOGC is the collector's GOGC when the environment sets none. Go's
+// default, 100, lets the heap grow to twice what was live after the last
+// collection before it collects again; most of this daemon's heap is
+// long-lived (every repo's state, the parse and list caches), so each
+// cycle's garbage piles up until it matches all of that, and the
+// resident memory is about twice the live heap. Collecting at half that
+// growth costs little CPU per cycle (BENCHMARKS.md), as Prometheus found
+// for the same shape of heap (it sets 75 when GOGC is unset).
+const defaultGOGC = 50
+
+// setDefaultGOGC sets GOGC to defaultGOGC unless the environment sets it
+// (any value, "off" included, is the runtime's to read).
+func setDefaultGOGC(getenv env, set func(int) int) {
+	if _, ok := getenv("GOGC"); !ok {
+		set(defaultGOGC)
+	}
 }
 
 // env looks up an environment variable.
