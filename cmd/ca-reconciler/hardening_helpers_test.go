@@ -195,8 +195,8 @@ type child struct {
 }
 
 // env is the environment of a child: the test's own PATH and HOME, the
-// API token, and extra. The test process's CA_RECONCILER_ variables are
-// left out.
+// API token, and extra. The test process's CA_RECONCILER_ variables,
+// GOMEMLIMIT and GOGC are left out.
 func childEnv(extra ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
