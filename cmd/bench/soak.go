@@ -76,7 +76,8 @@ func soak(o options) error {
 	for i, p := range points {
 		perCycle := "—"
 		if i > 0 {
-			perCycle = fmt.Sprintf("%.1f ms", float64((p.cpu-points[i-1].cpu).Microseconds())/1000/float64(p.cycles-points[i-1].cycles))
+			prev := points[i-1]
+			perCycle = ms((p.cpu - prev.cpu) / time.Duration(p.cycles-prev.cycles))
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %s |\n", p.cycles, mib(p.rss), mib(int64(p.heap)), p.goroutines, perCycle)
 	}
